@@ -1,0 +1,240 @@
+//! The daemon (`tinydcc --daemon`, `tinydccd`, `distccd`): start-up in
+//! distccd's order, then the event loop in `server`.
+
+pub mod access;
+pub mod job;
+pub mod options;
+pub mod server;
+pub mod whitelist;
+
+use std::ffi::OsString;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
+use std::path::Path;
+use std::time::Duration;
+
+use crate::exitcode::*;
+use crate::logging::{self, Target};
+use options::{Options, Parsed};
+
+/// Bind the listening socket the way distccd does (SO_REUSEADDR, backlog 1024).
+pub fn bind(addr: Option<IpAddr>, port: u16) -> io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let try_bind = |sa: SocketAddr| -> io::Result<TcpListener> {
+        let s = Socket::new(Domain::for_address(sa), Type::STREAM, None)?;
+        s.set_reuse_address(true)?;
+        if sa.is_ipv6() && addr.is_none() {
+            s.set_only_v6(false)?;
+        }
+        s.bind(&sa.into())?;
+        s.listen(1024)?;
+        Ok(s.into())
+    };
+    match addr {
+        Some(a) => try_bind(SocketAddr::new(a, port)),
+        // All addresses: dual-stack if the kernel has IPv6, else IPv4.
+        None => try_bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port))
+            .or_else(|_| try_bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port))),
+    }
+}
+
+/// Switch to `user` (default distcc, else nobody, else 65534) when root.
+pub fn drop_privileges(user: Option<&str>) -> Result<(), String> {
+    use nix::unistd::{self, Gid, Uid, User};
+    if !unistd::geteuid().is_root() {
+        if let Some(u) = user {
+            log::debug!("not root; --user {u} ignored");
+        }
+        return Ok(());
+    }
+    let found = match user {
+        Some(u) => Some(
+            User::from_name(u)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no such user '{u}'"))?,
+        ),
+        None => User::from_name("distcc")
+            .ok()
+            .flatten()
+            .or_else(|| User::from_name("nobody").ok().flatten()),
+    };
+    let (uid, gid) = found
+        .map(|u| (u.uid, u.gid))
+        .unwrap_or((Uid::from_raw(65534), Gid::from_raw(65534)));
+    unistd::setgroups(&[gid]).map_err(|e| format!("setgroups: {e}"))?;
+    unistd::setgid(gid).map_err(|e| format!("setgid: {e}"))?;
+    unistd::setuid(uid).map_err(|e| format!("setuid: {e}"))?;
+    // SAFETY: prctl with constant arguments.
+    unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+    log::debug!("running as uid {uid} gid {gid}");
+    Ok(())
+}
+
+/// Whom to serve: `--allow` if given, else the clients.allow file. An
+/// empty result refuses everyone (distccd 3.4 would let everyone in).
+fn allow_list(o: &Options) -> Result<Vec<access::Cidr>, String> {
+    if !o.allow.is_empty() {
+        return Ok(o.allow.clone());
+    }
+    let list = match std::fs::read_to_string(&o.allow_file) {
+        Ok(text) => access::parse_allow_file(&text, &o.allow_file)?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(format!("{}: {e}", o.allow_file.display())),
+    };
+    if list.is_empty() {
+        log::warn!(
+            "no --allow given and {} lists no clients: every client will be refused",
+            o.allow_file.display()
+        );
+    }
+    Ok(list)
+}
+
+fn write_pid_file(path: &Path) -> io::Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, format!("{}\n", std::process::id()))?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Detach from the terminal: fork, let the parent exit, start a new session.
+fn detach() -> io::Result<()> {
+    use nix::unistd::{fork, setsid, ForkResult};
+    // SAFETY: single-threaded at this point; the child only continues normally.
+    match unsafe { fork() }.map_err(io::Error::from)? {
+        ForkResult::Parent { .. } => std::process::exit(0),
+        ForkResult::Child => {}
+    }
+    setsid().map_err(io::Error::from)?;
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    use std::os::unix::io::AsRawFd;
+    for fd in 0..3 {
+        // SAFETY: dup2 onto the standard descriptors.
+        unsafe { libc::dup2(null.as_raw_fd(), fd) };
+    }
+    Ok(())
+}
+
+pub fn server_config(o: &Options, allow: Vec<access::Cidr>) -> server::Config {
+    let io_timeout = std::env::var("DISTCC_IO_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(300);
+    server::Config {
+        allow,
+        policy: whitelist::policy(o.insecure, &o.whitelist_dir),
+        jobs: o.jobs as usize,
+        tmp: crate::paths::tmpdir(),
+        io_timeout: Duration::from_secs(io_timeout),
+        job_lifetime: (o.job_lifetime > 0).then(|| Duration::from_secs(o.job_lifetime)),
+        max_conns: (o.jobs as usize * 4).max(64),
+        limits: Default::default(),
+    }
+}
+
+pub fn main(args: Vec<OsString>) -> i32 {
+    let o = match options::parse(args) {
+        Ok(Parsed::Run(o)) => o,
+        Ok(Parsed::Help) => {
+            print!("{}", options::HELP);
+            return 0;
+        }
+        Ok(Parsed::Version) => {
+            println!(
+                "tinydccd {} (distccd 3.4 compatible)",
+                env!("CARGO_PKG_VERSION")
+            );
+            return 0;
+        }
+        Err(e) => {
+            eprintln!("tinydccd: {e}");
+            return EXIT_BAD_ARGUMENTS;
+        }
+    };
+    let target = if o.log_stderr {
+        Target::Stderr
+    } else if let Some(f) = &o.log_file {
+        Target::File(f.clone())
+    } else {
+        Target::Syslog
+    };
+    logging::init("distccd", target, o.log_level);
+    if o.inetd {
+        log::error!("--inetd is not supported yet");
+        return EXIT_BAD_ARGUMENTS;
+    }
+    if o.zeroconf {
+        log::warn!("--zeroconf is not supported in this build; continuing without it");
+    }
+    let allow = match allow_list(&o) {
+        Ok(a) => a,
+        Err(e) => {
+            log::error!("{e}");
+            return EXIT_BAD_ARGUMENTS;
+        }
+    };
+    if let Ok(p) = std::env::var("DISTCCD_PATH") {
+        std::env::set_var("PATH", p);
+    }
+    if o.nice != 0 {
+        // SAFETY: nice() only changes our own priority; compilers inherit it.
+        unsafe { libc::nice(o.nice) };
+    }
+    let listener = match bind(o.listen, o.port) {
+        Ok(l) => l,
+        Err(e) => {
+            log::error!("cannot listen on port {}: {e}", o.port);
+            return EXIT_BIND_FAILED;
+        }
+    };
+    if !o.no_detach {
+        if let Err(e) = detach() {
+            log::error!("cannot detach: {e}");
+            return EXIT_DISTCC_FAILED;
+        }
+    }
+    if let Some(p) = &o.pid_file {
+        if let Err(e) = write_pid_file(p) {
+            log::error!("cannot write pid file {}: {e}", p.display());
+            return EXIT_DISTCC_FAILED;
+        }
+    }
+    if let Err(e) = drop_privileges(o.user.as_deref()) {
+        log::error!("cannot drop root privileges: {e}");
+        return EXIT_SETUID_FAILED;
+    }
+    let tmp = crate::paths::tmpdir();
+    let _ = std::env::set_current_dir(&tmp);
+    let cfg = server_config(&o, allow);
+    match &cfg.policy {
+        whitelist::Policy::Insecure => {
+            log::warn!("compiler whitelist disabled (--enable-tcp-insecure)")
+        }
+        whitelist::Policy::Builtin => log::warn!(
+            "{} is missing or empty: allowing well-known compiler drivers found on PATH",
+            o.whitelist_dir.display()
+        ),
+        whitelist::Policy::Dir(d) => log::debug!("compiler whitelist: {}", d.display()),
+    }
+    log::info!(
+        "tinydccd {} listening on port {} with {} job slots, scratch in {}",
+        env!("CARGO_PKG_VERSION"),
+        o.port,
+        o.jobs,
+        tmp.display()
+    );
+    let code = match server::Server::new(listener, cfg) {
+        Ok(mut s) => s.run(),
+        Err(e) => {
+            log::error!("cannot start event loop: {e}");
+            EXIT_DISTCC_FAILED
+        }
+    };
+    if let Some(p) = &o.pid_file {
+        let _ = std::fs::remove_file(p);
+    }
+    code
+}

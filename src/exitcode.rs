@@ -1,0 +1,22 @@
+//! distcc's exit codes (src/exitcode.h): scripts and stock peers rely on them.
+
+pub const EXIT_DISTCC_FAILED: i32 = 100;
+pub const EXIT_BAD_ARGUMENTS: i32 = 101;
+pub const EXIT_BIND_FAILED: i32 = 102;
+pub const EXIT_CONNECT_FAILED: i32 = 103;
+pub const EXIT_COMPILER_CRASHED: i32 = 104;
+pub const EXIT_OUT_OF_MEMORY: i32 = 105;
+pub const EXIT_BAD_HOSTSPEC: i32 = 106;
+pub const EXIT_IO_ERROR: i32 = 107;
+pub const EXIT_TRUNCATED: i32 = 108;
+pub const EXIT_PROTOCOL_ERROR: i32 = 109;
+pub const EXIT_COMPILER_MISSING: i32 = 110;
+pub const EXIT_RECURSION: i32 = 111;
+pub const EXIT_SETUID_FAILED: i32 = 112;
+pub const EXIT_ACCESS_DENIED: i32 = 113;
+pub const EXIT_BUSY: i32 = 114;
+pub const EXIT_NO_SUCH_FILE: i32 = 115;
+pub const EXIT_NO_HOSTS: i32 = 116;
+pub const EXIT_GONE: i32 = 117;
+pub const EXIT_TIMEOUT: i32 = 118;
+pub const EXIT_LOCAL_CPP: i32 = 120;

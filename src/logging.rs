@@ -1,0 +1,196 @@
+//! One `log` backend for every role: stderr, an append-only file, syslog
+//! (facility daemon), or a raw fd (ccache's UNCACHED_ERR_FD). distcc's level
+//! names map onto the `log` crate: critical/error→Error, warning→Warn,
+//! notice→Info, info→Debug, debug→Trace.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::io::FromRawFd;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use log::{Level, LevelFilter, Log, Metadata, Record};
+
+pub enum Target {
+    Stderr,
+    File(PathBuf),
+    Fd(i32),
+    Syslog,
+}
+
+enum Sink {
+    Stderr,
+    File(File),
+    Syslog(syslog::Logger<syslog::LoggerBackend, syslog::Formatter3164>),
+}
+
+struct Logger {
+    ident: &'static str,
+    target: Target,
+    sink: Mutex<Sink>,
+    /// Prefix each line with a timestamp (files only: syslog adds its own).
+    stamp: bool,
+}
+
+/// Parse a distccd `--log-level` name.
+pub fn parse_level(s: &str) -> Option<LevelFilter> {
+    Some(match s.to_ascii_lowercase().as_str() {
+        "emerg" | "emergency" | "alert" | "critical" | "crit" | "error" | "err" => {
+            LevelFilter::Error
+        }
+        "warning" | "warn" => LevelFilter::Warn,
+        "notice" | "note" => LevelFilter::Info,
+        "info" => LevelFilter::Debug,
+        "debug" => LevelFilter::Trace,
+        _ => return None,
+    })
+}
+
+fn level_name(l: Level) -> &'static str {
+    match l {
+        Level::Error => "ERROR",
+        Level::Warn => "WARNING",
+        Level::Info => "notice",
+        Level::Debug => "info",
+        Level::Trace => "debug",
+    }
+}
+
+fn open_sink(ident: &'static str, target: &Target) -> std::io::Result<Sink> {
+    Ok(match target {
+        Target::Stderr => Sink::Stderr,
+        Target::File(p) => Sink::File(
+            OpenOptions::new()
+                .append(true)
+                .create(true)
+                .mode(0o666)
+                .custom_flags(libc::O_CLOEXEC)
+                .open(p)?,
+        ),
+        // SAFETY: the caller hands over this fd for logging only; it is never
+        // closed (ManuallyDrop-like use via into_raw on drop is not needed:
+        // the process owns the fd for its whole life).
+        Target::Fd(fd) => Sink::File(unsafe { File::from_raw_fd(*fd) }),
+        Target::Syslog => {
+            let f = syslog::Formatter3164 {
+                facility: syslog::Facility::LOG_DAEMON,
+                hostname: None,
+                process: ident.into(),
+                pid: std::process::id(),
+            };
+            match syslog::unix(f) {
+                Ok(l) => Sink::Syslog(l),
+                Err(_) => Sink::Stderr,
+            }
+        }
+    })
+}
+
+fn timestamp() -> String {
+    let mut now: libc::time_t = 0;
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let mut buf = [0u8; 32];
+    // SAFETY: plain libc calls on stack buffers of adequate size.
+    let n = unsafe {
+        libc::time(&mut now);
+        libc::localtime_r(&now, &mut tm);
+        libc::strftime(
+            buf.as_mut_ptr() as *mut libc::c_char,
+            buf.len(),
+            c"%Y-%m-%d %H:%M:%S".as_ptr(),
+            &tm,
+        )
+    };
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+impl Log for Logger {
+    fn enabled(&self, m: &Metadata) -> bool {
+        m.level() <= log::max_level()
+    }
+
+    fn log(&self, r: &Record) {
+        if !self.enabled(r.metadata()) {
+            return;
+        }
+        let Ok(mut sink) = self.sink.lock() else {
+            return;
+        };
+        match &mut *sink {
+            Sink::Syslog(l) => {
+                let msg = r.args().to_string();
+                let _ = match r.level() {
+                    Level::Error => l.err(msg),
+                    Level::Warn => l.warning(msg),
+                    Level::Info => l.notice(msg),
+                    Level::Debug => l.info(msg),
+                    Level::Trace => l.debug(msg),
+                };
+            }
+            sink => {
+                let line = if self.stamp {
+                    format!(
+                        "{} {}[{}] {}: {}\n",
+                        timestamp(),
+                        self.ident,
+                        std::process::id(),
+                        level_name(r.level()),
+                        r.args()
+                    )
+                } else {
+                    format!(
+                        "{}[{}] {}: {}\n",
+                        self.ident,
+                        std::process::id(),
+                        level_name(r.level()),
+                        r.args()
+                    )
+                };
+                // One write per line, so concurrent writers never interleave.
+                let _ = match sink {
+                    Sink::File(f) => f.write_all(line.as_bytes()),
+                    _ => std::io::stderr().write_all(line.as_bytes()),
+                };
+            }
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+static LOGGER: std::sync::OnceLock<Logger> = std::sync::OnceLock::new();
+
+/// Install the process-wide logger. A file that cannot be opened falls back
+/// to stderr, with a warning there.
+pub fn init(ident: &'static str, target: Target, level: LevelFilter) {
+    let stamp = matches!(target, Target::File(_));
+    let sink = match open_sink(ident, &target) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{ident}: cannot open log: {e}; logging to stderr");
+            Sink::Stderr
+        }
+    };
+    let logger = LOGGER.get_or_init(|| Logger {
+        ident,
+        target,
+        sink: Mutex::new(sink),
+        stamp,
+    });
+    let _ = log::set_logger(logger);
+    log::set_max_level(level);
+}
+
+/// Reopen a log file (SIGHUP, after logrotate moved it away).
+pub fn reopen() {
+    if let Some(l) = LOGGER.get() {
+        if let Target::File(_) = l.target {
+            if let Ok(s) = open_sink(l.ident, &l.target) {
+                if let Ok(mut g) = l.sink.lock() {
+                    *g = s;
+                }
+            }
+        }
+    }
+}

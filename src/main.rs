@@ -1,0 +1,39 @@
+//! Dispatch only: which role to play, from argv[0] and the first argument.
+
+use std::ffi::OsString;
+
+fn main() {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let argv0 = args.first().cloned().unwrap_or_default();
+    let name = std::path::Path::new(&argv0)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let rest: Vec<OsString> = args.into_iter().skip(1).collect();
+    std::process::exit(dispatch(&name, rest));
+}
+
+fn strings(v: Vec<OsString>) -> Vec<String> {
+    // Non-UTF-8 arguments are rare (Latin-1 file names); keep them lossily.
+    v.into_iter()
+        .map(|s| {
+            s.into_string()
+                .unwrap_or_else(|s| s.to_string_lossy().into_owned())
+        })
+        .collect()
+}
+
+fn dispatch(name: &str, rest: Vec<OsString>) -> i32 {
+    use tinydcc::{check, client, daemon};
+    match name {
+        "tinydccd" | "distccd" => return daemon::main(rest),
+        "tinydcc" | "distcc" => {}
+        n if n.contains("distcc") || n.contains("tinydcc") => {}
+        other => return client::main_masquerade(other, strings(rest)),
+    }
+    match rest.first().and_then(|a| a.to_str()) {
+        Some("--daemon") => daemon::main(rest),
+        Some("--check") => check::main(strings(rest[1..].to_vec())),
+        _ => client::main_explicit(strings(rest)),
+    }
+}

@@ -1,0 +1,217 @@
+//! Server → client reply: `DONE STAT SERR SOUT DOTO [DOTD]`.
+//! In v2/v3 the SERR, SOUT, DOTO and DOTD payloads are LZO-compressed.
+
+use std::io::Read;
+
+use super::token::{self, Name, TOKEN_LEN};
+use super::{check_len, lzo, Limits, ProtoError};
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub version: u32,
+    /// Raw wait status as waitpid() returns it (exit code << 8, or a signal).
+    pub status: u32,
+    pub stderr: Vec<u8>,
+    pub stdout: Vec<u8>,
+    pub object: Vec<u8>,
+    /// v3 only, and only after a successful compile.
+    pub dotd: Option<Vec<u8>>,
+}
+
+fn put_payload(out: &mut Vec<u8>, version: u32, name: Name, data: &[u8]) -> Result<(), ProtoError> {
+    if version >= 2 {
+        token::put_bytes(out, name, &lzo::compress(data))
+    } else {
+        token::put_bytes(out, name, data)
+    }
+}
+
+/// Everything up to, and including, the DOTO header. In v1 the object body
+/// follows uncompressed, so the caller can send it straight from the file.
+pub fn encode_head_v1(
+    status: u32,
+    stderr: &[u8],
+    stdout: &[u8],
+    object_len: u32,
+) -> Result<Vec<u8>, ProtoError> {
+    let mut out = Vec::with_capacity(5 * TOKEN_LEN + stderr.len() + stdout.len());
+    token::put(&mut out, token::DONE, 1);
+    token::put(&mut out, token::STAT, status);
+    token::put_bytes(&mut out, token::SERR, stderr)?;
+    token::put_bytes(&mut out, token::SOUT, stdout)?;
+    token::put(&mut out, token::DOTO, object_len);
+    Ok(out)
+}
+
+/// A whole reply in memory (any version).
+pub fn encode(reply: &Reply) -> Result<Vec<u8>, ProtoError> {
+    let v = reply.version;
+    let mut out = Vec::with_capacity(6 * TOKEN_LEN + reply.object.len() + reply.stderr.len());
+    token::put(&mut out, token::DONE, v);
+    token::put(&mut out, token::STAT, reply.status);
+    put_payload(&mut out, v, token::SERR, &reply.stderr)?;
+    put_payload(&mut out, v, token::SOUT, &reply.stdout)?;
+    put_payload(&mut out, v, token::DOTO, &reply.object)?;
+    if let Some(d) = &reply.dotd {
+        put_payload(&mut out, v, token::DOTD, d)?;
+    }
+    Ok(out)
+}
+
+fn read_header<R: Read>(r: &mut R, want: Name) -> Result<u32, ProtoError> {
+    let mut hdr = [0u8; TOKEN_LEN];
+    r.read_exact(&mut hdr)?;
+    token::expect(&hdr, want)
+}
+
+/// Read exactly `len` bytes, growing the buffer only as data arrives.
+fn read_body<R: Read>(r: &mut R, len: usize) -> Result<Vec<u8>, ProtoError> {
+    let mut buf = Vec::with_capacity(len.min(1 << 20));
+    let got = r.take(len as u64).read_to_end(&mut buf)?;
+    if got != len {
+        return Err(ProtoError::Truncated);
+    }
+    Ok(buf)
+}
+
+fn read_payload<R: Read>(
+    r: &mut R,
+    version: u32,
+    name: Name,
+    limits: &Limits,
+) -> Result<Vec<u8>, ProtoError> {
+    let n = read_header(r, name)?;
+    let n = check_len(token::name_str(name), n, limits.max_payload as u64)?;
+    let body = read_body(r, n)?;
+    if version >= 2 {
+        lzo::decompress(&body, limits.max_decompressed)
+    } else {
+        Ok(body)
+    }
+}
+
+/// Blocking read of a whole reply to a request of `version`.
+pub fn read<R: Read>(r: &mut R, version: u32, limits: &Limits) -> Result<Reply, ProtoError> {
+    let got = read_header(r, token::DONE)?;
+    if got != version {
+        return Err(ProtoError::UnexpectedToken {
+            expected: "DONE with the request's version",
+            got: format!("DONE{got:08x}"),
+        });
+    }
+    let status = read_header(r, token::STAT)?;
+    let stderr = read_payload(r, version, token::SERR, limits)?;
+    let stdout = read_payload(r, version, token::SOUT, limits)?;
+    let object = read_payload(r, version, token::DOTO, limits)?;
+    let dotd = if version >= 3 && status == 0 {
+        Some(read_payload(r, version, token::DOTD, limits)?)
+    } else {
+        None
+    };
+    Ok(Reply {
+        version,
+        status,
+        stderr,
+        stdout,
+        object,
+        dotd,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(version: u32) -> Reply {
+        Reply {
+            version,
+            status: 0,
+            stderr: b"x.c:1:1: warning: something\n".to_vec(),
+            stdout: vec![],
+            object: b"\x7fELF".repeat(300),
+            dotd: (version == 3).then(|| b"x.o: x.c\n".to_vec()),
+        }
+    }
+
+    #[test]
+    fn round_trip_all_versions() {
+        for v in [1, 2, 3] {
+            let r = sample(v);
+            let wire = encode(&r).unwrap();
+            assert_eq!(read(&mut &wire[..], v, &Limits::default()).unwrap(), r);
+        }
+    }
+
+    #[test]
+    fn v1_reply_matches_distcc_bytes() {
+        let r = Reply {
+            version: 1,
+            status: 0x100,
+            stderr: b"err".to_vec(),
+            ..Default::default()
+        };
+        assert_eq!(
+            encode(&r).unwrap(),
+            b"DONE00000001STAT00000100SERR00000003errSOUT00000000DOTO00000000"
+        );
+    }
+
+    #[test]
+    fn head_v1_then_object_equals_whole() {
+        let r = sample(1);
+        let mut wire =
+            encode_head_v1(r.status, &r.stderr, &r.stdout, r.object.len() as u32).unwrap();
+        wire.extend_from_slice(&r.object);
+        assert_eq!(wire, encode(&r).unwrap());
+    }
+
+    #[test]
+    fn no_dotd_after_failure_in_v3() {
+        let r = Reply {
+            version: 3,
+            status: 0x100,
+            ..Default::default()
+        };
+        let wire = encode(&r).unwrap();
+        assert_eq!(read(&mut &wire[..], 3, &Limits::default()).unwrap(), r);
+    }
+
+    #[test]
+    fn wrong_version_in_done() {
+        let wire = encode(&sample(1)).unwrap();
+        assert!(read(&mut &wire[..], 2, &Limits::default()).is_err());
+    }
+
+    #[test]
+    fn truncated_reply() {
+        let wire = encode(&sample(2)).unwrap();
+        for cut in [0, 6, 12, 30, wire.len() - 1] {
+            let e = read(&mut &wire[..cut], 2, &Limits::default()).unwrap_err();
+            assert!(matches!(e, ProtoError::Truncated), "cut {cut}: {e}");
+        }
+    }
+
+    #[test]
+    fn oversized_payload_claim() {
+        let wire = b"DONE00000001STAT00000000SERRfffffff0";
+        let limits = Limits {
+            max_payload: 1 << 20,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            read(&mut &wire[..], 1, &limits),
+            Err(ProtoError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn garbage_reply() {
+        let e = read(
+            &mut &b"HTTP/1.0 400 Bad Request\r\n"[..],
+            1,
+            &Limits::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(e, ProtoError::UnexpectedToken { .. }));
+    }
+}

@@ -1,0 +1,532 @@
+//! Client → server request.
+//!
+//! v1/v2: `DIST ARGC ARGV… DOTI`; v3 (pump): `DIST CDIR ARGC ARGV… NFIL
+//! {NAME (FILE|LINK)}…`. The encoder is used by the client, the incremental
+//! decoder by the daemon's event loop: it accepts whatever bytes have arrived
+//! and never allocates more than has actually been received.
+
+use super::token::{self, TOKEN_LEN};
+use super::{check_len, lzo, Limits, ProtoError, MAX_VERSION};
+
+/// One file or symlink shipped in a pump request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PumpEntry {
+    File { name: String, data: Vec<u8> },
+    Link { name: String, target: String },
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub version: u32,
+    pub argv: Vec<String>,
+    /// v3 only: the client's working directory.
+    pub cwd: Option<String>,
+    /// v1/v2: the preprocessed source, decompressed.
+    pub doti: Vec<u8>,
+    /// v3 only.
+    pub files: Vec<PumpEntry>,
+}
+
+/// DIST + ARGC + ARGV…, sent while the client's cpp still runs.
+pub fn encode_header(version: u32, cwd: Option<&str>, argv: &[String]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + argv.iter().map(|a| a.len() + 12).sum::<usize>());
+    token::put(&mut out, token::DIST, version);
+    if let Some(cwd) = cwd {
+        // Paths and args never approach 4 GiB; put_bytes cannot fail here.
+        let _ = token::put_bytes(&mut out, token::CDIR, cwd.as_bytes());
+    }
+    token::put(&mut out, token::ARGC, argv.len() as u32);
+    for a in argv {
+        let _ = token::put_bytes(&mut out, token::ARGV, a.as_bytes());
+    }
+    out
+}
+
+/// The DOTI token and its payload, compressed for v2.
+pub fn encode_doti(version: u32, source: &[u8]) -> Result<Vec<u8>, ProtoError> {
+    let mut out = Vec::new();
+    if version >= 2 {
+        let c = lzo::compress(source);
+        out.reserve(c.len() + TOKEN_LEN);
+        token::put_bytes(&mut out, token::DOTI, &c)?;
+    } else {
+        out.reserve(source.len() + TOKEN_LEN);
+        token::put_bytes(&mut out, token::DOTI, source)?;
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Body {
+    Cdir,
+    Argv,
+    Doti,
+    Name,
+    File,
+    Link,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Dist,
+    Cdir,
+    Argc,
+    Argv,
+    Doti,
+    Nfil,
+    Name,
+    FileOrLink,
+    Body(Body, usize),
+    Done,
+}
+
+/// Incremental request decoder: a state machine fed with arbitrary chunks.
+pub struct RequestDecoder {
+    limits: Limits,
+    phase: Phase,
+    req: Request,
+    argc: u32,
+    argv_bytes: usize,
+    nfil: u32,
+    pending_name: Option<String>,
+    partial: Vec<u8>,
+}
+
+impl RequestDecoder {
+    pub fn new(limits: Limits) -> Self {
+        RequestDecoder {
+            limits,
+            phase: Phase::Dist,
+            req: Request::default(),
+            argc: 0,
+            argv_bytes: 0,
+            nfil: 0,
+            pending_name: None,
+            partial: Vec::new(),
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.phase == Phase::Done
+    }
+
+    /// The protocol version, once DIST has been read.
+    pub fn version(&self) -> Option<u32> {
+        (self.phase != Phase::Dist).then_some(self.req.version)
+    }
+
+    /// The argv so far (complete once the decoder is past ARGV).
+    pub fn argv(&self) -> &[String] {
+        &self.req.argv
+    }
+
+    /// True once the whole argv has arrived, so it can be checked before the
+    /// (possibly large) source is read.
+    pub fn argv_complete(&self) -> bool {
+        matches!(
+            self.phase,
+            Phase::Doti | Phase::Nfil | Phase::Name | Phase::FileOrLink | Phase::Done
+        ) || matches!(
+            self.phase,
+            Phase::Body(Body::Doti | Body::Name | Body::File | Body::Link, _)
+        )
+    }
+
+    /// Bytes of payload still buffered inside the decoder.
+    pub fn buffered(&self) -> usize {
+        self.partial.len()
+    }
+
+    pub fn take(self) -> Request {
+        self.req
+    }
+
+    /// Consume as much of `input` as possible; returns how many bytes were
+    /// used. Unused bytes (an incomplete token header) must be offered again
+    /// with more data appended.
+    pub fn feed(&mut self, input: &[u8]) -> Result<usize, ProtoError> {
+        let mut pos = 0;
+        loop {
+            match self.phase {
+                Phase::Done => return Ok(pos),
+                Phase::Body(what, len) => {
+                    let want = len - self.partial.len();
+                    let n = want.min(input.len() - pos);
+                    if n == 0 && want > 0 {
+                        return Ok(pos);
+                    }
+                    self.partial.extend_from_slice(&input[pos..pos + n]);
+                    pos += n;
+                    if self.partial.len() == len {
+                        let body = std::mem::take(&mut self.partial);
+                        self.finish_body(what, body)?;
+                    }
+                }
+                _ => {
+                    if input.len() - pos < TOKEN_LEN {
+                        return Ok(pos);
+                    }
+                    let hdr = &input[pos..pos + TOKEN_LEN];
+                    pos += TOKEN_LEN;
+                    self.header(hdr)?;
+                }
+            }
+        }
+    }
+
+    fn start_body(&mut self, what: Body, len: usize) -> Result<(), ProtoError> {
+        // Reserve a little, never the claimed length: the claim may be a lie.
+        self.partial = Vec::with_capacity(len.min(64 * 1024));
+        self.phase = Phase::Body(what, len);
+        if len == 0 {
+            self.finish_body(what, Vec::new())?;
+        }
+        Ok(())
+    }
+
+    fn header(&mut self, hdr: &[u8]) -> Result<(), ProtoError> {
+        let l = &self.limits;
+        match self.phase {
+            Phase::Dist => {
+                let v = token::expect(hdr, token::DIST)?;
+                if v > MAX_VERSION {
+                    return Err(ProtoError::BadVersion(v));
+                }
+                self.req.version = v;
+                self.phase = if v >= 3 { Phase::Cdir } else { Phase::Argc };
+            }
+            Phase::Cdir => {
+                let n = token::expect(hdr, token::CDIR)?;
+                let n = check_len("CDIR", n, l.max_path as u64)?;
+                self.start_body(Body::Cdir, n)?;
+            }
+            Phase::Argc => {
+                let n = token::expect(hdr, token::ARGC)?;
+                check_len("ARGC", n, l.max_argc as u64)?;
+                if n == 0 {
+                    return Err(ProtoError::TooLarge {
+                        what: "ARGC (empty argv)",
+                        len: 0,
+                        limit: 0,
+                    });
+                }
+                self.argc = n;
+                self.req.argv = Vec::with_capacity((n as usize).min(256));
+                self.phase = Phase::Argv;
+            }
+            Phase::Argv => {
+                let n = token::expect(hdr, token::ARGV)?;
+                let n = check_len("ARGV", n, l.max_arg_len as u64)?;
+                self.argv_bytes += n;
+                if self.argv_bytes > l.max_argv_total {
+                    return Err(ProtoError::TooLarge {
+                        what: "argv",
+                        len: self.argv_bytes as u64,
+                        limit: l.max_argv_total as u64,
+                    });
+                }
+                self.start_body(Body::Argv, n)?;
+            }
+            Phase::Doti => {
+                let n = token::expect(hdr, token::DOTI)?;
+                let n = check_len("DOTI", n, l.max_payload as u64)?;
+                self.start_body(Body::Doti, n)?;
+            }
+            Phase::Nfil => {
+                let n = token::expect(hdr, token::NFIL)?;
+                check_len("NFIL", n, l.max_files as u64)?;
+                self.nfil = n;
+                self.phase = if n == 0 { Phase::Done } else { Phase::Name };
+            }
+            Phase::Name => {
+                let n = token::expect(hdr, token::NAME)?;
+                let n = check_len("NAME", n, l.max_path as u64)?;
+                self.start_body(Body::Name, n)?;
+            }
+            Phase::FileOrLink => {
+                let (name, n) = token::parse(hdr)?;
+                let (what, limit) = match name {
+                    token::FILE => (Body::File, l.max_payload as u64),
+                    token::LINK => (Body::Link, l.max_path as u64),
+                    other => {
+                        return Err(ProtoError::UnexpectedToken {
+                            expected: "FILE or LINK",
+                            got: token::printable(&other),
+                        })
+                    }
+                };
+                let n = check_len(token::name_str(name), n, limit)?;
+                self.start_body(what, n)?;
+            }
+            Phase::Body(..) | Phase::Done => unreachable!("header() is only called between tokens"),
+        }
+        Ok(())
+    }
+
+    fn finish_body(&mut self, what: Body, body: Vec<u8>) -> Result<(), ProtoError> {
+        fn text(what: &'static str, b: Vec<u8>) -> Result<String, ProtoError> {
+            String::from_utf8(b).map_err(|_| ProtoError::NotUtf8(what))
+        }
+        match what {
+            Body::Cdir => {
+                self.req.cwd = Some(text("CDIR", body)?);
+                self.phase = Phase::Argc;
+            }
+            Body::Argv => {
+                self.req.argv.push(text("ARGV", body)?);
+                self.phase = if self.req.argv.len() < self.argc as usize {
+                    Phase::Argv
+                } else if self.req.version >= 3 {
+                    Phase::Nfil
+                } else {
+                    Phase::Doti
+                };
+            }
+            Body::Doti => {
+                self.req.doti = if self.req.version >= 2 {
+                    lzo::decompress(&body, self.limits.max_decompressed)?
+                } else {
+                    body
+                };
+                self.phase = Phase::Done;
+            }
+            Body::Name => {
+                self.pending_name = Some(text("NAME", body)?);
+                self.phase = Phase::FileOrLink;
+            }
+            Body::File | Body::Link => {
+                let name = self.pending_name.take().unwrap_or_default();
+                let entry = if what == Body::File {
+                    PumpEntry::File {
+                        name,
+                        data: lzo::decompress(&body, self.limits.max_decompressed)?,
+                    }
+                } else {
+                    PumpEntry::Link {
+                        name,
+                        target: text("LINK", body)?,
+                    }
+                };
+                self.req.files.push(entry);
+                self.phase = if self.req.files.len() < self.nfil as usize {
+                    Phase::Name
+                } else {
+                    Phase::Done
+                };
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn plain(version: u32) -> (Vec<u8>, Request) {
+        let a = argv(&["gcc", "-O2", "-c", "hello.c", "-o", "hello.o"]);
+        let src = b"# 1 \"hello.c\"\nint main(void) { return 0; }\n".repeat(20);
+        let mut wire = encode_header(version, None, &a);
+        wire.extend(encode_doti(version, &src).unwrap());
+        (
+            wire,
+            Request {
+                version,
+                argv: a,
+                doti: src,
+                ..Default::default()
+            },
+        )
+    }
+
+    fn decode_all(wire: &[u8], chunk: usize) -> Result<Request, ProtoError> {
+        let mut d = RequestDecoder::new(Limits::default());
+        let mut buf: Vec<u8> = Vec::new();
+        for piece in wire.chunks(chunk) {
+            buf.extend_from_slice(piece);
+            let used = d.feed(&buf)?;
+            buf.drain(..used);
+            if d.is_done() {
+                break;
+            }
+        }
+        if !d.is_done() {
+            return Err(ProtoError::Truncated);
+        }
+        Ok(d.take())
+    }
+
+    #[test]
+    fn v1_and_v2_decode_in_any_chunking() {
+        for v in [1, 2] {
+            let (wire, want) = plain(v);
+            for chunk in [1, 5, 11, 12, 13, 100, wire.len()] {
+                assert_eq!(
+                    decode_all(&wire, chunk).unwrap(),
+                    want,
+                    "v{v} chunk {chunk}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn v2_payload_is_compressed_on_the_wire() {
+        let (wire1, _) = plain(1);
+        let (wire2, _) = plain(2);
+        assert!(wire2.len() < wire1.len());
+    }
+
+    #[test]
+    fn version_zero_is_handled_like_one() {
+        let (mut wire, mut want) = plain(1);
+        wire[11] = b'0';
+        want.version = 0;
+        assert_eq!(decode_all(&wire, 7).unwrap(), want);
+    }
+
+    #[test]
+    fn v3_pump_request() {
+        let a = argv(&["gcc", "-c", "p.c", "-o", "p.o"]);
+        let mut wire = encode_header(3, Some("/tmp/dt"), &a);
+        token::put(&mut wire, token::NFIL, 3);
+        token::put_bytes(&mut wire, token::NAME, b"/tmp/dt/p.c").unwrap();
+        token::put_bytes(&mut wire, token::FILE, &lzo::compress(b"int x;\n")).unwrap();
+        token::put_bytes(&mut wire, token::NAME, b"/tmp/dt/empty.h").unwrap();
+        token::put(&mut wire, token::FILE, 0);
+        token::put_bytes(&mut wire, token::NAME, b"/usr/include").unwrap();
+        token::put_bytes(&mut wire, token::LINK, b"../../usr/include").unwrap();
+        let r = decode_all(&wire, 3).unwrap();
+        assert_eq!(r.cwd.as_deref(), Some("/tmp/dt"));
+        assert_eq!(r.argv, a);
+        assert_eq!(
+            r.files,
+            vec![
+                PumpEntry::File {
+                    name: "/tmp/dt/p.c".into(),
+                    data: b"int x;\n".to_vec()
+                },
+                PumpEntry::File {
+                    name: "/tmp/dt/empty.h".into(),
+                    data: vec![]
+                },
+                PumpEntry::Link {
+                    name: "/usr/include".into(),
+                    target: "../../usr/include".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn wrong_first_token() {
+        let e = decode_all(b"GET / HTTP/1.0\r\n\r\n", 100).unwrap_err();
+        assert!(matches!(e, ProtoError::UnexpectedToken { .. }), "{e}");
+    }
+
+    #[test]
+    fn bad_hex_in_stream() {
+        let e = decode_all(b"DIST00000001ARGC0000000zARGV", 100).unwrap_err();
+        assert!(matches!(e, ProtoError::BadHex(_)), "{e}");
+    }
+
+    #[test]
+    fn unsupported_version() {
+        let e = decode_all(b"DIST00000004", 100).unwrap_err();
+        assert!(matches!(e, ProtoError::BadVersion(4)));
+    }
+
+    #[test]
+    fn huge_lengths_rejected_before_allocation() {
+        for wire in [
+            &b"DIST00000001ARGCffffffff"[..],
+            b"DIST00000001ARGC00000001ARGVffffffff",
+            b"DIST00000001ARGC00000001ARGV00000003gccDOTIffffffff",
+            b"DIST00000003CDIRffffffff",
+            b"DIST00000003CDIR00000001/ARGC00000001ARGV00000001xNFILffffffff",
+        ] {
+            let e = decode_all(wire, 1000).unwrap_err();
+            assert!(matches!(e, ProtoError::TooLarge { .. }), "{e}");
+        }
+    }
+
+    #[test]
+    fn argv_total_is_bounded() {
+        let limits = Limits {
+            max_argv_total: 100,
+            ..Limits::default()
+        };
+        let mut d = RequestDecoder::new(limits);
+        let a: Vec<String> = (0..20).map(|_| "x".repeat(10)).collect();
+        let wire = encode_header(1, None, &a);
+        assert!(matches!(d.feed(&wire), Err(ProtoError::TooLarge { .. })));
+    }
+
+    #[test]
+    fn empty_argv_rejected() {
+        assert!(decode_all(b"DIST00000001ARGC00000000", 100).is_err());
+    }
+
+    #[test]
+    fn truncated_stream_is_not_done() {
+        let (wire, _) = plain(2);
+        for cut in [0, 5, 12, 30, wire.len() - 1] {
+            assert!(matches!(
+                decode_all(&wire[..cut], 1000),
+                Err(ProtoError::Truncated)
+            ));
+        }
+    }
+
+    #[test]
+    fn corrupt_lzo_payload() {
+        let mut wire = encode_header(2, None, &argv(&["gcc", "-c", "x.c"]));
+        token::put_bytes(&mut wire, token::DOTI, b"\xff\xff\xff\xff\x00").unwrap();
+        assert!(matches!(decode_all(&wire, 1000), Err(ProtoError::Lzo(_))));
+    }
+
+    #[test]
+    fn non_utf8_argument() {
+        let mut wire = Vec::new();
+        token::put(&mut wire, token::DIST, 1);
+        token::put(&mut wire, token::ARGC, 1);
+        token::put_bytes(&mut wire, token::ARGV, b"\xff\xfe").unwrap();
+        assert!(matches!(
+            decode_all(&wire, 1000),
+            Err(ProtoError::NotUtf8("ARGV"))
+        ));
+    }
+
+    #[test]
+    fn file_or_link_must_follow_name() {
+        let mut wire = encode_header(3, Some("/"), &argv(&["gcc"]));
+        token::put(&mut wire, token::NFIL, 1);
+        token::put_bytes(&mut wire, token::NAME, b"/x").unwrap();
+        token::put(&mut wire, token::DOTI, 0);
+        assert!(matches!(
+            decode_all(&wire, 1000),
+            Err(ProtoError::UnexpectedToken { .. })
+        ));
+    }
+
+    #[test]
+    fn argv_complete_before_source() {
+        let (wire, _) = plain(1);
+        let hdr_len = encode_header(
+            1,
+            None,
+            &argv(&["gcc", "-O2", "-c", "hello.c", "-o", "hello.o"]),
+        )
+        .len();
+        let mut d = RequestDecoder::new(Limits::default());
+        let used = d.feed(&wire[..hdr_len + 3]).unwrap();
+        assert_eq!(used, hdr_len);
+        assert!(d.argv_complete());
+        assert_eq!(d.argv()[0], "gcc");
+        assert!(!d.is_done());
+    }
+}
