@@ -356,9 +356,14 @@ impl Server {
             match &mut conn.state {
                 State::Reading { dec, buf, plan } => {
                     if n == 0 {
-                        log::warn!(
-                            "client {peer}: connection closed before the request was complete"
-                        );
+                        if dec.version().is_none() && buf.is_empty() {
+                            // A port probe (nc -z, a health check): not worth a warning.
+                            log::debug!("client {peer}: closed without sending a request");
+                        } else {
+                            log::warn!(
+                                "client {peer}: connection closed before the request was complete"
+                            );
+                        }
                         return self.close(t);
                     }
                     buf.extend_from_slice(&chunk[..n]);

@@ -1,0 +1,352 @@
+//! Shared helpers for the integration tests: temp dirs, daemons (ours and
+//! Debian's distccd) on ephemeral loopback ports, and client runs.
+//! A missing external tool fails the test with a clear message: never a skip.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const HELLO: &str =
+    "#include <stdio.h>\n\nint main(void)\n{\n\tprintf(\"Hello distcc\\n\");\n\treturn 0;\n}\n";
+pub const BAD: &str = "#include <stdio.h>\nint main(void)\n{\n  int x = ;\n  return 0;\n}\n";
+pub const WARN: &str = "int f(void)\n{\n  int unused;\n  return 0;\n}\n";
+
+pub fn tinydcc() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_tinydcc"))
+}
+
+/// The path of an external tool, or a failed test saying how to get it.
+pub fn require(tool: &str) -> PathBuf {
+    for dir in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .chain(["/usr/sbin", "/usr/bin", "/sbin", "/bin"].map(PathBuf::from))
+    {
+        let p = dir.join(tool);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!(
+        "required tool '{tool}' is missing: run tests/run (it installs Debian's distcc, gcc, ...) \
+         or apt-get install the package that provides it"
+    );
+}
+
+/// A private directory, world-readable so a daemon that dropped root can
+/// use files in it; removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let base = std::env::temp_dir();
+        for i in 0..1000u32 {
+            let p = base.join(format!("tinydcc-test-{tag}-{}-{i}", std::process::id()));
+            if std::fs::create_dir(&p).is_ok() {
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o777)).unwrap();
+                return TempDir(p);
+            }
+        }
+        panic!("cannot create temp dir");
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+    pub fn join(&self, p: &str) -> PathBuf {
+        self.0.join(p)
+    }
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A port that was free a moment ago; daemons retry on a collision.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn wait_for_port(port: u16, child: &mut Child) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Tiny,
+    Stock,
+}
+
+pub struct Daemon {
+    pub child: Child,
+    pub port: u16,
+    pub log: PathBuf,
+    pub kind: Kind,
+    /// Scratch dir given to the daemon as $TMPDIR.
+    pub tmp: TempDir,
+    _logdir: TempDir,
+}
+
+impl Daemon {
+    /// Start a daemon on 127.0.0.1 with `--allow 127.0.0.1` unless `args`
+    /// brings its own `--allow`.
+    pub fn start(kind: Kind, args: &[&str]) -> Daemon {
+        Self::start_env(kind, args, &[])
+    }
+
+    pub fn start_env(kind: Kind, args: &[&str], env: &[(&str, &str)]) -> Daemon {
+        let bin = match kind {
+            Kind::Tiny => tinydcc(),
+            Kind::Stock => require("distccd"),
+        };
+        for _attempt in 0..5 {
+            let port = free_port();
+            let logdir = TempDir::new("log");
+            let tmp = TempDir::new("scratch");
+            let log = logdir.join("daemon.log");
+            let logf = std::fs::File::create(&log).unwrap();
+            let mut cmd = Command::new(&bin);
+            cmd.arg("--daemon")
+                .args([
+                    "--no-detach",
+                    "--listen",
+                    "127.0.0.1",
+                    "--port",
+                    &port.to_string(),
+                ])
+                .args(["--log-stderr", "--log-level", "info"]);
+            if !args.iter().any(|a| a.starts_with("--allow")) {
+                cmd.args(["--allow", "127.0.0.1"]);
+            }
+            cmd.args(args)
+                .env("TMPDIR", tmp.path())
+                .envs(env.iter().copied())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(logf)
+                // Its own process group: distccd signals its whole group on exit.
+                .process_group(0);
+            let mut child = cmd
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {bin:?}: {e}"));
+            if wait_for_port(port, &mut child) {
+                return Daemon {
+                    child,
+                    port,
+                    log,
+                    kind,
+                    tmp,
+                    _logdir: logdir,
+                };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if !text.contains("in use") {
+                panic!("{kind:?} daemon did not start:\n{text}");
+            }
+        }
+        panic!("no free port for the daemon");
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Wait until the log contains `needle` (the daemon logs after replying).
+    pub fn wait_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let t = self.log_text();
+            if t.contains(needle) || Instant::now() > deadline {
+                return t;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Wait for the per-job summary line (`RESULT` and the input name);
+    /// both daemons write it after the reply, so poll for it.
+    pub fn wait_job(&self, result: &str, input: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if self
+                .log_text()
+                .lines()
+                .any(|l| l.contains(result) && l.contains(input))
+            {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn host(&self, lzo: bool) -> String {
+        format!("127.0.0.1:{}{}", self.port, if lzo { ",lzo" } else { "" })
+    }
+
+    /// Stop with SIGTERM and return the exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return st;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                return self.child.wait().unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Job directories left in the daemon's scratch dir.
+    pub fn leftovers(&self) -> Vec<String> {
+        std::fs::read_dir(self.tmp.path())
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            // SIGTERM the group: a stock distccd has preforked children.
+            let pg = nix::unistd::Pid::from_raw(self.child.id() as i32);
+            let _ = nix::sys::signal::killpg(pg, nix::sys::signal::Signal::SIGTERM);
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A client command with a private DISTCC_DIR and HOME, in `dir`.
+pub fn client_cmd(kind: Kind, dir: &Path, hosts: &str) -> Command {
+    let bin = match kind {
+        Kind::Tiny => tinydcc(),
+        Kind::Stock => require("distcc"),
+    };
+    let ddir = dir.join(".distcc-private");
+    let _ = std::fs::create_dir_all(&ddir);
+    let mut c = Command::new(bin);
+    c.current_dir(dir)
+        .env("DISTCC_HOSTS", hosts)
+        .env("DISTCC_DIR", &ddir)
+        .env("HOME", dir)
+        .env_remove("DISTCC_VERBOSE")
+        .env_remove("DISTCC_LOG")
+        .env_remove("DISTCC_FALLBACK")
+        .env_remove("DISTCC_SKIP_LOCAL_RETRY")
+        .env_remove("_DISTCC_SAFEGUARD")
+        .env_remove("INCLUDE_SERVER_PORT");
+    c
+}
+
+pub fn run(mut c: Command) -> Output {
+    c.output().expect("cannot run command")
+}
+
+/// The local reference: `gcc ARGS` in `dir`.
+pub fn local_gcc(dir: &Path, args: &[&str]) -> Output {
+    require("gcc");
+    run({
+        let mut c = Command::new("gcc");
+        c.args(args).current_dir(dir);
+        c
+    })
+}
+
+/// stderr without the distcc/tinydcc client's own message lines.
+pub fn compiler_lines(stderr: &[u8]) -> String {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .filter(|l| !l.starts_with("distcc[") && !l.starts_with("tinydcc["))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Send raw bytes to a daemon and return what it answers before closing.
+pub fn raw_exchange(port: u16, send: &[u8], wait: Duration) -> Vec<u8> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(wait)).unwrap();
+    let _ = s.write_all(send);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    out
+}
+
+/// Send bytes, then end our side (a client that gives up half way).
+pub fn send_then_eof(port: u16, send: &[u8], wait: Duration) -> Vec<u8> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(wait)).unwrap();
+    let _ = s.write_all(send);
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    out
+}
+
+/// True once the server has closed `s` (EOF or reset) within `wait`.
+pub fn closed_by_peer(s: &mut TcpStream, wait: Duration) -> bool {
+    s.set_read_timeout(Some(wait)).unwrap();
+    let mut b = [0u8; 256];
+    loop {
+        match s.read(&mut b) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                return false
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+/// A request in distcc's protocol 1, for raw tests.
+pub fn request_v1(argv: &[&str], source: &[u8]) -> Vec<u8> {
+    let mut v = format!("DIST00000001ARGC{:08x}", argv.len()).into_bytes();
+    for a in argv {
+        v.extend(format!("ARGV{:08x}{a}", a.len()).into_bytes());
+    }
+    v.extend(format!("DOTI{:08x}", source.len()).into_bytes());
+    v.extend_from_slice(source);
+    v
+}

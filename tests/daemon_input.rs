@@ -1,0 +1,179 @@
+//! Hostile or broken input on the daemon's socket: the connection is
+//! dropped with a log line, nothing runs, and other clients keep compiling.
+
+mod common;
+use common::*;
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::Duration;
+
+/// A normal compile through `d` still works (and equals a local compile).
+fn still_serves(d: &Daemon, tag: &str) {
+    let dir = TempDir::new("serve");
+    let src = format!("ok_{tag}.c");
+    dir.write(&src, HELLO);
+    assert!(local_gcc(dir.path(), &["-c", &src, "-o", "local.o"])
+        .status
+        .success());
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &d.host(false));
+    c.args(["gcc", "-c", &src, "-o", "remote.o"])
+        .env("DISTCC_FALLBACK", "0");
+    let out = run(c);
+    assert!(out.status.success(), "{tag}: {}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read(dir.join("local.o")).unwrap(),
+        std::fs::read(dir.join("remote.o")).unwrap()
+    );
+    assert!(d.wait_job("COMPILE_OK", &src));
+}
+
+fn dropped(d: &Daemon, send: &[u8], log_needle: &str) {
+    let reply = raw_exchange(d.port, send, Duration::from_secs(5));
+    assert!(
+        reply.is_empty(),
+        "daemon answered garbage with {:?}",
+        text(&reply)
+    );
+    let log = d.wait_log(log_needle);
+    assert!(log.contains(log_needle), "no '{log_needle}' in log:\n{log}");
+}
+
+#[test]
+fn garbage_tokens() {
+    let d = Daemon::start(Kind::Tiny, &[]);
+    dropped(&d, b"GET / HTTP/1.0\r\n\r\n", "protocol derailment");
+    dropped(&d, b"DIST0000000zARGC", "not 8 hex digits");
+    dropped(&d, b"DIST00000009", "protocol version 9");
+    still_serves(&d, "garbage");
+    assert!(d.leftovers().is_empty());
+}
+
+#[test]
+fn huge_lengths() {
+    let d = Daemon::start(Kind::Tiny, &[]);
+    dropped(
+        &d,
+        b"DIST00000001ARGCffffffff",
+        "ARGC of 4294967295 exceeds",
+    );
+    dropped(
+        &d,
+        b"DIST00000001ARGC00000001ARGVffffffff",
+        "ARGV of 4294967295 exceeds",
+    );
+    let mut req = request_v1(&["gcc", "-c", "x.c", "-o", "x.o"], b"");
+    req.truncate(req.len() - 12);
+    req.extend_from_slice(b"DOTIffffffff");
+    dropped(&d, &req, "DOTI of 4294967295 exceeds");
+    still_serves(&d, "huge");
+}
+
+#[test]
+fn truncated_request() {
+    let d = Daemon::start(Kind::Tiny, &[]);
+    let req = request_v1(&["gcc", "-c", "x.c", "-o", "x.o"], HELLO.as_bytes());
+    let half = &req[..req.len() / 2];
+    assert!(send_then_eof(d.port, half, Duration::from_secs(5)).is_empty());
+    // Closed in the middle of a token header, too.
+    assert!(send_then_eof(d.port, b"DIST0000", Duration::from_secs(5)).is_empty());
+    let needle = "closed before the request was complete";
+    let mut log = d.wait_log(needle);
+    for _ in 0..200 {
+        if log.matches(needle).count() >= 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        log = d.log_text();
+    }
+    assert_eq!(log.matches(needle).count(), 2, "{log}");
+    still_serves(&d, "trunc");
+    assert!(d.leftovers().is_empty());
+}
+
+/// A client that sends a byte at a time holds no compile slot: with -j 1
+/// a normal compile still goes through while it dawdles.
+#[test]
+fn slow_client_does_not_block_others() {
+    let d = Daemon::start(Kind::Tiny, &["-j", "1"]);
+    let req = request_v1(&["gcc", "-c", "x.c", "-o", "x.o"], HELLO.as_bytes());
+    let mut slow = TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+    slow.write_all(&req[..20]).unwrap();
+    still_serves(&d, "slow1");
+    slow.write_all(&req[20..25]).unwrap();
+    still_serves(&d, "slow2");
+    drop(slow);
+}
+
+#[test]
+fn refuses_compilers_off_the_whitelist() {
+    let d = Daemon::start(Kind::Tiny, &[]);
+    for argv0 in ["/bin/sh", "sh", "notacompiler", "/opt/gcc", "../gcc"] {
+        let req = request_v1(&[argv0, "-c", "x.c", "-o", "x.o"], b"int x;\n");
+        let reply = raw_exchange(d.port, &req, Duration::from_secs(5));
+        assert!(reply.is_empty(), "{argv0} was run: {:?}", text(&reply));
+    }
+    let log = d.wait_log("notacompiler");
+    assert!(log.contains("refused"), "{log}");
+    // Not a compile at all (no -c), and -E: refused before anything runs.
+    for argv in [&["gcc", "x.c", "-o", "x"][..], &["gcc", "-E", "x.c"]] {
+        let reply = raw_exchange(
+            d.port,
+            &request_v1(argv, b"int x;\n"),
+            Duration::from_secs(5),
+        );
+        assert!(reply.is_empty());
+    }
+    assert!(!d.log_text().contains("COMPILE_"), "a refused job ran");
+    still_serves(&d, "wl");
+}
+
+#[test]
+fn refuses_clients_outside_allow() {
+    let d = Daemon::start(Kind::Tiny, &["--allow", "10.1.2.3/32"]);
+    let req = request_v1(&["gcc", "-c", "x.c", "-o", "x.o"], HELLO.as_bytes());
+    let reply = raw_exchange(d.port, &req, Duration::from_secs(5));
+    assert!(reply.is_empty());
+    let log = d.wait_log("denied");
+    assert!(
+        log.contains("127.0.0.1") && log.contains("denied by access list"),
+        "{log}"
+    );
+    // A stock client is refused too, and falls back to compiling locally.
+    let dir = TempDir::new("deny");
+    dir.write("x.c", HELLO);
+    let mut c = client_cmd(Kind::Stock, dir.path(), &d.host(false));
+    c.args(["gcc", "-c", "x.c", "-o", "x.o"]);
+    let out = run(c);
+    assert!(out.status.success());
+    assert!(text(&out.stderr).contains("running locally instead"));
+    assert!(!d.log_text().contains("COMPILE_OK"));
+}
+
+/// A compiler that is whitelisted but missing gives distcc's status 110
+/// in-band, and the client compiles locally.
+#[test]
+fn missing_compiler_is_reported_in_band() {
+    let wl = TempDir::new("wl");
+    std::os::unix::fs::symlink("/usr/bin/gcc", wl.join("gcc")).unwrap();
+    std::os::unix::fs::symlink("/nonexistent/cc", wl.join("ghost-gcc")).unwrap();
+    // access(X_OK) follows the link; make the entry itself executable instead.
+    std::fs::remove_file(wl.join("ghost-gcc")).unwrap();
+    std::fs::write(wl.join("ghost-gcc"), "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(
+        wl.join("ghost-gcc"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let d = Daemon::start(
+        Kind::Tiny,
+        &["--whitelist-dir", wl.path().to_str().unwrap()],
+    );
+    let req = request_v1(&["ghost-gcc", "-c", "x.c", "-o", "x.o"], b"int x;\n");
+    let reply = raw_exchange(d.port, &req, Duration::from_secs(5));
+    assert!(
+        reply.starts_with(b"DONE00000001STAT00006e00"),
+        "{:?}",
+        text(&reply)
+    );
+    assert!(d.leftovers().is_empty());
+}
