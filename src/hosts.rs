@@ -335,6 +335,13 @@ mod tests {
     }
 
     #[test]
+    fn shipped_example_parses() {
+        let l = parse(include_str!("../etc/distcc/hosts"), "etc/distcc/hosts").unwrap();
+        assert_eq!(l.hosts.len(), 5);
+        assert_eq!(l.hosts.iter().map(|h| h.slots).sum::<u32>(), 12);
+    }
+
+    #[test]
     fn distcc_tested_sum_of_slots() {
         // distcc -j printed 21 for this list (distcc-compat.md §2.2).
         let l = parse(

@@ -120,6 +120,15 @@ mod tests {
     }
 
     #[test]
+    fn shipped_example_parses() {
+        let p = Path::new("etc/distcc/clients.allow");
+        let l = parse_allow_file(include_str!("../../etc/distcc/clients.allow"), p).unwrap();
+        assert_eq!(l.len(), 2);
+        assert!(allowed(&l, "192.168.0.42".parse().unwrap()));
+        assert!(!allowed(&l, "10.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
     fn seed_clients_allow_parses() {
         let l = parse_allow_file(
             "# allowed\n192.168.0.0/24 192.168.0.1\n\n",
