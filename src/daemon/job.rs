@@ -164,6 +164,25 @@ pub fn spawn(plan: Plan, req: &Request, tmp: &Path) -> Result<Running, StartErro
     }
 }
 
+/// distccd's per-job log line.
+pub fn summary(peer: &str, job: &Running, st: ExitStatus, ms: u128) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    let (code, sig, core) = (
+        st.code().unwrap_or(0),
+        st.signal().unwrap_or(0),
+        st.core_dumped() as i32,
+    );
+    let result = if st.success() {
+        "COMPILE_OK"
+    } else {
+        "COMPILE_ERROR"
+    };
+    format!(
+        "client: {peer} {result} exit:{code} sig:{sig} core:{core} ret:0 time:{ms}ms {} {}",
+        job.plan.argv[0], job.plan.input
+    )
+}
+
 fn raw_status(st: ExitStatus) -> u32 {
     use std::os::unix::process::ExitStatusExt;
     st.into_raw() as u32

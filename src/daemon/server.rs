@@ -254,7 +254,7 @@ impl Server {
                 continue;
             };
             let ms = job.started.elapsed().as_millis();
-            let summary = summarize(&conn.peer, &job, st, ms);
+            let summary = job::summary(&conn.peer.to_string(), &job, st, ms);
             let r = job::finish(*job, st);
             self.start_reply(t, r, summary);
         }
@@ -517,22 +517,4 @@ fn placeholder() -> State {
         off: 0,
         summary: String::new(),
     }
-}
-
-fn summarize(peer: &SocketAddr, job: &Running, st: std::process::ExitStatus, ms: u128) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    let (code, sig, core) = (
-        st.code().unwrap_or(0),
-        st.signal().unwrap_or(0),
-        st.core_dumped() as i32,
-    );
-    let result = if st.success() {
-        "COMPILE_OK"
-    } else {
-        "COMPILE_ERROR"
-    };
-    format!(
-        "client: {peer} {result} exit:{code} sig:{sig} core:{core} ret:0 time:{ms}ms {} {}",
-        job.plan.argv[0], job.plan.input
-    )
 }
