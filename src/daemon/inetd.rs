@@ -76,20 +76,25 @@ pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path) -> i32 {
                 log::warn!("client {who}: pump mode (protocol 3) is not supported yet");
                 return EXIT_PROTOCOL_ERROR;
             }
-            match job::plan(dec.argv(), policy) {
-                Ok(p) => plan = Some(p),
-                Err(why) => {
-                    log::warn!("client {who}: refused: {why}");
-                    return EXIT_BAD_ARGUMENTS;
-                }
+            let p = job::plan(dec.argv(), policy);
+            if p.is_err() {
+                dec.discard_payload();
             }
+            plan = Some(p);
         }
     }
     drop(chunk);
-    let Some(plan) = plan else {
-        return EXIT_PROTOCOL_ERROR;
-    };
     let req = dec.take();
+    let plan = match plan {
+        Some(Ok(p)) => p,
+        Some(Err(why)) => {
+            log::warn!("client {who}: refused: {why}");
+            let wire = reply::encode(&job::refusal(req.version, &why)).unwrap_or_default();
+            let _ = output.write_all(&wire).and_then(|_| output.flush());
+            return EXIT_BAD_ARGUMENTS;
+        }
+        None => return EXIT_PROTOCOL_ERROR,
+    };
     let compiler = plan.argv[0].clone();
     let input_name = plan.input.clone();
     let (r, summary) = match job::spawn(plan, &req, tmp) {
