@@ -29,7 +29,7 @@ pub fn stdin_is_socket() -> bool {
 /// Serve one connection. A TCP peer must be in `allow` (an empty list
 /// refuses it, as in daemon mode); pipes (a client's ssh) are trusted, as
 /// with distccd.
-pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path) -> i32 {
+pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Option<u32>) -> i32 {
     let peer = stdin_peer();
     if let Some(p) = peer {
         if !access::allowed(allow, p.ip()) {
@@ -97,7 +97,7 @@ pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path) -> i32 {
     };
     let compiler = plan.argv[0].clone();
     let input_name = plan.input.clone();
-    let (r, summary) = match job::spawn(plan, &req, tmp) {
+    let (r, summary) = match job::spawn(plan, &req, tmp, sandbox) {
         Ok(mut running) => {
             let st = match running.child.wait() {
                 Ok(st) => st,

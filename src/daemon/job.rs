@@ -11,6 +11,7 @@ use crate::protocol::reply::Reply;
 use crate::protocol::request::Request;
 
 use super::harden;
+use super::sandbox;
 use super::whitelist::{self, Policy};
 
 /// A request that passed every check, ready to run.
@@ -99,8 +100,14 @@ fn w_exitcode(code: i32) -> u32 {
     (code as u32 & 0xff) << 8
 }
 
-/// Write the input into a new job directory under `tmp` and start the compiler.
-pub fn spawn(plan: Plan, req: &Request, tmp: &Path) -> Result<Running, StartError> {
+/// Write the input into a new job directory under `tmp` and start the
+/// compiler, confined by Landlock when `sandbox` holds the kernel's ABI.
+pub fn spawn(
+    plan: Plan,
+    req: &Request,
+    tmp: &Path,
+    sandbox: Option<u32>,
+) -> Result<Running, StartError> {
     let fail = |code: i32, msg: String| StartError {
         status: w_exitcode(code),
         stderr: format!("tinydccd: {msg}\n").into_bytes(),
@@ -142,14 +149,40 @@ pub fn spawn(plan: Plan, req: &Request, tmp: &Path) -> Result<Running, StartErro
         }
     };
     use std::os::unix::process::CommandExt;
-    let child = Command::new(&argv[0])
-        .args(&argv[1..])
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..])
         .current_dir(&dir)
+        // The compiler's own temp files stay inside the job directory.
+        .env("TMPDIR", &dir)
+        // These make gcc write a dependency file wherever they point.
+        .env_remove("DEPENDENCIES_OUTPUT")
+        .env_remove("SUNPRO_DEPENDENCIES")
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
-        .process_group(0)
-        .spawn();
+        .process_group(0);
+    let ruleset = match sandbox {
+        Some(abi) => {
+            let root = sandbox::toolchain_root(&argv[0]);
+            match sandbox::Ruleset::for_job(abi, &dir, root.as_deref()) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    return Err(cleanup_fail(
+                        crate::exitcode::EXIT_DISTCC_FAILED,
+                        format!("cannot set up the Landlock sandbox: {e}"),
+                    ))
+                }
+            }
+        }
+        None => None,
+    };
+    if let Some(r) = &ruleset {
+        let fd = r.raw();
+        // SAFETY: the closure only makes two syscalls in the forked child.
+        unsafe { cmd.pre_exec(move || sandbox::restrict_self(fd)) };
+    }
+    let child = cmd.spawn();
+    drop(ruleset);
     match child {
         Ok(child) => Ok(Running {
             dir,

@@ -6,6 +6,7 @@ pub mod harden;
 pub mod inetd;
 pub mod job;
 pub mod options;
+pub mod sandbox;
 pub mod server;
 pub mod whitelist;
 
@@ -127,6 +128,7 @@ pub fn server_config(o: &Options, allow: Vec<access::Cidr>) -> server::Config {
         io_timeout: Duration::from_secs(io_timeout),
         job_lifetime: (o.job_lifetime > 0).then(|| Duration::from_secs(o.job_lifetime)),
         max_conns: (o.jobs as usize * 4).max(64),
+        sandbox: if o.no_sandbox { None } else { sandbox::abi() },
         limits: Default::default(),
     }
 }
@@ -186,7 +188,8 @@ pub fn main(args: Vec<OsString>) -> i32 {
         let tmp = crate::paths::tmpdir();
         let _ = std::env::set_current_dir(&tmp);
         let policy = whitelist::policy(o.insecure, &o.whitelist_dir);
-        return inetd::serve(&allow, &policy, &tmp);
+        let sandbox = if o.no_sandbox { None } else { sandbox::abi() };
+        return inetd::serve(&allow, &policy, &tmp, sandbox);
     }
     if allow.is_empty() {
         log::warn!(
@@ -229,6 +232,13 @@ pub fn main(args: Vec<OsString>) -> i32 {
             o.whitelist_dir.display()
         ),
         whitelist::Policy::Dir(d) => log::debug!("compiler whitelist: {}", d.display()),
+    }
+    match cfg.sandbox {
+        Some(abi) => log::info!(
+            "Landlock ABI {abi} active: each compiler may read the system and toolchain directories and write only its job directory"
+        ),
+        None if o.no_sandbox => log::warn!("--no-sandbox: compilers are not confined"),
+        None => log::warn!("this kernel has no Landlock: compilers are not confined to their job directory"),
     }
     log::info!(
         "tinydccd {} listening on port {} with {} job slots, scratch in {}",

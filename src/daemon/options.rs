@@ -36,6 +36,8 @@ pub struct Options {
     pub stats_port: u16,
     pub insecure: bool,
     pub zeroconf: bool,
+    /// Ours: run compilers without Landlock confinement.
+    pub no_sandbox: bool,
     /// Whitelist directory (ours: `--whitelist-dir`, for tests).
     pub whitelist_dir: PathBuf,
 }
@@ -79,6 +81,7 @@ Usage: tinydcc --daemon [OPTIONS]      (also as: tinydccd, distccd)
       --enable-tcp-insecure, --make-me-a-botnet
                             accept any compiler name (no /usr/lib/distcc whitelist)
       --zeroconf            accepted; not supported in this build
+      --no-sandbox          do not confine compilers with Landlock (tinydcc only)
   -h, --help, --version
 ";
 
@@ -157,6 +160,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
             .unwrap_or(3633),
         insecure: p.contains("--enable-tcp-insecure") | p.contains("--make-me-a-botnet"),
         zeroconf: p.contains("--zeroconf"),
+        no_sandbox: p.contains("--no-sandbox"),
         whitelist_dir: p
             .opt_value_from_str("--whitelist-dir")
             .map_err(bad)?

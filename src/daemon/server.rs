@@ -35,6 +35,8 @@ pub struct Config {
     /// Connections held open at once; past this, new ones wait in the backlog.
     pub max_conns: usize,
     pub limits: Limits,
+    /// Landlock ABI to confine compilers with, if the kernel has it.
+    pub sandbox: Option<u32>,
 }
 
 enum State {
@@ -281,7 +283,7 @@ impl Server {
     fn spawn(&mut self, t: Token, req: Request, plan: Plan) {
         let compiler = plan.argv[0].clone();
         let input = plan.input.clone();
-        match job::spawn(plan, &req, &self.cfg.tmp) {
+        match job::spawn(plan, &req, &self.cfg.tmp, self.cfg.sandbox) {
             Ok(job) => {
                 if let Some(c) = self.conns.get_mut(&t) {
                     c.state = State::Compiling { job: Box::new(job) };
