@@ -8,6 +8,7 @@ pub mod job;
 pub mod options;
 pub mod sandbox;
 pub mod server;
+pub mod stats;
 pub mod whitelist;
 
 use std::ffi::OsString;
@@ -127,7 +128,9 @@ pub fn server_config(o: &Options, allow: Vec<access::Cidr>) -> server::Config {
         tmp: crate::paths::tmpdir(),
         io_timeout: Duration::from_secs(io_timeout),
         job_lifetime: (o.job_lifetime > 0).then(|| Duration::from_secs(o.job_lifetime)),
-        max_conns: (o.jobs as usize * 4).max(64),
+        // Room for slow senders beside the compiling and queued clients.
+        max_conns: 64 + 4 * o.jobs as usize,
+        max_queued: 2 * o.jobs as usize,
         sandbox: if o.no_sandbox { None } else { sandbox::abi() },
         limits: Default::default(),
     }
@@ -247,7 +250,18 @@ pub fn main(args: Vec<OsString>) -> i32 {
         o.jobs,
         tmp.display()
     );
-    let code = match server::Server::new(listener, cfg) {
+    let stats_listener = if o.stats {
+        match bind(o.listen, o.stats_port) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                log::error!("cannot listen on stats port {}: {e}", o.stats_port);
+                return EXIT_BIND_FAILED;
+            }
+        }
+    } else {
+        None
+    };
+    let code = match server::Server::new(listener, stats_listener, cfg) {
         Ok(mut s) => s.run(),
         Err(e) => {
             log::error!("cannot start event loop: {e}");
