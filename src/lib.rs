@@ -2,7 +2,8 @@
 //!
 //! Where things live: `protocol` (wire format), `args` (local vs remote),
 //! `hosts` (host lists), `client`, `daemon`, `check` (`--check`),
-//! `logging`, `paths`, `exitcode`.
+//! `pump` (include server, scanner, `pump` command), `logging`, `paths`,
+//! `exitcode`.
 
 pub mod args;
 pub mod check;
@@ -13,3 +14,4 @@ pub mod hosts;
 pub mod logging;
 pub mod paths;
 pub mod protocol;
+pub mod pump;

@@ -126,6 +126,11 @@ impl Prepared {
 
     /// Pump: lay out the client's files; the request is then dropped.
     pub fn receive_files(&mut self, req: crate::protocol::request::Request) -> Result<(), Refusal> {
+        log::debug!(
+            "protocol 3 request for {}: {} files and links",
+            self.plan.input,
+            req.files.len()
+        );
         let mirror = self.mirror();
         let cwd = req.cwd.as_deref().unwrap_or("/");
         let run = std::fs::create_dir(&mirror)
