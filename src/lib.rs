@@ -10,6 +10,7 @@ pub mod check;
 pub mod client;
 pub mod daemon;
 pub mod exitcode;
+pub mod fuzzing;
 pub mod hosts;
 pub mod logging;
 pub mod paths;
