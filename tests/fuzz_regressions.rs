@@ -4,10 +4,12 @@
 
 use std::path::Path;
 
+type Body = fn(&[u8]);
+
 #[test]
 fn replay_saved_inputs() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz/regressions");
-    let targets: [(&str, fn(&[u8])); 6] = [
+    let targets: [(&str, Body); 6] = [
         ("token", tinydcc::fuzzing::token),
         ("request", tinydcc::fuzzing::request),
         ("reply", tinydcc::fuzzing::reply),
