@@ -3,6 +3,7 @@
 mod common;
 use common::*;
 use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -76,4 +77,92 @@ fn mon_shows_a_running_stock_client() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
+}
+
+/// The stats port's HTML page, rendered by headless Chromium while a job
+/// runs: the DOM shows the job, and a screenshot is kept as an artifact
+/// (target/test-artifacts/status-page.png).
+#[test]
+fn status_page_in_chromium() {
+    let chromium = require("chromium");
+    let tools = TempDir::new("slowtools");
+    let slow = tools.join("slow-cc");
+    std::fs::write(&slow, "#!/bin/sh\nsleep 3\nexec gcc \"$@\"\n").unwrap();
+    std::fs::set_permissions(&slow, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let sp = free_port();
+    let path = format!(
+        "{}:{}",
+        tools.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let d = Daemon::start_env(
+        Kind::Tiny,
+        &[
+            "--stats",
+            "--stats-port",
+            &sp.to_string(),
+            "--whitelist-dir",
+            tools.path().to_str().unwrap(),
+        ],
+        &[("PATH", path.as_str())],
+    );
+    let port = d.port;
+    let job = std::thread::spawn(move || {
+        raw_exchange(
+            port,
+            &request_v1(
+                &["slow-cc", "-c", "visible_job.c", "-o", "x.o"],
+                b"int x;\n",
+            ),
+            Duration::from_secs(20),
+        )
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let profile = TempDir::new("chromium");
+    let base = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ];
+    let url = format!("http://127.0.0.1:{sp}/html");
+    let dom = Command::new(&chromium)
+        .args(base)
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(["--dump-dom", &url])
+        .output()
+        .unwrap();
+    let dom = text(&dom.stdout);
+    assert!(dom.contains("visible_job.c"), "{dom}");
+    assert!(dom.contains("<b id=\"running\">1</b> running"), "{dom}");
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
+    std::fs::create_dir_all(&shots).unwrap();
+    let png = shots.join("status-page.png");
+    let _ = std::fs::remove_file(&png);
+    let out = Command::new(&chromium)
+        .args(base)
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args([
+            "--window-size=420,700",
+            &format!("--screenshot={}", png.display()),
+            &url,
+        ])
+        .output()
+        .unwrap();
+    assert!(png.exists(), "no screenshot: {}", text(&out.stderr));
+    assert!(job.join().unwrap().starts_with(b"DONE00000001STAT00000000"));
+    // Plain requests still get distccd's text.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", sp)).unwrap();
+    use std::io::{Read, Write};
+    s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let mut page = String::new();
+    s.read_to_string(&mut page).unwrap();
+    assert!(
+        page.contains("<distccstats>") && page.contains("dcc_compile_ok 1"),
+        "{page}"
+    );
 }
