@@ -37,6 +37,9 @@ fn dispatch(name: &str, rest: Vec<OsString>) -> i32 {
         Some("--daemon") => daemon::main(rest),
         Some("--check") => check::main(strings(rest[1..].to_vec())),
         Some("--pump") => pump::command::main(strings(rest[1..].to_vec())),
+        Some("--mon") if rest.get(1).is_some_and(|a| a == "--cluster") => {
+            monitor::cluster::main(&strings(rest[2..].to_vec()))
+        }
         Some("--mon") => monitor::text::main(&strings(rest[1..].to_vec())),
         _ => client::main_explicit(strings(rest)),
     }

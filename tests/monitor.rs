@@ -165,3 +165,42 @@ fn status_page_in_chromium() {
         "{page}"
     );
 }
+
+/// The cluster view against a stock distccd and our daemon, both with
+/// --stats on the compile port + 1, plus a dead host.
+#[test]
+fn cluster_view() {
+    let stock = Daemon::start(Kind::Stock, &["--stats", "--stats-port", "STATS_PORT"]);
+    let tiny = Daemon::start(Kind::Tiny, &["--stats", "--stats-port", "STATS_PORT"]);
+    let dir = TempDir::new("cluster");
+    dir.write("c.c", HELLO);
+    for d in [&stock, &tiny] {
+        let mut c = client_cmd(Kind::Tiny, dir.path(), &d.host(false));
+        c.args(["gcc", "-c", "c.c", "-o", "c.o"])
+            .env("DISTCC_FALLBACK", "0");
+        assert!(run(c).status.success());
+        assert!(d.wait_job("COMPILE_OK", "c.c"));
+    }
+    let dead = free_port();
+    let hosts = format!(
+        "{}/3 {}/2 127.0.0.1:{dead}/1 localhost",
+        stock.host(false),
+        tiny.host(false)
+    );
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &hosts);
+    c.args(["--mon", "--cluster"]);
+    let out = run(c);
+    assert!(out.status.success());
+    let t = text(&out.stdout);
+    let lines: Vec<&str> = t.lines().collect();
+    assert!(lines[0].starts_with("HOST"), "{t}");
+    assert!(lines.iter().all(|l| l.len() <= 80), "{t}");
+    for (i, slots) in [(1, 3), (2, 2)] {
+        let f: Vec<&str> = lines[i].split_whitespace().collect();
+        assert_eq!(f[1], slots.to_string(), "{t}");
+        assert_eq!(f[3], "1", "jobs done: {t}");
+        assert_eq!(f[6], "up", "{t}");
+    }
+    assert!(lines[3].contains("no stats"), "{t}");
+    assert!(lines[4].contains("compiles here"), "{t}");
+}
