@@ -151,7 +151,7 @@ pub fn main(args: &[String]) -> i32 {
         } else {
             ""
         };
-        if write!(stdout, "{clear}{table}\n")
+        if writeln!(stdout, "{clear}{table}")
             .and_then(|_| stdout.flush())
             .is_err()
         {
