@@ -127,11 +127,7 @@ impl Stats {
         let (sum, n) = self
             .last(minutes)
             .fold((0, 0), |(s, n), m| (s + m.kid_sum, n + m.kid_samples));
-        if n == 0 {
-            0
-        } else {
-            sum / n
-        }
+        sum.checked_div(n).unwrap_or(0)
     }
 
     /// The whole HTTP response, as distccd writes it (bare `\n` line ends).
