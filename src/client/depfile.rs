@@ -38,9 +38,20 @@ fn default_target(output: &str) -> String {
     }
 }
 
+/// `-Wp,-MD,f` goes straight to cc1, which then names the target after the
+/// source (`x.o`), not after `-o`: gcc's driver adds its `-MQ` only for its
+/// own `-MD`.
+fn md_through_wp(original: &[String]) -> bool {
+    original.iter().any(|a| {
+        a.strip_prefix("-Wp,")
+            .is_some_and(|r| r.split(',').any(|p| p == "-MD" || p == "-MMD"))
+    })
+}
+
 /// Rewrite the cpp argv (already `-E`) so deps go to a temp file; `None`
-/// if the command writes no dependency file.
-pub fn plan(scan: &Scan, cpp_argv: &mut Vec<String>) -> Option<DepFile> {
+/// if the command writes no dependency file. `original` is the user's argv
+/// (before distcc's `-Wp,` expansion).
+pub fn plan(scan: &Scan, cpp_argv: &mut Vec<String>, original: &[String]) -> Option<DepFile> {
     if !cpp_argv.iter().any(|a| a == "-MD" || a == "-MMD") {
         return None;
     }
@@ -68,7 +79,7 @@ pub fn plan(scan: &Scan, cpp_argv: &mut Vec<String>) -> Option<DepFile> {
     let names_target = cpp_argv
         .iter()
         .any(|a| a.starts_with("-MT") || a.starts_with("-MQ"));
-    if !names_target {
+    if !names_target && !md_through_wp(original) {
         // -MQ quotes like gcc's own default target does.
         cpp_argv.push("-MQ".into());
         cpp_argv.push(scan.output.clone());
@@ -109,7 +120,7 @@ mod tests {
     fn names_follow_the_object() {
         let scan = crate::args::scan(&v("gcc -MD -c src/x.c -o out/x.o")).unwrap();
         let mut cpp = crate::args::cpp_argv(&scan);
-        let d = plan(&scan, &mut cpp).unwrap();
+        let d = plan(&scan, &mut cpp, &[]).unwrap();
         assert_eq!(d.target, PathBuf::from("out/x.d"));
         assert!(cpp.contains(&"-MQ".to_string()) && cpp.contains(&"out/x.o".to_string()));
         let mf = cpp.iter().position(|a| a == "-MF").unwrap();
@@ -120,10 +131,10 @@ mod tests {
     fn explicit_mf_and_mt_are_kept() {
         let scan = crate::args::scan(&v("gcc -MMD -MFdeps/x.dep -MT t -c x.c")).unwrap();
         let mut cpp = crate::args::cpp_argv(&scan);
-        let d = plan(&scan, &mut cpp).unwrap();
+        let d = plan(&scan, &mut cpp, &[]).unwrap();
         assert_eq!(d.target, PathBuf::from("deps/x.dep"));
         assert!(cpp.iter().any(|a| a.starts_with("-MFdeps/.x.dep.tinydcc-")));
         assert!(!cpp.contains(&"-MQ".to_string()));
-        assert!(plan(&scan, &mut v("gcc -E x.c")).is_none());
+        assert!(plan(&scan, &mut v("gcc -E x.c"), &[]).is_none());
     }
 }

@@ -317,7 +317,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
                 );
                 let mut cpp_argv = args::cpp_argv(&scan);
                 cpp_argv[0] = local_argv[0].clone();
-                deps = depfile::plan(&scan, &mut cpp_argv);
+                deps = depfile::plan(&scan, &mut cpp_argv, local_argv);
                 match cpp::Cpp::start(&cpp_argv) {
                     Ok(c) => source = Some(Source::Running(c)),
                     Err(e) => {

@@ -358,21 +358,38 @@ pub fn request_v1(argv: &[&str], source: &[u8]) -> Vec<u8> {
 pub fn logging_compilers(dir: &TempDir, log: &Path) -> PathBuf {
     let bin = dir.join("server-bin");
     std::fs::create_dir_all(&bin).unwrap();
-    let gcc = require("gcc");
-    let script = format!(
-        "#!/bin/sh\necho \"start $$ $*\" >> '{log}'\n{gcc} \"$@\"\nrc=$?\necho \"end $$\" >> '{log}'\nexit $rc\n",
-        log = log.display(),
-        gcc = gcc.display()
-    );
-    for name in [
-        "gcc",
-        "cc",
-        "x86_64-linux-gnu-gcc",
-        "x86_64-linux-gnu-gcc-12",
-    ] {
-        let p = bin.join(name);
-        std::fs::write(&p, &script).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Absolute paths inside: this dir comes first on the daemon's PATH.
+    let sets = [
+        (
+            "gcc",
+            [
+                "gcc",
+                "cc",
+                "x86_64-linux-gnu-gcc",
+                "x86_64-linux-gnu-gcc-12",
+            ],
+        ),
+        (
+            "g++",
+            [
+                "g++",
+                "c++",
+                "x86_64-linux-gnu-g++",
+                "x86_64-linux-gnu-g++-12",
+            ],
+        ),
+    ];
+    for (real, names) in sets {
+        let body = format!(
+            "#!/bin/sh\necho \"start $$ $*\" >> '{log}'\n{real} \"$@\"\nrc=$?\necho \"end $$\" >> '{log}'\nexit $rc\n",
+            log = log.display(),
+            real = require(real).display()
+        );
+        for name in names {
+            let p = bin.join(name);
+            std::fs::write(&p, &body).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
     }
     bin
 }
