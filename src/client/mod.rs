@@ -75,7 +75,10 @@ pub fn main_explicit(args: Vec<String>) -> i32 {
         Invocation::ShowHosts => {
             init_logging();
             match hosts::load() {
-                Ok(Some(l)) => l.hosts.iter().for_each(|h| println!("{}", h.spec)),
+                Ok(Some(l)) => {
+                    l.warnings.iter().for_each(|w| log::warn!("{w}"));
+                    l.hosts.iter().for_each(|h| println!("{}", h.spec))
+                }
                 Ok(None) => log::warn!("no hostlist is set"),
                 Err(e) => log::error!("{e}"),
             }
