@@ -115,3 +115,40 @@ fn localhost_slot_runs_locally() {
     assert!(dir.join("x.o").exists());
     assert!(entries(&dir.join(".distcc-private/lock")).contains(&"cpu_localhost_0".to_string()));
 }
+
+/// `--localslots_cpp=1`: however many jobs make starts, only one local cpp
+/// runs at a time (counted by a logging `gcc` on the client's PATH, which
+/// only ever runs `-E` here since every compile is remote).
+#[test]
+fn localslots_cpp_limits_local_preprocessing() {
+    let make = require("make");
+    let dir = TempDir::new("cppslots");
+    project(&dir, false);
+    let d = Daemon::start(Kind::Tiny, &["--jobs", "8"]);
+    let log = dir.join("cpp.log");
+    let wrap = TempDir::new("cpp-wrap");
+    let bin = logging_compilers(&wrap, &log);
+    let hosts = format!("--localslots_cpp=1 127.0.0.1:{}/8", d.port);
+    let c = client_cmd(Kind::Tiny, dir.path(), &hosts);
+    let mut cmd = Command::new(make);
+    cmd.current_dir(dir.path())
+        .envs(
+            c.get_envs()
+                .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))),
+        )
+        .env("PATH", path_with(&bin))
+        .env("DISTCC_PAUSE_TIME_MSEC", "10")
+        .env("DISTCC_FALLBACK", "0")
+        .args(["-j8", "-s"])
+        .arg(format!("TINY={}", tinydcc().display()));
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (max, n) = max_concurrency(&log);
+    assert_eq!(n, FILES, "{}", std::fs::read_to_string(&log).unwrap());
+    assert_eq!(max, 1, "local cpp ran {max} at once");
+    let jobs = std::fs::read_to_string(&log).unwrap();
+    assert!(jobs
+        .lines()
+        .filter(|l| l.starts_with("start"))
+        .all(|l| l.contains(" -E ")));
+}
