@@ -17,9 +17,13 @@ pub enum Target {
     File(PathBuf),
     Fd(i32),
     Syslog,
+    /// Syslog, or nothing if there is no syslog: for `--inetd` over ssh,
+    /// where stderr is the client's terminal.
+    SyslogOrQuiet,
 }
 
 enum Sink {
+    Null,
     Stderr,
     File(File),
     Syslog(syslog::Logger<syslog::LoggerBackend, syslog::Formatter3164>),
@@ -72,16 +76,17 @@ fn open_sink(ident: &'static str, target: &Target) -> std::io::Result<Sink> {
         // closed (ManuallyDrop-like use via into_raw on drop is not needed:
         // the process owns the fd for its whole life).
         Target::Fd(fd) => Sink::File(unsafe { File::from_raw_fd(*fd) }),
-        Target::Syslog => {
+        Target::Syslog | Target::SyslogOrQuiet => {
             let f = syslog::Formatter3164 {
                 facility: syslog::Facility::LOG_DAEMON,
                 hostname: None,
                 process: ident.into(),
                 pid: std::process::id(),
             };
-            match syslog::unix(f) {
-                Ok(l) => Sink::Syslog(l),
-                Err(_) => Sink::Stderr,
+            match (syslog::unix(f), target) {
+                (Ok(l), _) => Sink::Syslog(l),
+                (Err(_), Target::SyslogOrQuiet) => Sink::Null,
+                (Err(_), _) => Sink::Stderr,
             }
         }
     })
@@ -118,6 +123,7 @@ impl Log for Logger {
             return;
         };
         match &mut *sink {
+            Sink::Null => {}
             Sink::Syslog(l) => {
                 let msg = r.args().to_string();
                 let _ = match r.level() {

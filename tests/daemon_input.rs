@@ -104,16 +104,26 @@ fn slow_client_does_not_block_others() {
     drop(slow);
 }
 
+/// A refused job is answered in-band (distcc's exit 101 and the reason on
+/// stderr) once the whole request is in, and never runs.
 #[test]
 fn refuses_compilers_off_the_whitelist() {
     let d = Daemon::start(Kind::Tiny, &[]);
     for argv0 in ["/bin/sh", "sh", "notacompiler", "/opt/gcc", "../gcc"] {
         let req = request_v1(&[argv0, "-c", "x.c", "-o", "x.o"], b"int x;\n");
         let reply = raw_exchange(d.port, &req, Duration::from_secs(5));
-        assert!(reply.is_empty(), "{argv0} was run: {:?}", text(&reply));
+        assert!(
+            reply.starts_with(b"DONE00000001STAT00006500SERR"),
+            "{argv0}: {:?}",
+            text(&reply)
+        );
+        assert!(text(&reply).contains("job refused"), "{}", text(&reply));
     }
     let log = d.wait_log("notacompiler");
-    assert!(log.contains("refused"), "{log}");
+    assert!(
+        log.contains("refused") && log.contains("REJ_BAD_REQ"),
+        "{log}"
+    );
     // Not a compile at all (no -c), and -E: refused before anything runs.
     for argv in [&["gcc", "x.c", "-o", "x"][..], &["gcc", "-E", "x.c"]] {
         let reply = raw_exchange(
@@ -121,7 +131,7 @@ fn refuses_compilers_off_the_whitelist() {
             &request_v1(argv, b"int x;\n"),
             Duration::from_secs(5),
         );
-        assert!(reply.is_empty());
+        assert!(reply.starts_with(b"DONE00000001STAT00006500"));
     }
     assert!(!d.log_text().contains("COMPILE_"), "a refused job ran");
     still_serves(&d, "wl");

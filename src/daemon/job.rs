@@ -10,6 +10,7 @@ use crate::args;
 use crate::protocol::reply::Reply;
 use crate::protocol::request::Request;
 
+use super::harden;
 use super::whitelist::{self, Policy};
 
 /// A request that passed every check, ready to run.
@@ -24,53 +25,53 @@ pub struct Plan {
     pub output_ext: String,
 }
 
-/// Check the client's argv before anything is written or run.
+/// Check the client's argv before anything is written or run: distcc's
+/// own rules (it must be a remote-able compile), the compiler whitelist,
+/// then the argument hardening of `harden`.
 pub fn plan(argv: &[String], policy: &Policy) -> Result<Plan, String> {
     let scan = args::scan(argv).map_err(|why| match why {
         args::Local::Preprocess => "-E cannot be run remotely".to_string(),
         args::Local::Reason(r) => format!("not a remote compile: {r}"),
     })?;
     whitelist::check(policy, &scan.argv[0])?;
-    if let Some(a) = scan
+    let (output_index, output_joined) = scan
         .argv
-        .iter()
-        .find(|a| a.starts_with("-fplugin=") || a.starts_with("-specs="))
-    {
-        return Err(format!("argument '{a}' is not allowed"));
-    }
-    let argv = scan.argv;
-    let (output_index, output_joined) = argv
         .iter()
         .enumerate()
         .skip(1)
-        .find_map(|(i, a)| {
-            if a == "-o" {
-                Some((i + 1, false))
-            } else if a.starts_with("-o") {
-                Some((i, true))
-            } else {
-                None
-            }
+        .find_map(|(i, a)| match a.as_str() {
+            "-o" => Some((i + 1, false)),
+            a if a.starts_with("-o") => Some((i, true)),
+            _ => None,
         })
-        .or_else(|| {
-            argv.iter()
-                .position(|a| a == &scan.output)
-                .map(|i| (i, false))
-        })
-        .ok_or("no output file")?;
+        .filter(|(i, _)| *i < scan.argv.len())
+        .ok_or("the output must be given with -o")?;
+    let (argv, input_index, output_index) =
+        harden::sanitize(&scan.argv, scan.input_index, output_index)?;
     let output_ext = Path::new(&scan.output)
         .extension()
         .map(|e| e.to_string_lossy().into_owned())
         .filter(|e| e.len() <= 8 && e.bytes().all(|b| b.is_ascii_alphanumeric()))
         .unwrap_or_else(|| "o".into());
     Ok(Plan {
-        input_index: scan.input_index,
+        input_index,
         output_index,
         output_joined,
         input: scan.input,
         output_ext,
         argv,
     })
+}
+
+/// The reply to a refused request: distcc's EXIT_BAD_ARGUMENTS and the
+/// reason on stderr (stock clients then compile locally).
+pub fn refusal(version: u32, why: &str) -> Reply {
+    Reply {
+        version,
+        status: w_exitcode(crate::exitcode::EXIT_BAD_ARGUMENTS),
+        stderr: format!("tinydccd: job refused: {why}\n").into_bytes(),
+        ..Default::default()
+    }
 }
 
 /// A running compile.
@@ -162,6 +163,25 @@ pub fn spawn(plan: Plan, req: &Request, tmp: &Path) -> Result<Running, StartErro
             format!("failed to exec {}: {e}", argv[0]),
         )),
     }
+}
+
+/// distccd's per-job log line.
+pub fn summary(peer: &str, job: &Running, st: ExitStatus, ms: u128) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    let (code, sig, core) = (
+        st.code().unwrap_or(0),
+        st.signal().unwrap_or(0),
+        st.core_dumped() as i32,
+    );
+    let result = if st.success() {
+        "COMPILE_OK"
+    } else {
+        "COMPILE_ERROR"
+    };
+    format!(
+        "client: {peer} {result} exit:{code} sig:{sig} core:{core} ret:0 time:{ms}ms {} {}",
+        job.plan.argv[0], job.plan.input
+    )
 }
 
 fn raw_status(st: ExitStatus) -> u32 {

@@ -2,6 +2,8 @@
 //! distccd's order, then the event loop in `server`.
 
 pub mod access;
+pub mod harden;
+pub mod inetd;
 pub mod job;
 pub mod options;
 pub mod server;
@@ -81,12 +83,6 @@ fn allow_list(o: &Options) -> Result<Vec<access::Cidr>, String> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(format!("{}: {e}", o.allow_file.display())),
     };
-    if list.is_empty() {
-        log::warn!(
-            "no --allow given and {} lists no clients: every client will be refused",
-            o.allow_file.display()
-        );
-    }
     Ok(list)
 }
 
@@ -154,18 +150,17 @@ pub fn main(args: Vec<OsString>) -> i32 {
             return EXIT_BAD_ARGUMENTS;
         }
     };
+    let inetd = o.inetd || (!o.daemon && inetd::stdin_is_socket());
     let target = if o.log_stderr {
         Target::Stderr
     } else if let Some(f) = &o.log_file {
         Target::File(f.clone())
+    } else if inetd {
+        Target::SyslogOrQuiet
     } else {
         Target::Syslog
     };
     logging::init("distccd", target, o.log_level);
-    if o.inetd {
-        log::error!("--inetd is not supported yet");
-        return EXIT_BAD_ARGUMENTS;
-    }
     if o.zeroconf {
         log::warn!("--zeroconf is not supported in this build; continuing without it");
     }
@@ -182,6 +177,22 @@ pub fn main(args: Vec<OsString>) -> i32 {
     if o.nice != 0 {
         // SAFETY: nice() only changes our own priority; compilers inherit it.
         unsafe { libc::nice(o.nice) };
+    }
+    if inetd {
+        if let Err(e) = drop_privileges(o.user.as_deref()) {
+            log::error!("cannot drop root privileges: {e}");
+            return EXIT_SETUID_FAILED;
+        }
+        let tmp = crate::paths::tmpdir();
+        let _ = std::env::set_current_dir(&tmp);
+        let policy = whitelist::policy(o.insecure, &o.whitelist_dir);
+        return inetd::serve(&allow, &policy, &tmp);
+    }
+    if allow.is_empty() {
+        log::warn!(
+            "no --allow given and {} lists no clients: every client will be refused",
+            o.allow_file.display()
+        );
     }
     let listener = match bind(o.listen, o.port) {
         Ok(l) => l,

@@ -23,6 +23,8 @@ pub struct Options {
     pub user: Option<String>,
     pub pid_file: Option<PathBuf>,
     pub no_detach: bool,
+    /// `--daemon` given: never guess inetd mode from stdin.
+    pub daemon: bool,
     pub inetd: bool,
     pub no_fork: bool,
     pub log_file: Option<PathBuf>,
@@ -134,6 +136,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
         user: p.opt_value_from_str("--user").map_err(bad)?,
         pid_file: p.opt_value_from_str(["-P", "--pid-file"]).map_err(bad)?,
         no_detach: p.contains("--no-detach"),
+        daemon: p.contains("--daemon"),
         inetd: p.contains("--inetd"),
         no_fork: p.contains("--no-fork"),
         log_file: p.opt_value_from_str("--log-file").map_err(bad)?,
@@ -160,7 +163,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
             .unwrap_or_else(|| PathBuf::from(super::whitelist::MASQ_DIR)),
     };
     // Accepted for compatibility; they change nothing here.
-    let _ = p.contains("--daemon") | p.contains("--no-fifo");
+    let _ = p.contains("--no-fifo");
     let rest = p.finish();
     if let Some(first) = rest.first() {
         return Err(format!("{}: unknown option", first.to_string_lossy()));

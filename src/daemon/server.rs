@@ -38,11 +38,12 @@ pub struct Config {
 }
 
 enum State {
-    /// Receiving the request; `plan` is set once argv has been checked.
+    /// Receiving the request; `plan` is set once argv has been checked
+    /// (an Err is a refusal, answered once the whole request is in).
     Reading {
         dec: Box<RequestDecoder>,
         buf: Vec<u8>,
-        plan: Option<Plan>,
+        plan: Option<Result<Plan, String>>,
     },
     /// Whole request here, waiting for a compile slot.
     Queued {
@@ -254,7 +255,7 @@ impl Server {
                 continue;
             };
             let ms = job.started.elapsed().as_millis();
-            let summary = summarize(&conn.peer, &job, st, ms);
+            let summary = job::summary(&conn.peer.to_string(), &job, st, ms);
             let r = job::finish(*job, st);
             self.start_reply(t, r, summary);
         }
@@ -380,13 +381,11 @@ impl Server {
                             log::warn!("client {peer}: pump mode (protocol 3) is not supported yet; dropping connection");
                             return self.close(t);
                         }
-                        match job::plan(dec.argv(), &self.cfg.policy) {
-                            Ok(p) => *plan = Some(p),
-                            Err(why) => {
-                                log::warn!("client {peer}: refused: {why}");
-                                return self.close(t);
-                            }
+                        let p = job::plan(dec.argv(), &self.cfg.policy);
+                        if p.is_err() {
+                            dec.discard_payload();
                         }
+                        *plan = Some(p);
                     }
                     if dec.is_done() {
                         let Some(p) = plan.take() else {
@@ -398,14 +397,24 @@ impl Server {
                             unreachable!()
                         };
                         let req = dec.take();
-                        if self.running.len() < self.cfg.jobs {
-                            self.spawn(t, req, p);
-                        } else {
-                            conn.state = State::Queued {
-                                req: Box::new(req),
-                                plan: p,
-                            };
-                            self.queue.push_back(t);
+                        match p {
+                            Err(why) => {
+                                log::warn!("client {peer}: refused: {why}");
+                                let summary = format!(
+                                    "client: {peer} REJ_BAD_REQ exit:{} sig:0 core:0 ret:0 time:0ms {}",
+                                    crate::exitcode::EXIT_BAD_ARGUMENTS,
+                                    req.argv.first().map(String::as_str).unwrap_or("")
+                                );
+                                self.start_reply(t, job::refusal(req.version, &why), summary);
+                            }
+                            Ok(p) if self.running.len() < self.cfg.jobs => self.spawn(t, req, p),
+                            Ok(p) => {
+                                conn.state = State::Queued {
+                                    req: Box::new(req),
+                                    plan: p,
+                                };
+                                self.queue.push_back(t);
+                            }
                         }
                         return;
                     }
@@ -517,22 +526,4 @@ fn placeholder() -> State {
         off: 0,
         summary: String::new(),
     }
-}
-
-fn summarize(peer: &SocketAddr, job: &Running, st: std::process::ExitStatus, ms: u128) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    let (code, sig, core) = (
-        st.code().unwrap_or(0),
-        st.signal().unwrap_or(0),
-        st.core_dumped() as i32,
-    );
-    let result = if st.success() {
-        "COMPILE_OK"
-    } else {
-        "COMPILE_ERROR"
-    };
-    format!(
-        "client: {peer} {result} exit:{code} sig:{sig} core:{core} ret:0 time:{ms}ms {} {}",
-        job.plan.argv[0], job.plan.input
-    )
 }

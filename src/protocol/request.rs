@@ -90,6 +90,10 @@ pub struct RequestDecoder {
     nfil: u32,
     pending_name: Option<String>,
     partial: Vec<u8>,
+    /// Bytes of the current body received so far.
+    received: usize,
+    /// Refused request: read the source to the end but keep none of it.
+    discard: bool,
 }
 
 impl RequestDecoder {
@@ -103,6 +107,8 @@ impl RequestDecoder {
             nfil: 0,
             pending_name: None,
             partial: Vec::new(),
+            received: 0,
+            discard: false,
         }
     }
 
@@ -137,6 +143,17 @@ impl RequestDecoder {
         self.partial.len()
     }
 
+    /// True once a whole-request refusal may be answered.
+    pub fn is_discarding(&self) -> bool {
+        self.discard
+    }
+
+    /// Keep reading the request but drop the source and files: the job is
+    /// refused, and the reply must wait until the client has sent it all.
+    pub fn discard_payload(&mut self) {
+        self.discard = true;
+    }
+
     pub fn take(self) -> Request {
         self.req
     }
@@ -150,16 +167,24 @@ impl RequestDecoder {
             match self.phase {
                 Phase::Done => return Ok(pos),
                 Phase::Body(what, len) => {
-                    let want = len - self.partial.len();
+                    let dropping = self.discard && matches!(what, Body::Doti | Body::File);
+                    let want = len - self.received;
                     let n = want.min(input.len() - pos);
                     if n == 0 && want > 0 {
                         return Ok(pos);
                     }
-                    self.partial.extend_from_slice(&input[pos..pos + n]);
+                    if !dropping {
+                        self.partial.extend_from_slice(&input[pos..pos + n]);
+                    }
+                    self.received += n;
                     pos += n;
-                    if self.partial.len() == len {
+                    if self.received == len {
                         let body = std::mem::take(&mut self.partial);
-                        self.finish_body(what, body)?;
+                        if dropping {
+                            self.skip_body(what);
+                        } else {
+                            self.finish_body(what, body)?;
+                        }
                     }
                 }
                 _ => {
@@ -177,11 +202,28 @@ impl RequestDecoder {
     fn start_body(&mut self, what: Body, len: usize) -> Result<(), ProtoError> {
         // Reserve a little, never the claimed length: the claim may be a lie.
         self.partial = Vec::with_capacity(len.min(64 * 1024));
+        self.received = 0;
         self.phase = Phase::Body(what, len);
         if len == 0 {
             self.finish_body(what, Vec::new())?;
         }
         Ok(())
+    }
+
+    /// A discarded DOTI or FILE body: advance as if it had been kept.
+    fn skip_body(&mut self, what: Body) {
+        self.pending_name = None;
+        self.phase = match what {
+            Body::File if (self.req.files.len() as u32) + 1 < self.nfil => {
+                // Count the skipped file so NFIL still ends the request.
+                self.req.files.push(PumpEntry::Link {
+                    name: String::new(),
+                    target: String::new(),
+                });
+                Phase::Name
+            }
+            _ => Phase::Done,
+        };
     }
 
     fn header(&mut self, hdr: &[u8]) -> Result<(), ProtoError> {
@@ -511,6 +553,28 @@ mod tests {
             decode_all(&wire, 1000),
             Err(ProtoError::UnexpectedToken { .. })
         ));
+    }
+
+    #[test]
+    fn discarded_source_is_not_kept() {
+        let (wire, _) = plain(2);
+        let mut d = RequestDecoder::new(Limits::default());
+        let hdr = encode_header(
+            2,
+            None,
+            &argv(&["gcc", "-O2", "-c", "hello.c", "-o", "hello.o"]),
+        );
+        assert_eq!(d.feed(&wire[..hdr.len()]).unwrap(), hdr.len());
+        d.discard_payload();
+        let mut buf = Vec::new();
+        for piece in wire[hdr.len()..].chunks(7) {
+            buf.extend_from_slice(piece);
+            let used = d.feed(&buf).unwrap();
+            buf.drain(..used);
+            assert_eq!(d.buffered(), 0);
+        }
+        assert!(d.is_done() && buf.is_empty());
+        assert!(d.take().doti.is_empty());
     }
 
     #[test]

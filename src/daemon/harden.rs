@@ -1,0 +1,630 @@
+//! What a client may ask the compiler to do. distccd checks only argv[0]
+//! and two options, so any allowed client can still run programs on the
+//! server (`-wrapper`), load code (`-fplugin=`, `-B`), and read or write
+//! files (`@file`, `-MF`, `-fdump-…=`). Here every argument of a plain-mode
+//! (preprocessed input) job passes through one table, `RULES`, before
+//! anything runs; what the table does not know is judged by the catch-all
+//! in `check_arg`: no `@file`, no unknown long options, no path anywhere
+//! except the input and the output, which the daemon rewrites into the
+//! job's directory.
+
+/// What to do with one argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Act {
+    /// Never allowed: the reason is shown to the client and logged.
+    Refuse(&'static str),
+    /// Preprocessor-only, so no effect on preprocessed input: dropped
+    /// (`sep`: with the separate value that follows when not joined).
+    Drop { sep: bool },
+    /// Allowed as is, also when its value contains a slash.
+    Keep,
+    /// Allowed with a separate value that is not a path (`--param X`).
+    KeepNext,
+    /// Allowed with any separate value: linker options, unused by `-c`.
+    KeepNextRaw,
+    /// `-o`: kept; the daemon replaces the value with a job-dir path.
+    Output,
+    /// `-x LANG`: rewritten to the preprocessed language, or refused.
+    Language,
+    /// `-save-temps[=cwd|obj]`: temps land in the job dir (our cwd).
+    SaveTemps,
+    /// `-Wa,a,b`: each item checked as an assembler option.
+    AssemblerList,
+    /// `-Xassembler X`: X checked as an assembler option.
+    AssemblerNext,
+    /// `-Xclang X`: X checked as a compiler option (and clang's own rules).
+    ClangNext,
+    /// `--sysroot=DIR`, `-isysroot DIR`: an absolute directory, no `..`.
+    Sysroot { sep: bool },
+}
+
+#[derive(Debug, Clone, Copy)]
+enum M {
+    Exact(&'static str),
+    Prefix(&'static str),
+}
+
+use Act::*;
+use M::*;
+
+const RUNS_PROGRAM: &str = "makes the compiler run another program";
+const LOADS_CODE: &str = "makes the compiler load code from a file";
+const READS_FILE: &str = "makes the compiler read a file on the server";
+const WRITES_FILE: &str = "makes the compiler write a file outside the job";
+const NOT_PREPROCESSED: &str = "has no place in a job whose input is already preprocessed";
+
+/// Checked in order; the first match wins. Long (`--x`) spellings of gcc's
+/// options are listed beside the short ones.
+const RULES: &[(M, Act)] = &[
+    (Exact("-wrapper"), Refuse(RUNS_PROGRAM)),
+    (Exact("--wrapper"), Refuse(RUNS_PROGRAM)),
+    (Prefix("-fplugin"), Refuse(LOADS_CODE)),
+    (Prefix("--plugin"), Refuse(LOADS_CODE)),
+    (Prefix("-fpass-plugin"), Refuse(LOADS_CODE)),
+    (Prefix("-iplugindir"), Refuse(LOADS_CODE)),
+    (Prefix("-specs"), Refuse(LOADS_CODE)),
+    (Prefix("--specs"), Refuse(LOADS_CODE)),
+    (Prefix("-B"), Refuse(RUNS_PROGRAM)),
+    (Prefix("--prefix"), Refuse(RUNS_PROGRAM)),
+    (Prefix("--gcc-toolchain"), Refuse(RUNS_PROGRAM)),
+    (Prefix("-ccc-"), Refuse(RUNS_PROGRAM)),
+    (Prefix("-fuse-ld"), Keep),
+    (Prefix("-no-integrated-as"), Keep),
+    (Prefix("-Xpreprocessor"), Refuse(NOT_PREPROCESSED)),
+    (Prefix("-Wp,"), Refuse(NOT_PREPROCESSED)),
+    (Prefix("-include-pch"), Refuse(READS_FILE)),
+    (Prefix("-include"), Refuse(READS_FILE)),
+    (Prefix("--include"), Refuse(READS_FILE)),
+    (Prefix("-imacros"), Refuse(READS_FILE)),
+    (Prefix("--imacros"), Refuse(READS_FILE)),
+    (Prefix("-aux-info"), Refuse(WRITES_FILE)),
+    (Prefix("-dumpdir"), Refuse(WRITES_FILE)),
+    (Prefix("--dumpdir"), Refuse(WRITES_FILE)),
+    (Prefix("-dumpbase"), Refuse(WRITES_FILE)),
+    (Prefix("--dumpbase"), Refuse(WRITES_FILE)),
+    (Prefix("-M"), Refuse(NOT_PREPROCESSED)),
+    (Prefix("--write-"), Refuse(WRITES_FILE)),
+    (Prefix("--user-dependencies"), Refuse(NOT_PREPROCESSED)),
+    (Prefix("--dependencies"), Refuse(NOT_PREPROCESSED)),
+    (Prefix("-fdump-"), Refuse(WRITES_FILE)),
+    (Prefix("-fopt-info"), Refuse(WRITES_FILE)),
+    (Prefix("-fcallgraph-info"), Refuse(WRITES_FILE)),
+    (Prefix("-fprofile-update="), Keep),
+    (Prefix("-fprofile-prefix-map="), Keep),
+    (Prefix("-fprofile"), Refuse(WRITES_FILE)),
+    (Prefix("-fauto-profile"), Refuse(READS_FILE)),
+    (Prefix("-fcoverage-compilation-dir="), Keep),
+    (Exact("--coverage"), Refuse(WRITES_FILE)),
+    (Exact("-ftest-coverage"), Refuse(WRITES_FILE)),
+    (Prefix("-fsanitize-blacklist"), Refuse(READS_FILE)),
+    (Prefix("-fsanitize-ignorelist"), Refuse(READS_FILE)),
+    (Prefix("-fsanitize-coverage-"), Refuse(READS_FILE)),
+    (Prefix("-fxray-"), Refuse(READS_FILE)),
+    (Prefix("-fmodule"), Refuse(READS_FILE)),
+    (Prefix("-fprebuilt-module-path"), Refuse(READS_FILE)),
+    (Prefix("-foptimization-record-file"), Refuse(WRITES_FILE)),
+    (Prefix("-fsave-optimization-record"), Refuse(WRITES_FILE)),
+    (Prefix("-ftime-trace"), Refuse(WRITES_FILE)),
+    (Prefix("-fcrash-diagnostics-dir"), Refuse(WRITES_FILE)),
+    (Prefix("-fstack-usage"), Keep),
+    (Prefix("-fdebug-prefix-map="), Keep),
+    (Prefix("-ffile-prefix-map="), Keep),
+    (Prefix("-fmacro-prefix-map="), Keep),
+    (Prefix("-fdebug-compilation-dir"), Keep),
+    (Exact("-o"), Output),
+    (Prefix("--output"), Refuse(WRITES_FILE)),
+    (Prefix("-o"), Output),
+    (Prefix("-x"), Language),
+    (Prefix("--language"), Refuse("is only accepted as -x")),
+    (Prefix("-save-temps"), SaveTemps),
+    (Prefix("--save-temps"), SaveTemps),
+    (Prefix("-Wa,"), AssemblerList),
+    (Exact("-Xassembler"), AssemblerNext),
+    (
+        Prefix("--for-assembler"),
+        Refuse("is only accepted as -Wa, or -Xassembler"),
+    ),
+    (Exact("-Xclang"), ClangNext),
+    (Exact("-Xlinker"), KeepNextRaw),
+    (Prefix("--for-linker"), Keep),
+    (Prefix("-Wl,"), Keep),
+    (Exact("-isysroot"), Sysroot { sep: true }),
+    (Prefix("--sysroot="), Sysroot { sep: false }),
+    (Exact("--sysroot"), Sysroot { sep: true }),
+    (Exact("-I"), Drop { sep: true }),
+    (Exact("-iquote"), Drop { sep: true }),
+    (Exact("-isystem"), Drop { sep: true }),
+    (Exact("-idirafter"), Drop { sep: true }),
+    (Exact("-iprefix"), Drop { sep: true }),
+    (Exact("-iwithprefix"), Drop { sep: true }),
+    (Exact("-iwithprefixbefore"), Drop { sep: true }),
+    (Exact("-D"), Drop { sep: true }),
+    (Exact("-U"), Drop { sep: true }),
+    (Prefix("-I"), Drop { sep: false }),
+    (Prefix("-iquote"), Drop { sep: false }),
+    (Prefix("-isystem"), Drop { sep: false }),
+    (Prefix("-idirafter"), Drop { sep: false }),
+    (Prefix("-iprefix"), Drop { sep: false }),
+    (Prefix("-iwithprefix"), Drop { sep: false }),
+    (Prefix("-D"), Drop { sep: false }),
+    (Prefix("-U"), Drop { sep: false }),
+    (Prefix("-nostdinc"), Drop { sep: false }),
+    (Exact("-undef"), Drop { sep: false }),
+    (Exact("--param"), KeepNext),
+    (Prefix("--param="), Keep),
+    (Exact("-target"), KeepNext),
+    (Prefix("--target="), Keep),
+    (Exact("-arch"), KeepNext),
+    (Exact("--pipe"), Keep),
+    (Exact("--verbose"), Keep),
+    (Exact("--ansi"), Keep),
+    (Prefix("--std="), Keep),
+    (Exact("--pedantic"), Keep),
+    (Exact("--pedantic-errors"), Keep),
+    (Exact("--no-warnings"), Keep),
+    (Exact("--all-warnings"), Keep),
+    (Exact("--extra-warnings"), Keep),
+    (Prefix("--optimize"), Keep),
+    (Prefix("--debug"), Keep),
+    (Exact("--compile"), Keep),
+    (Exact("--assemble"), Keep),
+];
+
+/// Assembler options (inside `-Wa,` or after `-Xassembler`).
+fn check_assembler(item: &str) -> Result<(), String> {
+    let bad = item.starts_with("-a")
+        || item.starts_with("--MD")
+        || item.starts_with("-MD")
+        || item.starts_with("-I")
+        || item.starts_with("-o")
+        || item.starts_with("@")
+        || item.starts_with("--listing")
+        || item.contains('/');
+    if bad {
+        Err(format!(
+            "assembler option '{item}' {READS_FILE} or writes one"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// clang `-cc1` options that load code, on top of the driver's rules.
+fn check_clang(item: &str) -> Result<(), String> {
+    if ["-load", "-plugin", "-add-plugin", "-plugin-arg"]
+        .iter()
+        .any(|p| item.starts_with(p))
+    {
+        return Err(format!("clang option '{item}' {LOADS_CODE}"));
+    }
+    match check_arg(item)? {
+        Outcome::Keep => Ok(()),
+        _ => Err(format!("'-Xclang {item}' is not allowed")),
+    }
+}
+
+/// The preprocessed language for `-x LANG`.
+fn preprocessed_language(lang: &str) -> Option<&'static str> {
+    Some(match lang {
+        "c" | "cpp-output" => "cpp-output",
+        "c++" | "c++-cpp-output" => "c++-cpp-output",
+        "objective-c" | "objective-c-cpp-output" => "objective-c-cpp-output",
+        "objective-c++" | "objective-c++-cpp-output" => "objective-c++-cpp-output",
+        "none" => "none",
+        _ => return None,
+    })
+}
+
+enum Outcome {
+    Keep,
+    Drop,
+    /// The argument (and maybe its value) is handled by a table action.
+    Act(Act),
+}
+
+fn looks_like_path(a: &str) -> bool {
+    a.contains('/')
+}
+
+/// The catch-all for one argument that needs no separate value.
+fn check_arg(a: &str) -> Result<Outcome, String> {
+    if a.starts_with('@') {
+        return Err(format!("'{a}' reads a response file on the server"));
+    }
+    let rule = RULES.iter().find(|(m, _)| match m {
+        Exact(s) => a == *s,
+        Prefix(p) => a.starts_with(p),
+    });
+    match rule.map(|(_, act)| *act) {
+        Some(Refuse(why)) => Err(format!("argument '{a}' {why}")),
+        Some(Keep) => Ok(Outcome::Keep),
+        Some(Drop { .. }) => Ok(Outcome::Drop),
+        Some(act) => Ok(Outcome::Act(act)),
+        None if a.starts_with("--") => Err(format!("unknown long option '{a}' is not allowed")),
+        None if looks_like_path(a) => Err(format!("argument '{a}' names a path on the server")),
+        None => Ok(Outcome::Keep),
+    }
+}
+
+/// Make a client's argv safe to run on preprocessed input, or say why not.
+/// `input` and `output` are the indices (in `argv`) of the source and of the
+/// output value; they are kept for the daemon to rewrite. Returns the new
+/// argv and the new positions of input and output.
+pub fn sanitize(
+    argv: &[String],
+    input: usize,
+    output: usize,
+) -> Result<(Vec<String>, usize, usize), String> {
+    let mut out: Vec<String> = Vec::with_capacity(argv.len());
+    out.push(argv[0].clone());
+    let (mut new_in, mut new_out) = (0, 0);
+    let mut i = 1;
+    let value = |i: usize, opt: &str| -> Result<&String, String> {
+        argv.get(i + 1)
+            .ok_or_else(|| format!("argument '{opt}' is missing its value"))
+    };
+    while i < argv.len() {
+        let a = argv[i].as_str();
+        if i == input {
+            new_in = out.len();
+            out.push(a.to_string());
+            i += 1;
+            continue;
+        }
+        if i == output {
+            new_out = out.len();
+            out.push(a.to_string());
+            i += 1;
+            continue;
+        }
+        if !a.starts_with('-') || a == "-" {
+            if a.starts_with('@') {
+                return Err(format!("'{a}' reads a response file on the server"));
+            }
+            return Err(format!("extra input '{a}' would be read on the server"));
+        }
+        match check_arg(a)? {
+            Outcome::Keep => out.push(a.to_string()),
+            Outcome::Drop => {
+                let sep = RULES
+                    .iter()
+                    .find(|(m, _)| matches!(m, Exact(s) if *s == a))
+                    .is_some_and(|(_, act)| matches!(act, Drop { sep: true }));
+                if sep {
+                    value(i, a)?;
+                    i += 1;
+                }
+            }
+            Outcome::Act(act) => match act {
+                Output => {
+                    // The real output is at index `output` (its value, or the
+                    // joined `-oFILE`, caught by the index checks above).
+                    if a != "-o" || i + 1 != output {
+                        return Err(format!("a second output '{a}' {WRITES_FILE}"));
+                    }
+                    out.push(a.to_string());
+                }
+                KeepNextRaw => {
+                    let v = value(i, a)?;
+                    out.push(a.to_string());
+                    out.push(v.clone());
+                    i += 1;
+                }
+                KeepNext => {
+                    let v = value(i, a)?;
+                    if looks_like_path(v) || v.starts_with('@') {
+                        return Err(format!("argument '{a} {v}' names a path on the server"));
+                    }
+                    out.push(a.to_string());
+                    out.push(v.clone());
+                    i += 1;
+                }
+                Language => {
+                    let (lang, sep) = match a.strip_prefix("-x") {
+                        Some("") => (value(i, a)?.as_str(), true),
+                        Some(l) => (l, false),
+                        None => unreachable!(),
+                    };
+                    let Some(pp) = preprocessed_language(lang) else {
+                        return Err(format!(
+                            "language '{lang}' is not preprocessed input and could read files on the server"
+                        ));
+                    };
+                    out.push("-x".into());
+                    out.push(pp.into());
+                    if sep {
+                        i += 1;
+                    }
+                }
+                SaveTemps => {
+                    let v = a.split_once('=').map(|(_, v)| v);
+                    if !matches!(v, None | Some("cwd") | Some("obj")) {
+                        return Err(format!("argument '{a}' {WRITES_FILE}"));
+                    }
+                    out.push(format!("-{}", a.trim_start_matches('-')));
+                }
+                AssemblerList => {
+                    for item in a["-Wa,".len()..].split(',') {
+                        check_assembler(item)?;
+                    }
+                    out.push(a.to_string());
+                }
+                AssemblerNext => {
+                    let v = value(i, a)?;
+                    check_assembler(v)?;
+                    out.push(a.to_string());
+                    out.push(v.clone());
+                    i += 1;
+                }
+                ClangNext => {
+                    let v = value(i, a)?;
+                    check_clang(v)?;
+                    out.push(a.to_string());
+                    out.push(v.clone());
+                    i += 1;
+                }
+                Sysroot { sep } => {
+                    let v = if sep {
+                        value(i, a)?.as_str()
+                    } else {
+                        a.split_once('=').map(|(_, v)| v).unwrap_or("")
+                    };
+                    if !v.starts_with('/') || v.split('/').any(|c| c == "..") {
+                        return Err(format!(
+                            "sysroot '{v}' must be an absolute path without '..'"
+                        ));
+                    }
+                    out.push(a.to_string());
+                    if sep {
+                        out.push(v.to_string());
+                        i += 1;
+                    }
+                }
+                Refuse(_) | Keep | Drop { .. } => unreachable!("handled by check_arg"),
+            },
+        }
+        i += 1;
+    }
+    if new_in == 0 || new_out == 0 {
+        return Err("input or output missing".into());
+    }
+    Ok((out, new_in, new_out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    /// `gcc EXTRA -c x.i -o x.o`, sanitized.
+    fn run(extra: &str) -> Result<Vec<String>, String> {
+        let mut a = v("gcc");
+        a.extend(v(extra));
+        let input = a.len() + 1;
+        a.extend(v("-c x.i -o x.o"));
+        let output = a.len() - 1;
+        sanitize(&a, input, output).map(|(argv, i, o)| {
+            assert_eq!(argv[i], "x.i");
+            assert_eq!(argv[o], "x.o");
+            argv[1..argv.len() - 4].to_vec()
+        })
+    }
+
+    fn refused(extra: &str) {
+        assert!(
+            run(extra).is_err(),
+            "'{extra}' must be refused, got {:?}",
+            run(extra)
+        );
+    }
+
+    fn kept(extra: &str, want: &str) {
+        assert_eq!(
+            run(extra).unwrap_or_else(|e| panic!("{extra}: {e}")),
+            v(want),
+            "{extra}"
+        );
+    }
+
+    /// One example per rule in `RULES`, in its order, so a new rule without a
+    /// test fails here.
+    #[test]
+    fn every_rule_has_an_example() {
+        let examples: &[(&str, Option<&str>)] = &[
+            ("-wrapper /bin/sh,-c,touch", None),
+            ("--wrapper /bin/sh", None),
+            ("-fplugin=/tmp/evil.so", None),
+            ("--plugin=evil.so", None),
+            ("-fpass-plugin=evil.so", None),
+            ("-iplugindir=/tmp", None),
+            ("-specs=/tmp/evil.specs", None),
+            ("--specs=evil", None),
+            ("-B/tmp/evil", None),
+            ("--prefix=/tmp/evil", None),
+            ("--gcc-toolchain=/tmp", None),
+            ("-ccc-install-dir", None),
+            ("-fuse-ld=gold", Some("-fuse-ld=gold")),
+            ("-no-integrated-as", Some("-no-integrated-as")),
+            ("-Xpreprocessor -MF", None),
+            ("-Wp,-MD,/tmp/x", None),
+            ("-include-pch x.pch", None),
+            ("-include /etc/passwd", None),
+            ("--include=/etc/passwd", None),
+            ("-imacros /etc/passwd", None),
+            ("--imacros=x.h", None),
+            ("-aux-info /tmp/x", None),
+            ("-dumpdir /tmp/", None),
+            ("--dumpdir=/tmp/", None),
+            ("-dumpbase x", None),
+            ("--dumpbase=x", None),
+            ("-MD", None),
+            ("--write-dependencies", None),
+            ("--user-dependencies", None),
+            ("--dependencies", None),
+            ("-fdump-tree-all=/tmp/x", None),
+            ("-fopt-info-all=/tmp/x", None),
+            ("-fcallgraph-info", None),
+            ("-fprofile-update=atomic", Some("-fprofile-update=atomic")),
+            (
+                "-fprofile-prefix-map=/a=/b",
+                Some("-fprofile-prefix-map=/a=/b"),
+            ),
+            ("-fprofile-generate=/tmp/p", None),
+            ("-fauto-profile=/etc/shadow", None),
+            (
+                "-fcoverage-compilation-dir=/x",
+                Some("-fcoverage-compilation-dir=/x"),
+            ),
+            ("--coverage", None),
+            ("-ftest-coverage", None),
+            ("-fsanitize-blacklist=/etc/shadow", None),
+            ("-fsanitize-ignorelist=/etc/shadow", None),
+            ("-fsanitize-coverage-allowlist=/etc/x", None),
+            ("-fxray-always-instrument=/etc/x", None),
+            ("-fmodules-cache-path=/tmp", None),
+            ("-fprebuilt-module-path=/tmp", None),
+            ("-foptimization-record-file=/tmp/x", None),
+            ("-fsave-optimization-record", None),
+            ("-ftime-trace=/tmp/x", None),
+            ("-fcrash-diagnostics-dir=/tmp", None),
+            ("-fstack-usage", Some("-fstack-usage")),
+            (
+                "-fdebug-prefix-map=/src=.",
+                Some("-fdebug-prefix-map=/src=."),
+            ),
+            ("-ffile-prefix-map=/src=.", Some("-ffile-prefix-map=/src=.")),
+            (
+                "-fmacro-prefix-map=/src=.",
+                Some("-fmacro-prefix-map=/src=."),
+            ),
+            (
+                "-fdebug-compilation-dir=/src",
+                Some("-fdebug-compilation-dir=/src"),
+            ),
+            ("-o /tmp/second.o", None),
+            ("--output=/tmp/x.o", None),
+            ("-o/tmp/second.o", None),
+            ("-x c", Some("-x cpp-output")),
+            ("--language=c", None),
+            ("-save-temps=/tmp/x", None),
+            ("--save-temps", Some("-save-temps")),
+            ("-Wa,-adhln=/tmp/listing", None),
+            ("-Xassembler -a=/tmp/x", None),
+            ("--for-assembler=-a", None),
+            ("-Xclang -load", None),
+            ("-Xlinker -rpath=/x", Some("-Xlinker -rpath=/x")),
+            ("--for-linker=-rpath=/x", Some("--for-linker=-rpath=/x")),
+            ("-Wl,-rpath,/opt/lib", Some("-Wl,-rpath,/opt/lib")),
+            ("-isysroot ../..", None),
+            (
+                "--sysroot=/usr/armv7l-linux-musleabihf",
+                Some("--sysroot=/usr/armv7l-linux-musleabihf"),
+            ),
+            ("--sysroot /etc/../", None),
+            ("-I /usr/include", Some("")),
+            ("-iquote inc", Some("")),
+            ("-isystem /x", Some("")),
+            ("-idirafter /x", Some("")),
+            ("-iprefix /x", Some("")),
+            ("-iwithprefix /x", Some("")),
+            ("-iwithprefixbefore /x", Some("")),
+            ("-D X=1", Some("")),
+            ("-U X", Some("")),
+            ("-I/usr/include", Some("")),
+            ("-iquote/x", Some("")),
+            ("-isystem/x", Some("")),
+            ("-idirafter/x", Some("")),
+            ("-iprefix/x", Some("")),
+            ("-iwithprefix/x", Some("")),
+            ("-DPATH=\"/usr\"", Some("")),
+            ("-UX", Some("")),
+            ("-nostdinc", Some("")),
+            ("-undef", Some("")),
+            (
+                "--param max-inline-insns-single=100",
+                Some("--param max-inline-insns-single=100"),
+            ),
+            ("--param=l1-cache-size=32", Some("--param=l1-cache-size=32")),
+            (
+                "-target armv7a-linux-gnueabihf",
+                Some("-target armv7a-linux-gnueabihf"),
+            ),
+            (
+                "--target=armv7a-linux-gnueabihf",
+                Some("--target=armv7a-linux-gnueabihf"),
+            ),
+            ("-arch armv7", Some("-arch armv7")),
+            ("--pipe", Some("--pipe")),
+            ("--verbose", Some("--verbose")),
+            ("--ansi", Some("--ansi")),
+            ("--std=c99", Some("--std=c99")),
+            ("--pedantic", Some("--pedantic")),
+            ("--pedantic-errors", Some("--pedantic-errors")),
+            ("--no-warnings", Some("--no-warnings")),
+            ("--all-warnings", Some("--all-warnings")),
+            ("--extra-warnings", Some("--extra-warnings")),
+            ("--optimize", Some("--optimize")),
+            ("--debug", Some("--debug")),
+            ("--compile", Some("--compile")),
+            ("--assemble", Some("--assemble")),
+        ];
+        assert_eq!(examples.len(), RULES.len(), "one example per rule");
+        for ((m, _), (ex, want)) in RULES.iter().zip(examples) {
+            let first = ex.split_whitespace().next().unwrap();
+            let hit = RULES
+                .iter()
+                .find(|(m, _)| match m {
+                    Exact(s) => first == *s,
+                    Prefix(p) => first.starts_with(p),
+                })
+                .map(|(m, _)| format!("{m:?}"));
+            assert_eq!(
+                hit,
+                Some(format!("{m:?}")),
+                "example '{ex}' is caught by another rule"
+            );
+            match want {
+                None => refused(ex),
+                Some(w) => kept(ex, w),
+            }
+        }
+    }
+
+    #[test]
+    fn catch_all_rules() {
+        refused("@/etc/passwd");
+        refused("--unknown-long-option");
+        refused("-fsome-new-option=/etc/shadow");
+        refused("/etc/passwd");
+        refused("extra.s");
+        refused("-x assembler");
+        refused("-x assembler-with-cpp");
+        refused("-xgo");
+        refused("-x");
+        kept(
+            "-O2 -g -Wall -fPIC -march=armv7-a -mfpu=neon -mthumb",
+            "-O2 -g -Wall -fPIC -march=armv7-a -mfpu=neon -mthumb",
+        );
+        kept(
+            "-Wa,--noexecstack,-mimplicit-it=always",
+            "-Wa,--noexecstack,-mimplicit-it=always",
+        );
+        kept("-Xclang -fno-pch-timestamp", "-Xclang -fno-pch-timestamp");
+        kept("-xc++", "-x c++-cpp-output");
+        kept("-save-temps=obj", "-save-temps=obj");
+    }
+
+    #[test]
+    fn indices_follow_dropped_arguments() {
+        let a = v("gcc -I inc -DX -c x.i -o out.o");
+        let (argv, i, o) = sanitize(&a, 5, 7).unwrap();
+        assert_eq!(argv, v("gcc -c x.i -o out.o"));
+        assert_eq!((i, o), (2, 4));
+        let a = v("gcc -c x.i -oout.o");
+        let (argv, _, o) = sanitize(&a, 2, 3).unwrap();
+        assert_eq!(argv[o], "-oout.o");
+    }
+}

@@ -1,0 +1,135 @@
+//! `--inetd`: serve exactly one job on stdin/stdout (inetd, or a client's
+//! ssh connection running `distccd --inetd`). Blocking I/O: one job, no loop.
+
+use std::io::{Read, Write};
+use std::os::unix::io::FromRawFd;
+
+use crate::exitcode::*;
+use crate::protocol::request::RequestDecoder;
+use crate::protocol::{reply, Limits};
+
+use super::access::{self, Cidr};
+use super::job;
+use super::whitelist::Policy;
+
+/// The peer of stdin, when stdin is a TCP socket (inetd), else None (a pipe).
+fn stdin_peer() -> Option<std::net::SocketAddr> {
+    // SAFETY: borrow fd 0 without taking ownership (ManuallyDrop: never closed).
+    let s = std::mem::ManuallyDrop::new(unsafe { std::net::TcpStream::from_raw_fd(0) });
+    s.peer_addr().ok()
+}
+
+/// True when stdin is a socket: distccd then defaults to inetd mode.
+pub fn stdin_is_socket() -> bool {
+    nix::sys::stat::fstat(0)
+        .map(|st| (st.st_mode & libc::S_IFMT) == libc::S_IFSOCK)
+        .unwrap_or(false)
+}
+
+/// Serve one connection. A TCP peer must be in `allow` (an empty list
+/// refuses it, as in daemon mode); pipes (a client's ssh) are trusted, as
+/// with distccd.
+pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path) -> i32 {
+    let peer = stdin_peer();
+    if let Some(p) = peer {
+        if !access::allowed(allow, p.ip()) {
+            log::warn!("connection from {p} denied by access list");
+            return EXIT_ACCESS_DENIED;
+        }
+    }
+    let who = peer
+        .map(|p| p.to_string())
+        .unwrap_or_else(|| "stdin".into());
+    // SAFETY: fds 0 and 1 belong to this process for its whole life; the
+    // Files are leaked (never closed) on purpose below.
+    let mut input = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(0) });
+    let mut output = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(1) });
+    let mut dec = RequestDecoder::new(Limits::default());
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut plan = None;
+    while !dec.is_done() {
+        let n = match input.read(&mut chunk) {
+            Ok(0) => {
+                log::warn!("client {who}: connection closed before the request was complete");
+                return EXIT_TRUNCATED;
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                log::warn!("client {who}: read failed: {e}");
+                return EXIT_IO_ERROR;
+            }
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        match dec.feed(&buf) {
+            Ok(used) => {
+                buf.drain(..used);
+            }
+            Err(e) => {
+                log::warn!("client {who}: {e}; dropping connection");
+                return e.exit_code();
+            }
+        }
+        if plan.is_none() && dec.argv_complete() {
+            if dec.version().unwrap_or(0) >= 3 {
+                log::warn!("client {who}: pump mode (protocol 3) is not supported yet");
+                return EXIT_PROTOCOL_ERROR;
+            }
+            let p = job::plan(dec.argv(), policy);
+            if p.is_err() {
+                dec.discard_payload();
+            }
+            plan = Some(p);
+        }
+    }
+    drop(chunk);
+    let req = dec.take();
+    let plan = match plan {
+        Some(Ok(p)) => p,
+        Some(Err(why)) => {
+            log::warn!("client {who}: refused: {why}");
+            let wire = reply::encode(&job::refusal(req.version, &why)).unwrap_or_default();
+            let _ = output.write_all(&wire).and_then(|_| output.flush());
+            return EXIT_BAD_ARGUMENTS;
+        }
+        None => return EXIT_PROTOCOL_ERROR,
+    };
+    let compiler = plan.argv[0].clone();
+    let input_name = plan.input.clone();
+    let (r, summary) = match job::spawn(plan, &req, tmp) {
+        Ok(mut running) => {
+            let st = match running.child.wait() {
+                Ok(st) => st,
+                Err(e) => {
+                    log::error!("cannot collect compiler: {e}");
+                    job::abort(running);
+                    return EXIT_DISTCC_FAILED;
+                }
+            };
+            let ms = running.started.elapsed().as_millis();
+            let summary = job::summary(&who, &running, st, ms);
+            (job::finish(running, st), summary)
+        }
+        Err(e) => {
+            let s = format!(
+                "client: {who} OTHER exit:{} sig:0 core:0 ret:0 time:0ms {compiler} {input_name}",
+                e.status >> 8
+            );
+            (job::failed_reply(req.version, e), s)
+        }
+    };
+    let wire = match reply::encode(&r) {
+        Ok(w) => w,
+        Err(e) => {
+            log::error!("cannot encode reply: {e}");
+            return EXIT_PROTOCOL_ERROR;
+        }
+    };
+    if let Err(e) = output.write_all(&wire).and_then(|_| output.flush()) {
+        log::warn!("client {who}: write failed: {e}");
+        return EXIT_IO_ERROR;
+    }
+    log::info!("{summary}");
+    0
+}

@@ -1,0 +1,107 @@
+//! `--inetd`: one job on stdin/stdout, as inetd or a client's ssh runs it.
+
+mod common;
+use common::*;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+#[test]
+fn one_job_over_pipes() {
+    let dir = TempDir::new("inetd");
+    dir.write("p.c", HELLO);
+    let pre = local_gcc(dir.path(), &["-E", "p.c"]);
+    assert!(local_gcc(dir.path(), &["-c", "p.c", "-o", "local.o"])
+        .status
+        .success());
+    let req = request_v1(&["gcc", "-c", "p.c", "-o", "p.o"], &pre.stdout);
+    let mut child = Command::new(tinydcc())
+        .args(["--daemon", "--inetd", "--log-stderr"])
+        .env("TMPDIR", dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.as_mut().unwrap().write_all(&req).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let local = std::fs::read(dir.join("local.o")).unwrap();
+    let head = format!(
+        "DONE00000001STAT00000000SERR00000000SOUT00000000DOTO{:08x}",
+        local.len()
+    );
+    assert!(
+        out.stdout.starts_with(head.as_bytes()),
+        "{:?}",
+        text(&out.stdout[..60.min(out.stdout.len())])
+    );
+    assert_eq!(&out.stdout[head.len()..], &local[..]);
+    assert!(text(&out.stderr).contains("COMPILE_OK"));
+    // Only p.c, the reference files and nothing of the job's are left.
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+}
+
+#[test]
+fn truncated_request_on_stdin() {
+    let mut child = Command::new(tinydcc())
+        .args(["--daemon", "--inetd", "--log-stderr"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(b"DIST00000001ARGC0000")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(108));
+    assert!(out.stdout.is_empty());
+}
+
+/// Stock distcc's ssh mode (`@host`) runs `distccd --inetd` through $DISTCC_SSH;
+/// a fake ssh on PATH runs our daemon instead.
+#[test]
+fn stock_client_over_fake_ssh() {
+    let dir = TempDir::new("ssh");
+    let bin = dir.join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::os::unix::fs::symlink(tinydcc(), bin.join("distccd")).unwrap();
+    let ssh = bin.join("fake-ssh");
+    std::fs::write(
+        &ssh,
+        "#!/bin/sh\n# drop ssh options and the host name, run the command here\n\
+         while [ $# -gt 0 ]; do case \"$1\" in -l) shift 2;; -*) shift;; *) break;; esac; done\n\
+         shift\nexec \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&ssh, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    dir.write("s.c", HELLO);
+    assert!(local_gcc(dir.path(), &["-c", "s.c", "-o", "local.o"])
+        .status
+        .success());
+    for host in ["@buildbox", "user@buildbox/2,lzo"] {
+        let mut c = client_cmd(Kind::Stock, dir.path(), host);
+        c.env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .env("DISTCC_SSH", &ssh)
+        .env("DISTCC_FALLBACK", "0")
+        .args(["gcc", "-c", "s.c", "-o", "s.o"]);
+        let out = run(c);
+        assert!(out.status.success(), "{host}: {}", text(&out.stderr));
+        assert_eq!(
+            std::fs::read(dir.join("s.o")).unwrap(),
+            std::fs::read(dir.join("local.o")).unwrap()
+        );
+        std::fs::remove_file(dir.join("s.o")).unwrap();
+    }
+}
