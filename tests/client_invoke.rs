@@ -63,9 +63,6 @@ fn masquerade_names_distribute_and_never_recurse() {
     }
     let (_, n) = max_concurrency(&jobs);
     assert_eq!(n, 8, "{}", std::fs::read_to_string(&jobs).unwrap());
-    let sent = std::fs::read_to_string(&jobs).unwrap();
-    // distcc's rewriting: cc -> gcc -> x86_64-linux-gnu-gcc (on this host).
-    assert!(!sent.contains("start") || !sent.lines().any(|l| l.contains(" cc ")));
 }
 
 /// A masquerade link whose compiler does not exist anywhere further down
