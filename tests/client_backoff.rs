@@ -163,3 +163,36 @@ fn compile_error_is_not_retried_when_output_would_not_change() {
     assert!(!backoff_file(&dir, d.port).exists());
     assert!(d.wait_job("COMPILE_ERROR", "bad.c"));
 }
+
+/// tinydcc's daemon refuses some command lines in-band (exit 101 and the
+/// reason): the job compiles here instead, and the host is not backed off.
+#[test]
+fn refused_job_falls_back_without_backoff() {
+    let d = Daemon::start(Kind::Tiny, &[]);
+    let dir = TempDir::new("refused");
+    dir.write("x.c", HELLO);
+    let args = ["gcc", "-B/usr/bin/", "-c", "x.c", "-o", "x.o"];
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &d.host(true));
+    c.args(args);
+    let out = run(c);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("refused x.c"), "{err}");
+    assert!(err.contains("running locally instead"), "{err}");
+    assert!(!backoff_file(&dir, d.port).exists());
+    assert!(
+        local_gcc(dir.path(), &["-B/usr/bin/", "-c", "x.c", "-o", "ref.o"])
+            .status
+            .success()
+    );
+    assert_eq!(
+        std::fs::read(dir.join("x.o")).unwrap(),
+        std::fs::read(dir.join("ref.o")).unwrap()
+    );
+    // Without fallback: distcc's 116, with the server's reason shown.
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &d.host(true));
+    c.args(args).env("DISTCC_FALLBACK", "0");
+    let out = run(c);
+    assert_eq!(out.status.code(), Some(116), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("fallbacks are disabled"));
+}

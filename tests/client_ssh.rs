@@ -123,3 +123,34 @@ fn failing_ssh_falls_back() {
         .join(".distcc-private/lock/backoff_ssh_nowhere_0")
         .exists());
 }
+
+/// The same through `tinydcc --daemon --inetd` on the far side (a link
+/// named distccd, given as the remote command).
+#[test]
+fn ssh_host_runs_tinydcc_inetd() {
+    let ssh = FakeSsh::new();
+    let link = ssh.dir.join("bin/distccd");
+    std::os::unix::fs::symlink(tinydcc(), &link).unwrap();
+    for lzo in [false, true] {
+        let hosts = format!(
+            "pi@buildbox/2:{}{}",
+            link.display(),
+            if lzo { ",lzo" } else { "" }
+        );
+        let (dir, out) = compile_over_ssh(&ssh, &hosts, &[]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(local_gcc(dir.path(), &["-c", "s.c", "-o", "ref.o"])
+            .status
+            .success());
+        assert_eq!(
+            std::fs::read(dir.join("s.o")).unwrap(),
+            std::fs::read(dir.join("ref.o")).unwrap()
+        );
+    }
+    assert!(
+        ssh.daemon_log().contains("COMPILE_OK"),
+        "{}",
+        ssh.daemon_log()
+    );
+    assert!(ssh.calls().contains("--inetd --enable-tcp-insecure"));
+}

@@ -282,6 +282,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
     let mut cpp_slot: Option<lock::SlotLock> = None;
     let mut deps: Option<depfile::DepFile> = None;
     let mut tried: Vec<&Host> = Vec::new();
+    let mut refusal: Option<crate::protocol::reply::Reply> = None;
     loop {
         let (host, slot) = match pick::pick(s, &lock_dir, &order, &tried, &input) {
             Ok(pick::Picked::Host(h, l)) => (h, l),
@@ -385,6 +386,20 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
             drop(slot);
             return accept_object(s, &scan, local_argv, &r, deps.as_mut(), &list);
         }
+        if code == Some(EXIT_BAD_ARGUMENTS) {
+            // tinydcc's daemon refuses some command lines in-band (exit 101
+            // and the reason in SERR). That is about this job, not the host:
+            // no backoff; another host may take it, else compile here.
+            log::warn!(
+                "{} refused {input}: {}",
+                host.spec,
+                String::from_utf8_lossy(&r.stderr).trim_end()
+            );
+            backoff::clear(&lock_dir, host, s.backoff_period);
+            tried.push(host);
+            refusal = Some(r);
+            continue;
+        }
         if is_host_failure(code) || sig.is_some() {
             log::warn!(
                 "compile of {input} on {} failed on the server (status {:#x})",
@@ -416,6 +431,9 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
     drop(deps.take());
     if let Some(code) = finish_cpp(&mut source, &mut cpp_slot) {
         return code;
+    }
+    if let (Some(r), false) = (&refusal, s.fallback) {
+        emit(&r.stdout, &r.stderr);
     }
     give_up(s, local_argv, &input, tried.last().copied(), Some(&list))
 }
