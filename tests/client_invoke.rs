@@ -205,3 +205,44 @@ fn compiler_output_is_relayed_unchanged() {
         assert_eq!(out.stderr, b"err: \xff line\n", "{kind:?}");
     }
 }
+
+/// SIGTERM while cpp runs: the client dies of the signal, stops its cpp,
+/// and leaves no temp file beside the outputs.
+#[test]
+fn signal_leaves_no_temp_files() {
+    let d = Daemon::start(Kind::Tiny, &[]);
+    let dir = TempDir::new("signal");
+    dir.write("x.c", HELLO);
+    let bin = dir.join("slow");
+    std::fs::create_dir(&bin).unwrap();
+    let started = dir.join("cpp-started");
+    script(
+        &bin.join("gcc"),
+        &format!(
+            // Like a cpp half way through: the .d temp exists.
+            "#!/bin/sh\ncase \" $* \" in *\" -E \"*)\n  prev=; for a in \"$@\"; do [ \"$prev\" = -MF ] && : > \"$a\"; prev=$a; done\n  touch '{}'; sleep 30;;\nesac\nexec {} \"$@\"\n",
+            started.display(),
+            require("gcc").display()
+        ),
+    );
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &d.host(false));
+    c.args(["gcc", "-MD", "-c", "x.c", "-o", "x.o"])
+        .env("PATH", path_with(&bin));
+    let mut child = c.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !started.exists() {
+        assert!(std::time::Instant::now() < deadline, "cpp never started");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let st = child.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(st.signal(), Some(libc::SIGTERM));
+    let stray: Vec<String> = entries(dir.path())
+        .into_iter()
+        .filter(|n| n.contains("tinydcc-"))
+        .collect();
+    assert!(stray.is_empty(), "{stray:?}");
+    assert!(!dir.join("x.o").exists());
+}

@@ -14,6 +14,7 @@ pub struct DepFile {
     pub target: PathBuf,
     pub temp: PathBuf,
     committed: bool,
+    _on_signal: super::cleanup::Guard,
 }
 
 /// The `-MF` value (separate or joined), if any.
@@ -85,6 +86,7 @@ pub fn plan(scan: &Scan, cpp_argv: &mut Vec<String>, original: &[String]) -> Opt
         cpp_argv.push(scan.output.clone());
     }
     Some(DepFile {
+        _on_signal: super::cleanup::register(&temp),
         target,
         temp,
         committed: false,

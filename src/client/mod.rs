@@ -3,6 +3,7 @@
 //! sequences them, following distcc's `dcc_build_somewhere`.
 
 pub mod backoff;
+pub mod cleanup;
 pub mod cpp;
 pub mod depfile;
 pub mod invoke;
