@@ -43,7 +43,7 @@ fn install() {
         for s in SIGNALS {
             // SAFETY: on_signal is an extern "C" fn doing only
             // async-signal-safe work.
-            unsafe { libc::signal(s, on_signal as libc::sighandler_t) };
+            unsafe { libc::signal(s, on_signal as *const () as libc::sighandler_t) };
         }
     });
 }
