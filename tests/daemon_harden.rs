@@ -254,3 +254,53 @@ fn language_is_rewritten_to_preprocessed() {
     );
     assert!(d.wait_job("COMPILE_OK", "y.c"));
 }
+
+/// The source itself can read files: `.incbin` in inline assembly. The
+/// Landlock sandbox keeps the compiler to the system, its toolchain and its
+/// job directory; without it (`--no-sandbox`) the attack works, which shows
+/// the test is real.
+#[test]
+fn sandbox_stops_incbin_of_outside_files() {
+    let lab = TempDir::new("secret");
+    let secret = lab.write("secret.txt", "TOPSECRET-tinydcc-42\n");
+    let src = format!(
+        "# 1 \"x.c\"\n__asm__(\".section .rodata\\n.incbin \\\"{}\\\"\\n.text\");\nint main(void) {{ return 0; }}\n",
+        secret.display()
+    );
+    let req = request_v1(&["gcc", "-c", "x.c", "-o", "x.o"], src.as_bytes());
+
+    let open = Daemon::start(Kind::Tiny, &["--no-sandbox"]);
+    let reply = raw_exchange(open.port, &req, Duration::from_secs(10));
+    assert!(
+        reply.starts_with(b"DONE00000001STAT00000000"),
+        "{:?}",
+        text(&reply)
+    );
+    assert!(
+        text(&reply).contains("TOPSECRET-tinydcc-42"),
+        "the unconfined attack should work"
+    );
+
+    let d = Daemon::start(Kind::Tiny, &[]);
+    assert!(
+        d.wait_log("Landlock ABI").contains("active"),
+        "{}",
+        d.log_text()
+    );
+    let reply = raw_exchange(d.port, &req, Duration::from_secs(10));
+    assert!(
+        reply.starts_with(b"DONE00000001STAT0000"),
+        "{:?}",
+        text(&reply)
+    );
+    assert!(
+        !reply.starts_with(b"DONE00000001STAT00000000"),
+        "confined compile succeeded"
+    );
+    assert!(!text(&reply).contains("TOPSECRET"));
+    assert!(
+        text(&reply).contains("secret.txt"),
+        "the assembler's error names the file"
+    );
+    assert!(d.leftovers().is_empty());
+}

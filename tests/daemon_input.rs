@@ -187,3 +187,23 @@ fn missing_compiler_is_reported_in_band() {
     );
     assert!(d.leftovers().is_empty());
 }
+
+/// Twenty connections trickling a byte a second hold no compile slot and
+/// no compile waits for them (bounded: three seconds of trickle).
+#[test]
+fn twenty_trickling_connections() {
+    let d = Daemon::start(Kind::Tiny, &["-j", "1"]);
+    let req = request_v1(&["gcc", "-c", "x.c", "-o", "x.o"], HELLO.as_bytes());
+    let mut slow: Vec<TcpStream> = (0..20)
+        .map(|_| TcpStream::connect(("127.0.0.1", d.port)).unwrap())
+        .collect();
+    for second in 0..3 {
+        for s in &mut slow {
+            s.write_all(&req[second..second + 1]).unwrap();
+        }
+        still_serves(&d, &format!("trickle{second}"));
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    drop(slow);
+    still_serves(&d, "trickle_end");
+}

@@ -29,7 +29,7 @@ pub fn stdin_is_socket() -> bool {
 /// Serve one connection. A TCP peer must be in `allow` (an empty list
 /// refuses it, as in daemon mode); pipes (a client's ssh) are trusted, as
 /// with distccd.
-pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path) -> i32 {
+pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Option<u32>) -> i32 {
     let peer = stdin_peer();
     if let Some(p) = peer {
         if !access::allowed(allow, p.ip()) {
@@ -47,7 +47,7 @@ pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path) -> i32 {
     let mut dec = RequestDecoder::new(Limits::default());
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
-    let mut plan = None;
+    let mut job = None;
     while !dec.is_done() {
         let n = match input.read(&mut chunk) {
             Ok(0) => {
@@ -62,61 +62,64 @@ pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path) -> i32 {
             }
         };
         buf.extend_from_slice(&chunk[..n]);
-        match dec.feed(&buf) {
-            Ok(used) => {
-                buf.drain(..used);
+        loop {
+            let used = match dec.feed(&buf) {
+                Ok(u) => u,
+                Err(e) => {
+                    log::warn!("client {who}: {e}; dropping connection");
+                    return e.exit_code();
+                }
+            };
+            buf.drain(..used);
+            if job.is_none() && dec.argv_complete() {
+                if dec.version().unwrap_or(0) >= 3 {
+                    log::warn!("client {who}: pump mode (protocol 3) is not supported yet");
+                    return EXIT_PROTOCOL_ERROR;
+                }
+                job = Some(job::prepare(&mut dec, policy, tmp));
+                continue;
             }
-            Err(e) => {
-                log::warn!("client {who}: {e}; dropping connection");
-                return e.exit_code();
+            if used == 0 || dec.is_done() {
+                break;
             }
-        }
-        if plan.is_none() && dec.argv_complete() {
-            if dec.version().unwrap_or(0) >= 3 {
-                log::warn!("client {who}: pump mode (protocol 3) is not supported yet");
-                return EXIT_PROTOCOL_ERROR;
-            }
-            let p = job::plan(dec.argv(), policy);
-            if p.is_err() {
-                dec.discard_payload();
-            }
-            plan = Some(p);
         }
     }
     drop(chunk);
-    let req = dec.take();
-    let plan = match plan {
-        Some(Ok(p)) => p,
-        Some(Err(why)) => {
-            log::warn!("client {who}: refused: {why}");
-            let wire = reply::encode(&job::refusal(req.version, &why)).unwrap_or_default();
-            let _ = output.write_all(&wire).and_then(|_| output.flush());
-            return EXIT_BAD_ARGUMENTS;
-        }
+    let version = dec.version().unwrap_or(1);
+    let (r, summary, code) = match job {
         None => return EXIT_PROTOCOL_ERROR,
-    };
-    let compiler = plan.argv[0].clone();
-    let input_name = plan.input.clone();
-    let (r, summary) = match job::spawn(plan, &req, tmp) {
-        Ok(mut running) => {
-            let st = match running.child.wait() {
-                Ok(st) => st,
-                Err(e) => {
-                    log::error!("cannot collect compiler: {e}");
-                    job::abort(running);
-                    return EXIT_DISTCC_FAILED;
-                }
-            };
-            let ms = running.started.elapsed().as_millis();
-            let summary = job::summary(&who, &running, st, ms);
-            (job::finish(running, st), summary)
-        }
-        Err(e) => {
+        Some(Err(r)) => {
+            log::warn!("client {who}: refused: {}", r.why);
             let s = format!(
-                "client: {who} OTHER exit:{} sig:0 core:0 ret:0 time:0ms {compiler} {input_name}",
-                e.status >> 8
+                "client: {who} REJ_BAD_REQ exit:{} sig:0 core:0 ret:0 time:0ms",
+                r.code
             );
-            (job::failed_reply(req.version, e), s)
+            (job::refusal_reply(version, &r), s, r.code)
+        }
+        Some(Ok(p)) => {
+            let (compiler, input_name) = (p.plan.argv[0].clone(), p.plan.input.clone());
+            match job::spawn(p, sandbox, Limits::default().max_decompressed) {
+                Ok(mut running) => {
+                    let st = match running.child.wait() {
+                        Ok(st) => st,
+                        Err(e) => {
+                            log::error!("cannot collect compiler: {e}");
+                            job::abort(running);
+                            return EXIT_DISTCC_FAILED;
+                        }
+                    };
+                    let ms = running.started.elapsed().as_millis();
+                    let summary = job::summary(&who, &running, st, ms);
+                    (job::finish(running, st).into_reply(), summary, 0)
+                }
+                Err(r) => {
+                    let s = format!(
+                        "client: {who} OTHER exit:{} sig:0 core:0 ret:0 time:0ms {compiler} {input_name}",
+                        r.code
+                    );
+                    (job::refusal_reply(version, &r), s, r.code)
+                }
+            }
         }
     };
     let wire = match reply::encode(&r) {
@@ -131,5 +134,5 @@ pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path) -> i32 {
         return EXIT_IO_ERROR;
     }
     log::info!("{summary}");
-    0
+    code
 }

@@ -8,9 +8,9 @@ use std::time::Instant;
 
 use crate::args;
 use crate::protocol::reply::Reply;
-use crate::protocol::request::Request;
 
 use super::harden;
+use super::sandbox;
 use super::whitelist::{self, Policy};
 
 /// A request that passed every check, ready to run.
@@ -63,20 +63,101 @@ pub fn plan(argv: &[String], policy: &Policy) -> Result<Plan, String> {
     })
 }
 
-/// The reply to a refused request: distcc's EXIT_BAD_ARGUMENTS and the
-/// reason on stderr (stock clients then compile locally).
-pub fn refusal(version: u32, why: &str) -> Reply {
-    Reply {
-        version,
-        status: w_exitcode(crate::exitcode::EXIT_BAD_ARGUMENTS),
-        stderr: format!("tinydccd: job refused: {why}\n").into_bytes(),
-        ..Default::default()
+/// A private job directory; removed when dropped, whatever happened.
+pub struct JobDir(PathBuf);
+
+impl JobDir {
+    pub fn create(tmp: &Path) -> std::io::Result<JobDir> {
+        crate::paths::make_temp_dir(tmp, "tinydccd_").map(JobDir)
     }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for JobDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A checked request with its job directory, receiving its source.
+pub struct Prepared {
+    pub plan: Plan,
+    pub dir: JobDir,
+    pub version: u32,
+}
+
+impl Prepared {
+    /// Lay out the job directory once argv has passed every check.
+    pub fn new(plan: Plan, version: u32, tmp: &Path) -> Result<Prepared, Refusal> {
+        let dir = JobDir::create(tmp).map_err(|e| Refusal {
+            code: crate::exitcode::EXIT_IO_ERROR,
+            why: format!("cannot create a job directory in {}: {e}", tmp.display()),
+        })?;
+        Ok(Prepared { plan, dir, version })
+    }
+
+    fn input_path(&self) -> PathBuf {
+        let ext = args::preprocessed_ext(&self.plan.input);
+        self.dir.path().join(format!("input.{ext}"))
+    }
+
+    /// Where the source goes as it arrives: the input itself (v1), or the
+    /// compressed stream (v2), decompressed when it is complete.
+    fn wire_path(&self) -> PathBuf {
+        if self.version >= 2 {
+            self.dir.path().join("input.lzo")
+        } else {
+            self.input_path()
+        }
+    }
+
+    /// The file the request decoder streams the source into.
+    pub fn source_sink(&self) -> std::io::Result<File> {
+        File::create(self.wire_path())
+    }
+}
+
+/// Check a request's argv (complete in `dec`) and, if it passes, lay out
+/// the job directory and point the decoder's source stream at it. A refusal
+/// makes the decoder discard the source; it is answered once all is read.
+pub fn prepare(
+    dec: &mut crate::protocol::request::RequestDecoder,
+    policy: &Policy,
+    tmp: &Path,
+) -> Result<Prepared, Refusal> {
+    let version = dec.version().unwrap_or(1);
+    let prepared = plan(dec.argv(), policy)
+        .map_err(|why| Refusal {
+            code: crate::exitcode::EXIT_BAD_ARGUMENTS,
+            why,
+        })
+        .and_then(|plan| Prepared::new(plan, version, tmp))
+        .and_then(|p| {
+            let f = p.source_sink().map_err(|e| Refusal {
+                code: crate::exitcode::EXIT_IO_ERROR,
+                why: format!("cannot write the job's source: {e}"),
+            })?;
+            dec.set_source_sink(Box::new(std::io::BufWriter::with_capacity(64 * 1024, f)));
+            Ok(p)
+        });
+    if prepared.is_err() {
+        dec.discard_payload();
+    }
+    prepared
+}
+
+/// Why a request is not run: a distcc exit code and the reason.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub code: i32,
+    pub why: String,
 }
 
 /// A running compile.
 pub struct Running {
-    pub dir: PathBuf,
+    pub dir: JobDir,
     pub child: Child,
     pub started: Instant,
     pub plan: Plan,
@@ -85,44 +166,45 @@ pub struct Running {
 
 impl Running {
     pub fn output_path(&self) -> PathBuf {
-        self.dir.join(format!("output.{}", self.plan.output_ext))
+        self.dir
+            .path()
+            .join(format!("output.{}", self.plan.output_ext))
     }
-}
-
-/// What happened to a job that could not even start.
-pub struct StartError {
-    pub status: u32,
-    pub stderr: Vec<u8>,
 }
 
 fn w_exitcode(code: i32) -> u32 {
     (code as u32 & 0xff) << 8
 }
 
-/// Write the input into a new job directory under `tmp` and start the compiler.
-pub fn spawn(plan: Plan, req: &Request, tmp: &Path) -> Result<Running, StartError> {
-    let fail = |code: i32, msg: String| StartError {
-        status: w_exitcode(code),
-        stderr: format!("tinydccd: {msg}\n").into_bytes(),
-    };
-    let dir = crate::paths::make_temp_dir(tmp, "tinydccd_").map_err(|e| {
-        fail(
-            crate::exitcode::EXIT_IO_ERROR,
-            format!("cannot create job directory in {}: {e}", tmp.display()),
-        )
-    })?;
-    let cleanup_fail = |code: i32, msg: String| {
-        let _ = std::fs::remove_dir_all(&dir);
-        fail(code, msg)
-    };
-    let input = dir.join(format!("input.{}", args::preprocessed_ext(&plan.input)));
-    if let Err(e) = std::fs::write(&input, &req.doti) {
-        return Err(cleanup_fail(
-            crate::exitcode::EXIT_IO_ERROR,
-            format!("cannot write {}: {e}", input.display()),
-        ));
+/// Start the compiler on a prepared job whose source has fully arrived,
+/// confined by Landlock when `sandbox` holds the kernel's ABI.
+pub fn spawn(job: Prepared, sandbox: Option<u32>, max_source: usize) -> Result<Running, Refusal> {
+    let fail = |code: i32, why: String| Refusal { code, why };
+    let input = job.input_path();
+    if job.version >= 2 {
+        let wire = job.wire_path();
+        let text = std::fs::read(&wire)
+            .map_err(|e| e.to_string())
+            .and_then(|c| {
+                crate::protocol::lzo::decompress(&c, max_source).map_err(|e| e.to_string())
+            })
+            .map_err(|e| {
+                fail(
+                    crate::exitcode::EXIT_PROTOCOL_ERROR,
+                    format!("bad compressed source: {e}"),
+                )
+            })?;
+        std::fs::write(&input, text).map_err(|e| {
+            fail(
+                crate::exitcode::EXIT_IO_ERROR,
+                format!("cannot write the source: {e}"),
+            )
+        })?;
+        let _ = std::fs::remove_file(&wire);
     }
-    let output = dir.join(format!("output.{}", plan.output_ext));
+    let dir = job.dir.path();
+    let output = dir.join(format!("output.{}", job.plan.output_ext));
+    let plan = &job.plan;
     let mut argv = plan.argv.clone();
     argv[plan.input_index] = input.to_string_lossy().into_owned();
     argv[plan.output_index] = if plan.output_joined {
@@ -132,37 +214,58 @@ pub fn spawn(plan: Plan, req: &Request, tmp: &Path) -> Result<Running, StartErro
     };
     let files =
         File::create(dir.join("stdout")).and_then(|o| Ok((o, File::create(dir.join("stderr"))?)));
-    let (out, err) = match files {
-        Ok(f) => f,
-        Err(e) => {
-            return Err(cleanup_fail(
-                crate::exitcode::EXIT_IO_ERROR,
-                format!("cannot create output files: {e}"),
-            ))
-        }
-    };
+    let (out, err) = files.map_err(|e| {
+        fail(
+            crate::exitcode::EXIT_IO_ERROR,
+            format!("cannot create output files: {e}"),
+        )
+    })?;
     use std::os::unix::process::CommandExt;
-    let child = Command::new(&argv[0])
-        .args(&argv[1..])
-        .current_dir(&dir)
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..])
+        .current_dir(dir)
+        // The compiler's own temp files stay inside the job directory.
+        .env("TMPDIR", dir)
+        // These make gcc write a dependency file wherever they point.
+        .env_remove("DEPENDENCIES_OUTPUT")
+        .env_remove("SUNPRO_DEPENDENCIES")
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
-        .process_group(0)
-        .spawn();
-    match child {
-        Ok(child) => Ok(Running {
-            dir,
-            child,
-            started: Instant::now(),
-            plan,
-            version: req.version,
-        }),
-        Err(e) => Err(cleanup_fail(
+        .process_group(0);
+    let ruleset = match sandbox {
+        Some(abi) => {
+            let root = sandbox::toolchain_root(&argv[0]);
+            Some(
+                sandbox::Ruleset::for_job(abi, dir, root.as_deref()).map_err(|e| {
+                    fail(
+                        crate::exitcode::EXIT_DISTCC_FAILED,
+                        format!("cannot set up the Landlock sandbox: {e}"),
+                    )
+                })?,
+            )
+        }
+        None => None,
+    };
+    if let Some(r) = &ruleset {
+        let fd = r.raw();
+        // SAFETY: the closure only makes two syscalls in the forked child.
+        unsafe { cmd.pre_exec(move || sandbox::restrict_self(fd)) };
+    }
+    let child = cmd.spawn().map_err(|e| {
+        fail(
             crate::exitcode::EXIT_COMPILER_MISSING,
             format!("failed to exec {}: {e}", argv[0]),
-        )),
-    }
+        )
+    })?;
+    drop(ruleset);
+    Ok(Running {
+        dir: job.dir,
+        child,
+        started: Instant::now(),
+        plan: job.plan,
+        version: job.version,
+    })
 }
 
 /// distccd's per-job log line.
@@ -189,43 +292,70 @@ fn raw_status(st: ExitStatus) -> u32 {
     st.into_raw() as u32
 }
 
-/// Collect a finished job's results and remove its directory.
-pub fn finish(job: Running, status: ExitStatus) -> Reply {
-    let raw = raw_status(status);
-    let stderr = std::fs::read(job.dir.join("stderr")).unwrap_or_default();
-    let stdout = std::fs::read(job.dir.join("stdout")).unwrap_or_default();
-    let object = if raw == 0 {
-        std::fs::read(job.output_path()).unwrap_or_default()
-    } else {
-        Vec::new()
-    };
-    let _ = std::fs::remove_dir_all(&job.dir);
-    Reply {
-        version: job.version,
-        status: raw,
-        stderr,
-        stdout,
-        object,
-        dotd: None,
+/// A finished job's results. In v1 the object stays in its file (sent with
+/// sendfile); `object` is then empty and `object_file` open. The job
+/// directory goes away when the returned `Finished` is dropped.
+pub struct Finished {
+    pub reply: Reply,
+    pub object_file: Option<(File, u64)>,
+    pub dir: JobDir,
+}
+
+impl Finished {
+    /// The whole reply in memory (the object read from its file if needed).
+    pub fn into_reply(mut self) -> Reply {
+        if let Some((mut f, _)) = self.object_file.take() {
+            use std::io::Read;
+            let _ = f.read_to_end(&mut self.reply.object);
+        }
+        self.reply
     }
 }
 
-/// A reply for a job that never started.
-pub fn failed_reply(version: u32, e: StartError) -> Reply {
+pub fn finish(job: Running, status: ExitStatus) -> Finished {
+    let raw = raw_status(status);
+    let stderr = std::fs::read(job.dir.path().join("stderr")).unwrap_or_default();
+    let stdout = std::fs::read(job.dir.path().join("stdout")).unwrap_or_default();
+    let mut object = Vec::new();
+    let mut object_file = None;
+    if raw == 0 {
+        let path = job.output_path();
+        if job.version >= 2 {
+            object = std::fs::read(&path).unwrap_or_default();
+        } else if let Ok(f) = File::open(&path) {
+            let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+            object_file = Some((f, len));
+        }
+    }
+    Finished {
+        reply: Reply {
+            version: job.version,
+            status: raw,
+            stderr,
+            stdout,
+            object,
+            dotd: None,
+        },
+        object_file,
+        dir: job.dir,
+    }
+}
+
+/// A reply for a job that was refused or could not start.
+pub fn refusal_reply(version: u32, r: &Refusal) -> Reply {
     Reply {
         version,
-        status: e.status,
-        stderr: e.stderr,
+        status: w_exitcode(r.code),
+        stderr: format!("tinydccd: job refused: {}\n", r.why).into_bytes(),
         ..Default::default()
     }
 }
 
-/// Kill a job's whole process group and remove its directory.
+/// Kill a job's whole process group; its directory goes with it.
 pub fn abort(mut job: Running) {
     let pgid = nix::unistd::Pid::from_raw(job.child.id() as i32);
     let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
     let _ = job.child.wait();
-    let _ = std::fs::remove_dir_all(&job.dir);
 }
 
 #[cfg(test)]

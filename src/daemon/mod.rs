@@ -6,7 +6,9 @@ pub mod harden;
 pub mod inetd;
 pub mod job;
 pub mod options;
+pub mod sandbox;
 pub mod server;
+pub mod stats;
 pub mod whitelist;
 
 use std::ffi::OsString;
@@ -126,7 +128,10 @@ pub fn server_config(o: &Options, allow: Vec<access::Cidr>) -> server::Config {
         tmp: crate::paths::tmpdir(),
         io_timeout: Duration::from_secs(io_timeout),
         job_lifetime: (o.job_lifetime > 0).then(|| Duration::from_secs(o.job_lifetime)),
-        max_conns: (o.jobs as usize * 4).max(64),
+        // Room for slow senders beside the compiling and queued clients.
+        max_conns: 64 + 4 * o.jobs as usize,
+        max_queued: 2 * o.jobs as usize,
+        sandbox: if o.no_sandbox { None } else { sandbox::abi() },
         limits: Default::default(),
     }
 }
@@ -186,7 +191,8 @@ pub fn main(args: Vec<OsString>) -> i32 {
         let tmp = crate::paths::tmpdir();
         let _ = std::env::set_current_dir(&tmp);
         let policy = whitelist::policy(o.insecure, &o.whitelist_dir);
-        return inetd::serve(&allow, &policy, &tmp);
+        let sandbox = if o.no_sandbox { None } else { sandbox::abi() };
+        return inetd::serve(&allow, &policy, &tmp, sandbox);
     }
     if allow.is_empty() {
         log::warn!(
@@ -230,6 +236,13 @@ pub fn main(args: Vec<OsString>) -> i32 {
         ),
         whitelist::Policy::Dir(d) => log::debug!("compiler whitelist: {}", d.display()),
     }
+    match cfg.sandbox {
+        Some(abi) => log::info!(
+            "Landlock ABI {abi} active: each compiler may read the system and toolchain directories and write only its job directory"
+        ),
+        None if o.no_sandbox => log::warn!("--no-sandbox: compilers are not confined"),
+        None => log::warn!("this kernel has no Landlock: compilers are not confined to their job directory"),
+    }
     log::info!(
         "tinydccd {} listening on port {} with {} job slots, scratch in {}",
         env!("CARGO_PKG_VERSION"),
@@ -237,7 +250,18 @@ pub fn main(args: Vec<OsString>) -> i32 {
         o.jobs,
         tmp.display()
     );
-    let code = match server::Server::new(listener, cfg) {
+    let stats_listener = if o.stats {
+        match bind(o.listen, o.stats_port) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                log::error!("cannot listen on stats port {}: {e}", o.stats_port);
+                return EXIT_BIND_FAILED;
+            }
+        }
+    } else {
+        None
+    };
+    let code = match server::Server::new(listener, stats_listener, cfg) {
         Ok(mut s) => s.run(),
         Err(e) => {
             log::error!("cannot start event loop: {e}");

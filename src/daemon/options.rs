@@ -36,6 +36,8 @@ pub struct Options {
     pub stats_port: u16,
     pub insecure: bool,
     pub zeroconf: bool,
+    /// Ours: run compilers without Landlock confinement.
+    pub no_sandbox: bool,
     /// Whitelist directory (ours: `--whitelist-dir`, for tests).
     pub whitelist_dir: PathBuf,
 }
@@ -79,11 +81,28 @@ Usage: tinydcc --daemon [OPTIONS]      (also as: tinydccd, distccd)
       --enable-tcp-insecure, --make-me-a-botnet
                             accept any compiler name (no /usr/lib/distcc whitelist)
       --zeroconf            accepted; not supported in this build
+      --no-sandbox          do not confine compilers with Landlock (tinydcc only)
   -h, --help, --version
 ";
 
 fn bad(msg: impl std::fmt::Display) -> String {
     msg.to_string()
+}
+
+/// The last of repeated values, as popt does for distccd: runit scripts
+/// often carry a default (`OPTS`) followed by the user's own options.
+fn last<T: std::str::FromStr>(
+    p: &mut pico_args::Arguments,
+    keys: impl Into<pico_args::Keys> + Copy,
+) -> Result<Option<T>, String>
+where
+    T::Err: std::fmt::Display,
+{
+    let mut v = None;
+    while let Some(x) = p.opt_value_from_str(keys).map_err(bad)? {
+        v = Some(x);
+    }
+    Ok(v)
 }
 
 /// Parse distccd's arguments (everything after `--daemon`/the program name).
@@ -102,64 +121,43 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
     {
         allow.push(Cidr::parse(&a)?);
     }
-    let level_name: Option<String> = p.opt_value_from_str("--log-level").map_err(bad)?;
+    let level_name: Option<String> = last(&mut p, "--log-level")?;
     let verbose = p.contains("--verbose");
     let log_level = match level_name {
         Some(n) => access_level(&n)?,
         None if verbose => LevelFilter::Trace,
         None => LevelFilter::Info,
     };
-    let jobs: u32 = p
-        .opt_value_from_str(["-j", "--jobs"])
-        .map_err(bad)?
-        .unwrap_or_else(default_jobs);
+    let jobs: u32 = last(&mut p, ["-j", "--jobs"])?.unwrap_or_else(default_jobs);
     if !(1..=200).contains(&jobs) {
         return Err(format!("--jobs must be between 1 and 200, not {jobs}"));
     }
     let mut o = Options {
         allow,
         allow_private: p.contains("--allow-private"),
-        allow_file: p
-            .opt_value_from_str("--allow-file")
-            .map_err(bad)?
+        allow_file: last(&mut p, "--allow-file")?
             .unwrap_or_else(|| PathBuf::from(DEFAULT_ALLOW_FILE)),
-        listen: p.opt_value_from_str("--listen").map_err(bad)?,
-        port: p
-            .opt_value_from_str(["-p", "--port"])
-            .map_err(bad)?
-            .unwrap_or(3632),
+        listen: last(&mut p, "--listen")?,
+        port: last(&mut p, ["-p", "--port"])?.unwrap_or(3632),
         jobs,
-        nice: p
-            .opt_value_from_str(["-N", "--nice"])
-            .map_err(bad)?
-            .unwrap_or(5),
-        user: p.opt_value_from_str("--user").map_err(bad)?,
-        pid_file: p.opt_value_from_str(["-P", "--pid-file"]).map_err(bad)?,
+        nice: last(&mut p, ["-N", "--nice"])?.unwrap_or(5),
+        user: last(&mut p, "--user")?,
+        pid_file: last(&mut p, ["-P", "--pid-file"])?,
         no_detach: p.contains("--no-detach"),
         daemon: p.contains("--daemon"),
         inetd: p.contains("--inetd"),
         no_fork: p.contains("--no-fork"),
-        log_file: p.opt_value_from_str("--log-file").map_err(bad)?,
+        log_file: last(&mut p, "--log-file")?,
         log_level,
         log_stderr: p.contains("--log-stderr"),
-        job_lifetime: p
-            .opt_value_from_str("--job-lifetime")
-            .map_err(bad)?
-            .unwrap_or(0),
-        lifetime: p
-            .opt_value_from_str("--lifetime")
-            .map_err(bad)?
-            .unwrap_or(0),
+        job_lifetime: last(&mut p, "--job-lifetime")?.unwrap_or(0),
+        lifetime: last(&mut p, "--lifetime")?.unwrap_or(0),
         stats: p.contains("--stats"),
-        stats_port: p
-            .opt_value_from_str("--stats-port")
-            .map_err(bad)?
-            .unwrap_or(3633),
+        stats_port: last(&mut p, "--stats-port")?.unwrap_or(3633),
         insecure: p.contains("--enable-tcp-insecure") | p.contains("--make-me-a-botnet"),
         zeroconf: p.contains("--zeroconf"),
-        whitelist_dir: p
-            .opt_value_from_str("--whitelist-dir")
-            .map_err(bad)?
+        no_sandbox: p.contains("--no-sandbox"),
+        whitelist_dir: last(&mut p, "--whitelist-dir")?
             .unwrap_or_else(|| PathBuf::from(super::whitelist::MASQ_DIR)),
     };
     // Accepted for compatibility; they change nothing here.
@@ -218,6 +216,14 @@ mod tests {
             .unwrap();
         assert_eq!(o.log_file.unwrap(), PathBuf::from("/var/log/distccd.log"));
         assert_eq!((o.jobs, o.port), (4, 4000));
+    }
+
+    #[test]
+    fn repeated_options_last_wins() {
+        // Void's run script passes $OPTS then the user's $OPTIONS.
+        let o = parse_str("--log-level=warning --log-level notice -j 2 --jobs 3").unwrap();
+        assert_eq!(o.log_level, LevelFilter::Info);
+        assert_eq!(o.jobs, 3);
     }
 
     #[test]

@@ -1,8 +1,12 @@
-//! The daemon's event loop: one process, one mio poll. Connections are
-//! explicit state machines; a connection holds a compile slot only once its
-//! whole request has arrived. Compiler exits arrive through a signalfd.
+//! The daemon's event loop: one process, one mio poll. Each connection is
+//! an explicit state machine (`State`); it holds a compile slot only once
+//! its whole request has arrived, and its source goes straight into the
+//! job's file, so a slow or large request costs a socket and a small
+//! buffer, not a slot or its size in memory. Compiler exits arrive through
+//! a signalfd.
 
 use std::collections::{HashMap, VecDeque};
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::os::unix::io::AsRawFd;
@@ -15,15 +19,19 @@ use mio::{Events, Interest, Poll, Token};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
-use crate::protocol::request::{Request, RequestDecoder};
+use crate::exitcode::*;
+use crate::protocol::request::RequestDecoder;
 use crate::protocol::{reply, Limits};
 
 use super::access::{self, Cidr};
-use super::job::{self, Plan, Running};
+use super::job::{self, Prepared, Refusal, Running};
+use super::stats::{Outcome, Stats};
 use super::whitelist::Policy;
 
 const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
+const STATS: Token = Token(2);
+const FIRST_CONN: usize = 3;
 
 pub struct Config {
     pub allow: Vec<Cidr>,
@@ -34,29 +42,42 @@ pub struct Config {
     pub job_lifetime: Option<Duration>,
     /// Connections held open at once; past this, new ones wait in the backlog.
     pub max_conns: usize,
+    /// Whole requests waiting for a compile slot; past this, likewise.
+    pub max_queued: usize,
     pub limits: Limits,
+    /// Landlock ABI to confine compilers with, if the kernel has it.
+    pub sandbox: Option<u32>,
 }
 
 enum State {
-    /// Receiving the request; `plan` is set once argv has been checked
-    /// (an Err is a refusal, answered once the whole request is in).
+    /// Receiving the request. `job` is set once argv has been checked: a
+    /// prepared job directory receiving the source, or a refusal that is
+    /// answered once the whole request is in.
     Reading {
         dec: Box<RequestDecoder>,
         buf: Vec<u8>,
-        plan: Option<Result<Plan, String>>,
+        job: Option<Result<Prepared, Refusal>>,
     },
     /// Whole request here, waiting for a compile slot.
     Queued {
-        req: Box<Request>,
-        plan: Plan,
+        job: Box<Prepared>,
     },
     Compiling {
         job: Box<Running>,
     },
+    /// Sending `head`, then (v1) the object straight from its file.
     Replying {
+        head: Vec<u8>,
+        off: usize,
+        object: Option<(File, u64)>,
+        sent: u64,
+        summary: String,
+        outcome: Outcome,
+    },
+    /// A `--stats` request: read a little, answer, close.
+    Stats {
         out: Vec<u8>,
         off: usize,
-        summary: String,
     },
 }
 
@@ -71,6 +92,7 @@ struct Conn {
 pub struct Server {
     poll: Poll,
     listener: TcpListener,
+    stats_listener: Option<TcpListener>,
     signals: SignalFd,
     cfg: Config,
     conns: HashMap<Token, Conn>,
@@ -79,6 +101,7 @@ pub struct Server {
     next_token: usize,
     accepting: bool,
     stop: bool,
+    stats: Stats,
 }
 
 /// Block the signals we take through the signalfd. Children get a clean
@@ -98,14 +121,35 @@ fn signal_fd() -> io::Result<SignalFd> {
         .map_err(io::Error::from)
 }
 
+fn placeholder() -> State {
+    State::Stats {
+        out: Vec::new(),
+        off: 0,
+    }
+}
+
 impl Server {
-    pub fn new(listener: std::net::TcpListener, cfg: Config) -> io::Result<Server> {
+    pub fn new(
+        listener: std::net::TcpListener,
+        stats_listener: Option<std::net::TcpListener>,
+        cfg: Config,
+    ) -> io::Result<Server> {
+        let poll = Poll::new()?;
         listener.set_nonblocking(true)?;
         let mut listener = TcpListener::from_std(listener);
-        let poll = Poll::new()?;
-        let signals = signal_fd()?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let stats_listener = match stats_listener {
+            Some(l) => {
+                l.set_nonblocking(true)?;
+                let mut l = TcpListener::from_std(l);
+                poll.registry()
+                    .register(&mut l, STATS, Interest::READABLE)?;
+                Some(l)
+            }
+            None => None,
+        };
+        let signals = signal_fd()?;
         poll.registry().register(
             &mut SourceFd(&signals.as_raw_fd()),
             SIGNALS,
@@ -114,14 +158,16 @@ impl Server {
         Ok(Server {
             poll,
             listener,
+            stats_listener,
             signals,
             cfg,
             conns: HashMap::new(),
             queue: VecDeque::new(),
             running: Vec::new(),
-            next_token: 2,
+            next_token: FIRST_CONN,
             accepting: true,
             stop: false,
+            stats: Stats::default(),
         })
     }
 
@@ -139,11 +185,12 @@ impl Server {
                     continue;
                 }
                 log::error!("poll failed: {e}");
-                return crate::exitcode::EXIT_DISTCC_FAILED;
+                return EXIT_DISTCC_FAILED;
             }
             for ev in events.iter() {
                 match ev.token() {
-                    LISTENER => self.accept(),
+                    LISTENER => self.accept(false),
+                    STATS => self.accept(true),
                     SIGNALS => self.signals(),
                     t => {
                         if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
@@ -161,9 +208,25 @@ impl Server {
         0
     }
 
-    fn accept(&mut self) {
-        while self.accepting {
-            let (mut stream, peer) = match self.listener.accept() {
+    /// Room for one more connection and one more queued request?
+    fn has_room(&self) -> bool {
+        self.conns.len() < self.cfg.max_conns && self.queue.len() < self.cfg.max_queued
+    }
+
+    fn accept(&mut self, stats: bool) {
+        loop {
+            if !stats && !self.accepting {
+                return;
+            }
+            let l = if stats {
+                match self.stats_listener.as_ref() {
+                    Some(l) => l,
+                    None => return,
+                }
+            } else {
+                &self.listener
+            };
+            let (mut stream, peer) = match l.accept() {
                 Ok(x) => x,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => {
@@ -176,6 +239,9 @@ impl Server {
                 log::warn!("connection from {peer} denied by access list");
                 continue;
             }
+            if stats && self.conns.len() >= self.cfg.max_conns {
+                continue;
+            }
             let token = Token(self.next_token);
             self.next_token += 1;
             if let Err(e) = self
@@ -186,29 +252,54 @@ impl Server {
                 log::warn!("cannot watch connection from {peer}: {e}");
                 continue;
             }
-            log::debug!("connection from {peer}");
+            let state = if stats {
+                State::Stats {
+                    out: Vec::new(),
+                    off: 0,
+                }
+            } else {
+                self.stats.tcp_accept += 1;
+                log::debug!("connection from {peer}");
+                State::Reading {
+                    dec: Box::new(RequestDecoder::new(self.cfg.limits.clone())),
+                    buf: Vec::new(),
+                    job: None,
+                }
+            };
             self.conns.insert(
                 token,
                 Conn {
                     stream,
                     peer,
-                    state: State::Reading {
-                        dec: Box::new(RequestDecoder::new(self.cfg.limits.clone())),
-                        buf: Vec::new(),
-                        plan: None,
-                    },
+                    state,
                     last_io: Instant::now(),
                     writable: false,
                 },
             );
-            if self.conns.len() >= self.cfg.max_conns {
-                log::info!(
-                    "{} connections open; not accepting more until one ends",
-                    self.conns.len()
-                );
-                let _ = self.poll.registry().deregister(&mut self.listener);
-                self.accepting = false;
-            }
+            self.update_accepting();
+        }
+    }
+
+    /// Stop taking connections while full; start again once there is room.
+    fn update_accepting(&mut self) {
+        let room = self.has_room();
+        if self.accepting && !room {
+            log::info!(
+                "{} connections, {} queued: not accepting more until a slot frees",
+                self.conns.len(),
+                self.queue.len()
+            );
+            let _ = self.poll.registry().deregister(&mut self.listener);
+            self.accepting = false;
+        } else if !self.accepting
+            && room
+            && self
+                .poll
+                .registry()
+                .register(&mut self.listener, LISTENER, Interest::READABLE)
+                .is_ok()
+        {
+            self.accepting = true;
         }
     }
 
@@ -256,74 +347,100 @@ impl Server {
             };
             let ms = job.started.elapsed().as_millis();
             let summary = job::summary(&conn.peer.to_string(), &job, st, ms);
-            let r = job::finish(*job, st);
-            self.start_reply(t, r, summary);
+            let outcome = if st.success() {
+                Outcome::CompileOk
+            } else {
+                Outcome::CompileError
+            };
+            self.stats
+                .compiled(&job.plan.input, &job.plan.argv[0], ms as u64, st.success());
+            let fin = job::finish(*job, st);
+            self.start_reply(t, fin.reply, fin.object_file, summary, outcome);
         }
+        self.stats.sample_kids(self.running.len());
         self.start_queued();
     }
 
     fn start_queued(&mut self) {
         while self.running.len() < self.cfg.jobs {
             let Some(t) = self.queue.pop_front() else {
-                return;
+                break;
             };
             let Some(conn) = self.conns.get_mut(&t) else {
                 continue;
             };
-            let State::Queued { req, plan } = std::mem::replace(&mut conn.state, placeholder())
-            else {
+            let State::Queued { job } = std::mem::replace(&mut conn.state, placeholder()) else {
                 continue;
             };
-            self.spawn(t, *req, plan);
+            self.spawn(t, *job);
         }
+        self.update_accepting();
     }
 
-    fn spawn(&mut self, t: Token, req: Request, plan: Plan) {
-        let compiler = plan.argv[0].clone();
-        let input = plan.input.clone();
-        match job::spawn(plan, &req, &self.cfg.tmp) {
-            Ok(job) => {
+    fn spawn(&mut self, t: Token, job: Prepared) {
+        let version = job.version;
+        let compiler = job.plan.argv[0].clone();
+        let input = job.plan.input.clone();
+        match job::spawn(job, self.cfg.sandbox, self.cfg.limits.max_decompressed) {
+            Ok(running) => {
                 if let Some(c) = self.conns.get_mut(&t) {
-                    c.state = State::Compiling { job: Box::new(job) };
+                    c.state = State::Compiling {
+                        job: Box::new(running),
+                    };
                     self.running.push(t);
+                    self.stats.sample_kids(self.running.len());
                 }
             }
-            Err(e) => {
+            Err(r) => {
                 let peer = self
                     .conns
                     .get(&t)
                     .map(|c| c.peer.to_string())
                     .unwrap_or_default();
-                log::warn!(
-                    "client {peer}: {} ({compiler} {input})",
-                    String::from_utf8_lossy(&e.stderr).trim()
-                );
+                log::warn!("client {peer}: {} ({compiler} {input})", r.why);
                 let summary = format!(
                     "client: {peer} OTHER exit:{} sig:0 core:0 ret:0 time:0ms {compiler} {input}",
-                    e.status >> 8
+                    r.code
                 );
-                let r = job::failed_reply(req.version, e);
-                self.start_reply(t, r, summary);
+                let reply = job::refusal_reply(version, &r);
+                self.start_reply(t, reply, None, summary, Outcome::Other);
             }
         }
     }
 
-    fn start_reply(&mut self, t: Token, r: reply::Reply, summary: String) {
-        let out = match reply::encode(&r) {
-            Ok(o) => o,
+    fn start_reply(
+        &mut self,
+        t: Token,
+        r: reply::Reply,
+        object: Option<(File, u64)>,
+        summary: String,
+        outcome: Outcome,
+    ) {
+        let head = match &object {
+            Some((_, len)) if r.version < 2 && *len <= u32::MAX as u64 => {
+                reply::encode_head_v1(r.status, &r.stderr, &r.stdout, *len as u32)
+            }
+            _ => reply::encode(&r),
+        };
+        let head = match head {
+            Ok(h) => h,
             Err(e) => {
                 log::warn!("cannot encode reply: {e}");
                 self.close(t);
                 return;
             }
         };
+        let object = object.filter(|_| r.version < 2);
         let Some(conn) = self.conns.get_mut(&t) else {
             return;
         };
         conn.state = State::Replying {
-            out,
+            head,
             off: 0,
+            object,
+            sent: 0,
             summary,
+            outcome,
         };
         conn.last_io = Instant::now();
         if !conn.writable {
@@ -355,7 +472,7 @@ impl Server {
             conn.last_io = Instant::now();
             let peer = conn.peer;
             match &mut conn.state {
-                State::Reading { dec, buf, plan } => {
+                State::Reading { dec, buf, job } => {
                     if n == 0 {
                         if dec.version().is_none() && buf.is_empty() {
                             // A port probe (nc -z, a health check): not worth a warning.
@@ -364,59 +481,79 @@ impl Server {
                             log::warn!(
                                 "client {peer}: connection closed before the request was complete"
                             );
+                            self.stats.record(Outcome::CliDisconnect);
                         }
                         return self.close(t);
                     }
                     buf.extend_from_slice(&chunk[..n]);
-                    let used = match dec.feed(buf) {
-                        Ok(u) => u,
-                        Err(e) => {
-                            log::warn!("client {peer}: {e}; dropping connection");
-                            return self.close(t);
+                    // The decoder pauses once argv is complete; check it then.
+                    loop {
+                        let used = match dec.feed(buf) {
+                            Ok(u) => u,
+                            Err(e) => {
+                                log::warn!("client {peer}: {e}; dropping connection");
+                                self.stats.record(Outcome::RejBadReq);
+                                return self.close(t);
+                            }
+                        };
+                        buf.drain(..used);
+                        if job.is_none() && dec.argv_complete() {
+                            if dec.version().unwrap_or(0) >= 3 {
+                                log::warn!("client {peer}: pump mode (protocol 3) is not supported yet; dropping connection");
+                                self.stats.record(Outcome::RejBadReq);
+                                return self.close(t);
+                            }
+                            *job = Some(job::prepare(dec, &self.cfg.policy, &self.cfg.tmp));
+                            continue;
                         }
-                    };
-                    buf.drain(..used);
-                    if plan.is_none() && dec.argv_complete() {
-                        if dec.version().unwrap_or(0) >= 3 {
-                            log::warn!("client {peer}: pump mode (protocol 3) is not supported yet; dropping connection");
-                            return self.close(t);
+                        if used == 0 || dec.is_done() {
+                            break;
                         }
-                        let p = job::plan(dec.argv(), &self.cfg.policy);
-                        if p.is_err() {
-                            dec.discard_payload();
-                        }
-                        *plan = Some(p);
                     }
                     if dec.is_done() {
-                        let Some(p) = plan.take() else {
-                            return self.close(t);
-                        };
-                        let State::Reading { dec, .. } =
-                            std::mem::replace(&mut conn.state, placeholder())
-                        else {
-                            unreachable!()
-                        };
-                        let req = dec.take();
-                        match p {
-                            Err(why) => {
-                                log::warn!("client {peer}: refused: {why}");
+                        let version = dec.version().unwrap_or(1);
+                        let argv0 = dec.argv().first().cloned().unwrap_or_default();
+                        match job.take() {
+                            None => return self.close(t),
+                            Some(Err(r)) => {
+                                log::warn!("client {peer}: refused: {}", r.why);
                                 let summary = format!(
-                                    "client: {peer} REJ_BAD_REQ exit:{} sig:0 core:0 ret:0 time:0ms {}",
-                                    crate::exitcode::EXIT_BAD_ARGUMENTS,
-                                    req.argv.first().map(String::as_str).unwrap_or("")
+                                    "client: {peer} REJ_BAD_REQ exit:{} sig:0 core:0 ret:0 time:0ms {argv0}",
+                                    r.code
                                 );
-                                self.start_reply(t, job::refusal(req.version, &why), summary);
+                                let reply = job::refusal_reply(version, &r);
+                                self.start_reply(t, reply, None, summary, Outcome::RejBadReq);
                             }
-                            Ok(p) if self.running.len() < self.cfg.jobs => self.spawn(t, req, p),
-                            Ok(p) => {
-                                conn.state = State::Queued {
-                                    req: Box::new(req),
-                                    plan: p,
-                                };
+                            Some(Ok(p)) if self.running.len() < self.cfg.jobs => {
+                                self.spawn(t, p);
+                            }
+                            Some(Ok(p)) => {
+                                conn.state = State::Queued { job: Box::new(p) };
                                 self.queue.push_back(t);
+                                self.update_accepting();
                             }
                         }
                         return;
+                    }
+                }
+                State::Stats { out, .. } => {
+                    if out.is_empty() {
+                        // Any request will do, as with distccd: answer now.
+                        let page = self.stats.page(self.running.len(), &self.cfg.tmp);
+                        *out = page.into_bytes();
+                        if !conn.writable {
+                            conn.writable = true;
+                            let _ = self.poll.registry().reregister(
+                                &mut conn.stream,
+                                t,
+                                Interest::READABLE | Interest::WRITABLE,
+                            );
+                        }
+                        self.on_writable(t);
+                        return;
+                    }
+                    if n == 0 {
+                        return self.close(t);
                     }
                 }
                 State::Queued { .. } | State::Compiling { .. } | State::Replying { .. } => {
@@ -427,6 +564,7 @@ impl Server {
                             "client {peer}: unexpected data after the request; dropping connection"
                         );
                     }
+                    self.stats.record(Outcome::CliDisconnect);
                     return self.close(t);
                 }
             }
@@ -437,11 +575,13 @@ impl Server {
         let Some(conn) = self.conns.get_mut(&t) else {
             return;
         };
-        let State::Replying { out, off, summary } = &mut conn.state else {
-            return;
+        let (head, off) = match &mut conn.state {
+            State::Replying { head, off, .. } => (head, off),
+            State::Stats { out, off } if !out.is_empty() => (out, off),
+            _ => return,
         };
-        while *off < out.len() {
-            match conn.stream.write(&out[*off..]) {
+        while *off < head.len() {
+            match conn.stream.write(&head[*off..]) {
                 Ok(0) => break,
                 Ok(n) => {
                     *off += n;
@@ -455,40 +595,103 @@ impl Server {
                 }
             }
         }
-        log::info!("{summary}");
+        if let State::Replying {
+            object: Some((file, len)),
+            sent,
+            ..
+        } = &mut conn.state
+        {
+            while *sent < *len {
+                match send_file(&conn.stream, file, *sent, *len - *sent) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        *sent += n as u64;
+                        conn.last_io = Instant::now();
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        log::warn!("client {}: sending the object failed: {e}", conn.peer);
+                        return self.close(t);
+                    }
+                }
+            }
+        }
+        if let State::Replying {
+            summary, outcome, ..
+        } = &conn.state
+        {
+            log::info!("{summary}");
+            self.stats.record(*outcome);
+        }
         self.close(t);
     }
 
     fn check_timeouts(&mut self) {
         let now = Instant::now();
-        let mut expired = Vec::new();
+        let mut idle = Vec::new();
+        let mut overdue = Vec::new();
         for (t, c) in &self.conns {
             match &c.state {
                 State::Compiling { job } => {
                     if let Some(limit) = self.cfg.job_lifetime {
                         if now.duration_since(job.started) > limit {
-                            expired.push((*t, "job lifetime exceeded"));
+                            overdue.push(*t);
                         }
                     }
                 }
                 State::Queued { .. } => {}
                 _ => {
                     if now.duration_since(c.last_io) > self.cfg.io_timeout {
-                        expired.push((*t, "I/O timeout"));
+                        idle.push(*t);
                     }
                 }
             }
         }
-        for (t, why) in expired {
+        for t in idle {
             if let Some(c) = self.conns.get(&t) {
-                log::warn!("client {}: {why}; dropping connection", c.peer);
+                log::warn!("client {}: I/O timeout; dropping connection", c.peer);
             }
             self.close(t);
         }
+        for t in overdue {
+            self.kill_overdue(t);
+        }
+    }
+
+    /// `--job-lifetime` ran out: kill the compiler and answer with distcc's
+    /// EXIT_TIMEOUT status, as distccd does.
+    fn kill_overdue(&mut self, t: Token) {
+        self.running.retain(|x| *x != t);
+        let Some(conn) = self.conns.get_mut(&t) else {
+            return;
+        };
+        let State::Compiling { job } = std::mem::replace(&mut conn.state, placeholder()) else {
+            return;
+        };
+        let peer = conn.peer;
+        let (compiler, input, version) = (
+            job.plan.argv[0].clone(),
+            job.plan.input.clone(),
+            job.version,
+        );
+        let ms = job.started.elapsed().as_millis();
+        job::abort(*job);
+        log::warn!("client {peer}: {compiler} {input} ran past --job-lifetime; killed");
+        let r = Refusal {
+            code: EXIT_TIMEOUT,
+            why: "compile exceeded the daemon's --job-lifetime".into(),
+        };
+        let summary = format!(
+            "client: {peer} COMPILE_TIMEOUT exit:{EXIT_TIMEOUT} sig:0 core:0 ret:0 time:{ms}ms {compiler} {input}"
+        );
+        let reply = job::refusal_reply(version, &r);
+        self.start_reply(t, reply, None, summary, Outcome::CompileTimeout);
+        self.start_queued();
     }
 
     /// Drop a connection and anything it owns (a queued request, a running
-    /// compiler and its job directory).
+    /// compiler; job directories remove themselves).
     fn close(&mut self, t: Token) {
         let Some(mut conn) = self.conns.remove(&t) else {
             return;
@@ -499,16 +702,6 @@ impl Server {
         }
         self.running.retain(|x| *x != t);
         self.queue.retain(|x| *x != t);
-        if !self.accepting
-            && self.conns.len() < self.cfg.max_conns
-            && self
-                .poll
-                .registry()
-                .register(&mut self.listener, LISTENER, Interest::READABLE)
-                .is_ok()
-        {
-            self.accepting = true;
-        }
         self.start_queued();
     }
 
@@ -520,10 +713,15 @@ impl Server {
     }
 }
 
-fn placeholder() -> State {
-    State::Replying {
-        out: Vec::new(),
-        off: 0,
-        summary: String::new(),
+/// Send up to `len` bytes of `file` from `offset` with sendfile(2).
+fn send_file(sock: &TcpStream, file: &File, offset: u64, len: u64) -> io::Result<usize> {
+    let mut off = offset as libc::off_t;
+    let n = len.min(1 << 30) as usize;
+    // SAFETY: valid fds; `off` is a local the kernel updates.
+    let r = unsafe { libc::sendfile(sock.as_raw_fd(), file.as_raw_fd(), &mut off, n) };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r as usize)
     }
 }

@@ -94,6 +94,8 @@ pub struct RequestDecoder {
     received: usize,
     /// Refused request: read the source to the end but keep none of it.
     discard: bool,
+    /// Where the DOTI payload goes instead of memory (the job's file).
+    sink: Option<Box<dyn std::io::Write>>,
 }
 
 impl RequestDecoder {
@@ -109,6 +111,7 @@ impl RequestDecoder {
             partial: Vec::new(),
             received: 0,
             discard: false,
+            sink: None,
         }
     }
 
@@ -143,6 +146,12 @@ impl RequestDecoder {
         self.partial.len()
     }
 
+    /// Stream the DOTI payload (as it is on the wire: LZO-compressed in v2)
+    /// into `w` instead of keeping it in memory.
+    pub fn set_source_sink(&mut self, w: Box<dyn std::io::Write>) {
+        self.sink = Some(w);
+    }
+
     /// True once a whole-request refusal may be answered.
     pub fn is_discarding(&self) -> bool {
         self.discard
@@ -159,8 +168,9 @@ impl RequestDecoder {
     }
 
     /// Consume as much of `input` as possible; returns how many bytes were
-    /// used. Unused bytes (an incomplete token header) must be offered again
-    /// with more data appended.
+    /// used. Unused bytes must be offered again with more data appended.
+    /// Feeding stops once right after the argv is complete, so the caller
+    /// can check it (and call `set_source_sink`) before the source.
     pub fn feed(&mut self, input: &[u8]) -> Result<usize, ProtoError> {
         let mut pos = 0;
         loop {
@@ -168,22 +178,36 @@ impl RequestDecoder {
                 Phase::Done => return Ok(pos),
                 Phase::Body(what, len) => {
                     let dropping = self.discard && matches!(what, Body::Doti | Body::File);
+                    let sinking = !dropping && what == Body::Doti && self.sink.is_some();
                     let want = len - self.received;
                     let n = want.min(input.len() - pos);
                     if n == 0 && want > 0 {
                         return Ok(pos);
                     }
-                    if !dropping {
-                        self.partial.extend_from_slice(&input[pos..pos + n]);
+                    let chunk = &input[pos..pos + n];
+                    if let (true, Some(w)) = (sinking, self.sink.as_mut()) {
+                        w.write_all(chunk)?;
+                    } else if !dropping {
+                        self.partial.extend_from_slice(chunk);
                     }
                     self.received += n;
                     pos += n;
                     if self.received == len {
                         let body = std::mem::take(&mut self.partial);
-                        if dropping {
+                        if sinking {
+                            if let Some(mut w) = self.sink.take() {
+                                w.flush()?;
+                            }
+                            self.phase = Phase::Done;
+                        } else if dropping {
                             self.skip_body(what);
                         } else {
                             self.finish_body(what, body)?;
+                            if what == Body::Argv && self.argv_complete() {
+                                // Pause: the caller checks argv and may set a
+                                // sink before any of the source is taken.
+                                return Ok(pos);
+                            }
                         }
                     }
                 }
@@ -205,6 +229,7 @@ impl RequestDecoder {
         self.received = 0;
         self.phase = Phase::Body(what, len);
         if len == 0 {
+            self.sink = None;
             self.finish_body(what, Vec::new())?;
         }
         Ok(())
@@ -390,8 +415,13 @@ mod tests {
         let mut buf: Vec<u8> = Vec::new();
         for piece in wire.chunks(chunk) {
             buf.extend_from_slice(piece);
-            let used = d.feed(&buf)?;
-            buf.drain(..used);
+            loop {
+                let used = d.feed(&buf)?;
+                buf.drain(..used);
+                if used == 0 || d.is_done() {
+                    break;
+                }
+            }
             if d.is_done() {
                 break;
             }
@@ -575,6 +605,48 @@ mod tests {
         }
         assert!(d.is_done() && buf.is_empty());
         assert!(d.take().doti.is_empty());
+    }
+
+    #[test]
+    fn source_streams_into_a_sink() {
+        struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+        impl std::io::Write for Shared {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.borrow_mut().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        for v in [1, 2] {
+            let (wire, want) = plain(v);
+            let got = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+            let mut d = RequestDecoder::new(Limits::default());
+            let mut buf = Vec::new();
+            let mut sunk = false;
+            for piece in wire.chunks(5) {
+                buf.extend_from_slice(piece);
+                let used = d.feed(&buf).unwrap();
+                buf.drain(..used);
+                if d.argv_complete() && !sunk {
+                    sunk = true;
+                    d.set_source_sink(Box::new(Shared(got.clone())));
+                    let used = d.feed(&buf).unwrap();
+                    buf.drain(..used);
+                }
+                if sunk {
+                    assert_eq!(d.buffered(), 0, "source kept in memory");
+                }
+            }
+            assert!(d.is_done());
+            let wire_payload = if v >= 2 {
+                lzo::compress(&want.doti)
+            } else {
+                want.doti.clone()
+            };
+            assert_eq!(*got.borrow(), wire_payload);
+        }
     }
 
     #[test]

@@ -1,0 +1,195 @@
+//! Landlock confinement of each compiler: it may read and execute the
+//! system and toolchain directories and read/write only its own job
+//! directory. The argument rules in `harden` stop what argv can ask for;
+//! this stops what the *source* can ask for (`.incbin "/home/…"` in inline
+//! assembly, `#include` of an absolute path in a `-x c` job, …).
+//! Raw syscalls: the numbers are the same on every Linux architecture.
+
+use std::ffi::CString;
+use std::io;
+use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+const SYS_CREATE_RULESET: libc::c_long = 444;
+const SYS_ADD_RULE: libc::c_long = 445;
+const SYS_RESTRICT_SELF: libc::c_long = 446;
+const CREATE_RULESET_VERSION: u32 = 1;
+const RULE_PATH_BENEATH: u32 = 1;
+
+const EXECUTE: u64 = 1 << 0;
+const WRITE_FILE: u64 = 1 << 1;
+const READ_FILE: u64 = 1 << 2;
+const READ_DIR: u64 = 1 << 3;
+/// Rights that make sense on a file (the rest only apply to directories).
+const FILE_RIGHTS: u64 = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV;
+const TRUNCATE: u64 = 1 << 14;
+const IOCTL_DEV: u64 = 1 << 15;
+
+#[repr(C)]
+struct RulesetAttr {
+    handled_access_fs: u64,
+}
+
+#[repr(C, packed)]
+struct PathBeneath {
+    allowed_access: u64,
+    parent_fd: i32,
+}
+
+/// The Landlock ABI version the kernel offers, if any.
+pub fn abi() -> Option<u32> {
+    // SAFETY: the documented "get ABI version" call: no attr, size 0.
+    let v = unsafe {
+        libc::syscall(
+            SYS_CREATE_RULESET,
+            std::ptr::null::<RulesetAttr>(),
+            0usize,
+            CREATE_RULESET_VERSION,
+        )
+    };
+    (v > 0).then_some(v as u32)
+}
+
+/// Every filesystem right this ABI knows.
+fn handled(abi: u32) -> u64 {
+    let mut m = (1u64 << 13) - 1; // ABI 1: EXECUTE .. MAKE_SYM
+    if abi >= 2 {
+        m |= 1 << 13; // REFER
+    }
+    if abi >= 3 {
+        m |= TRUNCATE;
+    }
+    if abi >= 5 {
+        m |= IOCTL_DEV;
+    }
+    m
+}
+
+/// System places every compiler needs to read (and run programs from).
+const SYSTEM_READ: &[&str] = &[
+    "/usr",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/bin",
+    "/sbin",
+    "/opt",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/alternatives",
+    "/proc/self",
+    "/dev/urandom",
+    "/dev/zero",
+];
+
+/// A ruleset built in the daemon for one job, applied in the child.
+pub struct Ruleset {
+    fd: OwnedFd,
+}
+
+fn add_rule(ruleset: &OwnedFd, path: &Path, access: u64) -> io::Result<()> {
+    let c = CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: open(2) with O_PATH on a NUL-terminated path.
+    let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+    if fd < 0 {
+        let e = io::Error::last_os_error();
+        // Places a system does not have are simply not granted.
+        return if e.kind() == io::ErrorKind::NotFound {
+            Ok(())
+        } else {
+            Err(e)
+        };
+    }
+    // SAFETY: fd was just opened and is owned here.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let is_dir = std::fs::metadata(path).map(|m| m.is_dir()).unwrap_or(false);
+    let attr = PathBeneath {
+        allowed_access: if is_dir { access } else { access & FILE_RIGHTS },
+        parent_fd: fd.as_raw_fd(),
+    };
+    // SAFETY: attr lives across the call; the kernel copies it.
+    let r = unsafe {
+        libc::syscall(
+            SYS_ADD_RULE,
+            ruleset.as_raw_fd(),
+            RULE_PATH_BENEATH,
+            &attr as *const PathBeneath,
+            0u32,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The directory a compiler's toolchain lives in: `/usr` for
+/// `/usr/bin/gcc`, `~/x-tools/arm-…` for a crosstool-ng compiler.
+pub fn toolchain_root(compiler: &str) -> Option<PathBuf> {
+    let p = if compiler.contains('/') {
+        PathBuf::from(compiler)
+    } else {
+        crate::paths::which(compiler)?
+    };
+    let real = std::fs::canonicalize(p).ok()?;
+    real.parent()?.parent().map(Path::to_path_buf)
+}
+
+impl Ruleset {
+    /// Read/execute on the system and `toolchain`, everything in `job_dir`.
+    pub fn for_job(abi: u32, job_dir: &Path, toolchain: Option<&Path>) -> io::Result<Ruleset> {
+        let all = handled(abi);
+        let attr = RulesetAttr {
+            handled_access_fs: all,
+        };
+        // SAFETY: attr is a valid ruleset_attr of the size given.
+        let fd = unsafe {
+            libc::syscall(
+                SYS_CREATE_RULESET,
+                &attr as *const RulesetAttr,
+                std::mem::size_of::<RulesetAttr>(),
+                0u32,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: a new fd owned by us.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+        let read = EXECUTE | READ_FILE | READ_DIR;
+        for p in SYSTEM_READ {
+            add_rule(&fd, Path::new(p), read)?;
+        }
+        if let Some(t) = toolchain {
+            add_rule(&fd, t, read)?;
+        }
+        let rw_file = READ_FILE | WRITE_FILE | (all & (TRUNCATE | IOCTL_DEV));
+        add_rule(&fd, Path::new("/dev/null"), rw_file)?;
+        add_rule(&fd, job_dir, all)?;
+        Ok(Ruleset { fd })
+    }
+
+    /// The raw fd, for `restrict_self` in the child; `self` must outlive
+    /// the spawn.
+    pub fn raw(&self) -> i32 {
+        self.fd.as_raw_fd()
+    }
+}
+
+/// Apply ruleset `fd` to the calling process. Runs in the forked child
+/// before exec: two syscalls, no allocation.
+pub fn restrict_self(fd: i32) -> io::Result<()> {
+    // SAFETY: prctl and landlock_restrict_self with plain integer args.
+    unsafe {
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if libc::syscall(SYS_RESTRICT_SELF, fd, 0u32) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,194 @@
+//! distccd's `--stats` counters and their text page (src/stats.c's field
+//! names, in its order), served on `--stats-port`.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// How each request ended, as distccd counts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    CompileOk,
+    CompileError,
+    CompileTimeout,
+    RejBadReq,
+    RejOverload,
+    CliDisconnect,
+    Other,
+}
+
+#[derive(Default)]
+pub struct Stats {
+    pub tcp_accept: u64,
+    pub rej_bad_req: u64,
+    pub rej_overload: u64,
+    pub compile_ok: u64,
+    pub compile_error: u64,
+    pub compile_timeout: u64,
+    pub cli_disconnect: u64,
+    pub other: u64,
+    longest: Option<(String, String, u64)>,
+    pub max_kids: usize,
+    /// Finish times of recent compiles, for the 1/5/15-minute counts.
+    recent: VecDeque<Instant>,
+    /// Running-job samples (time, count), for the kid averages.
+    kids: VecDeque<(Instant, usize)>,
+}
+
+const FIFTEEN_MIN: Duration = Duration::from_secs(15 * 60);
+
+impl Stats {
+    pub fn record(&mut self, o: Outcome) {
+        match o {
+            Outcome::CompileOk => self.compile_ok += 1,
+            Outcome::CompileError => self.compile_error += 1,
+            Outcome::CompileTimeout => self.compile_timeout += 1,
+            Outcome::RejBadReq => self.rej_bad_req += 1,
+            Outcome::RejOverload => self.rej_overload += 1,
+            Outcome::CliDisconnect => self.cli_disconnect += 1,
+            Outcome::Other => self.other += 1,
+        }
+    }
+
+    /// A compile finished (successfully or not) after `ms`.
+    pub fn compiled(&mut self, input: &str, compiler: &str, ms: u64, ok: bool) {
+        let now = Instant::now();
+        self.recent.push_back(now);
+        while self
+            .recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > FIFTEEN_MIN)
+        {
+            self.recent.pop_front();
+        }
+        if ok && self.longest.as_ref().is_none_or(|l| ms > l.2) {
+            self.longest = Some((input.to_string(), compiler.to_string(), ms));
+        }
+    }
+
+    /// Note how many compilers run now (called when that changes).
+    pub fn sample_kids(&mut self, running: usize) {
+        let now = Instant::now();
+        self.max_kids = self.max_kids.max(running);
+        self.kids.push_back((now, running));
+        while self.kids.len() > 1
+            && self
+                .kids
+                .front()
+                .is_some_and(|(t, _)| now.duration_since(*t) > FIFTEEN_MIN)
+        {
+            self.kids.pop_front();
+        }
+    }
+
+    fn recent_within(&self, d: Duration) -> usize {
+        let now = Instant::now();
+        self.recent
+            .iter()
+            .filter(|t| now.duration_since(**t) <= d)
+            .count()
+    }
+
+    fn avg_kids(&self, d: Duration) -> usize {
+        let now = Instant::now();
+        let v: Vec<usize> = self
+            .kids
+            .iter()
+            .filter(|(t, _)| now.duration_since(*t) <= d)
+            .map(|(_, n)| *n)
+            .collect();
+        if v.is_empty() {
+            0
+        } else {
+            v.iter().sum::<usize>() / v.len()
+        }
+    }
+
+    /// The whole HTTP response, as distccd writes it (bare `\n` line ends).
+    pub fn page(&self, running: usize, tmp: &std::path::Path) -> String {
+        let mut load = [0f64; 3];
+        // SAFETY: getloadavg fills at most 3 doubles.
+        unsafe { libc::getloadavg(load.as_mut_ptr(), 3) };
+        // The statvfs field types differ by target (u32 on 32-bit ARM).
+        #[allow(clippy::unnecessary_cast)]
+        let free_mb = nix::sys::statvfs::statvfs(tmp)
+            .map(|s| s.blocks_available() as u64 * s.fragment_size() as u64 / (1024 * 1024))
+            .unwrap_or(0);
+        let (lname, lcomp, lms) = match &self.longest {
+            Some((n, c, ms)) => (n.as_str(), c.as_str(), *ms as i64),
+            None => ("none", "none", -1),
+        };
+        let m = Duration::from_secs(60);
+        let mut s = String::with_capacity(1024);
+        s.push_str("HTTP/1.0 200 OK\nContent-Type: text/plain\nConnection: close\n\n");
+        s.push_str("argv /distccd\n<distccstats>\n");
+        let lines: [(&str, String); 26] = [
+            ("dcc_tcp_accept", self.tcp_accept.to_string()),
+            ("dcc_rej_bad_req", self.rej_bad_req.to_string()),
+            ("dcc_rej_overload", self.rej_overload.to_string()),
+            ("dcc_compile_ok", self.compile_ok.to_string()),
+            ("dcc_compile_error", self.compile_error.to_string()),
+            ("dcc_compile_timeout", self.compile_timeout.to_string()),
+            ("dcc_cli_disconnect", self.cli_disconnect.to_string()),
+            ("dcc_other", self.other.to_string()),
+            ("dcc_longest_job", lname.to_string()),
+            ("dcc_longest_job_compiler", lcomp.to_string()),
+            ("dcc_longest_job_time_msecs", lms.to_string()),
+            ("dcc_max_kids", self.max_kids.to_string()),
+            ("dcc_avg_kids1", self.avg_kids(m).to_string()),
+            ("dcc_avg_kids2", self.avg_kids(5 * m).to_string()),
+            ("dcc_avg_kids3", self.avg_kids(15 * m).to_string()),
+            ("dcc_current_load", running.to_string()),
+            ("dcc_load1", format!("{:.2}", load[0])),
+            ("dcc_load2", format!("{:.2}", load[1])),
+            ("dcc_load3", format!("{:.2}", load[2])),
+            ("dcc_num_compiles1", self.recent_within(m).to_string()),
+            ("dcc_num_compiles2", self.recent_within(5 * m).to_string()),
+            ("dcc_num_compiles3", self.recent_within(15 * m).to_string()),
+            ("dcc_num_procstate_D", "0".to_string()),
+            ("dcc_max_RSS", "0".to_string()),
+            ("dcc_max_RSS_name", "none".to_string()),
+            ("dcc_io_rate", "-1".to_string()),
+        ];
+        for (k, v) in lines {
+            s.push_str(k);
+            s.push(' ');
+            s.push_str(&v);
+            s.push('\n');
+        }
+        s.push_str(&format!("dcc_free_space {free_mb} MB\n</distccstats>\n"));
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_has_distccd_fields_in_order() {
+        let mut st = Stats {
+            tcp_accept: 3,
+            ..Default::default()
+        };
+        st.record(Outcome::CompileOk);
+        st.compiled("hello.c", "gcc", 12, true);
+        st.sample_kids(2);
+        let p = st.page(1, std::path::Path::new("/tmp"));
+        assert!(p.starts_with("HTTP/1.0 200 OK\nContent-Type: text/plain\n"));
+        let keys: Vec<&str> = p
+            .lines()
+            .skip_while(|l| *l != "<distccstats>")
+            .skip(1)
+            .take_while(|l| *l != "</distccstats>")
+            .map(|l| l.split(' ').next().unwrap())
+            .collect();
+        assert_eq!(keys.len(), 27);
+        assert_eq!(keys[0], "dcc_tcp_accept");
+        assert_eq!(keys[26], "dcc_free_space");
+        assert!(p.contains("dcc_tcp_accept 3\n"));
+        assert!(p.contains("dcc_compile_ok 1\n"));
+        assert!(p.contains("dcc_longest_job hello.c\n"));
+        assert!(p.contains("dcc_max_kids 2\n"));
+        assert!(p.contains("dcc_num_compiles1 1\n"));
+    }
+}
