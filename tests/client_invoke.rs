@@ -27,7 +27,11 @@ fn masquerade_names_distribute_and_never_recurse() {
     let wrap = TempDir::new("masq-wrap");
     let jobs = log.join("jobs.log");
     let bin = logging_compilers(&wrap, &jobs);
-    let d = Daemon::start_env(Kind::Tiny, &[], &[("PATH", &path_with(&bin))]);
+    let d = Daemon::start_env(
+        Kind::Tiny,
+        &wrapper_daemon_args(Kind::Tiny, &[]),
+        &[("PATH", &path_with(&bin))],
+    );
     let dir = TempDir::new("masq");
     // Two masquerade dirs, ours twice on PATH, then the real compilers.
     let names = ["gcc", "cc", "g++", "c++"];

@@ -15,7 +15,11 @@ fn native_flags_are_resolved_and_distributed() {
         let log = dir.join("server-jobs.log");
         let wrap = TempDir::new("native-wrap");
         let bin = logging_compilers(&wrap, &log);
-        let d = Daemon::start_env(daemon, &[], &[("PATH", &path_with(&bin))]);
+        let d = Daemon::start_env(
+            daemon,
+            &wrapper_daemon_args(daemon, &[]),
+            &[("PATH", &path_with(&bin))],
+        );
         dir.write("v.c", VEC);
         for (i, flags) in [
             &["-march=native"][..],

@@ -40,8 +40,16 @@ fn build(a: Kind, b: Kind, mixed: bool) {
     let wrap_b = TempDir::new("wrap-b");
     let bin_a = logging_compilers(&wrap_a, &log_a);
     let bin_b = logging_compilers(&wrap_b, &log_b);
-    let da = Daemon::start_env(a, &["--jobs", "8"], &[("PATH", &path_with(&bin_a))]);
-    let db = Daemon::start_env(b, &["--jobs", "8"], &[("PATH", &path_with(&bin_b))]);
+    let da = Daemon::start_env(
+        a,
+        &wrapper_daemon_args(a, &["--jobs", "8"]),
+        &[("PATH", &path_with(&bin_a))],
+    );
+    let db = Daemon::start_env(
+        b,
+        &wrapper_daemon_args(b, &["--jobs", "8"]),
+        &[("PATH", &path_with(&bin_b))],
+    );
     let hosts = format!("127.0.0.1:{}/2 127.0.0.1:{}/1", da.port, db.port);
     let c = client_cmd(Kind::Tiny, dir.path(), &hosts);
     let mut cmd = Command::new(make);

@@ -436,3 +436,14 @@ pub fn entries(dir: &Path) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// Daemon options for a daemon whose PATH holds `logging_compilers`: the
+/// wrappers write their log outside the job directory, which tinydcc's
+/// Landlock confinement rightly forbids, so it is turned off there.
+pub fn wrapper_daemon_args(kind: Kind, extra: &[&'static str]) -> Vec<&'static str> {
+    let mut v = extra.to_vec();
+    if kind == Kind::Tiny {
+        v.push("--no-sandbox");
+    }
+    v
+}
