@@ -469,3 +469,116 @@ fn detaches_and_writes_pid_file() {
         !Path::new(&format!("/proc/{pid}")).exists()
     });
 }
+
+/// IPv6: `--listen ::1 --allow ::1/128`.
+#[test]
+fn ipv6_listen_and_allow() {
+    let port = free_port();
+    let mut child = Command::new(tinydcc())
+        .args([
+            "--daemon",
+            "--no-detach",
+            "--listen",
+            "::1",
+            "--port",
+            &port.to_string(),
+        ])
+        .args(["--allow", "::1/128", "--log-stderr"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut s = loop {
+        if let Ok(s) = TcpStream::connect(("::1", port)) {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "no IPv6 listener");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    s.write_all(&request_v1(&["gcc", "-c", "x.c", "-o", "x.o"], b"int x;\n"))
+        .unwrap();
+    let mut r = Vec::new();
+    s.read_to_end(&mut r).unwrap();
+    assert!(r.starts_with(b"DONE00000001STAT00000000"));
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// With no entries in the whitelist directory (Void's case), well-known
+/// compiler drivers on PATH are allowed, and the daemon says so at start.
+#[test]
+fn builtin_whitelist_when_the_directory_is_empty() {
+    let empty = TempDir::new("emptywl");
+    std::fs::create_dir(empty.join("bin")).unwrap();
+    let d = Daemon::start(
+        Kind::Tiny,
+        &["--whitelist-dir", empty.path().to_str().unwrap()],
+    );
+    assert!(
+        d.log_text()
+            .contains("is missing or empty: allowing well-known compiler drivers"),
+        "{}",
+        d.log_text()
+    );
+    assert!(job(&d, "gcc").starts_with(b"DONE00000001STAT00000000"));
+    assert!(job(&d, "/usr/bin/gcc").starts_with(b"DONE00000001STAT00000000"));
+    assert!(job(&d, "sh").starts_with(b"DONE00000001STAT00006500"));
+    assert!(job(&d, "python3").starts_with(b"DONE00000001STAT00006500"));
+}
+
+/// DISTCC_IO_TIMEOUT drops a connection that stops sending.
+#[test]
+fn io_timeout_drops_idle_connections() {
+    let d = Daemon::start_env(Kind::Tiny, &[], &[("DISTCC_IO_TIMEOUT", "1")]);
+    let mut s = TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+    s.write_all(b"DIST00000001ARGC00000004").unwrap();
+    let t = Instant::now();
+    assert!(closed_by_peer(&mut s, Duration::from_secs(10)));
+    assert!(t.elapsed() >= Duration::from_millis(900));
+    assert!(d
+        .wait_log("I/O timeout")
+        .contains("I/O timeout; dropping connection"));
+}
+
+/// Without --log-file or --log-stderr the daemon logs to syslog, facility
+/// daemon, ident distccd. Proved in a private mount namespace where our
+/// own datagram socket stands in for the system's syslog.
+#[test]
+fn logs_to_syslog_by_default() {
+    let unshare = require("unshare");
+    let py = require("python3");
+    let dir = TempDir::new("syslog");
+    let out = dir.join("syslog.txt");
+    let port = free_port();
+    let script = format!(
+        r#"set -e
+mount -t tmpfs tinydcc-test /run
+{py} -c '
+import socket
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/run/syslog")
+open("/run/ready", "w").close()
+with open("{out}", "ab") as f:
+    while True:
+        f.write(s.recv(65536) + b"\n"); f.flush()
+' &
+while [ ! -e /run/ready ]; do sleep 0.05; done
+if [ -e /dev/log ]; then mount --bind /run/syslog /dev/log; fi
+{bin} --daemon --no-detach --listen 127.0.0.1 --port {port} --allow 127.0.0.1 &
+sleep 1
+kill %2 %1
+"#,
+        py = py.display(),
+        out = out.display(),
+        bin = tinydcc().display(),
+    );
+    let st = Command::new(unshare)
+        .args(["--mount", "--propagation", "private", "bash", "-c", &script])
+        .status()
+        .unwrap();
+    assert!(st.success(), "namespace script failed: {st}");
+    let log = std::fs::read_to_string(&out).unwrap_or_default();
+    // <29> = facility daemon (3) * 8 + notice (5).
+    assert!(log.contains("<29>") && log.contains("distccd["), "{log}");
+    assert!(log.contains("listening on port"), "{log}");
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Daemon benchmark: tinydcc's daemon against Debian's distccd, side by side
+# in one run on this machine. Prints a markdown table of measured values
+# and ratios. Not part of tests/run (numbers, not assertions).
+#   tests/bench/daemon.sh [RUNS]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+runs=${1:-40}
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+need=()
+for p in distcc hyperfine gcc; do command -v "$p" >/dev/null || need+=("$p"); done
+if [ ${#need[@]} -gt 0 ]; then
+  as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}"
+fi
+cargo build --release -q
+tiny=$PWD/target/release/tinydcc
+
+work=$(mktemp -d /tmp/tinydcc-bench.XXXXXX)
+chmod 777 "$work"  # the stock daemon opens its log after dropping root
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -- -"$p" 2>/dev/null || kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+cd "$work"
+printf '#include <stdio.h>\n\nint main(void)\n{\n\tprintf("Hello distcc\\n");\n\treturn 0;\n}\n' > hello_distcc.c
+# A heavier TU for "busy" RSS: a few seconds of compile each.
+python3 - <<'PY'
+with open("big.c", "w") as f:
+    for i in range(3000):
+        f.write(f"int f{i}(int x) {{ int s = 0; for (int j = 0; j < x; j++) s += j * {i} % 7; return s; }}\n")
+PY
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+jobs=2
+tp=$(port); sp=$(port)
+setsid "$tiny" --daemon --no-detach --listen 127.0.0.1 --port "$tp" --allow 127.0.0.1 -j $jobs --log-file "$work/tiny.log" & pids+=($!)
+setsid distccd --daemon --no-detach --listen 127.0.0.1 --port "$sp" --allow 127.0.0.1 -j $jobs --log-file "$work/stock.log" & pids+=($!)
+sleep 1
+
+# Sum of VmRSS and Pss over a daemon's whole process group (stock preforks).
+mem() {
+  local pg=$1 rss=0 pss=0 pid
+  for pid in $(pgrep -g "$pg"); do
+    r=$(awk '/^VmRSS/{print $2}' /proc/$pid/status 2>/dev/null || echo 0)
+    p=$(awk '/^Pss:/{print $2}' /proc/$pid/smaps_rollup 2>/dev/null || echo 0)
+    rss=$((rss + r)); pss=$((pss + p))
+  done
+  echo "$rss $pss $(pgrep -g "$pg" | wc -l)"
+}
+read -r t_rss t_pss t_n < <(mem "${pids[0]}")
+read -r s_rss s_pss s_n < <(mem "${pids[1]}")
+
+# Busy: $jobs big compiles in flight on each daemon (client: stock distcc).
+busy() {
+  local p=$1 pg=$2 i
+  for i in $(seq $jobs); do
+    DISTCC_HOSTS=127.0.0.1:$p DISTCC_DIR=$work/dd DISTCC_FALLBACK=0 distcc gcc -O2 -c big.c -o big$i.o &
+  done
+  sleep 1.5
+  mem "$pg"
+  wait
+}
+mkdir -p dd
+read -r tb_rss tb_pss _ < <(busy "$tp" "${pids[0]}")
+read -r sb_rss sb_pss _ < <(busy "$sp" "${pids[1]}")
+
+# Per-job latency of hello_distcc.c with the same (stock) client.
+hyperfine -N -w 5 -r "$runs" --export-json lat.json \
+  -n local "gcc -c hello_distcc.c -o l.o" \
+  -n stock-distccd "env DISTCC_HOSTS=127.0.0.1:$sp DISTCC_DIR=$work/dd DISTCC_FALLBACK=0 distcc gcc -c hello_distcc.c -o s.o" \
+  -n tinydcc-daemon "env DISTCC_HOSTS=127.0.0.1:$tp DISTCC_DIR=$work/dd DISTCC_FALLBACK=0 distcc gcc -c hello_distcc.c -o t.o" \
+  >/dev/null
+cmp s.o t.o
+
+python3 - "$t_rss" "$t_pss" "$t_n" "$s_rss" "$s_pss" "$s_n" "$tb_rss" "$tb_pss" "$sb_rss" "$sb_pss" <<'PY'
+import json, sys, datetime, platform, os
+t_rss, t_pss, t_n, s_rss, s_pss, s_n, tb_rss, tb_pss, sb_rss, sb_pss = map(int, sys.argv[1:])
+r = {x["command"]: x for x in json.load(open("lat.json"))["results"]}
+med = lambda n: r[n]["median"] * 1000
+print(f"## Daemon benchmark ({datetime.date.today()}, {platform.machine()}, {os.cpu_count()} cores; tests/bench/daemon.sh)")
+print()
+print("| measure | tinydcc daemon | stock distccd | ratio |")
+print("|---|---|---|---|")
+print(f"| processes idle | {t_n} | {s_n} | |")
+print(f"| RSS idle, all processes (KiB) | {t_rss} | {s_rss} | {t_rss/s_rss:.2f} |")
+print(f"| PSS idle, all processes (KiB) | {t_pss} | {s_pss} | {t_pss/s_pss:.2f} |")
+print(f"| PSS with -j 2 compiles running, daemon only (KiB) | {tb_pss} | {sb_pss} | {tb_pss/sb_pss:.2f} |")
+lo = med("local")
+print(f"| hello_distcc.c per job, median (ms; local gcc -c {lo:.1f}) | {med('tinydcc-daemon'):.1f} | {med('stock-distccd'):.1f} | {med('tinydcc-daemon')/med('stock-distccd'):.2f} |")
+print(f"| overhead over local (ms) | {med('tinydcc-daemon')-lo:.1f} | {med('stock-distccd')-lo:.1f} | {(med('tinydcc-daemon')-lo)/(med('stock-distccd')-lo):.2f} |")
+PY
