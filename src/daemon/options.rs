@@ -107,6 +107,15 @@ where
 
 /// Parse distccd's arguments (everything after `--daemon`/the program name).
 pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
+    // `--opt=value` as two words: pico-args finds the separate form before
+    // the joined one, which would break "last wins" between the two forms.
+    let args = args
+        .into_iter()
+        .flat_map(|a| match a.to_str().and_then(|s| s.split_once('=')) {
+            Some((k, v)) if k.starts_with("--") => vec![OsString::from(k), OsString::from(v)],
+            _ => vec![a],
+        })
+        .collect();
     let mut p = pico_args::Arguments::from_vec(args);
     if p.contains(["-h", "--help"]) {
         return Ok(Parsed::Help);
