@@ -74,10 +74,10 @@ fn masquerade_names_distribute_and_never_recurse() {
 #[test]
 fn masquerade_without_real_compiler() {
     let dir = TempDir::new("masq-missing");
-    let m = masq_dir(&dir, &["arm-linux-gnueabihf-gcc"]);
+    let m = masq_dir(&dir, &["armv9-nowhere-linux-gnueabihf-gcc"]);
     dir.write("x.c", HELLO);
     let out = run({
-        let mut c = Command::new(m.join("arm-linux-gnueabihf-gcc"));
+        let mut c = Command::new(m.join("armv9-nowhere-linux-gnueabihf-gcc"));
         c.current_dir(dir.path())
             .env("PATH", format!("{}:/usr/bin:/bin", m.display()))
             .env("DISTCC_HOSTS", "localhost")
