@@ -24,9 +24,10 @@ fn strings(v: Vec<OsString>) -> Vec<String> {
 }
 
 fn dispatch(name: &str, argv0: &str, rest: Vec<OsString>) -> i32 {
-    use tinydcc::{check, client, daemon};
+    use tinydcc::{check, client, daemon, pump};
     match name {
         "tinydccd" | "distccd" => return daemon::main(rest),
+        "pump" | "distcc-pump" => return pump::command::main(strings(rest)),
         "tinydcc" | "distcc" => {}
         n if n.contains("distcc") || n.contains("tinydcc") => {}
         _ => return client::main_masquerade(argv0, strings(rest)),
@@ -34,6 +35,7 @@ fn dispatch(name: &str, argv0: &str, rest: Vec<OsString>) -> i32 {
     match rest.first().and_then(|a| a.to_str()) {
         Some("--daemon") => daemon::main(rest),
         Some("--check") => check::main(strings(rest[1..].to_vec())),
+        Some("--pump") => pump::command::main(strings(rest[1..].to_vec())),
         _ => client::main_explicit(strings(rest)),
     }
 }

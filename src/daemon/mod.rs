@@ -6,6 +6,7 @@ pub mod harden;
 pub mod inetd;
 pub mod job;
 pub mod options;
+pub mod pump_job;
 pub mod sandbox;
 pub mod server;
 pub mod stats;

@@ -354,8 +354,14 @@ impl Server {
             };
             self.stats
                 .compiled(&job.plan.input, &job.plan.argv[0], ms as u64, st.success());
-            let fin = job::finish(*job, st);
-            self.start_reply(t, fin.reply, fin.object_file, summary, outcome);
+            let job::Finished {
+                reply,
+                object_file,
+                dir,
+            } = job::finish(*job, st);
+            // Clean up before answering (an open object file outlives it).
+            drop(dir);
+            self.start_reply(t, reply, object_file, summary, outcome);
         }
         self.stats.sample_kids(self.running.len());
         self.start_queued();
@@ -498,11 +504,6 @@ impl Server {
                         };
                         buf.drain(..used);
                         if job.is_none() && dec.argv_complete() {
-                            if dec.version().unwrap_or(0) >= 3 {
-                                log::warn!("client {peer}: pump mode (protocol 3) is not supported yet; dropping connection");
-                                self.stats.record(Outcome::RejBadReq);
-                                return self.close(t);
-                            }
                             *job = Some(job::prepare(dec, &self.cfg.policy, &self.cfg.tmp));
                             continue;
                         }
@@ -513,7 +514,22 @@ impl Server {
                     if dec.is_done() {
                         let version = dec.version().unwrap_or(1);
                         let argv0 = dec.argv().first().cloned().unwrap_or_default();
-                        match job.take() {
+                        let mut job = job.take();
+                        if version >= 3 {
+                            // Pump: lay the client's files out now, so a queued
+                            // job holds disk, not memory.
+                            let State::Reading { dec, .. } =
+                                std::mem::replace(&mut conn.state, placeholder())
+                            else {
+                                unreachable!()
+                            };
+                            if let Some(Ok(p)) = &mut job {
+                                if let Err(r) = p.receive_files(dec.take()) {
+                                    job = Some(Err(r));
+                                }
+                            }
+                        }
+                        match job {
                             None => return self.close(t),
                             Some(Err(r)) => {
                                 log::warn!("client {peer}: refused: {}", r.why);
