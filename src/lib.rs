@@ -13,6 +13,7 @@ pub mod exitcode;
 pub mod fuzzing;
 pub mod hosts;
 pub mod logging;
+pub mod monitor;
 pub mod paths;
 pub mod protocol;
 pub mod pump;

@@ -10,6 +10,7 @@ pub mod pump_job;
 pub mod sandbox;
 pub mod server;
 pub mod stats;
+pub mod status_page;
 pub mod whitelist;
 
 use std::ffi::OsString;

@@ -352,8 +352,13 @@ impl Server {
             } else {
                 Outcome::CompileError
             };
-            self.stats
-                .compiled(&job.plan.input, &job.plan.argv[0], ms as u64, st.success());
+            self.stats.compiled(
+                &job.plan.input,
+                &job.plan.argv[0],
+                &conn.peer.to_string(),
+                ms as u64,
+                st.success(),
+            );
             let job::Finished {
                 reply,
                 object_file,
@@ -555,7 +560,23 @@ impl Server {
                 State::Stats { out, .. } => {
                     if out.is_empty() {
                         // Any request will do, as with distccd: answer now.
-                        let page = self.stats.page(self.running.len(), &self.cfg.tmp);
+                        let page = if super::status_page::wants_html(&chunk[..n]) {
+                            let live = live_jobs(&self.conns, &self.running);
+                            super::status_page::page(
+                                &self.stats,
+                                &live,
+                                self.queue.len(),
+                                self.cfg.jobs,
+                            )
+                        } else {
+                            self.stats.page(self.running.len(), &self.cfg.tmp)
+                        };
+                        let Some(conn) = self.conns.get_mut(&t) else {
+                            return;
+                        };
+                        let State::Stats { out, .. } = &mut conn.state else {
+                            return;
+                        };
                         *out = page.into_bytes();
                         if !conn.writable {
                             conn.writable = true;
@@ -727,6 +748,22 @@ impl Server {
             self.close(t);
         }
     }
+}
+
+/// The jobs compiling now, for the HTML page.
+fn live_jobs(conns: &HashMap<Token, Conn>, running: &[Token]) -> Vec<super::status_page::Live> {
+    running
+        .iter()
+        .filter_map(|t| conns.get(t))
+        .filter_map(|c| match &c.state {
+            State::Compiling { job } => Some(super::status_page::Live {
+                input: job.plan.input.clone(),
+                client: c.peer.to_string(),
+                ms: job.started.elapsed().as_millis() as u64,
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Send up to `len` bytes of `file` from `offset` with sendfile(2).
