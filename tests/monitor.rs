@@ -204,3 +204,44 @@ fn cluster_view() {
     assert!(lines[3].contains("no stats"), "{t}");
     assert!(lines[4].contains("compiles here"), "{t}");
 }
+
+/// Stock distccmon-text shows a running tinydcc client (a compile held
+/// open by a host that never answers), and the state file is gone after
+/// the client ends, also when it ends by SIGTERM.
+#[test]
+fn stock_distccmon_text_shows_our_client() {
+    let mon = require("distccmon-text");
+    let dir = TempDir::new("ourstate");
+    dir.write("held.c", HELLO);
+    let hole = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = hole.local_addr().unwrap().port();
+    let ddir = dir.join(".distcc-private");
+    for signal in [false, true] {
+        let mut c = client_cmd(Kind::Tiny, dir.path(), &format!("127.0.0.1:{port}"));
+        c.args(["gcc", "-c", "held.c", "-o", "held.o"])
+            .env("DISTCC_IO_TIMEOUT", "3")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut client = c.spawn().unwrap();
+        let _held = hole.accept().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut seen = String::new();
+        while Instant::now() < deadline {
+            seen = text(&Command::new(&mon).env("DISTCC_DIR", &ddir).output().unwrap().stdout);
+            if seen.contains("held.c") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let line = seen.lines().find(|l| l.contains("held.c")).unwrap_or_else(|| panic!("{seen}"));
+        assert!(line.trim_start().starts_with(&client.id().to_string()), "{line}");
+        assert!(line.contains("127.0.0.1["), "{line}");
+        if signal {
+            let pid = nix::unistd::Pid::from_raw(client.id() as i32);
+            nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        }
+        let _ = client.wait();
+        let state = ddir.join(format!("state/binstate_{}", client.id()));
+        assert!(!state.exists(), "state file left after the client ended (signal: {signal})");
+    }
+}

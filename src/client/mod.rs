@@ -127,6 +127,12 @@ distributed, and jobs whose hosts fail, run locally.
 /// Run one compiler command, remotely if possible. `tweaked_path` says a
 /// masquerade link just cut PATH (distcc's recursion rule needs it).
 pub fn compile(argv: Vec<String>, tweaked_path: bool) -> i32 {
+    let code = compile_job(argv, tweaked_path);
+    phase::finish();
+    code
+}
+
+fn compile_job(argv: Vec<String>, tweaked_path: bool) -> i32 {
     init_logging();
     let level = invoke::bump_safeguard();
     let s = match Settings::from_env() {

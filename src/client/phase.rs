@@ -1,7 +1,16 @@
-//! What the client is doing right now, for monitors. distcc writes a
-//! `$DISTCC_DIR/state/binstate_<pid>` struct at every phase change
-//! (distcc-compat.md §5.1); the monitor issue fills in `note` with that one
-//! `pwrite`. Until then it only traces, so the hot path stays free of I/O.
+//! What the client is doing right now, for monitors: distcc's
+//! `$DISTCC_DIR/state/binstate_<pid>` struct, created at the first phase
+//! and rewritten with one `pwrite` at each later one (distcc-compat.md
+//! §5.1), so stock distccmon-text shows tinydcc clients. `finish` (and a
+//! terminating signal, through `cleanup`) removes it.
+
+use std::cell::RefCell;
+
+use crate::monitor::state::{self, StateFile, TaskState};
+
+thread_local! {
+    static STATE: RefCell<Option<(StateFile, super::cleanup::Guard)>> = const { RefCell::new(None) };
+}
 
 /// distcc's phase numbers (src/state.h), kept for the state-file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,4 +30,42 @@ pub enum Phase {
 /// work) in lock slot `slot`.
 pub fn note(phase: Phase, file: &str, host: &str, slot: u32) {
     log::trace!("phase {phase:?}: {file} on {host}[{slot}]");
+    let pid = std::process::id();
+    STATE.with(|cell| {
+        let mut cur = cell.borrow_mut();
+        if cur.is_none() {
+            // No state dir (no HOME, read-only disk): monitoring is optional.
+            let Some(dir) = state::state_dir() else { return };
+            let Ok(f) = StateFile::create(&dir, pid) else { return };
+            let guard = super::cleanup::register(f.path());
+            *cur = Some((f, guard));
+        }
+        if let Some((f, _)) = cur.as_ref() {
+            let _ = f.write(&TaskState {
+                pid: pid as u64,
+                file: file.to_string(),
+                host: host.to_string(),
+                slot: slot as i32,
+                phase: to_monitor(phase),
+            });
+        }
+    });
+}
+
+/// The job is over: remove the state file.
+pub fn finish() {
+    STATE.with(|cell| cell.borrow_mut().take());
+}
+
+fn to_monitor(p: Phase) -> state::Phase {
+    match p {
+        Phase::Startup => state::Phase::Startup,
+        Phase::Blocked => state::Phase::Blocked,
+        Phase::Connect => state::Phase::Connect,
+        Phase::Cpp => state::Phase::Preprocess,
+        Phase::Send => state::Phase::Send,
+        Phase::Compile => state::Phase::Compile,
+        Phase::Receive => state::Phase::Receive,
+        Phase::Done => state::Phase::Done,
+    }
 }
