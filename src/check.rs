@@ -67,23 +67,61 @@ fn compiler() -> &'static str {
     }
 }
 
+/// Run our own client on `argv` in `dir` with `DISTCC_HOSTS=spec`: in a
+/// forked child, not by executing our binary again, because that binary may
+/// not be executable by path (the ARM build under qemu-user without
+/// binfmt_misc, or a file replaced by an upgrade). Returns the exit code
+/// and everything the client wrote.
+fn run_client(dir: &Path, spec: &str, argv: &[&str]) -> Result<(i32, String), String> {
+    use nix::sys::wait::{waitpid, WaitStatus};
+    use nix::unistd::{fork, pipe, ForkResult};
+    use std::io::Read;
+    use std::os::unix::io::AsRawFd;
+    let (r, w) = pipe().map_err(|e| format!("pipe: {e}"))?;
+    // SAFETY: --check is single-threaded; the child only sets its own
+    // environment, runs the client and exits.
+    match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
+        ForkResult::Child => {
+            drop(r);
+            // SAFETY: dup2 onto the standard descriptors of this child.
+            unsafe {
+                libc::dup2(w.as_raw_fd(), 1);
+                libc::dup2(w.as_raw_fd(), 2);
+            }
+            drop(w);
+            std::env::set_var("DISTCC_HOSTS", spec);
+            std::env::set_var("DISTCC_FALLBACK", "0");
+            std::env::set_var("DISTCC_BACKOFF_PERIOD", "0");
+            let code = match std::env::set_current_dir(dir) {
+                Ok(()) => {
+                    crate::client::main_explicit(argv.iter().map(|a| a.to_string()).collect())
+                }
+                Err(_) => EXIT_IO_ERROR,
+            };
+            std::process::exit(code);
+        }
+        ForkResult::Parent { child } => {
+            drop(w);
+            let mut out = String::new();
+            let _ = std::fs::File::from(r).read_to_string(&mut out);
+            let code = match waitpid(child, None) {
+                Ok(WaitStatus::Exited(_, c)) => c,
+                Ok(_) => EXIT_DISTCC_FAILED,
+                Err(e) => return Err(format!("waitpid: {e}")),
+            };
+            Ok((code, out))
+        }
+    }
+}
+
 /// Compile hello through `spec` with our own client; Ok(ms) if the object
 /// matches `reference`.
 fn check_host(dir: &Path, spec: &str, n: usize, reference: &[u8]) -> Result<u128, String> {
-    let me = std::env::current_exe().map_err(|e| e.to_string())?;
     let obj = format!("hello_{n}.o");
     let t = Instant::now();
-    let out = Command::new(me)
-        .args([compiler(), "-c", "hello_distcc.c", "-o", &obj])
-        .current_dir(dir)
-        .env("DISTCC_HOSTS", spec)
-        .env("DISTCC_FALLBACK", "0")
-        .env("DISTCC_BACKOFF_PERIOD", "0")
-        .output()
-        .map_err(|e| e.to_string())?;
+    let (code, err) = run_client(dir, spec, &[compiler(), "-c", "hello_distcc.c", "-o", &obj])?;
     let ms = t.elapsed().as_millis();
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
+    if code != 0 {
         // The first warning names the cause (refused, timed out, refused job).
         let why = err
             .lines()
