@@ -2,14 +2,18 @@
 //!
 //! Where things live: `protocol` (wire format), `args` (local vs remote),
 //! `hosts` (host lists), `client`, `daemon`, `check` (`--check`),
-//! `logging`, `paths`, `exitcode`.
+//! `pump` (include server, scanner, `pump` command), `logging`, `paths`,
+//! `exitcode`.
 
 pub mod args;
 pub mod check;
 pub mod client;
 pub mod daemon;
 pub mod exitcode;
+pub mod fuzzing;
 pub mod hosts;
 pub mod logging;
+pub mod monitor;
 pub mod paths;
 pub mod protocol;
+pub mod pump;

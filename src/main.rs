@@ -24,9 +24,11 @@ fn strings(v: Vec<OsString>) -> Vec<String> {
 }
 
 fn dispatch(name: &str, rest: Vec<OsString>) -> i32 {
-    use tinydcc::{check, client, daemon};
+    use tinydcc::{check, client, daemon, monitor, pump};
     match name {
         "tinydccd" | "distccd" => return daemon::main(rest),
+        "pump" | "distcc-pump" => return pump::command::main(strings(rest)),
+        "distccmon-text" => return monitor::text::main(&strings(rest)),
         "tinydcc" | "distcc" => {}
         n if n.contains("distcc") || n.contains("tinydcc") => {}
         other => return client::main_masquerade(other, strings(rest)),
@@ -34,6 +36,11 @@ fn dispatch(name: &str, rest: Vec<OsString>) -> i32 {
     match rest.first().and_then(|a| a.to_str()) {
         Some("--daemon") => daemon::main(rest),
         Some("--check") => check::main(strings(rest[1..].to_vec())),
+        Some("--pump") => pump::command::main(strings(rest[1..].to_vec())),
+        Some("--mon") if rest.get(1).is_some_and(|a| a == "--cluster") => {
+            monitor::cluster::main(&strings(rest[2..].to_vec()))
+        }
+        Some("--mon") => monitor::text::main(&strings(rest[1..].to_vec())),
         _ => client::main_explicit(strings(rest)),
     }
 }

@@ -215,6 +215,21 @@ fn preprocessed_language(lang: &str) -> Option<&'static str> {
     })
 }
 
+/// Pump mode compiles real sources: the C family only (no assembler, whose
+/// `.include` and `.incbin` read files).
+fn source_language(lang: &str) -> Option<&'static str> {
+    Some(match lang {
+        "c" => "c",
+        "c++" => "c++",
+        "objective-c" => "objective-c",
+        "objective-c++" => "objective-c++",
+        "c-header" => "c-header",
+        "c++-header" => "c++-header",
+        "none" => "none",
+        l => return preprocessed_language(l),
+    })
+}
+
 enum Outcome {
     Keep,
     Drop,
@@ -246,14 +261,98 @@ fn check_arg(a: &str) -> Result<Outcome, String> {
     }
 }
 
-/// Make a client's argv safe to run on preprocessed input, or say why not.
-/// `input` and `output` are the indices (in `argv`) of the source and of the
-/// output value; they are kept for the daemon to rewrite. Returns the new
-/// argv and the new positions of input and output.
+/// Which kind of job the argv is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Protocols 1 and 2: the input is preprocessed.
+    Plain,
+    /// Protocol 3: the server preprocesses the real source with the client's
+    /// shipped headers, so search paths, macros and dependency options stay.
+    Pump,
+}
+
+/// Pump mode: preprocessor options are needed, and their paths are
+/// resolved inside the job's mirror of the client (absolute ones get the
+/// job directory in front), so they may not climb out of it.
+fn pump_rule(a: &str) -> Option<(bool, bool)> {
+    // (takes a separate value, value is a path)
+    const SEP_PATH: &[&str] = &[
+        "-I",
+        "-iquote",
+        "-isystem",
+        "-idirafter",
+        "-iprefix",
+        "-iwithprefix",
+        "-iwithprefixbefore",
+        "-include",
+        "-imacros",
+    ];
+    const JOINED_PATH: &[&str] = &[
+        "-iwithprefixbefore",
+        "-iwithprefix",
+        "-iprefix",
+        "-idirafter",
+        "-isystem",
+        "-iquote",
+        "-I",
+    ];
+    if SEP_PATH.contains(&a) {
+        return Some((true, true));
+    }
+    if JOINED_PATH.iter().any(|p| a.starts_with(p)) {
+        return Some((false, true));
+    }
+    if a == "-D" || a == "-U" || a == "-MT" || a == "-MQ" {
+        return Some((true, false));
+    }
+    let plain = a.starts_with("-D")
+        || a.starts_with("-U")
+        || a.starts_with("-MT")
+        || a.starts_with("-MQ")
+        || matches!(
+            a,
+            "-MD" | "-MMD" | "-MP" | "-MG" | "-undef" | "-nostdinc" | "-nostdinc++"
+        );
+    plain.then_some((false, false))
+}
+
+/// The value of a pump-mode path option (the joined part, or empty).
+fn joined_value(a: &str) -> &str {
+    const JOINED_PATH: &[&str] = &[
+        "-iwithprefixbefore",
+        "-iwithprefix",
+        "-iprefix",
+        "-idirafter",
+        "-isystem",
+        "-iquote",
+        "-I",
+    ];
+    JOINED_PATH
+        .iter()
+        .find(|p| a.starts_with(*p))
+        .map(|p| &a[p.len()..])
+        .unwrap_or("")
+}
+
+/// Make a client's argv safe to run, or say why not. `input` and `output`
+/// are the indices (in `argv`) of the source and of the output value; they
+/// are kept for the daemon to rewrite. Returns the new argv and the new
+/// positions of input and output. In pump mode `cwd` is the client's
+/// working directory (relative paths must stay inside the mirror).
 pub fn sanitize(
     argv: &[String],
     input: usize,
     output: usize,
+) -> Result<(Vec<String>, usize, usize), String> {
+    sanitize_mode(argv, input, output, Mode::Plain, "/")
+}
+
+pub fn sanitize_mode(
+    argv: &[String],
+    input: usize,
+    output: usize,
+    mode: Mode,
+    cwd: &str,
 ) -> Result<(Vec<String>, usize, usize), String> {
     let mut out: Vec<String> = Vec::with_capacity(argv.len());
     out.push(argv[0].clone());
@@ -276,6 +375,34 @@ pub fn sanitize(
             out.push(a.to_string());
             i += 1;
             continue;
+        }
+        if mode == Mode::Pump {
+            if a == "-MF" {
+                value(i, a)?;
+                i += 2; // the daemon writes the dependency file itself
+                continue;
+            }
+            if a.starts_with("-MF") {
+                i += 1;
+                continue;
+            }
+            if let Some((sep, is_path)) = pump_rule(a) {
+                let v = if sep {
+                    value(i, a)?.as_str()
+                } else {
+                    joined_value(a)
+                };
+                if is_path && (v.starts_with('@') || !super::pump_job::stays_inside(cwd, v)) {
+                    return Err(format!("argument '{a} {v}' reaches outside the job"));
+                }
+                out.push(a.to_string());
+                if sep {
+                    out.push(v.to_string());
+                    i += 1;
+                }
+                i += 1;
+                continue;
+            }
         }
         if !a.starts_with('-') || a == "-" {
             if a.starts_with('@') {
@@ -325,10 +452,12 @@ pub fn sanitize(
                         Some(l) => (l, false),
                         None => unreachable!(),
                     };
-                    let Some(pp) = preprocessed_language(lang) else {
-                        return Err(format!(
-                            "language '{lang}' is not preprocessed input and could read files on the server"
-                        ));
+                    let pp = match mode {
+                        Mode::Pump => source_language(lang),
+                        Mode::Plain => preprocessed_language(lang),
+                    };
+                    let Some(pp) = pp else {
+                        return Err(format!("language '{lang}' could read files on the server"));
                     };
                     out.push("-x".into());
                     out.push(pp.into());
@@ -615,6 +744,37 @@ mod tests {
         kept("-Xclang -fno-pch-timestamp", "-Xclang -fno-pch-timestamp");
         kept("-xc++", "-x c++-cpp-output");
         kept("-save-temps=obj", "-save-temps=obj");
+    }
+
+    #[test]
+    fn pump_mode_keeps_preprocessor_options_inside_the_mirror() {
+        let a = v(
+            "gcc -I/src/inc -Iinc -I ../lib -DX=1 -include cfg.h -MD -MF x.d -MT x.o -c x.c -o x.o",
+        );
+        let input = a.iter().position(|s| s == "x.c").unwrap();
+        let (out, i, o) = sanitize_mode(&a, input, a.len() - 1, Mode::Pump, "/home/u/src").unwrap();
+        assert_eq!(
+            out,
+            v("gcc -I/src/inc -Iinc -I ../lib -DX=1 -include cfg.h -MD -MT x.o -c x.c -o x.o")
+        );
+        assert_eq!((out[i].as_str(), out[o].as_str()), ("x.c", "x.o"));
+        for bad in [
+            "gcc -I../../../../etc -c x.c -o x.o",
+            "gcc -I/usr/../etc -c x.c -o x.o",
+            "gcc -include ../../../../etc/passwd -c x.c -o x.o",
+            "gcc -x assembler-with-cpp -c x.c -o x.o",
+            "gcc -wrapper /bin/sh -c x.c -o x.o",
+        ] {
+            let a = v(bad);
+            let input = a.iter().position(|s| s == "x.c").unwrap();
+            assert!(
+                sanitize_mode(&a, input, a.len() - 1, Mode::Pump, "/home/u/src").is_err(),
+                "{bad}"
+            );
+        }
+        // Plain mode still drops them.
+        let a = v("gcc -Iinc -c x.i -o x.o");
+        assert_eq!(sanitize(&a, 3, 5).unwrap().0, v("gcc -c x.i -o x.o"));
     }
 
     #[test]

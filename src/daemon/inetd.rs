@@ -72,10 +72,6 @@ pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Op
             };
             buf.drain(..used);
             if job.is_none() && dec.argv_complete() {
-                if dec.version().unwrap_or(0) >= 3 {
-                    log::warn!("client {who}: pump mode (protocol 3) is not supported yet");
-                    return EXIT_PROTOCOL_ERROR;
-                }
                 job = Some(job::prepare(&mut dec, policy, tmp));
                 continue;
             }
@@ -86,6 +82,13 @@ pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Op
     }
     drop(chunk);
     let version = dec.version().unwrap_or(1);
+    if let Some(Ok(p)) = &mut job {
+        if version >= 3 {
+            if let Err(r) = p.receive_files(dec.take()) {
+                job = Some(Err(r));
+            }
+        }
+    }
     let (r, summary, code) = match job {
         None => return EXIT_PROTOCOL_ERROR,
         Some(Err(r)) => {

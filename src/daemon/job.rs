@@ -22,13 +22,25 @@ pub struct Plan {
     pub output_index: usize,
     pub output_joined: bool,
     pub input: String,
+    /// The output as the client named it (the target of a pump `.d` file).
+    pub output: String,
     pub output_ext: String,
 }
 
 /// Check the client's argv before anything is written or run: distcc's
 /// own rules (it must be a remote-able compile), the compiler whitelist,
-/// then the argument hardening of `harden`.
+/// then the argument hardening of `harden` (`cwd`: the client's working
+/// directory, pump mode only).
 pub fn plan(argv: &[String], policy: &Policy) -> Result<Plan, String> {
+    plan_mode(argv, policy, harden::Mode::Plain, "/")
+}
+
+pub fn plan_mode(
+    argv: &[String],
+    policy: &Policy,
+    mode: harden::Mode,
+    cwd: &str,
+) -> Result<Plan, String> {
     let scan = args::scan(argv).map_err(|why| match why {
         args::Local::Preprocess => "-E cannot be run remotely".to_string(),
         args::Local::Reason(r) => format!("not a remote compile: {r}"),
@@ -47,7 +59,7 @@ pub fn plan(argv: &[String], policy: &Policy) -> Result<Plan, String> {
         .filter(|(i, _)| *i < scan.argv.len())
         .ok_or("the output must be given with -o")?;
     let (argv, input_index, output_index) =
-        harden::sanitize(&scan.argv, scan.input_index, output_index)?;
+        harden::sanitize_mode(&scan.argv, scan.input_index, output_index, mode, cwd)?;
     let output_ext = Path::new(&scan.output)
         .extension()
         .map(|e| e.to_string_lossy().into_owned())
@@ -58,6 +70,7 @@ pub fn plan(argv: &[String], policy: &Policy) -> Result<Plan, String> {
         output_index,
         output_joined,
         input: scan.input,
+        output: scan.output,
         output_ext,
         argv,
     })
@@ -86,6 +99,9 @@ pub struct Prepared {
     pub plan: Plan,
     pub dir: JobDir,
     pub version: u32,
+    /// Pump: where the compiler runs (the mirror of the client's cwd), once
+    /// the client's files are laid out.
+    pub run_dir: Option<PathBuf>,
 }
 
 impl Prepared {
@@ -95,7 +111,37 @@ impl Prepared {
             code: crate::exitcode::EXIT_IO_ERROR,
             why: format!("cannot create a job directory in {}: {e}", tmp.display()),
         })?;
-        Ok(Prepared { plan, dir, version })
+        Ok(Prepared {
+            plan,
+            dir,
+            version,
+            run_dir: None,
+        })
+    }
+
+    /// Pump: the mirror of the client's filesystem, below the job's own files.
+    pub fn mirror(&self) -> PathBuf {
+        self.dir.path().join("m")
+    }
+
+    /// Pump: lay out the client's files; the request is then dropped.
+    pub fn receive_files(&mut self, req: crate::protocol::request::Request) -> Result<(), Refusal> {
+        log::debug!(
+            "protocol 3 request for {}: {} files and links",
+            self.plan.input,
+            req.files.len()
+        );
+        let mirror = self.mirror();
+        let cwd = req.cwd.as_deref().unwrap_or("/");
+        let run = std::fs::create_dir(&mirror)
+            .map_err(|e| e.to_string())
+            .and_then(|_| super::pump_job::materialize(&mirror, cwd, &req.files))
+            .map_err(|why| Refusal {
+                code: crate::exitcode::EXIT_PROTOCOL_ERROR,
+                why: format!("bad pump request: {why}"),
+            })?;
+        self.run_dir = Some(run);
+        Ok(())
     }
 
     fn input_path(&self) -> PathBuf {
@@ -128,13 +174,20 @@ pub fn prepare(
     tmp: &Path,
 ) -> Result<Prepared, Refusal> {
     let version = dec.version().unwrap_or(1);
-    let prepared = plan(dec.argv(), policy)
+    let (mode, cwd) = match dec.cwd() {
+        Some(c) if version >= 3 => (harden::Mode::Pump, c.to_string()),
+        _ => (harden::Mode::Plain, "/".to_string()),
+    };
+    let prepared = plan_mode(dec.argv(), policy, mode, &cwd)
         .map_err(|why| Refusal {
             code: crate::exitcode::EXIT_BAD_ARGUMENTS,
             why,
         })
         .and_then(|plan| Prepared::new(plan, version, tmp))
         .and_then(|p| {
+            if version >= 3 {
+                return Ok(p); // the files come in the request itself
+            }
             let f = p.source_sink().map_err(|e| Refusal {
                 code: crate::exitcode::EXIT_IO_ERROR,
                 why: format!("cannot write the job's source: {e}"),
@@ -162,6 +215,8 @@ pub struct Running {
     pub started: Instant,
     pub plan: Plan,
     pub version: u32,
+    /// Pump: the mirror root, removed from the `.d` file.
+    pub mirror: Option<PathBuf>,
 }
 
 impl Running {
@@ -181,7 +236,7 @@ fn w_exitcode(code: i32) -> u32 {
 pub fn spawn(job: Prepared, sandbox: Option<u32>, max_source: usize) -> Result<Running, Refusal> {
     let fail = |code: i32, why: String| Refusal { code, why };
     let input = job.input_path();
-    if job.version >= 2 {
+    if job.version >= 2 && job.run_dir.is_none() {
         let wire = job.wire_path();
         let text = std::fs::read(&wire)
             .map_err(|e| e.to_string())
@@ -206,11 +261,28 @@ pub fn spawn(job: Prepared, sandbox: Option<u32>, max_source: usize) -> Result<R
     let output = dir.join(format!("output.{}", job.plan.output_ext));
     let plan = &job.plan;
     let mut argv = plan.argv.clone();
-    argv[plan.input_index] = input.to_string_lossy().into_owned();
     argv[plan.output_index] = if plan.output_joined {
         format!("-o{}", output.display())
     } else {
         output.to_string_lossy().into_owned()
+    };
+    let mirror = job.run_dir.as_ref().map(|_| job.mirror());
+    let run_dir = match (&job.run_dir, &mirror) {
+        (Some(run), Some(m)) => {
+            // Pump: the real source, found by its client path in the mirror.
+            argv = super::pump_job::rewrite_argv(
+                &argv,
+                plan.input_index,
+                m,
+                &dir.join("deps.d"),
+                &plan.output,
+            );
+            run.clone()
+        }
+        _ => {
+            argv[plan.input_index] = input.to_string_lossy().into_owned();
+            dir.to_path_buf()
+        }
     };
     let files =
         File::create(dir.join("stdout")).and_then(|o| Ok((o, File::create(dir.join("stderr"))?)));
@@ -223,7 +295,7 @@ pub fn spawn(job: Prepared, sandbox: Option<u32>, max_source: usize) -> Result<R
     use std::os::unix::process::CommandExt;
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..])
-        .current_dir(dir)
+        .current_dir(&run_dir)
         // The compiler's own temp files stay inside the job directory.
         .env("TMPDIR", dir)
         // These make gcc write a dependency file wherever they point.
@@ -265,6 +337,7 @@ pub fn spawn(job: Prepared, sandbox: Option<u32>, max_source: usize) -> Result<R
         started: Instant::now(),
         plan: job.plan,
         version: job.version,
+        mirror,
     })
 }
 
@@ -318,6 +391,13 @@ pub fn finish(job: Running, status: ExitStatus) -> Finished {
     let stdout = std::fs::read(job.dir.path().join("stdout")).unwrap_or_default();
     let mut object = Vec::new();
     let mut object_file = None;
+    let dotd = match (&job.mirror, raw) {
+        (Some(m), 0) => {
+            let d = std::fs::read(job.dir.path().join("deps.d")).unwrap_or_default();
+            Some(super::pump_job::clean_dotd(&d, m))
+        }
+        _ => None,
+    };
     if raw == 0 {
         let path = job.output_path();
         if job.version >= 2 {
@@ -334,7 +414,7 @@ pub fn finish(job: Running, status: ExitStatus) -> Finished {
             stderr,
             stdout,
             object,
-            dotd: None,
+            dotd,
         },
         object_file,
         dir: job.dir,

@@ -6,9 +6,11 @@ pub mod harden;
 pub mod inetd;
 pub mod job;
 pub mod options;
+pub mod pump_job;
 pub mod sandbox;
 pub mod server;
 pub mod stats;
+pub mod status_page;
 pub mod whitelist;
 
 use std::ffi::OsString;

@@ -106,8 +106,35 @@ where
 }
 
 /// Parse distccd's arguments (everything after `--daemon`/the program name).
+/// popt accepts `--opt=value`, `--opt value` and `-j4`; pico-args would
+/// not keep their order when both long forms are mixed, and last-wins needs
+/// it. So every value is split off into its own argument first.
+fn normalize(args: Vec<OsString>) -> Vec<OsString> {
+    const SHORT_WITH_VALUE: &[&str] = &["-a", "-j", "-p", "-N", "-P"];
+    let mut out = Vec::with_capacity(args.len() + 4);
+    for a in args {
+        let Some(s) = a.to_str() else {
+            out.push(a);
+            continue;
+        };
+        if let Some((k, v)) = s.strip_prefix("--").and_then(|r| r.split_once('=')) {
+            out.push(format!("--{k}").into());
+            out.push(v.into());
+        } else if let Some(k) = SHORT_WITH_VALUE
+            .iter()
+            .find(|k| s.len() > 2 && s.starts_with(*k))
+        {
+            out.push(k.into());
+            out.push(s[2..].into());
+        } else {
+            out.push(a);
+        }
+    }
+    out
+}
+
 pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
-    let mut p = pico_args::Arguments::from_vec(args);
+    let mut p = pico_args::Arguments::from_vec(normalize(args));
     if p.contains(["-h", "--help"]) {
         return Ok(Parsed::Help);
     }
@@ -224,6 +251,9 @@ mod tests {
         let o = parse_str("--log-level=warning --log-level notice -j 2 --jobs 3").unwrap();
         assert_eq!(o.log_level, LevelFilter::Info);
         assert_eq!(o.jobs, 3);
+        let o = parse_str("--log-level notice --log-level=warning -j4 --port=4000").unwrap();
+        assert_eq!(o.log_level, LevelFilter::Warn);
+        assert_eq!((o.jobs, o.port), (4, 4000));
     }
 
     #[test]

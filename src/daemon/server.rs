@@ -352,10 +352,21 @@ impl Server {
             } else {
                 Outcome::CompileError
             };
-            self.stats
-                .compiled(&job.plan.input, &job.plan.argv[0], ms as u64, st.success());
-            let fin = job::finish(*job, st);
-            self.start_reply(t, fin.reply, fin.object_file, summary, outcome);
+            self.stats.compiled(
+                &job.plan.input,
+                &job.plan.argv[0],
+                &conn.peer.to_string(),
+                ms as u64,
+                st.success(),
+            );
+            let job::Finished {
+                reply,
+                object_file,
+                dir,
+            } = job::finish(*job, st);
+            // Clean up before answering (an open object file outlives it).
+            drop(dir);
+            self.start_reply(t, reply, object_file, summary, outcome);
         }
         self.stats.sample_kids(self.running.len());
         self.start_queued();
@@ -498,11 +509,6 @@ impl Server {
                         };
                         buf.drain(..used);
                         if job.is_none() && dec.argv_complete() {
-                            if dec.version().unwrap_or(0) >= 3 {
-                                log::warn!("client {peer}: pump mode (protocol 3) is not supported yet; dropping connection");
-                                self.stats.record(Outcome::RejBadReq);
-                                return self.close(t);
-                            }
                             *job = Some(job::prepare(dec, &self.cfg.policy, &self.cfg.tmp));
                             continue;
                         }
@@ -513,7 +519,22 @@ impl Server {
                     if dec.is_done() {
                         let version = dec.version().unwrap_or(1);
                         let argv0 = dec.argv().first().cloned().unwrap_or_default();
-                        match job.take() {
+                        let mut job = job.take();
+                        if version >= 3 {
+                            // Pump: lay the client's files out now, so a queued
+                            // job holds disk, not memory.
+                            let State::Reading { dec, .. } =
+                                std::mem::replace(&mut conn.state, placeholder())
+                            else {
+                                unreachable!()
+                            };
+                            if let Some(Ok(p)) = &mut job {
+                                if let Err(r) = p.receive_files(dec.take()) {
+                                    job = Some(Err(r));
+                                }
+                            }
+                        }
+                        match job {
                             None => return self.close(t),
                             Some(Err(r)) => {
                                 log::warn!("client {peer}: refused: {}", r.why);
@@ -539,7 +560,23 @@ impl Server {
                 State::Stats { out, .. } => {
                     if out.is_empty() {
                         // Any request will do, as with distccd: answer now.
-                        let page = self.stats.page(self.running.len(), &self.cfg.tmp);
+                        let page = if super::status_page::wants_html(&chunk[..n]) {
+                            let live = live_jobs(&self.conns, &self.running);
+                            super::status_page::page(
+                                &self.stats,
+                                &live,
+                                self.queue.len(),
+                                self.cfg.jobs,
+                            )
+                        } else {
+                            self.stats.page(self.running.len(), &self.cfg.tmp)
+                        };
+                        let Some(conn) = self.conns.get_mut(&t) else {
+                            return;
+                        };
+                        let State::Stats { out, .. } = &mut conn.state else {
+                            return;
+                        };
                         *out = page.into_bytes();
                         if !conn.writable {
                             conn.writable = true;
@@ -711,6 +748,22 @@ impl Server {
             self.close(t);
         }
     }
+}
+
+/// The jobs compiling now, for the HTML page.
+fn live_jobs(conns: &HashMap<Token, Conn>, running: &[Token]) -> Vec<super::status_page::Live> {
+    running
+        .iter()
+        .filter_map(|t| conns.get(t))
+        .filter_map(|c| match &c.state {
+            State::Compiling { job } => Some(super::status_page::Live {
+                input: job.plan.input.clone(),
+                client: c.peer.to_string(),
+                ms: job.started.elapsed().as_millis() as u64,
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Send up to `len` bytes of `file` from `offset` with sendfile(2).

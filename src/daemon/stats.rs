@@ -16,8 +16,20 @@ pub enum Outcome {
     Other,
 }
 
+/// One finished compile, for the HTML page.
+#[derive(Debug, Clone)]
+pub struct JobRecord {
+    pub input: String,
+    pub client: String,
+    pub ms: u64,
+    pub ok: bool,
+}
+
+const RECENT_JOBS: usize = 20;
+
 #[derive(Default)]
 pub struct Stats {
+    jobs: VecDeque<JobRecord>,
     pub tcp_accept: u64,
     pub rej_bad_req: u64,
     pub rej_overload: u64,
@@ -50,7 +62,16 @@ impl Stats {
     }
 
     /// A compile finished (successfully or not) after `ms`.
-    pub fn compiled(&mut self, input: &str, compiler: &str, ms: u64, ok: bool) {
+    pub fn compiled(&mut self, input: &str, compiler: &str, client: &str, ms: u64, ok: bool) {
+        if self.jobs.len() == RECENT_JOBS {
+            self.jobs.pop_front();
+        }
+        self.jobs.push_back(JobRecord {
+            input: input.to_string(),
+            client: client.to_string(),
+            ms,
+            ok,
+        });
         let now = Instant::now();
         self.recent.push_back(now);
         while self
@@ -63,6 +84,11 @@ impl Stats {
         if ok && self.longest.as_ref().is_none_or(|l| ms > l.2) {
             self.longest = Some((input.to_string(), compiler.to_string(), ms));
         }
+    }
+
+    /// The last few finished compiles, oldest first.
+    pub fn recent_jobs(&self) -> Vec<JobRecord> {
+        self.jobs.iter().cloned().collect()
     }
 
     /// Note how many compilers run now (called when that changes).
@@ -171,7 +197,7 @@ mod tests {
             ..Default::default()
         };
         st.record(Outcome::CompileOk);
-        st.compiled("hello.c", "gcc", 12, true);
+        st.compiled("hello.c", "gcc", "127.0.0.1:5", 12, true);
         st.sample_kids(2);
         let p = st.page(1, std::path::Path::new("/tmp"));
         assert!(p.starts_with("HTTP/1.0 200 OK\nContent-Type: text/plain\n"));

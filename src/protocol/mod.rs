@@ -3,6 +3,7 @@
 //! `reply` the server→client stream, `lzo` the payload compression.
 //! Every length from the wire is checked against `Limits` before it is used.
 
+pub mod include;
 pub mod lzo;
 pub mod reply;
 pub mod request;

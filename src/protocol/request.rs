@@ -124,6 +124,11 @@ impl RequestDecoder {
         (self.phase != Phase::Dist).then_some(self.req.version)
     }
 
+    /// v3: the client's working directory (sent before the argv).
+    pub fn cwd(&self) -> Option<&str> {
+        self.req.cwd.as_deref()
+    }
+
     /// The argv so far (complete once the decoder is past ARGV).
     pub fn argv(&self) -> &[String] {
         &self.req.argv

@@ -156,14 +156,23 @@ impl Daemon {
             if !args.iter().any(|a| a.starts_with("--allow")) {
                 cmd.args(["--allow", "127.0.0.1"]);
             }
-            cmd.args(args)
-                .env("TMPDIR", tmp.path())
-                .envs(env.iter().copied())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(logf)
-                // Its own process group: distccd signals its whole group on exit.
-                .process_group(0);
+            // "STATS_PORT" stands for the compile port + 1 (the cluster
+            // view's convention).
+            let stats = (port + 1).to_string();
+            cmd.args(args.iter().map(|a| {
+                if *a == "STATS_PORT" {
+                    stats.as_str()
+                } else {
+                    a
+                }
+            }))
+            .env("TMPDIR", tmp.path())
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(logf)
+            // Its own process group: distccd signals its whole group on exit.
+            .process_group(0);
             let mut child = cmd
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start {bin:?}: {e}"));

@@ -1,0 +1,106 @@
+//! The include-server socket protocol (distcc's include_server_if.c): the
+//! client asks `CDIR cwd ARGC n ARGV…` over a Unix socket and gets back
+//! `ARGC m ARGV…`, the paths in the include server's client root to ship.
+//! `ARGC00000000` means the server gave up. One query per connection.
+
+use std::io::Read;
+
+use super::token::{self, TOKEN_LEN};
+use super::{check_len, Limits, ProtoError};
+
+pub fn encode_query(cwd: &str, argv: &[String]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let _ = token::put_bytes(&mut out, token::CDIR, cwd.as_bytes());
+    put_list(&mut out, argv);
+    out
+}
+
+pub fn encode_answer(paths: &[String]) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_list(&mut out, paths);
+    out
+}
+
+fn put_list(out: &mut Vec<u8>, items: &[String]) {
+    token::put(out, token::ARGC, items.len() as u32);
+    for a in items {
+        let _ = token::put_bytes(out, token::ARGV, a.as_bytes());
+    }
+}
+
+fn read_string<R: Read>(r: &mut R, name: token::Name, limit: u32) -> Result<String, ProtoError> {
+    let mut hdr = [0u8; TOKEN_LEN];
+    r.read_exact(&mut hdr)?;
+    let n = check_len(
+        token::name_str(name),
+        token::expect(&hdr, name)?,
+        limit as u64,
+    )?;
+    let mut buf = vec![0u8; n];
+    r.read_exact(&mut buf)?;
+    String::from_utf8(buf).map_err(|_| ProtoError::NotUtf8(token::name_str(name)))
+}
+
+fn read_list<R: Read>(
+    r: &mut R,
+    limits: &Limits,
+    max_items: u32,
+) -> Result<Vec<String>, ProtoError> {
+    let mut hdr = [0u8; TOKEN_LEN];
+    r.read_exact(&mut hdr)?;
+    let n = check_len("ARGC", token::expect(&hdr, token::ARGC)?, max_items as u64)?;
+    let mut out = Vec::with_capacity(n.min(1024));
+    let mut total = 0usize;
+    for _ in 0..n {
+        let s = read_string(r, token::ARGV, limits.max_arg_len)?;
+        total += s.len();
+        if total > limits.max_argv_total.max(64 << 20) {
+            return Err(ProtoError::TooLarge {
+                what: "list",
+                len: total as u64,
+                limit: limits.max_argv_total as u64,
+            });
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
+/// The server side: (cwd, argv).
+pub fn read_query<R: Read>(
+    r: &mut R,
+    limits: &Limits,
+) -> Result<(String, Vec<String>), ProtoError> {
+    let cwd = read_string(r, token::CDIR, limits.max_path)?;
+    let argv = read_list(r, limits, limits.max_argc)?;
+    Ok((cwd, argv))
+}
+
+/// The client side: the listed paths (empty: the server gave up).
+pub fn read_answer<R: Read>(r: &mut R, limits: &Limits) -> Result<Vec<String>, ProtoError> {
+    read_list(r, limits, limits.max_files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_and_answer_round_trip() {
+        let argv = vec!["gcc".to_string(), "-c".into(), "p.c".into()];
+        let q = encode_query("/tmp/dt", &argv);
+        assert!(q.starts_with(b"CDIR00000007/tmp/dtARGC00000003ARGV00000003gcc"));
+        let (cwd, got) = read_query(&mut &q[..], &Limits::default()).unwrap();
+        assert_eq!((cwd.as_str(), got), ("/tmp/dt", argv));
+        let a = encode_answer(&["/r/o/o/x.h.lzo".to_string()]);
+        assert_eq!(
+            read_answer(&mut &a[..], &Limits::default()).unwrap(),
+            vec!["/r/o/o/x.h.lzo"]
+        );
+        assert!(read_answer(&mut &b"ARGC00000000"[..], &Limits::default())
+            .unwrap()
+            .is_empty());
+        assert!(read_answer(&mut &b"ARGCffffffff"[..], &Limits::default()).is_err());
+        assert!(read_query(&mut &b"CDIR0000"[..], &Limits::default()).is_err());
+    }
+}

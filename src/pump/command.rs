@@ -1,0 +1,165 @@
+//! `pump COMMAND…` / `tinydcc --pump COMMAND…`: start an include server on
+//! a private Unix socket, run the build with `INCLUDE_SERVER_PORT` set (so
+//! both our client and stock distcc use it), stop the server, and say how
+//! many compiles went out with their headers and how many were preprocessed
+//! locally, and why.
+
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::exitcode::*;
+use crate::hosts;
+
+use super::include_server::{self, LOG_NAME, MIRROR_NAME};
+
+/// Lines clients append when a pump job fell back (ours: one per job).
+pub const FALLBACK_LOG: &str = "fallbacks";
+
+const USAGE: &str = "\
+Usage: pump COMMAND [ARGS...]      (also: tinydcc --pump COMMAND...)
+       eval `pump --startup`; ...; pump --shutdown
+
+Runs COMMAND (usually make -jN CC=tinydcc) with an include server, so that
+hosts marked ,cpp,lzo receive sources with their headers and preprocess
+them themselves.
+";
+
+/// The summary line, from the include server's query log and the clients'
+/// fallback log.
+pub fn summary(dir: &Path) -> String {
+    let log = std::fs::read_to_string(dir.join(LOG_NAME)).unwrap_or_default();
+    let ok = log.lines().filter(|l| l.starts_with("ok ")).count();
+    let gave_up: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.strip_prefix("gave-up "))
+        .collect();
+    let fallbacks = std::fs::read_to_string(dir.join(FALLBACK_LOG)).unwrap_or_default();
+    let failed = fallbacks.lines().count();
+    let mut s = format!(
+        "pump: {ok} compile(s) sent with their headers, {} preprocessed locally",
+        gave_up.len() + failed
+    );
+    if !gave_up.is_empty() {
+        s.push_str(&format!(
+            "; {} because the include scan was not sure (first: {})",
+            gave_up.len(),
+            gave_up[0]
+        ));
+    }
+    if failed > 0 {
+        let first = fallbacks.lines().next().unwrap_or("");
+        s.push_str(&format!(
+            "; {failed} after a remote failure (first: {first})"
+        ));
+    }
+    s
+}
+
+fn start_server(dir: &Path) -> Result<(nix::unistd::Pid, PathBuf), String> {
+    let socket = dir.join("socket");
+    let listener = UnixListener::bind(&socket).map_err(|e| format!("{}: {e}", socket.display()))?;
+    // SAFETY: single-threaded here; the child only serves and exits.
+    match unsafe { nix::unistd::fork() }.map_err(|e| format!("fork: {e}"))? {
+        nix::unistd::ForkResult::Parent { child } => Ok((child, socket)),
+        nix::unistd::ForkResult::Child => {
+            std::process::exit(include_server::serve(listener, dir));
+        }
+    }
+}
+
+fn stop_server(pid: nix::unistd::Pid, dir: &Path) {
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+    let _ = nix::sys::wait::waitpid(pid, None);
+    if let Ok(top) = std::fs::read_to_string(dir.join(MIRROR_NAME)) {
+        if top.contains("include_server") {
+            let _ = std::fs::remove_dir_all(top.trim());
+        }
+    }
+}
+
+/// Pump needs at least one `,cpp` host, as with distcc's pump script.
+fn check_hosts() -> Result<(), String> {
+    match hosts::load() {
+        Ok(Some(l)) if l.hosts.iter().any(|h| h.cpp) => Ok(()),
+        Ok(_) => Err(
+            "pump mode requested, but distcc hosts list does not contain any hosts with ',cpp' option"
+                .into(),
+        ),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+pub fn main(args: Vec<String>) -> i32 {
+    crate::logging::init(
+        "pump",
+        crate::logging::Target::Stderr,
+        log::LevelFilter::Warn,
+    );
+    match args.first().map(String::as_str) {
+        None | Some("--help") | Some("-h") => {
+            print!("{USAGE}");
+            return if args.is_empty() {
+                EXIT_BAD_ARGUMENTS
+            } else {
+                0
+            };
+        }
+        Some("--shutdown") => {
+            let pid = std::env::var("INCLUDE_SERVER_PID")
+                .ok()
+                .and_then(|p| p.parse::<i32>().ok());
+            let dir = std::env::var_os("INCLUDE_SERVER_DIR").map(PathBuf::from);
+            let (Some(pid), Some(dir)) = (pid, dir) else {
+                eprintln!("pump --shutdown: INCLUDE_SERVER_PID and INCLUDE_SERVER_DIR are not set");
+                return 1;
+            };
+            stop_server(nix::unistd::Pid::from_raw(pid), &dir);
+            eprintln!("{}", summary(&dir));
+            let _ = std::fs::remove_dir_all(&dir);
+            return 0;
+        }
+        _ => {}
+    }
+    if let Err(e) = check_hosts() {
+        eprintln!("pump: {e}");
+        return 1;
+    }
+    let dir = match crate::paths::make_temp_dir(&crate::paths::tmpdir(), "distcc-pump.") {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("pump: cannot create a temp dir: {e}");
+            return EXIT_IO_ERROR;
+        }
+    };
+    let (pid, socket) = match start_server(&dir) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("pump: cannot start the include server: {e}");
+            let _ = std::fs::remove_dir_all(&dir);
+            return EXIT_DISTCC_FAILED;
+        }
+    };
+    if args[0] == "--startup" {
+        println!("export INCLUDE_SERVER_PID='{pid}'");
+        println!("export INCLUDE_SERVER_DIR='{}'", dir.display());
+        println!("export INCLUDE_SERVER_PORT='{}'", socket.display());
+        return 0;
+    }
+    let status = Command::new(&args[0])
+        .args(&args[1..])
+        .env("INCLUDE_SERVER_PORT", &socket)
+        .env("INCLUDE_SERVER_DIR", &dir)
+        .env("INCLUDE_SERVER_PID", pid.to_string())
+        .status();
+    stop_server(pid, &dir);
+    eprintln!("{}", summary(&dir));
+    let _ = std::fs::remove_dir_all(&dir);
+    match status {
+        Ok(s) => crate::client::local::exit_code(s),
+        Err(e) => {
+            eprintln!("pump: cannot run {}: {e}", args[0]);
+            127
+        }
+    }
+}

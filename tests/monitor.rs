@@ -1,0 +1,206 @@
+//! The monitor against stock distcc's own state files.
+
+mod common;
+use common::*;
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A stock distcc client stuck waiting on a host that never answers shows
+/// up in `tinydcc --mon` (and the name distccmon-text).
+#[test]
+fn mon_shows_a_running_stock_client() {
+    let dir = TempDir::new("mon");
+    dir.write("slow.c", HELLO);
+    let hole = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = hole.local_addr().unwrap().port();
+    let mut c = client_cmd(Kind::Stock, dir.path(), &format!("127.0.0.1:{port}"));
+    c.args(["gcc", "-c", "slow.c", "-o", "slow.o"])
+        .env("DISTCC_IO_TIMEOUT", "20")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut client = c.spawn().unwrap();
+    let _held = hole.accept().unwrap();
+    let ddir = dir.join(".distcc-private");
+    let link = dir.join("distccmon-text");
+    std::os::unix::fs::symlink(tinydcc(), &link).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (mut a, mut b) = (String::new(), String::new());
+    while Instant::now() < deadline {
+        a = text(
+            &Command::new(tinydcc())
+                .arg("--mon")
+                .env("DISTCC_DIR", &ddir)
+                .output()
+                .unwrap()
+                .stdout,
+        );
+        b = text(
+            &Command::new(&link)
+                .env("DISTCC_DIR", &ddir)
+                .output()
+                .unwrap()
+                .stdout,
+        );
+        if a.contains("slow.c") && b.contains("slow.c") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let line = a
+        .lines()
+        .find(|l| l.contains("slow.c"))
+        .unwrap_or_else(|| panic!("{a}"));
+    assert!(
+        line.trim_start().starts_with(&client.id().to_string()),
+        "{line}"
+    );
+    assert!(line.ends_with("127.0.0.1[0]"), "{line}");
+    assert!(b.contains("slow.c"));
+    assert!(a.ends_with("\n\n"));
+    let _ = client.kill();
+    let _ = client.wait();
+    // A dead client's entry is dropped even while its file remains.
+    let after = text(
+        &Command::new(tinydcc())
+            .arg("--mon")
+            .env("DISTCC_DIR", &ddir)
+            .output()
+            .unwrap()
+            .stdout,
+    );
+    assert!(!after.contains("slow.c"), "{after}");
+    // Bad usage: distccmon-text's exit 1.
+    let out = Command::new(tinydcc())
+        .args(["--mon", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
+
+/// The stats port's HTML page, rendered by headless Chromium while a job
+/// runs: the DOM shows the job, and a screenshot is kept as an artifact
+/// (target/test-artifacts/status-page.png).
+#[test]
+fn status_page_in_chromium() {
+    let chromium = require("chromium");
+    let tools = TempDir::new("slowtools");
+    let slow = tools.join("slow-cc");
+    std::fs::write(&slow, "#!/bin/sh\nsleep 3\nexec gcc \"$@\"\n").unwrap();
+    std::fs::set_permissions(&slow, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let sp = free_port();
+    let path = format!(
+        "{}:{}",
+        tools.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let d = Daemon::start_env(
+        Kind::Tiny,
+        &[
+            "--stats",
+            "--stats-port",
+            &sp.to_string(),
+            "--whitelist-dir",
+            tools.path().to_str().unwrap(),
+        ],
+        &[("PATH", path.as_str())],
+    );
+    let port = d.port;
+    let job = std::thread::spawn(move || {
+        raw_exchange(
+            port,
+            &request_v1(
+                &["slow-cc", "-c", "visible_job.c", "-o", "x.o"],
+                b"int x;\n",
+            ),
+            Duration::from_secs(20),
+        )
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let profile = TempDir::new("chromium");
+    let base = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ];
+    let url = format!("http://127.0.0.1:{sp}/html");
+    let dom = Command::new(&chromium)
+        .args(base)
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(["--dump-dom", &url])
+        .output()
+        .unwrap();
+    let dom = text(&dom.stdout);
+    assert!(dom.contains("visible_job.c"), "{dom}");
+    assert!(dom.contains("<b id=\"running\">1</b> running"), "{dom}");
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
+    std::fs::create_dir_all(&shots).unwrap();
+    let png = shots.join("status-page.png");
+    let _ = std::fs::remove_file(&png);
+    let out = Command::new(&chromium)
+        .args(base)
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args([
+            "--window-size=420,700",
+            &format!("--screenshot={}", png.display()),
+            &url,
+        ])
+        .output()
+        .unwrap();
+    assert!(png.exists(), "no screenshot: {}", text(&out.stderr));
+    assert!(job.join().unwrap().starts_with(b"DONE00000001STAT00000000"));
+    // Plain requests still get distccd's text.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", sp)).unwrap();
+    use std::io::{Read, Write};
+    s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let mut page = String::new();
+    s.read_to_string(&mut page).unwrap();
+    assert!(
+        page.contains("<distccstats>") && page.contains("dcc_compile_ok 1"),
+        "{page}"
+    );
+}
+
+/// The cluster view against a stock distccd and our daemon, both with
+/// --stats on the compile port + 1, plus a dead host.
+#[test]
+fn cluster_view() {
+    let stock = Daemon::start(Kind::Stock, &["--stats", "--stats-port", "STATS_PORT"]);
+    let tiny = Daemon::start(Kind::Tiny, &["--stats", "--stats-port", "STATS_PORT"]);
+    let dir = TempDir::new("cluster");
+    dir.write("c.c", HELLO);
+    for d in [&stock, &tiny] {
+        let mut c = client_cmd(Kind::Tiny, dir.path(), &d.host(false));
+        c.args(["gcc", "-c", "c.c", "-o", "c.o"])
+            .env("DISTCC_FALLBACK", "0");
+        assert!(run(c).status.success());
+        assert!(d.wait_job("COMPILE_OK", "c.c"));
+    }
+    let dead = free_port();
+    let hosts = format!(
+        "{}/3 {}/2 127.0.0.1:{dead}/1 localhost",
+        stock.host(false),
+        tiny.host(false)
+    );
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &hosts);
+    c.args(["--mon", "--cluster"]);
+    let out = run(c);
+    assert!(out.status.success());
+    let t = text(&out.stdout);
+    let lines: Vec<&str> = t.lines().collect();
+    assert!(lines[0].starts_with("HOST"), "{t}");
+    assert!(lines.iter().all(|l| l.len() <= 80), "{t}");
+    for (i, slots) in [(1, 3), (2, 2)] {
+        let f: Vec<&str> = lines[i].split_whitespace().collect();
+        assert_eq!(f[1], slots.to_string(), "{t}");
+        assert_eq!(f[3], "1", "jobs done: {t}");
+        assert_eq!(f[6], "up", "{t}");
+    }
+    assert!(lines[3].contains("no stats"), "{t}");
+    assert!(lines[4].contains("compiles here"), "{t}");
+}

@@ -1,0 +1,85 @@
+//! Pump mode end to end: `tinydcc --pump` (and the name `pump`) runs an
+//! include server that stock distcc 3.4 uses, our daemon receives protocol
+//! 3, and the objects equal a local build.
+
+mod common;
+use common::*;
+use std::process::Command;
+
+fn project(dir: &TempDir) {
+    std::fs::create_dir_all(dir.join("inc/sub")).unwrap();
+    dir.write(
+        "inc/config.h",
+        "#define GREETING \"hello from pump\"\n#include \"sub/more.h\"\n",
+    );
+    dir.write(
+        "inc/sub/more.h",
+        "static inline int more(void) { return 41 + 1; }\n",
+    );
+    dir.write(
+        "main.c",
+        "#include <stdio.h>\n#include <config.h>\nint main(void) { printf(\"%s %d\\n\", GREETING, more()); return 0; }\n",
+    );
+}
+
+#[test]
+fn stock_distcc_uses_our_include_server() {
+    let d = Daemon::start(Kind::Tiny, &[]);
+    let dir = TempDir::new("pump");
+    project(&dir);
+    assert!(
+        local_gcc(dir.path(), &["-Iinc", "-c", "main.c", "-o", "local.o"])
+            .status
+            .success()
+    );
+    let distcc = require("distcc");
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &format!("{},cpp", d.host(true)));
+    c.args([
+        "--pump",
+        distcc.to_str().unwrap(),
+        "gcc",
+        "-Iinc",
+        "-c",
+        "main.c",
+        "-o",
+        "main.o",
+    ])
+    .env("DISTCC_FALLBACK", "0");
+    let out = run(c);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read(dir.join("main.o")).unwrap(),
+        std::fs::read(dir.join("local.o")).unwrap()
+    );
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("pump: 1 compile(s) sent with their headers, 0 preprocessed locally"),
+        "{err}"
+    );
+    assert!(d.wait_job("COMPILE_OK", "main.c"));
+    let log = d.log_text();
+    assert!(log.contains("protocol 3 request for main.c"), "{log}");
+    assert!(d.leftovers().is_empty());
+}
+
+#[test]
+fn pump_by_name_and_host_check() {
+    let dir = TempDir::new("pumpname");
+    let link = dir.join("pump");
+    std::os::unix::fs::symlink(tinydcc(), &link).unwrap();
+    // No ,cpp host: refused as distcc's pump script does.
+    let out = Command::new(&link)
+        .args(["true"])
+        .env("DISTCC_HOSTS", "127.0.0.1:1,lzo")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("does not contain any hosts with ',cpp' option"));
+    // The command's exit status is passed through, and the server is gone.
+    let out = Command::new(&link)
+        .args(["sh", "-c", "test -S \"$INCLUDE_SERVER_PORT\" && exit 3"])
+        .env("DISTCC_HOSTS", "127.0.0.1:1,lzo,cpp")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+}
