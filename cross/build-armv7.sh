@@ -24,6 +24,12 @@ TARGET=armv7-unknown-linux-musleabihf
 ZIGLANG_VERSION=0.17.1
 RUST_WEB_VERSION=1.96.0+dfsg1-1~deb12u2
 RUST_WEB_PACKAGES=(rustc-web cargo-web rust-web-src)
+# std's cargo features for build-std. cargo's default adds "backtrace", whose
+# symbolizer (gimli, addr2line, demangling: ~150 KB) can name nothing in a
+# stripped binary anyway; a panic still prints its message and location.
+# "panic-unwind" is not needed with panic = "abort". ARM_STD_FEATURES
+# overrides this (tests/bench/arm.sh compares variants).
+STD_FEATURES=${ARM_STD_FEATURES-}
 APT_PACKAGES=("${RUST_WEB_PACKAGES[@]}" file)
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -167,13 +173,16 @@ echo "    ziglang $ZIGLANG_VERSION (zig $("$ZIG" version)) at $ZIG"
 echo "    $(/usr/bin/rustc --version), $(/usr/bin/cargo --version)"
 
 # --- build: Debian's rustc/cargo by absolute path (rustup's shadow them on PATH) ---
-echo "==> cargo build --release --target $TARGET (-Zbuild-std)"
+echo "==> cargo build --release --target $TARGET (-Zbuild-std, std features: '$STD_FEATURES')"
 cd "$REPO_ROOT"
 started=$(date +%s)
 # --locked: Debian's cargo must build exactly the crates in Cargo.lock and
-# never rewrite it.
-RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 /usr/bin/cargo build --release --locked \
-  -Zbuild-std=std,panic_abort --target "$TARGET" --manifest-path "$MANIFEST" \
+# never rewrite it (a crate without a Cargo.lock gets a fresh one).
+locked=()
+[ ! -f "$(dirname "$MANIFEST")/Cargo.lock" ] || locked=(--locked)
+RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 /usr/bin/cargo build --release ${locked[@]+"${locked[@]}"} \
+  -Zbuild-std=std,panic_abort -Zbuild-std-features="$STD_FEATURES" \
+  --target "$TARGET" --manifest-path "$MANIFEST" \
   ${EXTRA_ARGS[@]+"${EXTRA_ARGS[@]}"}
 
 BIN=$(binary_path)
