@@ -90,7 +90,12 @@ fn arm_version_and_help() {
             c.args(args);
             c
         });
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
         text(&out.stdout)
     };
     let b = bin.to_str().unwrap();

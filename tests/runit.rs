@@ -44,10 +44,7 @@ fn recorder(dir: &TempDir, name: &str) -> (PathBuf, PathBuf) {
     let out = dir.join(&format!("{name}.args"));
     script(
         &bin,
-        &format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\n",
-            out.display()
-        ),
+        &format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\n", out.display()),
     );
     (bin, out)
 }
@@ -303,10 +300,7 @@ fn runsv_runs_stops_and_restarts_the_service() {
     let finish_log = dir.join("finish.log");
     script(
         &svc.join("finish"),
-        &format!(
-            "#!/bin/sh\necho \"$1 $2\" >> '{}'\n",
-            finish_log.display()
-        ),
+        &format!("#!/bin/sh\necho \"$1 $2\" >> '{}'\n", finish_log.display()),
     );
 
     let rs = RunSv::start(&svc, &dir.join("runsv.out"));
@@ -326,12 +320,11 @@ fn runsv_runs_stops_and_restarts_the_service() {
         .unwrap();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
-    let nobody = nix::unistd::User::from_name("nobody")
-        .unwrap()
-        .unwrap()
-        .uid;
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap().uid;
     assert!(
-        uid.split_whitespace().skip(1).all(|u| u == nobody.to_string()),
+        uid.split_whitespace()
+            .skip(1)
+            .all(|u| u == nobody.to_string()),
         "{uid}"
     );
 
@@ -344,7 +337,12 @@ fn runsv_runs_stops_and_restarts_the_service() {
             .ok()
             .filter(|s| !s.is_empty())
     });
-    assert_eq!(fin.trim(), "0 0", "{}", std::fs::read_to_string(&log).unwrap());
+    assert_eq!(
+        fin.trim(),
+        "0 0",
+        "{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
     assert!(!port_open(port));
     assert!(!pid_file.exists(), "pid file left behind");
     let left: Vec<_> = std::fs::read_dir(&scratch).unwrap().flatten().collect();
