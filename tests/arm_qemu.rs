@@ -259,3 +259,50 @@ fn arm_client_sends_to_x86_daemons() {
     assert_same_object(&dir, "masq.o", &reference, "masquerade");
     assert_eq!(ok_jobs(&tiny, "calc.c", 3), 3, "{}", tiny.log_text());
 }
+
+/// The board reads the shipped example files: the client lists the seed's
+/// five hosts from $DISTCC_DIR/hosts, and the daemon loads clients.allow
+/// (192.168.0.0/24 only, so a loopback client is refused).
+#[test]
+fn arm_reads_the_example_files() {
+    let dir = TempDir::new("arm-examples");
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let ddir = dir.join("distcc");
+    std::fs::create_dir_all(&ddir).unwrap();
+    std::fs::copy(repo.join("etc/distcc/hosts"), ddir.join("hosts")).unwrap();
+    let out = run({
+        let mut c = Command::new(qemu());
+        c.arg(arm_bin())
+            .arg("--show-hosts")
+            .env_remove("DISTCC_HOSTS")
+            .env("DISTCC_DIR", &ddir);
+        c
+    });
+    assert_eq!(
+        text(&out.stdout),
+        "127.0.0.1/2\n192.168.0.1/4\n192.168.0.80/2\n192.168.0.81/2\n192.168.0.82/2\n",
+        "{}",
+        text(&out.stderr)
+    );
+
+    let allow = repo.join("etc/distcc/clients.allow");
+    let q = qemu();
+    let bin = arm_bin();
+    let d = Daemon::start_program(
+        Kind::Tiny,
+        &q,
+        &[bin.as_path()],
+        &["--allow-file", allow.to_str().unwrap()],
+        &[],
+    );
+    dir.write("hello_distcc.c", HELLO);
+    let mut c = client_cmd(Kind::Stock, dir.path(), &d.host(false));
+    c.env("DISTCC_FALLBACK", "0")
+        .args(["gcc", "-c", "hello_distcc.c", "-o", "h.o"]);
+    assert!(
+        !run(c).status.success(),
+        "a client outside clients.allow was served"
+    );
+    let log = d.wait_log("denied by access list");
+    assert!(log.contains("denied by access list"), "{log}");
+}
