@@ -2,7 +2,7 @@
 //! names, in its order), served on `--stats-port`.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// How each request ended, as distccd counts them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,13 +40,19 @@ pub struct Stats {
     pub other: u64,
     longest: Option<(String, String, u64)>,
     pub max_kids: usize,
-    /// Finish times of recent compiles, for the 1/5/15-minute counts.
-    recent: VecDeque<Instant>,
-    /// Running-job samples (time, count), for the kid averages.
-    kids: VecDeque<(Instant, usize)>,
+    /// Per-minute buckets for the 1/5/15-minute figures: a fixed 15 of
+    /// them, so a busy daemon's memory does not grow with its job count.
+    minutes: VecDeque<Minute>,
+    epoch: Option<Instant>,
 }
 
-const FIFTEEN_MIN: Duration = Duration::from_secs(15 * 60);
+#[derive(Default, Clone, Copy)]
+struct Minute {
+    index: u64,
+    compiles: u64,
+    kid_sum: u64,
+    kid_samples: u64,
+}
 
 impl Stats {
     pub fn record(&mut self, o: Outcome) {
@@ -61,6 +67,22 @@ impl Stats {
         }
     }
 
+    /// The bucket for the current minute, made if needed.
+    fn minute(&mut self) -> &mut Minute {
+        let epoch = *self.epoch.get_or_insert_with(Instant::now);
+        let index = epoch.elapsed().as_secs() / 60;
+        if self.minutes.back().is_none_or(|m| m.index != index) {
+            self.minutes.push_back(Minute {
+                index,
+                ..Default::default()
+            });
+            while self.minutes.len() > 15 {
+                self.minutes.pop_front();
+            }
+        }
+        self.minutes.back_mut().expect("just pushed")
+    }
+
     /// A compile finished (successfully or not) after `ms`.
     pub fn compiled(&mut self, input: &str, compiler: &str, client: &str, ms: u64, ok: bool) {
         if self.jobs.len() == RECENT_JOBS {
@@ -72,15 +94,7 @@ impl Stats {
             ms,
             ok,
         });
-        let now = Instant::now();
-        self.recent.push_back(now);
-        while self
-            .recent
-            .front()
-            .is_some_and(|t| now.duration_since(*t) > FIFTEEN_MIN)
-        {
-            self.recent.pop_front();
-        }
+        self.minute().compiles += 1;
         if ok && self.longest.as_ref().is_none_or(|l| ms > l.2) {
             self.longest = Some((input.to_string(), compiler.to_string(), ms));
         }
@@ -93,40 +107,27 @@ impl Stats {
 
     /// Note how many compilers run now (called when that changes).
     pub fn sample_kids(&mut self, running: usize) {
-        let now = Instant::now();
         self.max_kids = self.max_kids.max(running);
-        self.kids.push_back((now, running));
-        while self.kids.len() > 1
-            && self
-                .kids
-                .front()
-                .is_some_and(|(t, _)| now.duration_since(*t) > FIFTEEN_MIN)
-        {
-            self.kids.pop_front();
-        }
+        let m = self.minute();
+        m.kid_sum += running as u64;
+        m.kid_samples += 1;
     }
 
-    fn recent_within(&self, d: Duration) -> usize {
-        let now = Instant::now();
-        self.recent
-            .iter()
-            .filter(|t| now.duration_since(**t) <= d)
-            .count()
+    /// Buckets of the last `n` minutes.
+    fn last(&self, n: u64) -> impl Iterator<Item = &Minute> {
+        let now = self.epoch.map(|e| e.elapsed().as_secs() / 60).unwrap_or(0);
+        self.minutes.iter().filter(move |m| now - m.index < n)
     }
 
-    fn avg_kids(&self, d: Duration) -> usize {
-        let now = Instant::now();
-        let v: Vec<usize> = self
-            .kids
-            .iter()
-            .filter(|(t, _)| now.duration_since(*t) <= d)
-            .map(|(_, n)| *n)
-            .collect();
-        if v.is_empty() {
-            0
-        } else {
-            v.iter().sum::<usize>() / v.len()
-        }
+    fn recent_within(&self, minutes: u64) -> u64 {
+        self.last(minutes).map(|m| m.compiles).sum()
+    }
+
+    fn avg_kids(&self, minutes: u64) -> u64 {
+        let (sum, n) = self
+            .last(minutes)
+            .fold((0, 0), |(s, n), m| (s + m.kid_sum, n + m.kid_samples));
+        sum.checked_div(n).unwrap_or(0)
     }
 
     /// The whole HTTP response, as distccd writes it (bare `\n` line ends).
@@ -143,7 +144,6 @@ impl Stats {
             Some((n, c, ms)) => (n.as_str(), c.as_str(), *ms as i64),
             None => ("none", "none", -1),
         };
-        let m = Duration::from_secs(60);
         let mut s = String::with_capacity(1024);
         s.push_str("HTTP/1.0 200 OK\nContent-Type: text/plain\nConnection: close\n\n");
         s.push_str("argv /distccd\n<distccstats>\n");
@@ -160,16 +160,16 @@ impl Stats {
             ("dcc_longest_job_compiler", lcomp.to_string()),
             ("dcc_longest_job_time_msecs", lms.to_string()),
             ("dcc_max_kids", self.max_kids.to_string()),
-            ("dcc_avg_kids1", self.avg_kids(m).to_string()),
-            ("dcc_avg_kids2", self.avg_kids(5 * m).to_string()),
-            ("dcc_avg_kids3", self.avg_kids(15 * m).to_string()),
+            ("dcc_avg_kids1", self.avg_kids(1).to_string()),
+            ("dcc_avg_kids2", self.avg_kids(5).to_string()),
+            ("dcc_avg_kids3", self.avg_kids(15).to_string()),
             ("dcc_current_load", running.to_string()),
             ("dcc_load1", format!("{:.2}", load[0])),
             ("dcc_load2", format!("{:.2}", load[1])),
             ("dcc_load3", format!("{:.2}", load[2])),
-            ("dcc_num_compiles1", self.recent_within(m).to_string()),
-            ("dcc_num_compiles2", self.recent_within(5 * m).to_string()),
-            ("dcc_num_compiles3", self.recent_within(15 * m).to_string()),
+            ("dcc_num_compiles1", self.recent_within(1).to_string()),
+            ("dcc_num_compiles2", self.recent_within(5).to_string()),
+            ("dcc_num_compiles3", self.recent_within(15).to_string()),
             ("dcc_num_procstate_D", "0".to_string()),
             ("dcc_max_RSS", "0".to_string()),
             ("dcc_max_RSS_name", "none".to_string()),
