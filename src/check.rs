@@ -1,14 +1,17 @@
-//! `tinydcc --check`: compile the seed's hello-distcc program through every
-//! configured host and compare each object with a local compile. With no
-//! host configured anywhere, a private daemon on 127.0.0.1 is checked, so
-//! the command proves a bare machine works too.
+//! `tinydcc --check`: the seed's hello-distcc check for every configured
+//! host: each mode (plain; pump once it exists) gets OK/FAIL, the median
+//! latency of a few runs, and a suggested `/N` from the throughput measured
+//! at growing concurrency. Every object is compared with a local compile.
+//! With no host configured anywhere, a private daemon on 127.0.0.1 is
+//! checked, so the command proves a bare machine works too.
+
+mod measure;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Instant;
 
 use crate::exitcode::*;
-use crate::hosts;
+use crate::hosts::{self, Host};
 
 pub const HELLO: &str =
     "#include <stdio.h>\n\nint main(void)\n{\n\tprintf(\"Hello distcc\\n\");\n\treturn 0;\n}\n";
@@ -67,98 +70,116 @@ fn compiler() -> &'static str {
     }
 }
 
-/// Run our own client on `argv` in `dir` with `DISTCC_HOSTS=spec`: in a
-/// forked child, not by executing our binary again, because that binary may
-/// not be executable by path (the ARM build under qemu-user without
-/// binfmt_misc, or a file replaced by an upgrade). Returns the exit code
-/// and everything the client wrote.
-fn run_client(dir: &Path, spec: &str, argv: &[&str]) -> Result<(i32, String), String> {
-    use nix::sys::wait::{waitpid, WaitStatus};
-    use nix::unistd::{fork, pipe, ForkResult};
-    use std::io::Read;
-    use std::os::unix::io::AsRawFd;
-    let (r, w) = pipe().map_err(|e| format!("pipe: {e}"))?;
-    // SAFETY: --check is single-threaded; the child only sets its own
-    // environment, runs the client and exits.
-    match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
-        ForkResult::Child => {
-            drop(r);
-            // SAFETY: dup2 onto the standard descriptors of this child.
-            unsafe {
-                libc::dup2(w.as_raw_fd(), 1);
-                libc::dup2(w.as_raw_fd(), 2);
+const USAGE: &str = "usage: tinydcc --check [--runs N] [--no-suggest]";
+
+/// The local reference object and the preprocessed text sent to each host.
+fn prepare(dir: &Path) -> Result<(Vec<u8>, Vec<u8>), String> {
+    std::fs::write(dir.join("hello_distcc.c"), HELLO).map_err(|e| e.to_string())?;
+    let run = |args: &[&str]| -> Result<Vec<u8>, String> {
+        let out = Command::new(compiler())
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", compiler()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "local {} {}: {}",
+                compiler(),
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(out.stdout)
+    };
+    run(&["-c", "hello_distcc.c", "-o", "local.o"])?;
+    let reference = std::fs::read(dir.join("local.o")).map_err(|e| e.to_string())?;
+    let preprocessed = run(&["-E", "hello_distcc.c"])?;
+    Ok((reference, preprocessed))
+}
+
+fn check_host(host: &Host, job: &measure::Job, runs: usize, suggest: bool) -> bool {
+    let spec = &host.spec;
+    if host.is_local() {
+        println!("OK    {spec:<30} local  compiles on this machine");
+        return true;
+    }
+    let mut times = Vec::new();
+    for _ in 0..runs.max(1) {
+        match measure::once(host, job) {
+            Ok(t) => times.push(t),
+            Err(e) => {
+                println!("FAIL  {spec:<30} plain  {e}");
+                return false;
             }
-            drop(w);
-            std::env::set_var("DISTCC_HOSTS", spec);
-            std::env::set_var("DISTCC_FALLBACK", "0");
-            std::env::set_var("DISTCC_BACKOFF_PERIOD", "0");
-            let code = match std::env::set_current_dir(dir) {
-                Ok(()) => {
-                    crate::client::main_explicit(argv.iter().map(|a| a.to_string()).collect())
-                }
-                Err(_) => EXIT_IO_ERROR,
-            };
-            std::process::exit(code);
-        }
-        ForkResult::Parent { child } => {
-            drop(w);
-            let mut out = String::new();
-            let _ = std::fs::File::from(r).read_to_string(&mut out);
-            let code = match waitpid(child, None) {
-                Ok(WaitStatus::Exited(_, c)) => c,
-                Ok(_) => EXIT_DISTCC_FAILED,
-                Err(e) => return Err(format!("waitpid: {e}")),
-            };
-            Ok((code, out))
         }
     }
+    let median = measure::median(times);
+    let mut line = format!(
+        "OK    {spec:<30} plain  median {:>5.1} ms",
+        median.as_secs_f64() * 1e3
+    );
+    if suggest {
+        match measure::suggest_slots(host, job) {
+            Ok((n, rates)) => {
+                let r: Vec<String> = rates.iter().map(|(k, r)| format!("{k}:{r:.0}")).collect();
+                line.push_str(&format!(
+                    "  suggest /{n} (configured /{}; jobs/s at 1,2,4,8 at once: {})",
+                    host.slots,
+                    r.join(" ")
+                ));
+            }
+            Err(e) => line.push_str(&format!("  (no throughput: {e})")),
+        }
+    }
+    println!("{line}");
+    if host.cpp {
+        // Pump mode (protocol 3) is a later issue: say what is checked.
+        println!("--    {spec:<30} pump   not checked: pump mode is not implemented yet; jobs use plain mode");
+    }
+    true
 }
 
-/// Compile hello through `spec` with our own client; Ok(ms) if the object
-/// matches `reference`.
-fn check_host(dir: &Path, spec: &str, n: usize, reference: &[u8]) -> Result<u128, String> {
-    let obj = format!("hello_{n}.o");
-    let t = Instant::now();
-    let (code, err) = run_client(dir, spec, &[compiler(), "-c", "hello_distcc.c", "-o", &obj])?;
-    let ms = t.elapsed().as_millis();
-    if code != 0 {
-        // The first warning names the cause (refused, timed out, refused job).
-        let why = err
-            .lines()
-            .find(|l| l.contains("WARNING"))
-            .or_else(|| err.lines().last())
-            .unwrap_or("compile failed");
-        return Err(why
-            .split_once("WARNING: ")
-            .map(|(_, m)| m)
-            .unwrap_or(why)
-            .to_string());
-    }
-    let got = std::fs::read(dir.join(&obj)).map_err(|e| format!("no object: {e}"))?;
-    if got != reference {
-        return Err("object differs from a local compile".into());
-    }
-    Ok(ms)
-}
-
-pub fn main(_args: Vec<String>) -> i32 {
+pub fn main(args: Vec<String>) -> i32 {
     crate::logging::init(
         "tinydcc",
         crate::logging::Target::Stderr,
         log::LevelFilter::Warn,
     );
-    let (specs, daemon) = match hosts::load() {
-        Ok(Some(l)) => (
-            l.hosts.iter().map(|h| h.spec.clone()).collect::<Vec<_>>(),
-            None,
-        ),
+    let mut runs = 5;
+    let mut suggest = true;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--runs" => match it.next().and_then(|n| n.parse().ok()) {
+                Some(n) => runs = n,
+                None => {
+                    eprintln!("{USAGE}");
+                    return EXIT_BAD_ARGUMENTS;
+                }
+            },
+            "--no-suggest" => suggest = false,
+            _ => {
+                eprintln!("{USAGE}");
+                return EXIT_BAD_ARGUMENTS;
+            }
+        }
+    }
+    let (hosts, daemon) = match hosts::load() {
+        Ok(Some(l)) => (l.hosts, None),
         Ok(None) => match PrivateDaemon::start() {
             Ok(d) => {
                 println!(
                     "no hosts configured: checking a private daemon on 127.0.0.1:{}",
                     d.port
                 );
-                (vec![format!("127.0.0.1:{}", d.port)], Some(d))
+                let spec = format!("127.0.0.1:{}", d.port);
+                match hosts::parse(&spec, "private daemon") {
+                    Ok(l) => (l.hosts, Some(d)),
+                    Err(e) => {
+                        eprintln!("tinydcc --check: {e}");
+                        return EXIT_DISTCC_FAILED;
+                    }
+                }
             }
             Err(e) => {
                 eprintln!("tinydcc --check: cannot start a private daemon: {e}");
@@ -177,43 +198,37 @@ pub fn main(_args: Vec<String>) -> i32 {
             return EXIT_IO_ERROR;
         }
     };
-    let result = (|| {
-        std::fs::write(dir.join("hello_distcc.c"), HELLO).map_err(|e| e.to_string())?;
-        let st = Command::new(compiler())
-            .args(["-c", "hello_distcc.c", "-o", "local.o"])
-            .current_dir(&dir)
-            .status()
-            .map_err(|e| format!("cannot run {}: {e}", compiler()))?;
-        if !st.success() {
-            return Err(format!(
-                "local {} cannot compile hello_distcc.c",
-                compiler()
-            ));
-        }
-        std::fs::read(dir.join("local.o")).map_err(|e| e.to_string())
-    })();
-    let reference = match result {
+    let prepared = prepare(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    let (reference, preprocessed) = match prepared {
         Ok(r) => r,
         Err(e) => {
             eprintln!("tinydcc --check: {e}");
-            let _ = std::fs::remove_dir_all(&dir);
             return EXIT_COMPILER_MISSING;
         }
     };
-    let mut failed = 0;
-    for (i, spec) in specs.iter().enumerate() {
-        match check_host(&dir, spec, i, &reference) {
-            Ok(ms) => println!("OK    {spec:<30} {ms:>5} ms"),
-            Err(e) => {
-                failed += 1;
-                println!("FAIL  {spec:<30} {e}");
-            }
-        }
-    }
+    let mut argv: Vec<String> = [compiler(), "-c", "hello_distcc.c", "-o", "hello_distcc.o"]
+        .map(String::from)
+        .to_vec();
+    crate::client::invoke::rewrite_for_server(&mut argv);
+    let settings = match crate::client::settings::Settings::from_env() {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let job = measure::Job {
+        argv: &argv,
+        preprocessed: &preprocessed,
+        reference: &reference,
+        ssh: &settings.ssh,
+        timeout: settings.io_timeout,
+    };
+    let failed = hosts
+        .iter()
+        .filter(|h| !check_host(h, &job, runs, suggest))
+        .count();
     drop(daemon);
-    let _ = std::fs::remove_dir_all(&dir);
     if failed > 0 {
-        println!("{failed} of {} host(s) failed", specs.len());
+        println!("{failed} of {} host(s) failed", hosts.len());
         EXIT_DISTCC_FAILED
     } else {
         0

@@ -10,7 +10,7 @@ fn main() {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let rest: Vec<OsString> = args.into_iter().skip(1).collect();
-    std::process::exit(dispatch(&name, rest));
+    std::process::exit(dispatch(&name, &argv0.to_string_lossy(), rest));
 }
 
 fn strings(v: Vec<OsString>) -> Vec<String> {
@@ -23,7 +23,7 @@ fn strings(v: Vec<OsString>) -> Vec<String> {
         .collect()
 }
 
-fn dispatch(name: &str, rest: Vec<OsString>) -> i32 {
+fn dispatch(name: &str, argv0: &str, rest: Vec<OsString>) -> i32 {
     use tinydcc::{check, client, daemon, monitor, pump};
     match name {
         "tinydccd" | "distccd" => return daemon::main(rest),
@@ -31,7 +31,7 @@ fn dispatch(name: &str, rest: Vec<OsString>) -> i32 {
         "distccmon-text" => return monitor::text::main(&strings(rest)),
         "tinydcc" | "distcc" => {}
         n if n.contains("distcc") || n.contains("tinydcc") => {}
-        other => return client::main_masquerade(other, strings(rest)),
+        _ => return client::main_masquerade(argv0, strings(rest)),
     }
     match rest.first().and_then(|a| a.to_str()) {
         Some("--daemon") => daemon::main(rest),

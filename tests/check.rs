@@ -11,33 +11,58 @@ fn check_reports_each_host() {
     let stock = Daemon::start(Kind::Stock, &[]);
     let dead = free_port();
     let dir = TempDir::new("check");
-    let hosts = format!("{} {} 127.0.0.1:{dead}", tiny.host(false), stock.host(true));
+    let pump = format!("{},cpp", stock.host(true));
+    let hosts = format!("{} {pump} 127.0.0.1:{dead} localhost/2", tiny.host(false));
     let mut c = client_cmd(Kind::Tiny, dir.path(), &hosts);
-    c.arg("--check");
+    c.args(["--check", "--runs", "3"]);
     let out = run(c);
     let o = text(&out.stdout);
     let lines: Vec<&str> = o.lines().collect();
+    let ok = |l: &str, spec: &str| {
+        l.starts_with("OK") && l.contains(spec) && l.contains(" plain ") && l.contains("median")
+    };
+    assert!(ok(lines[0], &tiny.host(false)), "{o}");
+    assert!(lines[0].contains("suggest /"), "{o}");
+    assert!(ok(lines[1], &pump), "{o}");
     assert!(
-        lines[0].starts_with("OK") && lines[0].contains(&tiny.host(false)),
+        lines[2].contains(" pump ") && lines[2].contains("not implemented yet"),
         "{o}"
     );
     assert!(
-        lines[1].starts_with("OK") && lines[1].contains(&stock.host(true)),
+        lines[3].starts_with("FAIL") && lines[3].contains("Connection refused"),
         "{o}"
     );
     assert!(
-        lines[2].starts_with("FAIL") && lines[2].contains("Connection refused"),
+        lines[4].starts_with("OK") && lines[4].contains("localhost/2"),
         "{o}"
     );
-    assert!(lines[0].trim_end().ends_with(" ms"));
+    assert!(lines[5].contains("1 of 4 host(s) failed"), "{o}");
     assert_eq!(out.status.code(), Some(100));
     assert!(tiny.wait_job("COMPILE_OK", "hello_distcc.c"));
     assert!(stock.wait_job("COMPILE_OK", "hello_distcc.c"));
 
     let mut c = client_cmd(Kind::Tiny, dir.path(), &tiny.host(true));
-    c.arg("--check");
+    c.args(["--check", "--runs", "1", "--no-suggest"]);
     let out = run(c);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(!text(&out.stdout).contains("suggest"));
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &tiny.host(true));
+    c.args(["--check", "--bogus"]);
+    assert_eq!(run(c).status.code(), Some(101));
+}
+
+/// A daemon that refuses the compiler (stock distccd without whitelist
+/// entry) is a FAIL with a reason, not a hang.
+#[test]
+fn check_names_a_refusing_daemon() {
+    let d = Daemon::start(Kind::Stock, &["--allow", "10.9.8.7"]);
+    let dir = TempDir::new("check-refuse");
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &d.host(false));
+    c.args(["--check", "--runs", "1", "--no-suggest"]);
+    let out = run(c);
+    let o = text(&out.stdout);
+    assert!(o.starts_with("FAIL"), "{o}");
+    assert_eq!(out.status.code(), Some(100));
 }
 
 /// No host anywhere (no $DISTCC_HOSTS, no ~/.distcc/hosts, and an empty

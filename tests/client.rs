@@ -45,9 +45,18 @@ fn fallback_disabled_fails_with_distcc_code() {
     c.args(["gcc", "-c", "x.c", "-o", "x.o"])
         .env("DISTCC_FALLBACK", "0");
     let out = run(c);
-    assert_eq!(out.status.code(), Some(100), "{}", text(&out.stderr));
+    // distcc 3.4 ends with EXIT_NO_HOSTS once every host failed.
+    assert_eq!(out.status.code(), Some(116), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("fallbacks are disabled"));
     assert!(!dir.join("x.o").exists());
+    let mut c = client_cmd(
+        Kind::Stock,
+        dir.path(),
+        &format!("127.0.0.1:{}", free_port()),
+    );
+    c.args(["gcc", "-c", "x.c", "-o", "x.o"])
+        .env("DISTCC_FALLBACK", "0");
+    assert_eq!(run(c).status.code(), Some(116), "stock distcc agrees");
 }
 
 /// Linking, -E and several sources never contact a host.
@@ -233,11 +242,14 @@ fn malformed_hosts_line_is_named_and_compile_still_works() {
         "{err}"
     );
     same_as_local(&dir, "x.c", "x.o");
-    // With fallback off, distcc's EXIT_BAD_HOSTSPEC.
-    let mut c = client_cmd(Kind::Tiny, dir.path(), "box,up");
-    c.args(["gcc", "-c", "x.c", "-o", "y.o"])
-        .env("DISTCC_FALLBACK", "0");
-    assert_eq!(run(c).status.code(), Some(106));
+    // With fallback off, distcc's exit code (EXIT_NO_HOSTS), checked
+    // against stock distcc.
+    for kind in [Kind::Tiny, Kind::Stock] {
+        let mut c = client_cmd(kind, dir.path(), "box,up");
+        c.args(["gcc", "-c", "x.c", "-o", "y.o"])
+            .env("DISTCC_FALLBACK", "0");
+        assert_eq!(run(c).status.code(), Some(116), "{kind:?}");
+    }
     // The hosts file in DISTCC_DIR is named by path.
     let ddir = dir.join(".distcc-private");
     std::fs::write(ddir.join("hosts"), "# cluster\nlocalhost\n[::1\n").unwrap();

@@ -16,6 +16,7 @@ impl Cpp {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()?;
+        super::cleanup::set_child(child.id());
         Ok(Cpp { child })
     }
 
@@ -25,7 +26,8 @@ impl Cpp {
         if let Some(mut s) = self.child.stdout.take() {
             s.read_to_end(&mut out)?;
         }
-        let status = self.child.wait()?;
-        Ok((out, status))
+        let status = self.child.wait();
+        super::cleanup::set_child(0);
+        Ok((out, status?))
     }
 }

@@ -1,7 +1,10 @@
 //! How the client was called: `tinydcc gcc -c x.c`, `tinydcc -c x.c`
-//! (implicit `cc`), or masquerading as the compiler itself (`gcc -> tinydcc`).
-//! Also finds the real compiler on PATH without ever finding ourselves.
+//! (implicit `cc`), or masquerading as the compiler itself (`gcc -> tinydcc`
+//! early on PATH). Also finds the real compiler without ever finding a
+//! distcc client (ourselves or a stock masquerade link), and applies
+//! distcc's compiler-name rewriting for the server (distcc-compat.md §3.1-3.2).
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use crate::exitcode::*;
@@ -11,6 +14,7 @@ pub enum Invocation {
     Version,
     ShowHosts,
     Jobs,
+    Check(Vec<String>),
     /// A compiler command; argv[0] is the compiler name as given.
     Compile(Vec<String>),
     Fail(i32, String),
@@ -22,7 +26,7 @@ pub fn explicit(args: &[String]) -> Invocation {
     let Some(first) = args.first() else {
         return Invocation::Fail(
             EXIT_BAD_ARGUMENTS,
-            "no compiler command given; try --help".into(),
+            "missing option/operand; try --help".into(),
         );
     };
     match first.as_str() {
@@ -30,8 +34,11 @@ pub fn explicit(args: &[String]) -> Invocation {
         "--version" => return Invocation::Version,
         "--show-hosts" => return Invocation::ShowHosts,
         "-j" => return Invocation::Jobs,
+        "--check" => return Invocation::Check(args[1..].to_vec()),
         _ => {}
     }
+    // distcc's dcc_find_compiler: an option, a source or an object first
+    // means the compiler was left out and is `cc`.
     if first.starts_with('-') || crate::args::is_source(first) || first.ends_with(".o") {
         let mut v = Vec::with_capacity(args.len() + 1);
         v.push("cc".to_string());
@@ -39,6 +46,38 @@ pub fn explicit(args: &[String]) -> Invocation {
         return Invocation::Compile(v);
     }
     Invocation::Compile(args.to_vec())
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Masquerading as `name` (argv[0] as called): cut PATH after the directory
+/// we were found in, so the real compiler is found further down and a
+/// child never finds us again. Returns true if PATH was trimmed (distcc's
+/// `dcc_support_masquerade`).
+pub fn trim_path_for_masquerade(argv0: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    let base = argv0.rsplit('/').next().unwrap_or(argv0);
+    let found = if argv0.contains('/') {
+        let dir = &argv0[..argv0.len() - base.len()].trim_end_matches('/');
+        let dir = if dir.is_empty() { "/" } else { dir };
+        dirs.iter().position(|d| d.as_os_str() == dir)
+    } else {
+        dirs.iter().position(|d| is_executable(&d.join(base)))
+    };
+    let Some(i) = found else {
+        return false;
+    };
+    let rest = std::env::join_paths(&dirs[i + 1..]).unwrap_or_else(|_| OsString::new());
+    log::trace!(
+        "masquerading as {base}: PATH trimmed after {}",
+        dirs[i].display()
+    );
+    std::env::set_var("PATH", rest);
+    true
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -49,9 +88,21 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// A distcc client in compiler's clothing: this very binary, or a link
+/// that ends in a program named like distcc (Debian's /usr/lib/distcc/gcc).
+fn is_distcc_client(p: &Path, me: Option<&Path>) -> bool {
+    if me.is_some_and(|me| same_file(me, p)) {
+        return true;
+    }
+    std::fs::canonicalize(p).is_ok_and(|real| {
+        real.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.contains("distcc") || n.contains("tinydcc"))
+    })
+}
+
 /// The real compiler for `name`: `name` itself if it has a slash, else the
-/// first executable on PATH that is not this very program (a masquerade
-/// directory such as /usr/lib/distcc/bin is usually first on PATH).
+/// first executable on PATH that is not a distcc client.
 pub fn resolve_compiler(name: &str) -> Option<PathBuf> {
     if name.contains('/') {
         return Some(PathBuf::from(name));
@@ -59,16 +110,8 @@ pub fn resolve_compiler(name: &str) -> Option<PathBuf> {
     let me = std::env::current_exe().ok();
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path).find_map(|dir| {
-        use std::os::unix::fs::PermissionsExt;
         let p = dir.join(name);
-        let m = std::fs::metadata(&p).ok()?;
-        if !m.is_file() || m.permissions().mode() & 0o111 == 0 {
-            return None;
-        }
-        if me.as_deref().is_some_and(|me| same_file(me, &p)) {
-            return None;
-        }
-        Some(p)
+        (is_executable(&p) && !is_distcc_client(&p, me.as_deref())).then_some(p)
     })
 }
 
@@ -81,4 +124,120 @@ pub fn bump_safeguard() -> u32 {
         .unwrap_or(0);
     std::env::set_var("_DISTCC_SAFEGUARD", (level + 1).to_string());
     level
+}
+
+/// The triplets this build's host may be called (distcc uses its configure
+/// GNU_HOST minus "-pc"; Debian and Void name their cross tools differently,
+/// so try each known spelling and keep the first that is installed).
+fn host_triplets() -> &'static [&'static str] {
+    if cfg!(target_arch = "x86_64") {
+        &["x86_64-linux-gnu"]
+    } else if cfg!(target_arch = "aarch64") {
+        &["aarch64-linux-gnu", "aarch64-linux-musl"]
+    } else if cfg!(all(target_arch = "arm", target_env = "musl")) {
+        &[
+            "armv7l-linux-musleabihf",
+            "arm-linux-musleabihf",
+            "arm-linux-gnueabihf",
+        ]
+    } else if cfg!(target_arch = "arm") {
+        &[
+            "arm-linux-gnueabihf",
+            "armv7l-linux-gnueabihf",
+            "armv7l-linux-musleabihf",
+        ]
+    } else {
+        &[]
+    }
+}
+
+fn basename(p: &str) -> &str {
+    p.rsplit('/').next().unwrap_or(p)
+}
+
+/// `cc`/`c++` name whatever /usr/bin/cc points at (through
+/// /etc/alternatives); distcc sends that name so the server runs the same
+/// kind of compiler.
+fn rewrite_generic(name: &str) -> Option<&'static str> {
+    if name != "cc" && name != "c++" {
+        return None;
+    }
+    let p = crate::paths::which(name)?;
+    let mut target = std::fs::read_link(&p).ok()?;
+    if target.starts_with("/etc/alternatives") {
+        target = std::fs::read_link(&target).unwrap_or(target);
+    }
+    let t = target.file_name()?.to_str()?;
+    match (name, t) {
+        ("c++", "g++") => Some("g++"),
+        ("c++", "clang++") => Some("clang++"),
+        ("cc", "gcc") => Some("gcc"),
+        ("cc", "clang") => Some("clang"),
+        _ => None,
+    }
+}
+
+/// distcc's compiler rewriting for the server: `cc` → `gcc`, `gcc-12` →
+/// `<triplet>-gcc-12` when that exists here (so an x86 server uses its ARM
+/// cross compiler for a Banana Pi's job), clang gets `-target <triplet>`.
+pub fn rewrite_for_server(argv: &mut Vec<String>) {
+    let name = argv[0].clone();
+    let mut name: String = rewrite_generic(&name).map(String::from).unwrap_or(name);
+    let base = basename(&name).to_string();
+    let is_gcc = ["gcc", "g++"]
+        .iter()
+        .any(|g| base == *g || base.starts_with(&format!("{g}-")));
+    if is_gcc && !name.contains('/') {
+        if let Some(t) = host_triplets()
+            .iter()
+            .find(|t| crate::paths::which(&format!("{t}-{base}")).is_some())
+        {
+            name = format!("{t}-{base}");
+        }
+    }
+    let is_clang = ["clang", "clang++"]
+        .iter()
+        .any(|c| base == *c || base.starts_with(&format!("{c}-")));
+    argv[0] = name;
+    if is_clang && !argv.iter().any(|a| a == "-target") {
+        if let Some(t) = host_triplets().first() {
+            argv.push("-target".into());
+            argv.push(t.to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn implicit_cc() {
+        for a in ["-c x.c", "x.c -c", "x.o -o prog"] {
+            match explicit(&v(a)) {
+                Invocation::Compile(argv) => assert_eq!(argv[0], "cc", "{a}"),
+                _ => panic!("{a}"),
+            }
+        }
+        match explicit(&v("gcc -c x.c")) {
+            Invocation::Compile(argv) => assert_eq!(argv, v("gcc -c x.c")),
+            _ => panic!(),
+        }
+    }
+
+    #[test]
+    fn clang_gets_a_target_once() {
+        let mut a = v("clang -c x.c");
+        rewrite_for_server(&mut a);
+        if !host_triplets().is_empty() {
+            assert_eq!(a[a.len() - 2], "-target");
+        }
+        let mut b = v("clang -target foo -c x.c");
+        rewrite_for_server(&mut b);
+        assert_eq!(b, v("clang -target foo -c x.c"));
+    }
 }

@@ -1,34 +1,40 @@
-//! The client: decide local or remote, preprocess, send, receive, fall back.
+//! The client: decide local or remote, take a slot, preprocess, send,
+//! receive, fall back. Each step lives in its own module; this one only
+//! sequences them, following distcc's `dcc_build_somewhere`.
 
+pub mod backoff;
+pub mod cleanup;
 pub mod cpp;
+pub mod depfile;
 pub mod invoke;
 pub mod local;
+pub mod lock;
+pub mod native;
 pub mod output;
+pub mod phase;
+pub mod pick;
 pub mod remote;
+pub mod retry;
+pub mod settings;
+pub mod temps;
+pub mod transport;
 
 use std::path::Path;
-use std::time::Duration;
 
 use crate::args;
 use crate::exitcode::*;
-use crate::hosts::{self, Host, Mode};
+use crate::hosts::{self, Host, HostList};
 use invoke::Invocation;
-use remote::{Outcome, Source};
-
-/// A distcc boolean: only "0" and "1" count; anything else is the default.
-fn env_bool(name: &str, default: bool) -> bool {
-    match std::env::var(name).as_deref() {
-        Ok("1") => true,
-        Ok("0") => false,
-        _ => default,
-    }
-}
+use phase::Phase;
+use remote::{SendError, Source};
+use settings::{env_bool, Settings};
 
 fn init_logging() {
     use crate::logging::{init, Target};
     use log::LevelFilter;
     let verbose = env_bool("DISTCC_VERBOSE", false);
     if let Some(f) = std::env::var_os("DISTCC_LOG").filter(|f| !f.is_empty()) {
+        // distcc: a log file gets INFO, or everything with DISTCC_VERBOSE.
         let lvl = if verbose {
             LevelFilter::Trace
         } else {
@@ -42,26 +48,14 @@ fn init_logging() {
     } else {
         LevelFilter::Warn
     };
+    // ccache hands its real stderr to the compiler as UNCACHED_ERR_FD so
+    // our messages are not cached as compiler output.
     match std::env::var("UNCACHED_ERR_FD")
         .ok()
         .and_then(|v| v.parse::<i32>().ok())
     {
         Some(fd) if fd > 2 => init("tinydcc", Target::Fd(fd), lvl),
         _ => init("tinydcc", Target::Stderr, lvl),
-    }
-}
-
-/// `DISTCC_IO_TIMEOUT` in seconds (default 300); a bad value is exit 101.
-fn io_timeout() -> Result<Duration, i32> {
-    match std::env::var("DISTCC_IO_TIMEOUT") {
-        Err(_) => Ok(Duration::from_secs(300)),
-        Ok(v) => match v.trim().parse::<i64>() {
-            Ok(n) if n > 0 => Ok(Duration::from_secs(n as u64)),
-            _ => {
-                log::error!("DISTCC_IO_TIMEOUT must be a positive number of seconds, not '{v}'");
-                Err(EXIT_BAD_ARGUMENTS)
-            }
-        },
     }
 }
 
@@ -82,7 +76,10 @@ pub fn main_explicit(args: Vec<String>) -> i32 {
         Invocation::ShowHosts => {
             init_logging();
             match hosts::load() {
-                Ok(Some(l)) => l.hosts.iter().for_each(|h| println!("{}", h.spec)),
+                Ok(Some(l)) => {
+                    l.warnings.iter().for_each(|w| log::warn!("{w}"));
+                    l.hosts.iter().for_each(|h| println!("{}", h.spec))
+                }
                 Ok(None) => log::warn!("no hostlist is set"),
                 Err(e) => log::error!("{e}"),
             }
@@ -90,25 +87,31 @@ pub fn main_explicit(args: Vec<String>) -> i32 {
         }
         Invocation::Jobs => {
             init_logging();
-            if let Ok(Some(l)) = hosts::load() {
-                println!("{}", l.hosts.iter().map(|h| h.slots).sum::<u32>());
+            match hosts::load() {
+                Ok(Some(l)) => println!("{}", l.hosts.iter().map(|h| h.slots).sum::<u32>()),
+                Ok(None) => log::warn!("no hostlist is set"),
+                Err(e) => log::error!("{e}"),
             }
             0
         }
+        Invocation::Check(rest) => crate::check::main(rest),
         Invocation::Fail(code, msg) => {
             eprintln!("tinydcc: {msg}");
             code
         }
-        Invocation::Compile(argv) => compile(argv),
+        Invocation::Compile(argv) => compile(argv, false),
     }
 }
 
-/// Entry point when a symlink named like a compiler points at us.
-pub fn main_masquerade(name: &str, args: Vec<String>) -> i32 {
+/// Entry point when a link named like a compiler points at us; `argv0` is
+/// the name as called (with its directory, if any).
+pub fn main_masquerade(argv0: &str, args: Vec<String>) -> i32 {
+    init_logging();
+    let tweaked = invoke::trim_path_for_masquerade(argv0);
     let mut argv = Vec::with_capacity(args.len() + 1);
-    argv.push(name.to_string());
+    argv.push(argv0.rsplit('/').next().unwrap_or(argv0).to_string());
     argv.extend(args);
-    compile(argv)
+    compile(argv, tweaked)
 }
 
 const HELP: &str = "\
@@ -121,17 +124,22 @@ Distributes C/C++ compiles to the hosts in $DISTCC_HOSTS, $DISTCC_DIR/hosts
 distributed, and jobs whose hosts fail, run locally.
 ";
 
-/// Run one compiler command, remotely if possible.
-pub fn compile(argv: Vec<String>) -> i32 {
+/// Run one compiler command, remotely if possible. `tweaked_path` says a
+/// masquerade link just cut PATH (distcc's recursion rule needs it).
+pub fn compile(argv: Vec<String>, tweaked_path: bool) -> i32 {
     init_logging();
     let level = invoke::bump_safeguard();
-    let timeout = match io_timeout() {
-        Ok(t) => t,
+    let s = match Settings::from_env() {
+        Ok(s) => s,
         Err(code) => return code,
     };
     if argv[0].starts_with('-') {
         log::error!("unrecognized distcc option: {}", argv[0]);
         return EXIT_BAD_ARGUMENTS;
+    }
+    if level > tweaked_path as u32 {
+        log::error!("tinydcc seems to have invoked itself recursively!");
+        return EXIT_RECURSION;
     }
     let Some(real) = invoke::resolve_compiler(&argv[0]) else {
         log::error!("compiler '{}' not found on PATH", argv[0]);
@@ -140,73 +148,60 @@ pub fn compile(argv: Vec<String>) -> i32 {
     let mut local_argv = argv.clone();
     local_argv[0] = real.to_string_lossy().into_owned();
     if level > 0 {
-        // We called ourselves through a wrapper: compile here, do not recurse.
+        // A distcc client called us as its compiler: it holds the slot.
         return local::run(&local_argv);
     }
-    let scan = match args::scan(&argv) {
-        Ok(s) => s,
-        Err(why) => {
-            log::debug!("{why:?}; running locally");
-            return local::run(&local_argv);
-        }
-    };
-    let list = match hosts::load() {
-        Ok(Some(l)) => l,
-        Ok(None) => {
-            log::warn!("no hostlist is set; can't distribute work");
-            return local::run(&local_argv);
-        }
-        Err(e) => {
-            log::error!("{e}");
-            if !env_bool("DISTCC_FALLBACK", true) {
-                return EXIT_BAD_HOSTSPEC;
-            }
-            return local::run(&local_argv);
-        }
-    };
-    for w in &list.warnings {
-        log::warn!("{w}");
-    }
-    let candidates: Vec<&Host> = list.hosts.iter().filter(|h| !h.down).collect();
-    if candidates.first().is_none_or(|h| h.is_local()) {
-        return local::run(&local_argv);
-    }
-    distribute(&scan, &local_argv, &candidates, timeout)
-}
-
-/// The preprocessor command: distcc's `-E` form, plus an explicit dependency
-/// file and target when `-MD`/`-MMD` would otherwise name them after the
-/// (removed) `-o`.
-fn cpp_command(scan: &args::Scan, real: &str) -> Vec<String> {
-    let mut v = args::cpp_argv(scan);
-    v[0] = real.to_string();
-    let has = |p: &str| scan.argv.iter().any(|a| a.starts_with(p));
-    if scan.argv.iter().any(|a| a == "-MD" || a == "-MMD") {
-        if !has("-MF") {
-            let stem = match scan.output.rfind('.') {
-                Some(i) if !scan.output[i..].contains('/') => &scan.output[..i],
-                _ => &scan.output,
-            };
-            v.push("-MF".into());
-            v.push(format!("{stem}.d"));
-        }
-        if !has("-MT") && !has("-MQ") {
-            v.push("-MT".into());
-            v.push(scan.output.clone());
-        }
-    }
-    v
-}
-
-fn wait_status_code(status: u32) -> (Option<i32>, Option<i32>) {
-    let s = status as i32;
-    if libc::WIFEXITED(s) {
-        (Some(libc::WEXITSTATUS(s)), None)
-    } else if libc::WIFSIGNALED(s) {
-        (None, Some(libc::WTERMSIG(s)))
+    let dist_argv = if native::has_native(&argv) {
+        native::resolve(&s, &real, &argv).unwrap_or_else(|| argv.clone())
     } else {
-        (None, None)
+        argv.clone()
+    };
+    match args::scan(&dist_argv) {
+        Ok(scan) => {
+            log::debug!("compile from {} to {}", scan.input, scan.output);
+            distribute(&s, scan, &local_argv)
+        }
+        Err(args::Local::Preprocess) => {
+            log::debug!("-E call for cpp must be local");
+            run_local(&s, &local_argv, true, None)
+        }
+        Err(args::Local::Reason(why)) => {
+            log::debug!("{why}; running locally");
+            run_local(&s, &local_argv, false, None)
+        }
     }
+}
+
+/// Compile here under a local slot (`--localslots`, or `--localslots_cpp`
+/// for `-E`), as distcc does for local-only jobs and fallbacks.
+fn run_local(s: &Settings, argv: &[String], cpp_only: bool, list: Option<&HostList>) -> i32 {
+    let loaded;
+    let list = match list {
+        Some(l) => Some(l),
+        None => {
+            loaded = hosts::load().ok().flatten();
+            loaded.as_ref()
+        }
+    };
+    let n = match (list, cpp_only) {
+        (Some(l), true) => l.local_slots_cpp,
+        (Some(l), false) => l.local_slots,
+        (None, true) => 8,
+        (None, false) => 4,
+    };
+    let slot = s
+        .sub_dir("lock")
+        .and_then(|d| pick::local(s, &d, n))
+        .map_err(|e| log::error!("{e}; running without a local slot"))
+        .ok();
+    let input = argv.iter().rev().find(|a| args::is_source(a));
+    phase::note(
+        Phase::Compile,
+        input.map(String::as_str).unwrap_or(""),
+        "localhost",
+        slot.as_ref().map(|l| l.slot).unwrap_or(0),
+    );
+    local::run(argv)
 }
 
 fn emit(stdout: &[u8], stderr: &[u8]) {
@@ -216,122 +211,266 @@ fn emit(stdout: &[u8], stderr: &[u8]) {
     let _ = std::io::stderr().write_all(stderr);
 }
 
-fn distribute(scan: &args::Scan, local_argv: &[String], hosts: &[&Host], timeout: Duration) -> i32 {
-    let fallback = env_bool("DISTCC_FALLBACK", true);
-    let preprocessed = args::is_preprocessed(&scan.input);
-    let mut source = if preprocessed {
-        match std::fs::read(&scan.input) {
-            Ok(d) => Source::Ready(d),
-            Err(e) => {
-                log::error!("failed to read {}: {e}", scan.input);
-                return local::run(local_argv);
-            }
+/// Nothing more to try remotely: compile here, or fail as distcc does.
+fn give_up(
+    s: &Settings,
+    argv: &[String],
+    input: &str,
+    host: Option<&Host>,
+    list: Option<&HostList>,
+) -> i32 {
+    if !s.fallback {
+        log::error!("failed to distribute and fallbacks are disabled");
+        return EXIT_NO_HOSTS;
+    }
+    match host {
+        Some(h) => log::warn!(
+            "failed to distribute {input} to {}, running locally instead",
+            h.spec
+        ),
+        None => log::warn!("failed to distribute, running locally instead"),
+    }
+    run_local(s, argv, false, list)
+}
+
+/// Server-side failures reported in-band as a status (distcc-compat.md
+/// §1.5): the host, not the source, is at fault.
+fn is_host_failure(code: Option<i32>) -> bool {
+    matches!(
+        code,
+        Some(EXIT_IO_ERROR) | Some(EXIT_COMPILER_MISSING) | Some(EXIT_TIMEOUT) | None
+    )
+}
+
+fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
+    let input = scan.input.clone();
+    let list = match hosts::load() {
+        Ok(Some(l)) => l,
+        Ok(None) => {
+            log::warn!("no hostlist is set; can't distribute work");
+            return give_up(s, local_argv, &input, None, None);
         }
-    } else {
-        match cpp::Cpp::start(&cpp_command(scan, &local_argv[0])) {
-            Ok(c) => Source::Running(c),
-            Err(e) => {
-                log::error!("failed to start preprocessor {}: {e}", local_argv[0]);
-                return EXIT_COMPILER_MISSING;
-            }
+        Err(e) => {
+            log::error!("{e}");
+            return give_up(s, local_argv, &input, None, None);
         }
     };
-    let server_argv = if preprocessed {
+    for w in &list.warnings {
+        log::warn!("{w}");
+    }
+    let lock_dir = match s.sub_dir("lock") {
+        Ok(d) => d,
+        Err(e) => {
+            log::error!("{e}");
+            return give_up(s, local_argv, &input, None, Some(&list));
+        }
+    };
+    let mut order: Vec<&Host> = list.hosts.iter().collect();
+    if list.randomize {
+        pick::shuffle(&mut order);
+    }
+    let preprocessed = args::is_preprocessed(&input);
+    let mut server_argv = if preprocessed {
         scan.argv.clone()
     } else {
         args::strip_local_args(&scan.argv)
     };
-    let mut last_host = String::new();
-    for host in hosts {
+    if !s.no_rewrite_cross {
+        invoke::rewrite_for_server(&mut server_argv);
+    }
+    let mut saved = s.save_temps.then(|| temps::SavedTemps::new(&s.tmpdir));
+    let mut source: Option<Source> = None;
+    let mut cpp_slot: Option<lock::SlotLock> = None;
+    let mut deps: Option<depfile::DepFile> = None;
+    let mut tried: Vec<&Host> = Vec::new();
+    let mut refusal: Option<crate::protocol::reply::Reply> = None;
+    loop {
+        let (host, slot) = match pick::pick(s, &lock_dir, &order, &tried, &input) {
+            Ok(pick::Picked::Host(h, l)) => (h, l),
+            Ok(pick::Picked::NoHosts) => break,
+            Err(e) => {
+                log::error!("failed to lock: {e}");
+                break;
+            }
+        };
         if host.is_local() {
-            break;
+            // `localhost` in the list: its slot is the local compile slot.
+            drop(deps.take());
+            finish_cpp(&mut source, &mut cpp_slot);
+            phase::note(Phase::Compile, &input, "localhost", slot.slot);
+            return local::run(local_argv);
         }
-        let (name, port) = match &host.mode {
-            Mode::Tcp { host, port } => (host.as_str(), *port),
-            Mode::Ssh { host, .. } => {
-                log::warn!("ssh host {host} is not supported yet; skipped");
-                continue;
+        if source.is_none() {
+            if preprocessed {
+                match std::fs::read(&input) {
+                    Ok(d) => source = Some(Source::Ready(d)),
+                    Err(e) => {
+                        log::error!("failed to read {input}: {e}");
+                        return run_local(s, local_argv, false, Some(&list));
+                    }
+                }
+            } else {
+                // Lock order: the remote slot first, then the local cpp one.
+                cpp_slot = pick::local(s, &lock_dir, list.local_slots_cpp)
+                    .map_err(|e| log::error!("{e}"))
+                    .ok();
+                phase::note(
+                    Phase::Cpp,
+                    &input,
+                    "localhost",
+                    cpp_slot.as_ref().map_or(0, |l| l.slot),
+                );
+                let mut cpp_argv = args::cpp_argv(&scan);
+                cpp_argv[0] = local_argv[0].clone();
+                deps = depfile::plan(&scan, &mut cpp_argv, local_argv);
+                match cpp::Cpp::start(&cpp_argv) {
+                    Ok(c) => source = Some(Source::Running(c)),
+                    Err(e) => {
+                        log::error!("failed to start preprocessor {}: {e}", local_argv[0]);
+                        return EXIT_COMPILER_MISSING;
+                    }
+                }
             }
-            Mode::Local => unreachable!(),
-        };
-        last_host = host.spec.clone();
-        // Pump (v3) needs the include server; until then such hosts get v2.
+        }
+        let src = source.as_mut().expect("source was just set");
+        // Pump mode (`,cpp`, protocol 3) plugs in here once it exists;
+        // until then such hosts get protocol 2 with local cpp.
         let version = host.protocol().min(2);
-        let mut conn = match remote::connect(name, port, timeout) {
+        phase::note(Phase::Connect, &input, host.hostname(), slot.slot);
+        let mut conn = match transport::open(&host.mode, &s.ssh, s.io_timeout) {
             Ok(c) => c,
-            Err(f) => {
-                log::warn!("{f}");
+            Err(why) => {
+                log::warn!("{why}");
+                backoff::mark(&lock_dir, host, s.backoff_period);
+                tried.push(host);
+                if let Some(code) = finish_cpp(&mut source, &mut cpp_slot) {
+                    return code;
+                }
                 continue;
             }
         };
-        log::debug!("sending {} to {}", scan.input, host.spec);
-        match remote::run_job(&mut conn, version, &server_argv, &mut source) {
-            Outcome::Cpp(c) => return c.0,
-            Outcome::Failed(f) => {
-                log::warn!("failed to distribute {} to {}: {f}", scan.input, host.spec);
+        phase::note(Phase::Send, &input, host.hostname(), slot.slot);
+        log::debug!("sending {input} to {}", host.spec);
+        let sent = remote::send(&mut conn, version, &server_argv, src);
+        drop(cpp_slot.take());
+        if let (Some(t), Source::Ready(text)) = (saved.as_mut(), &*src) {
+            t.source(&input, text);
+            t.argv(&host.spec, &server_argv);
+        }
+        let result = match sent {
+            Err(SendError::Cpp(c)) => return c.0,
+            Err(SendError::Io(e)) => Err(e),
+            Ok(()) => {
+                phase::note(Phase::Compile, &input, host.hostname(), slot.slot);
+                remote::receive(&mut conn, version)
+            }
+        };
+        let r = match result {
+            Ok(r) => r,
+            Err(e) => {
+                conn.abandon();
+                log::warn!("failed to distribute {input} to {}: {e}", host.spec);
+                backoff::mark(&lock_dir, host, s.backoff_period);
+                tried.push(host);
                 continue;
             }
-            Outcome::Reply(r) => {
-                let (code, _sig) = wait_status_code(r.status);
-                if r.status == 0 {
-                    if let Err(e) = output::write_atomic(Path::new(&scan.output), &r.object) {
-                        log::error!("failed to write {}: {e}", scan.output);
-                        return EXIT_IO_ERROR;
-                    }
-                    emit(&r.stdout, &r.stderr);
-                    return 0;
-                }
-                match code {
-                    Some(c @ 1..=127) if std::env::var_os("DISTCC_SKIP_LOCAL_RETRY").is_some() => {
-                        emit(&r.stdout, &r.stderr);
-                        return c;
-                    }
-                    Some(c @ 1..=127) if !fallback => {
-                        emit(&r.stdout, &r.stderr);
-                        return c;
-                    }
-                    Some(1..=127) => {
-                        // The local run prints the compiler's own diagnostics (with
-                        // source excerpts the server cannot show); saying more
-                        // would make them differ from a local build's.
-                        log::debug!(
-                            "remote compilation of '{}' failed, retrying locally",
-                            scan.input
-                        );
-                        return local::run(local_argv);
-                    }
-                    _ => {
-                        log::warn!(
-                            "compile of {} on {} ended with status {:#x}",
-                            scan.input,
-                            host.spec,
-                            r.status
-                        );
-                        if !fallback {
-                            emit(&r.stdout, &r.stderr);
-                        }
-                        break;
-                    }
-                }
+        };
+        phase::note(Phase::Receive, &input, host.hostname(), slot.slot);
+        drop(conn);
+        if let Some(t) = saved.as_mut() {
+            t.object(&r.object);
+            t.stderr(&r.stderr);
+        }
+        let (code, sig) = remote::wait_status(r.status);
+        if r.status == 0 {
+            backoff::clear(&lock_dir, host, s.backoff_period);
+            drop(slot);
+            return accept_object(s, &scan, local_argv, &r, deps.as_mut(), &list);
+        }
+        if code == Some(EXIT_BAD_ARGUMENTS) {
+            // tinydcc's daemon refuses some command lines in-band (exit 101
+            // and the reason in SERR). That is about this job, not the host:
+            // no backoff; another host may take it, else compile here.
+            log::warn!(
+                "{} refused {input}: {}",
+                host.spec,
+                String::from_utf8_lossy(&r.stderr).trim_end()
+            );
+            backoff::clear(&lock_dir, host, s.backoff_period);
+            tried.push(host);
+            refusal = Some(r);
+            continue;
+        }
+        if is_host_failure(code) || sig.is_some() {
+            log::warn!(
+                "compile of {input} on {} failed on the server (status {:#x})",
+                host.spec,
+                r.status
+            );
+            backoff::mark(&lock_dir, host, s.backoff_period);
+            if !s.fallback {
+                emit(&r.stdout, &r.stderr);
             }
+            drop(slot);
+            return give_up(s, local_argv, &input, Some(host), Some(&list));
         }
-    }
-    // Reap cpp before running the compiler again, so no stray process is left.
-    if let Source::Running(_) = source {
-        let _ = source.get();
-    }
-    if !fallback {
-        log::error!("failed to distribute and fallbacks are disabled");
-        return EXIT_DISTCC_FAILED;
-    }
-    log::warn!(
-        "failed to distribute {} to {}, running locally instead",
-        scan.input,
-        if last_host.is_empty() {
-            "any host"
-        } else {
-            &last_host
+        // A real compile error: the host did its job.
+        backoff::clear(&lock_dir, host, s.backoff_period);
+        drop(slot);
+        let code = code.unwrap_or(EXIT_DISTCC_FAILED);
+        if s.skip_local_retry || !s.fallback || !retry::local_run_shows_more(&scan.argv, &r.stderr)
+        {
+            emit(&r.stdout, &r.stderr);
+            return code;
         }
-    );
-    local::run(local_argv)
+        log::debug!(
+            "remote compilation of '{input}' failed; compiling locally to show the source excerpts"
+        );
+        drop(deps.take());
+        return run_local(s, local_argv, false, Some(&list));
+    }
+    drop(deps.take());
+    if let Some(code) = finish_cpp(&mut source, &mut cpp_slot) {
+        return code;
+    }
+    if let (Some(r), false) = (&refusal, s.fallback) {
+        emit(&r.stdout, &r.stderr);
+    }
+    give_up(s, local_argv, &input, tried.last().copied(), Some(&list))
+}
+
+/// Let a running cpp finish and free its slot (so no lock is held while
+/// waiting for another host); `Some(code)` if cpp itself failed, whose
+/// diagnostics are then already on stderr, as from the local compiler.
+fn finish_cpp(source: &mut Option<Source>, slot: &mut Option<lock::SlotLock>) -> Option<i32> {
+    let r = match source {
+        Some(src) => src.get().err().map(|c| c.0),
+        None => None,
+    };
+    drop(slot.take());
+    r
+}
+
+/// The server compiled it: write .d and object whole, relay the output.
+fn accept_object(
+    s: &Settings,
+    scan: &args::Scan,
+    local_argv: &[String],
+    r: &crate::protocol::reply::Reply,
+    deps: Option<&mut depfile::DepFile>,
+    list: &HostList,
+) -> i32 {
+    let written =
+        output::write_atomic(Path::new(&scan.output), &r.object).and_then(|_| match deps {
+            Some(d) => d.commit(),
+            None => Ok(()),
+        });
+    if let Err(e) = written {
+        // Let the compiler itself report it (e.g. a missing output dir),
+        // exactly as a local build would.
+        log::debug!("cannot write {}: {e}; compiling locally", scan.output);
+        return run_local(s, local_argv, false, Some(list));
+    }
+    emit(&r.stdout, &r.stderr);
+    0
 }

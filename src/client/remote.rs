@@ -1,16 +1,14 @@
-//! Talking to one daemon: connect, send the request while cpp runs, read the
+//! One plain-mode job over an open stream (protocols 1 and 2): send the
+//! header while cpp still runs, then the preprocessed text, then read the
 //! reply. Blocking I/O with distcc's timeouts; the client is one job.
+//! Pump mode (protocol 3) will add its own `send` beside this one; the
+//! reply format is shared.
 
-use std::io::Write;
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::io::{Read, Write};
 
 use crate::protocol::{reply, request, Limits, ProtoError};
 
 use super::cpp::Cpp;
-
-/// distcc's connect timeout (src/clinet.c).
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// The preprocessed source: still being produced by cpp, or ready.
 pub enum Source {
@@ -22,6 +20,7 @@ pub enum Source {
 pub struct CppFailed(pub i32);
 
 impl Source {
+    /// Wait for cpp (once) and return the text.
     pub fn get(&mut self) -> Result<&[u8], CppFailed> {
         if let Source::Running(_) = self {
             let Source::Running(cpp) = std::mem::replace(self, Source::Ready(Vec::new())) else {
@@ -43,74 +42,41 @@ impl Source {
     }
 }
 
-#[derive(Debug)]
-pub enum Failure {
-    Connect(String),
-    Protocol(ProtoError),
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Failure::Connect(m) => write!(f, "{m}"),
-            Failure::Protocol(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-pub enum Outcome {
-    Reply(reply::Reply),
-    Failed(Failure),
+pub enum SendError {
     Cpp(CppFailed),
+    Io(ProtoError),
 }
 
-pub fn connect(host: &str, port: u16, io_timeout: Duration) -> Result<TcpStream, Failure> {
-    let addrs: Vec<SocketAddr> = (host, port)
-        .to_socket_addrs()
-        .map_err(|e| Failure::Connect(format!("failed to look up {host}: {e}")))?
-        .collect();
-    let mut last = format!("{host} has no address");
-    for a in addrs {
-        match TcpStream::connect_timeout(&a, CONNECT_TIMEOUT) {
-            Ok(s) => {
-                // One request, written in two pieces: no Nagle delay between them.
-                let _ = s.set_nodelay(true);
-                let _ = s.set_read_timeout(Some(io_timeout));
-                let _ = s.set_write_timeout(Some(io_timeout));
-                return Ok(s);
-            }
-            Err(e) => last = format!("failed to connect to {a}: {e}"),
-        }
-    }
-    Err(Failure::Connect(last))
-}
-
-/// Send one plain-mode job over `conn` and read the reply.
-pub fn run_job<S: std::io::Read + Write>(
+/// DIST/ARGC/ARGV now, DOTI once cpp is done. The socket stays fully open
+/// afterwards: distccd kills the job when it sees EOF.
+pub fn send<S: Write>(
     conn: &mut S,
     version: u32,
     argv: &[String],
     source: &mut Source,
-) -> Outcome {
+) -> Result<(), SendError> {
     let header = request::encode_header(version, None, argv);
-    if let Err(e) = conn.write_all(&header) {
-        return Outcome::Failed(Failure::Protocol(e.into()));
-    }
-    let text = match source.get() {
-        Ok(t) => t,
-        Err(c) => return Outcome::Cpp(c),
-    };
-    let doti = match request::encode_doti(version, text) {
-        Ok(d) => d,
-        Err(e) => return Outcome::Failed(Failure::Protocol(e)),
-    };
-    if let Err(e) = conn.write_all(&doti).and_then(|_| conn.flush()) {
-        return Outcome::Failed(Failure::Protocol(e.into()));
-    }
-    drop(doti);
-    // Keep the socket fully open: distccd kills the job when it sees EOF.
-    match reply::read(conn, version, &Limits::default()) {
-        Ok(r) => Outcome::Reply(r),
-        Err(e) => Outcome::Failed(Failure::Protocol(e)),
+    conn.write_all(&header)
+        .map_err(|e| SendError::Io(e.into()))?;
+    let text = source.get().map_err(SendError::Cpp)?;
+    let doti = request::encode_doti(version, text).map_err(SendError::Io)?;
+    conn.write_all(&doti)
+        .and_then(|_| conn.flush())
+        .map_err(|e| SendError::Io(e.into()))
+}
+
+pub fn receive<S: Read>(conn: &mut S, version: u32) -> Result<reply::Reply, ProtoError> {
+    reply::read(conn, version, &Limits::default())
+}
+
+/// Exit code and signal of a raw wait status from STAT.
+pub fn wait_status(status: u32) -> (Option<i32>, Option<i32>) {
+    let s = status as i32;
+    if libc::WIFEXITED(s) {
+        (Some(libc::WEXITSTATUS(s)), None)
+    } else if libc::WIFSIGNALED(s) {
+        (None, Some(libc::WTERMSIG(s)))
+    } else {
+        (None, None)
     }
 }

@@ -81,7 +81,35 @@ pub struct JobDir(PathBuf);
 
 impl JobDir {
     pub fn create(tmp: &Path) -> std::io::Result<JobDir> {
-        crate::paths::make_temp_dir(tmp, "tinydccd_").map(JobDir)
+        // The daemon's pid in the name lets a restarted daemon remove what
+        // a killed one left behind (`remove_stale`).
+        let prefix = format!("tinydccd_{}_", std::process::id());
+        crate::paths::make_temp_dir(tmp, &prefix).map(JobDir)
+    }
+
+    /// Remove job directories of daemons that no longer run (killed with
+    /// SIGKILL, or a crash): called once at start. Returns how many.
+    pub fn remove_stale(tmp: &Path) -> usize {
+        let Ok(rd) = std::fs::read_dir(tmp) else {
+            return 0;
+        };
+        let mut n = 0;
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name
+                .strip_prefix("tinydccd_")
+                .and_then(|r| r.split('_').next())
+                .and_then(|p| p.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let gone = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+                == Err(nix::errno::Errno::ESRCH);
+            if gone && std::fs::remove_dir_all(e.path()).is_ok() {
+                n += 1;
+            }
+        }
+        n
     }
     pub fn path(&self) -> &Path {
         &self.0

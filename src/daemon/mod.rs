@@ -117,6 +117,14 @@ fn detach() -> io::Result<()> {
     Ok(())
 }
 
+/// Connections the descriptor limit (`ulimit -n`) leaves room for.
+fn fd_budget() -> usize {
+    let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map(|(soft, _)| soft)
+        .unwrap_or(1024);
+    (limit.saturating_sub(16) / 3).clamp(2, usize::MAX as u64) as usize
+}
+
 pub fn server_config(o: &Options, allow: Vec<access::Cidr>) -> server::Config {
     let io_timeout = std::env::var("DISTCC_IO_TIMEOUT")
         .ok()
@@ -130,8 +138,10 @@ pub fn server_config(o: &Options, allow: Vec<access::Cidr>) -> server::Config {
         tmp: crate::paths::tmpdir(),
         io_timeout: Duration::from_secs(io_timeout),
         job_lifetime: (o.job_lifetime > 0).then(|| Duration::from_secs(o.job_lifetime)),
-        // Room for slow senders beside the compiling and queued clients.
-        max_conns: 64 + 4 * o.jobs as usize,
+        // Room for slow senders beside the compiling and queued clients,
+        // within what the descriptor limit allows (about three each while
+        // a job is received and spawned, plus a reserve for the daemon).
+        max_conns: (64 + 4 * o.jobs as usize).min(fd_budget()),
         max_queued: 2 * o.jobs as usize,
         sandbox: if o.no_sandbox { None } else { sandbox::abi() },
         limits: Default::default(),
@@ -227,6 +237,10 @@ pub fn main(args: Vec<OsString>) -> i32 {
     }
     let tmp = crate::paths::tmpdir();
     let _ = std::env::set_current_dir(&tmp);
+    let stale = job::JobDir::remove_stale(&tmp);
+    if stale > 0 {
+        log::info!("removed {stale} job directories left by a daemon that died");
+    }
     let cfg = server_config(&o, allow);
     match &cfg.policy {
         whitelist::Policy::Insecure => {

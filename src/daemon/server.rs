@@ -100,6 +100,8 @@ pub struct Server {
     running: Vec<Token>,
     next_token: usize,
     accepting: bool,
+    /// accept() ran out of descriptors; cleared when a connection closes.
+    out_of_fds: bool,
     stop: bool,
     stats: Stats,
 }
@@ -166,6 +168,7 @@ impl Server {
             running: Vec::new(),
             next_token: FIRST_CONN,
             accepting: true,
+            out_of_fds: false,
             stop: false,
             stats: Stats::default(),
         })
@@ -210,7 +213,9 @@ impl Server {
 
     /// Room for one more connection and one more queued request?
     fn has_room(&self) -> bool {
-        self.conns.len() < self.cfg.max_conns && self.queue.len() < self.cfg.max_queued
+        !self.out_of_fds
+            && self.conns.len() < self.cfg.max_conns
+            && self.queue.len() < self.cfg.max_queued
     }
 
     fn accept(&mut self, stats: bool) {
@@ -230,8 +235,14 @@ impl Server {
                 Ok(x) => x,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => {
-                    // EMFILE and friends: leave the rest in the backlog for now.
-                    log::warn!("accept failed: {e}");
+                    // Out of descriptors (EMFILE, ENFILE, ...): leave the rest
+                    // in the backlog and pause until a connection closes;
+                    // with edge-triggered polling nothing would wake us.
+                    log::warn!("accept failed: {e}; pausing until a connection closes");
+                    if !stats {
+                        self.out_of_fds = true;
+                        self.update_accepting();
+                    }
                     return;
                 }
             };
@@ -739,6 +750,7 @@ impl Server {
         }
         self.running.retain(|x| *x != t);
         self.queue.retain(|x| *x != t);
+        self.out_of_fds = false;
         self.start_queued();
     }
 

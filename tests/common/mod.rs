@@ -380,3 +380,100 @@ pub fn request_v1(argv: &[&str], source: &[u8]) -> Vec<u8> {
     v.extend_from_slice(source);
     v
 }
+
+/// A directory of server-side compiler wrappers (`gcc`, `cc` and the
+/// triplet names a client sends) that log "start"/"end" lines and their
+/// argv to `log`, then run the real gcc. Put it first on a daemon's PATH to
+/// count concurrent jobs and see exactly what the server was asked to run.
+pub fn logging_compilers(dir: &TempDir, log: &Path) -> PathBuf {
+    let bin = dir.join("server-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    // Absolute paths inside: this dir comes first on the daemon's PATH.
+    let sets = [
+        (
+            "gcc",
+            [
+                "gcc",
+                "cc",
+                "x86_64-linux-gnu-gcc",
+                "x86_64-linux-gnu-gcc-12",
+            ],
+        ),
+        (
+            "g++",
+            [
+                "g++",
+                "c++",
+                "x86_64-linux-gnu-g++",
+                "x86_64-linux-gnu-g++-12",
+            ],
+        ),
+    ];
+    for (real, names) in sets {
+        let body = format!(
+            "#!/bin/sh\necho \"start $$ $*\" >> '{log}'\n{real} \"$@\"\nrc=$?\necho \"end $$\" >> '{log}'\nexit $rc\n",
+            log = log.display(),
+            real = require(real).display()
+        );
+        for name in names {
+            let p = bin.join(name);
+            std::fs::write(&p, &body).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    }
+    bin
+}
+
+/// PATH with `dir` first.
+pub fn path_with(dir: &Path) -> String {
+    format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// The most jobs a `logging_compilers` log shows running at once, and the
+/// number of jobs.
+pub fn max_concurrency(log: &Path) -> (usize, usize) {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let (mut now, mut max, mut total) = (0usize, 0usize, 0usize);
+    for l in text.lines() {
+        if l.starts_with("start ") {
+            now += 1;
+            total += 1;
+            max = max.max(now);
+        } else if l.starts_with("end ") {
+            now = now.saturating_sub(1);
+        }
+    }
+    (max, total)
+}
+
+/// Write an executable shell script.
+pub fn script(path: &Path, body: &str) {
+    std::fs::write(path, body).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Names of the entries in `dir`.
+pub fn entries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Daemon options for a daemon whose PATH holds `logging_compilers`: the
+/// wrappers write their log outside the job directory, which tinydcc's
+/// Landlock confinement rightly forbids, so it is turned off there.
+pub fn wrapper_daemon_args(kind: Kind, extra: &[&'static str]) -> Vec<&'static str> {
+    let mut v = extra.to_vec();
+    if kind == Kind::Tiny {
+        v.push("--no-sandbox");
+    }
+    v
+}

@@ -1,0 +1,99 @@
+//! Timing one host: median latency of a few sequential jobs, and the
+//! throughput at growing concurrency, from which a `/N` slot count is
+//! suggested. Each job is the hello-distcc compile sent exactly as the
+//! client sends it (preprocessed here once, then protocol 1 or 2).
+
+use std::time::{Duration, Instant};
+
+use crate::client::remote::{self, SendError, Source};
+use crate::client::transport;
+use crate::hosts::Host;
+
+/// What every job sends and must get back.
+pub struct Job<'a> {
+    pub argv: &'a [String],
+    pub preprocessed: &'a [u8],
+    pub reference: &'a [u8],
+    pub ssh: &'a [String],
+    pub timeout: Duration,
+}
+
+/// One compile on `host`; Ok(elapsed) if the object equals the reference.
+pub fn once(host: &Host, job: &Job) -> Result<Duration, String> {
+    let t = Instant::now();
+    let version = host.protocol().min(2);
+    let mut conn = transport::open(&host.mode, job.ssh, job.timeout)?;
+    let mut src = Source::Ready(job.preprocessed.to_vec());
+    match remote::send(&mut conn, version, job.argv, &mut src) {
+        Ok(()) => {}
+        Err(SendError::Io(e)) => return Err(e.to_string()),
+        Err(SendError::Cpp(_)) => return Err("preprocessing failed".into()),
+    }
+    let r = remote::receive(&mut conn, version).map_err(|e| match e {
+        crate::protocol::ProtoError::Truncated => {
+            "server closed the connection without an answer (access list? compiler whitelist?)"
+                .to_string()
+        }
+        e => e.to_string(),
+    })?;
+    drop(conn);
+    if r.status != 0 {
+        let err = String::from_utf8_lossy(&r.stderr);
+        let first = err.lines().next().unwrap_or("").to_string();
+        return Err(format!(
+            "compile failed on the server (status {:#x}) {first}",
+            r.status
+        ));
+    }
+    if r.object != job.reference {
+        return Err("object differs from a local compile".into());
+    }
+    Ok(t.elapsed())
+}
+
+pub fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Jobs per second with `k` connections at once, each doing `per` jobs.
+fn throughput(host: &Host, job: &Job, k: usize, per: usize) -> Result<f64, String> {
+    let t = Instant::now();
+    let results: Vec<Result<(), String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..k)
+            .map(|_| {
+                s.spawn(|| {
+                    for _ in 0..per {
+                        once(host, job)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("worker panicked".into())))
+            .collect()
+    });
+    for r in results {
+        r?;
+    }
+    Ok((k * per) as f64 / t.elapsed().as_secs_f64())
+}
+
+/// Throughput at 1, 2, 4, 8 concurrent jobs, and the suggested slot count:
+/// the smallest concurrency within 10% of the best rate (more slots than
+/// that only queue on the server and hold client slots).
+pub fn suggest_slots(host: &Host, job: &Job) -> Result<(u32, Vec<(usize, f64)>), String> {
+    let mut rates = Vec::new();
+    for k in [1usize, 2, 4, 8] {
+        rates.push((k, throughput(host, job, k, 2)?));
+    }
+    let best = rates.iter().map(|r| r.1).fold(0.0, f64::max);
+    let n = rates
+        .iter()
+        .find(|r| r.1 >= 0.9 * best)
+        .map(|r| r.0)
+        .unwrap_or(1);
+    Ok((n as u32, rates))
+}

@@ -1,0 +1,198 @@
+//! Backoff and fallback: a dead host is skipped for DISTCC_BACKOFF_PERIOD
+//! by every client (ours and stock, through distcc's backoff file), a
+//! garbage-answering host too, and builds still succeed.
+
+mod common;
+use common::*;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::Duration;
+
+fn backoff_file(dir: &TempDir, port: u16) -> std::path::PathBuf {
+    dir.join(&format!(
+        ".distcc-private/lock/backoff_tcp_127.0.0.1_{port}_0"
+    ))
+}
+
+#[test]
+fn dead_host_is_backed_off_and_build_succeeds() {
+    for daemon in [Kind::Tiny, Kind::Stock] {
+        let d = Daemon::start(daemon, &[]);
+        let dir = TempDir::new("backoff");
+        dir.write("x.c", HELLO);
+        dir.write("y.c", HELLO);
+        let dead = free_port();
+        let hosts = format!("127.0.0.1:{dead}/4 {}", d.host(true));
+
+        // First build: the dead host is tried, fails, is marked; the job
+        // goes to the live host.
+        let mut c = client_cmd(Kind::Tiny, dir.path(), &hosts);
+        c.args(["gcc", "-c", "x.c", "-o", "x.o"])
+            .env("DISTCC_FALLBACK", "0");
+        let out = run(c);
+        assert!(out.status.success(), "{daemon:?}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("failed to connect"));
+        assert!(backoff_file(&dir, dead).exists(), "no backoff file");
+        assert!(d.wait_job("COMPILE_OK", "x.c"), "{}", d.log_text());
+
+        // Second build within the period: the dead host is not tried.
+        let mut c = client_cmd(Kind::Tiny, dir.path(), &hosts);
+        c.args(["gcc", "-c", "y.c", "-o", "y.o"])
+            .env("DISTCC_FALLBACK", "0")
+            .env("DISTCC_VERBOSE", "1");
+        let out = run(c);
+        let err = text(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(!err.contains("failed to connect"), "{err}");
+        assert!(err.contains("in backoff"), "{err}");
+
+        // Stock distcc reads the same file and skips the host too.
+        let mut c = client_cmd(Kind::Stock, dir.path(), &hosts);
+        c.args(["gcc", "-c", "y.c", "-o", "y2.o"])
+            .env("DISTCC_FALLBACK", "0");
+        let out = run(c);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(
+            !text(&out.stderr).contains("failed"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn period_zero_writes_nothing_and_does_not_loop() {
+    let dir = TempDir::new("backoff0");
+    dir.write("x.c", HELLO);
+    let dead = free_port();
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &format!("127.0.0.1:{dead}"));
+    c.args(["gcc", "-c", "x.c", "-o", "x.o"])
+        .env("DISTCC_BACKOFF_PERIOD", "0");
+    let out = run(c);
+    // (Stock distcc 3.4 retries such a host forever here.)
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("running locally instead"));
+    assert!(!backoff_file(&dir, dead).exists());
+}
+
+#[test]
+fn only_host_dead_falls_back_and_expired_backoff_is_retried() {
+    let dir = TempDir::new("backoff-expire");
+    dir.write("x.c", HELLO);
+    let dead = free_port();
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &format!("127.0.0.1:{dead}"));
+    c.args(["gcc", "-c", "x.c", "-o", "x.o"]);
+    assert!(run(c).status.success());
+    let f = backoff_file(&dir, dead);
+    assert!(f.exists());
+    // Age the file past a 1-second period: the host is tried again.
+    let old = std::time::SystemTime::now() - Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(&f)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &format!("127.0.0.1:{dead}"));
+    c.args(["gcc", "-c", "x.c", "-o", "x.o"])
+        .env("DISTCC_BACKOFF_PERIOD", "1");
+    let out = run(c);
+    assert!(out.status.success());
+    assert!(
+        text(&out.stderr).contains("failed to connect"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// A host that answers garbage is backed off like a dead one.
+#[test]
+fn garbage_answer_is_backed_off() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let h = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let mut b = [0u8; 65536];
+        while matches!(s.read(&mut b), Ok(n) if n > 0) {}
+        let _ = s.write_all(b"HTTP/1.0 400 Bad Request\r\n\r\n");
+    });
+    let dir = TempDir::new("garbage");
+    dir.write("x.c", HELLO);
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &format!("127.0.0.1:{port}"));
+    c.args(["gcc", "-c", "x.c", "-o", "x.o"]);
+    let out = run(c);
+    h.join().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("protocol derailment"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(backoff_file(&dir, port).exists());
+}
+
+/// A compile error is an answer, not a host failure: no backoff, and the
+/// compile is not repeated when the remote diagnostics are already what a
+/// local run prints (here: carets off).
+#[test]
+fn compile_error_is_not_retried_when_output_would_not_change() {
+    let d = Daemon::start(Kind::Tiny, &[]);
+    let dir = TempDir::new("noretry");
+    dir.write("bad.c", BAD);
+    let args = [
+        "gcc",
+        "-fno-diagnostics-show-caret",
+        "-c",
+        "bad.c",
+        "-o",
+        "bad.o",
+    ];
+    let local = local_gcc(dir.path(), &args[1..]);
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &d.host(true));
+    c.args(args).env("DISTCC_VERBOSE", "1");
+    let out = run(c);
+    assert_eq!(out.status.code(), local.status.code());
+    assert_eq!(compiler_lines(&out.stderr), text(&local.stderr));
+    assert!(
+        !text(&out.stderr).contains("compiling locally"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!backoff_file(&dir, d.port).exists());
+    assert!(d.wait_job("COMPILE_ERROR", "bad.c"));
+}
+
+/// tinydcc's daemon refuses some command lines in-band (exit 101 and the
+/// reason): the job compiles here instead, and the host is not backed off.
+#[test]
+fn refused_job_falls_back_without_backoff() {
+    let d = Daemon::start(Kind::Tiny, &[]);
+    let dir = TempDir::new("refused");
+    dir.write("x.c", HELLO);
+    let args = ["gcc", "-B/usr/bin/", "-c", "x.c", "-o", "x.o"];
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &d.host(true));
+    c.args(args);
+    let out = run(c);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("refused x.c"), "{err}");
+    assert!(err.contains("running locally instead"), "{err}");
+    assert!(!backoff_file(&dir, d.port).exists());
+    assert!(
+        local_gcc(dir.path(), &["-B/usr/bin/", "-c", "x.c", "-o", "ref.o"])
+            .status
+            .success()
+    );
+    assert_eq!(
+        std::fs::read(dir.join("x.o")).unwrap(),
+        std::fs::read(dir.join("ref.o")).unwrap()
+    );
+    // Without fallback: distcc's 116, with the server's reason shown.
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &d.host(true));
+    c.args(args).env("DISTCC_FALLBACK", "0");
+    let out = run(c);
+    assert_eq!(out.status.code(), Some(116), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("fallbacks are disabled"));
+}
