@@ -118,10 +118,16 @@ impl VoidRoot {
     }
 }
 
-/// XBPS_DISTCC_HOSTS in the README's form, our daemon first so that every
-/// job goes there (the README puts localhost/2 first on a real cluster).
+/// XBPS_DISTCC_HOSTS with the README example's parts: our daemon, this machine for
+/// two jobs, and the cpp limit. Like distcc, the client hands out slot 0 of
+/// every host before slot 1 of any, so `make -j4` compiles some files here.
 fn xbps_hosts(d: &Daemon) -> String {
     format!("127.0.0.1:{}/9 localhost/2 --localslots_cpp=24", d.port)
+}
+
+/// The daemon as the only compiling host: every job goes there.
+fn remote_only(d: &Daemon) -> String {
+    format!("127.0.0.1:{}/9 --localslots_cpp=24", d.port)
 }
 
 fn path_with(dirs: &[&Path]) -> String {
@@ -171,7 +177,13 @@ fn xbps_src_native_build_through_the_masquerade_dir() {
         ("HOME", root.dir.path().display().to_string()),
     ];
     make(&src, &[], &env);
-    assert_eq!(ok_jobs(&d, objs.len()), objs.len(), "{}", d.log_text());
+    // The first job always takes the daemon's slot 0; the rest share.
+    let remote = ok_jobs(&d, 1);
+    assert!(
+        (1..=objs.len()).contains(&remote),
+        "{remote} jobs: {}",
+        d.log_text()
+    );
     let out = run({
         let mut c = Command::new(src.join("prog"));
         c.current_dir(&src);
@@ -211,7 +223,7 @@ fn xbps_src_ccache_with_distcc_as_prefix() {
         ("CCACHE_COMPILERCHECK", "content".to_string()),
         ("CCACHE_COMPRESS", "1".to_string()),
         ("DISTCC_DIR", root.distcc_dir("x86_64")),
-        ("DISTCC_HOSTS", xbps_hosts(&d)),
+        ("DISTCC_HOSTS", remote_only(&d)),
         ("HOME", root.dir.path().display().to_string()),
     ];
     make(&src, &[], &env);
@@ -257,7 +269,7 @@ fn xbps_src_cross_build_with_absolute_compiler_path() {
     let env = [
         ("PATH", path_with(&[&wrappers, &root.masq])),
         ("DISTCC_DIR", root.distcc_dir("armv7l")),
-        ("DISTCC_HOSTS", xbps_hosts(&d)),
+        ("DISTCC_HOSTS", remote_only(&d)),
         ("HOME", root.dir.path().display().to_string()),
     ];
     make(&src, &[&format!("CC={CROSS_GCC}")], &env);
