@@ -7,14 +7,30 @@
 # Usage: cross/build-armv7.sh [--print-path] [--manifest-path PATH] [-- EXTRA CARGO ARGS]
 #   --print-path          only print the path of the binary this would build, then exit
 #   --manifest-path PATH  build another crate's Cargo.toml (default: the repo's)
+# The target dir is cargo's: $CARGO_TARGET_DIR, else target/ beside Cargo.toml.
+# Host and ARM builds can share it (the ARM artefacts go to
+# <dir>/armv7-unknown-linux-musleabihf/release/, built by another rustc).
 #
 # With Docker, `cross` works too (never on a shared machine: it changes rustup toolchains):
 #   CROSS_CONFIG=cross/Cross.toml cross build --release --target armv7-unknown-linux-musleabihf
 set -euo pipefail
 
 TARGET=armv7-unknown-linux-musleabihf
+# Pinned: the versions this route was verified with. zig comes from PyPI and
+# is installed at exactly this version. Debian's rustc-web moves with
+# bookworm-security (old versions leave the archive), so RUST_WEB_VERSION is
+# asked for first and the archive's candidate taken, with a warning, when it
+# is gone; rustc, cargo and the std source must always be the same version.
 ZIGLANG_VERSION=0.17.1
-APT_PACKAGES=(rustc-web cargo-web rust-web-src file)
+RUST_WEB_VERSION=1.96.0+dfsg1-1~deb12u2
+RUST_WEB_PACKAGES=(rustc-web cargo-web rust-web-src)
+# std's cargo features for build-std. cargo's default adds "backtrace", whose
+# symbolizer (gimli, addr2line, demangling: ~150 KB) can name nothing in a
+# stripped binary anyway; a panic still prints its message and location.
+# "panic-unwind" is not needed with panic = "abort". ARM_STD_FEATURES
+# overrides this (tests/bench/arm.sh compares variants).
+STD_FEATURES=${ARM_STD_FEATURES-}
+APT_PACKAGES=("${RUST_WEB_PACKAGES[@]}" file)
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
@@ -28,7 +44,7 @@ while [ $# -gt 0 ]; do
     --manifest-path) [ $# -ge 2 ] || { echo "error: --manifest-path needs a value" >&2; exit 2; }
                      MANIFEST=$2; shift 2 ;;
     --manifest-path=*) MANIFEST=${1#*=}; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     --) shift; EXTRA_ARGS=("$@"); break ;;
     *) echo "error: unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -81,12 +97,33 @@ missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+apt_install() { quiet $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"; }
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> apt-get install ${missing[*]}"
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   quiet $SUDO apt-get update -qq
-  quiet $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  pinned=()
+  for p in "${missing[@]}"; do
+    case " ${RUST_WEB_PACKAGES[*]} " in
+      *" $p "*) pinned+=("$p=$RUST_WEB_VERSION") ;;
+      *) pinned+=("$p") ;;
+    esac
+  done
+  if ! $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+       "${pinned[@]}" >"$log" 2>&1; then
+    echo "warning: $RUST_WEB_VERSION is not in the archive any more; installing its candidate" >&2
+    apt_install "${missing[@]}"
+  fi
 fi
+# The std source must match the compiler exactly, or build-std fails in odd ways.
+versions=$(dpkg-query -W -f='${Version}\n' "${RUST_WEB_PACKAGES[@]}" | sort -u)
+if [ "$(printf '%s\n' "$versions" | wc -l)" != 1 ]; then
+  echo "error: ${RUST_WEB_PACKAGES[*]} differ in version:" $versions >&2
+  echo "       apt-get install ${RUST_WEB_PACKAGES[*]/%/=<one version>}" >&2
+  exit 1
+fi
+[ "$versions" = "$RUST_WEB_VERSION" ] \
+  || echo "warning: using rustc-web $versions; this script was verified with $RUST_WEB_VERSION" >&2
 
 # --- zig from the PyPI ziglang package, pinned ---
 zig_in_python() {
@@ -100,6 +137,11 @@ print(os.path.join(os.path.dirname(ziglang.__file__), "zig"))
 PY
 }
 ZIG_BIN=$(zig_in_python) || ZIG_BIN=""
+if [ -z "$ZIG_BIN" ] && ! python3 -m pip --version >/dev/null 2>&1; then
+  echo "==> apt-get install python3-pip"
+  quiet $SUDO apt-get update -qq
+  apt_install python3-pip
+fi
 if [ -z "$ZIG_BIN" ]; then
   echo "==> pip install ziglang==$ZIGLANG_VERSION"
   if python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore \
@@ -131,19 +173,25 @@ echo "    ziglang $ZIGLANG_VERSION (zig $("$ZIG" version)) at $ZIG"
 echo "    $(/usr/bin/rustc --version), $(/usr/bin/cargo --version)"
 
 # --- build: Debian's rustc/cargo by absolute path (rustup's shadow them on PATH) ---
-echo "==> cargo build --release --target $TARGET (-Zbuild-std)"
+echo "==> cargo build --release --target $TARGET (-Zbuild-std, std features: '$STD_FEATURES')"
 cd "$REPO_ROOT"
-RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 /usr/bin/cargo build --release \
-  -Zbuild-std=std,panic_abort --target "$TARGET" --manifest-path "$MANIFEST" \
+started=$(date +%s)
+# --locked: Debian's cargo must build exactly the crates in Cargo.lock and
+# never rewrite it (a crate without a Cargo.lock gets a fresh one).
+locked=()
+[ ! -f "$(dirname "$MANIFEST")/Cargo.lock" ] || locked=(--locked)
+RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 /usr/bin/cargo build --release ${locked[@]+"${locked[@]}"} \
+  -Zbuild-std=std,panic_abort -Zbuild-std-features="$STD_FEATURES" \
+  --target "$TARGET" --manifest-path "$MANIFEST" \
   ${EXTRA_ARGS[@]+"${EXTRA_ARGS[@]}"}
 
 BIN=$(binary_path)
 [ -f "$BIN" ] || { echo "error: build produced no $BIN" >&2; exit 1; }
 desc=$(file -b "$BIN")
 echo "==> $BIN"
-echo "    size: $(stat -c %s "$BIN") bytes"
+echo "    size: $(stat -c %s "$BIN") bytes, built in $(( $(date +%s) - started )) s"
 echo "    file: $desc"
 case "$desc" in
-  *"statically linked"*) ;;
-  *) echo "error: $BIN is not statically linked" >&2; exit 1 ;;
+  "ELF 32-bit LSB executable, ARM, EABI5"*"statically linked"*) ;;
+  *) echo "error: $BIN is not a statically linked 32-bit ARM EABI5 executable" >&2; exit 1 ;;
 esac

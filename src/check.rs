@@ -207,14 +207,17 @@ pub fn main(args: Vec<String>) -> i32 {
             return EXIT_COMPILER_MISSING;
         }
     };
-    let mut argv: Vec<String> = [compiler(), "-c", "hello_distcc.c", "-o", "hello_distcc.o"]
-        .map(String::from)
-        .to_vec();
-    crate::client::invoke::rewrite_for_server(&mut argv);
     let settings = match crate::client::settings::Settings::from_env() {
         Ok(s) => s,
         Err(code) => return code,
     };
+    let mut argv: Vec<String> = [compiler(), "-c", "hello_distcc.c", "-o", "hello_distcc.o"]
+        .map(String::from)
+        .to_vec();
+    // As a real compile does: DISTCC_NO_REWRITE_CROSS keeps the name as is.
+    if !settings.no_rewrite_cross {
+        crate::client::invoke::rewrite_for_server(&mut argv);
+    }
     let job = measure::Job {
         argv: &argv,
         preprocessed: &preprocessed,

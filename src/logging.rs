@@ -93,12 +93,12 @@ fn open_sink(ident: &'static str, target: &Target) -> std::io::Result<Sink> {
 }
 
 fn timestamp() -> String {
-    let mut now: libc::time_t = 0;
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     let mut buf = [0u8; 32];
-    // SAFETY: plain libc calls on stack buffers of adequate size.
+    // SAFETY: plain libc calls on stack buffers of adequate size. `now`'s
+    // type is inferred: naming libc::time_t warns on musl targets.
     let n = unsafe {
-        libc::time(&mut now);
+        let now = libc::time(std::ptr::null_mut());
         libc::localtime_r(&now, &mut tm);
         libc::strftime(
             buf.as_mut_ptr() as *mut libc::c_char,

@@ -206,8 +206,11 @@ fn scratch_disk_full() {
     // Small jobs still work, and nothing is left on the little disk.
     let mut c = client_cmd(Kind::Tiny, dir.path(), &format!("127.0.0.1:{port}"));
     dir.write("small.c", HELLO);
+    // The big job's failure put the host in backoff in this DISTCC_DIR;
+    // period 0 ignores that, so the daemon itself is what is tested here.
     c.args(["gcc", "-c", "small.c", "-o", "small.o"])
-        .env("DISTCC_FALLBACK", "0");
+        .env("DISTCC_FALLBACK", "0")
+        .env("DISTCC_BACKOFF_PERIOD", "0");
     assert!(run(c).status.success());
     let left: Vec<_> = std::fs::read_dir(scratch.path())
         .unwrap()

@@ -257,7 +257,10 @@ pub fn main(args: Vec<OsString>) -> i32 {
             "Landlock ABI {abi} active: each compiler may read the system and toolchain directories and write only its job directory"
         ),
         None if o.no_sandbox => log::warn!("--no-sandbox: compilers are not confined"),
-        None => log::warn!("this kernel has no Landlock: compilers are not confined to their job directory"),
+        None => log::warn!(
+            "{}: compilers are not confined to their job directory",
+            sandbox::why_unavailable()
+        ),
     }
     log::info!(
         "tinydccd {} listening on port {} with {} job slots, scratch in {}",

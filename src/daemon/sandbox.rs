@@ -38,6 +38,11 @@ struct PathBeneath {
 
 /// The Landlock ABI version the kernel offers, if any.
 pub fn abi() -> Option<u32> {
+    probe().ok()
+}
+
+/// The ABI version, or the errno that says why there is none.
+fn probe() -> io::Result<u32> {
     // SAFETY: the documented "get ABI version" call: no attr, size 0.
     let v = unsafe {
         libc::syscall(
@@ -47,7 +52,28 @@ pub fn abi() -> Option<u32> {
             CREATE_RULESET_VERSION,
         )
     };
-    (v > 0).then_some(v as u32)
+    if v > 0 {
+        Ok(v as u32)
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Why there is no Landlock, in words for the start-up log: the ARM build
+/// under qemu-user gets ENOSYS even on a Landlock kernel (qemu does not
+/// pass these system calls through), a kernel built with Landlock but
+/// booted without it in `lsm=` gets EOPNOTSUPP.
+pub fn why_unavailable() -> String {
+    match probe() {
+        Ok(_) => "Landlock is available".into(),
+        Err(e) => match e.raw_os_error() {
+            Some(libc::ENOSYS) => "no Landlock system calls (kernel without Landlock, or an emulator such as qemu-user)".into(),
+            Some(libc::EOPNOTSUPP) => {
+                "Landlock is built in but disabled (add landlock to the lsm= boot parameter)".into()
+            }
+            _ => format!("Landlock probe failed: {e}"),
+        },
+    }
 }
 
 /// Every filesystem right this ABI knows.

@@ -3,6 +3,8 @@
 //! A missing external tool fails the test with a clear message: never a skip.
 #![allow(dead_code)]
 
+pub mod arm;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
@@ -122,14 +124,27 @@ impl Daemon {
             Kind::Tiny => tinydcc(),
             Kind::Stock => require("distccd"),
         };
+        Self::start_program(kind, &bin, &[], args, env)
+    }
+
+    /// Start `program PRE... --daemon ...`: `pre` lets an emulator run the
+    /// daemon (`qemu-arm-static <armv7 tinydcc>`).
+    pub fn start_program(
+        kind: Kind,
+        bin: &Path,
+        pre: &[&Path],
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Daemon {
         for _attempt in 0..5 {
             let port = free_port();
             let logdir = TempDir::new("log");
             let tmp = TempDir::new("scratch");
             let log = logdir.join("daemon.log");
             let logf = std::fs::File::create(&log).unwrap();
-            let mut cmd = Command::new(&bin);
-            cmd.arg("--daemon")
+            let mut cmd = Command::new(bin);
+            cmd.args(pre)
+                .arg("--daemon")
                 .args([
                     "--no-detach",
                     "--listen",
@@ -266,9 +281,16 @@ pub fn client_cmd(kind: Kind, dir: &Path, hosts: &str) -> Command {
         Kind::Tiny => tinydcc(),
         Kind::Stock => require("distcc"),
     };
+    let mut c = Command::new(bin);
+    private_client_env(&mut c, dir, hosts);
+    c
+}
+
+/// Run `c` in `dir` as a client of `hosts` with a private DISTCC_DIR and
+/// HOME, and none of the caller's DISTCC_* settings.
+pub fn private_client_env(c: &mut Command, dir: &Path, hosts: &str) {
     let ddir = dir.join(".distcc-private");
     let _ = std::fs::create_dir_all(&ddir);
-    let mut c = Command::new(bin);
     c.current_dir(dir)
         .env("DISTCC_HOSTS", hosts)
         .env("DISTCC_DIR", &ddir)
@@ -279,7 +301,6 @@ pub fn client_cmd(kind: Kind, dir: &Path, hosts: &str) -> Command {
         .env_remove("DISTCC_SKIP_LOCAL_RETRY")
         .env_remove("_DISTCC_SAFEGUARD")
         .env_remove("INCLUDE_SERVER_PORT");
-    c
 }
 
 pub fn run(mut c: Command) -> Output {
