@@ -13,3 +13,4 @@ pub mod hosts;
 pub mod logging;
 pub mod paths;
 pub mod protocol;
+pub mod pump;
