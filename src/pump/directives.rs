@@ -11,8 +11,8 @@
 //! merged.
 
 use super::tokens::{
-    is_hash, is_hashhash, is_hspace, is_ident_char, lex_one, line_end, quoted_end, raw_string_end,
-    string_prefix, sym, Interner, Kind, LexMode, Saw, Sym, Tok,
+    is_hspace, is_ident_char, lex_one, line_end, quoted_end, raw_string_end, string_prefix, sym,
+    Interner, Kind, LexMode, RawEnd, Saw, Sym, Tok,
 };
 use std::borrow::Cow;
 
@@ -346,13 +346,13 @@ impl P<'_> {
                     }
                     if raw && self.mode.raw_strings {
                         match raw_string_end(s, i) {
-                            Ok(Some(e)) => {
+                            RawEnd::End(e) => {
                                 self.ln += s[i..e].iter().filter(|&&c| c == b'\n').count();
                                 self.i = e;
                                 continue;
                             }
-                            Ok(None) => return Err(self.err("unterminated raw string")),
-                            Err(()) => {}
+                            RawEnd::Unterminated => return Err(self.err("unterminated raw string")),
+                            RawEnd::NotRaw => {}
                         }
                     }
                     self.i = quoted_end(s, i).unwrap_or_else(|| line_end(s, i));
@@ -536,7 +536,7 @@ impl P<'_> {
                         variadic = true;
                         // `args...` names the variadic parameter; a bare
                         // `...` is `__VA_ARGS__`.
-                        let named = ps.len() > 0 && self.prev_was_param_name();
+                        let named = !ps.is_empty() && self.prev_was_param_name();
                         if !named {
                             ps.push(sym::VA_ARGS);
                         }
@@ -787,8 +787,6 @@ fn finish(out: &mut Parsed, interner: &Interner) {
                 hi.push(d.name);
             }
         }
-        let _ = is_hash;
-        let _ = is_hashhash;
     }
     for f in found {
         if seen.insert((f.kind, f.op.clone())) {

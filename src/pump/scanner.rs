@@ -173,22 +173,39 @@ impl Scanner {
     /// (argv[0] is the compiler), `cwd` the client's working directory;
     /// relative paths in argv are relative to cwd.
     pub fn scan(&mut self, cwd: &Path, argv: &[String]) -> Result<Closure, GiveUp> {
+        self.scan_with_env(cwd, argv, &|v| std::env::var_os(v))
+    }
+
+    /// `scan` for a client whose environment is not this process's (the
+    /// include server outlives the shells that use it): `env` looks up one
+    /// of the client's variables.
+    pub fn scan_with_env(
+        &mut self,
+        cwd: &Path,
+        argv: &[String],
+        env: &dyn Fn(&str) -> Option<OsString>,
+    ) -> Result<Closure, GiveUp> {
         self.stats.scans += 1;
-        let r = self.scan_inner(cwd, argv);
+        let r = self.scan_inner(cwd, argv, env);
         if r.is_err() {
             self.stats.give_ups += 1;
         }
         r
     }
 
-    fn scan_inner(&mut self, cwd: &Path, argv: &[String]) -> Result<Closure, GiveUp> {
+    fn scan_inner(
+        &mut self,
+        cwd: &Path,
+        argv: &[String],
+        env: &dyn Fn(&str) -> Option<OsString>,
+    ) -> Result<Closure, GiveUp> {
         for v in [
             "CPATH",
             "C_INCLUDE_PATH",
             "CPLUS_INCLUDE_PATH",
             "OBJC_INCLUDE_PATH",
         ] {
-            if std::env::var_os(v).is_some() {
+            if env(v).is_some() {
                 return give_up(format!(
                     "{v} is set: the search path depends on the environment"
                 ));
@@ -247,10 +264,8 @@ impl Scanner {
                 path_opt.contains(&eq.0).then_some(eq.1)
             } else if path_opt.contains(&f.as_str()) {
                 opts.query_flags.get(i + 1).map(String::as_str)
-            } else if let Some(b) = f.strip_prefix("-B") {
-                Some(b)
             } else {
-                None
+                f.strip_prefix("-B")
             };
             v.is_some_and(|v| !v.starts_with('/'))
         });

@@ -227,20 +227,27 @@ pub fn quoted_end(b: &[u8], i: usize) -> Option<usize> {
     None
 }
 
-/// Where a raw string whose `"` is at `i` ends (after its closing quote),
-/// possibly lines later. `Err(())` if its delimiter is invalid (then it is
-/// not a raw string), `Ok(None)` if unterminated.
-pub fn raw_string_end(b: &[u8], i: usize) -> Result<Option<usize>, ()> {
+/// Where a raw string ends.
+pub enum RawEnd {
+    /// The delimiter is invalid: not a raw string after all.
+    NotRaw,
+    Unterminated,
+    /// After its closing quote (possibly lines later).
+    End(usize),
+}
+
+/// Where a raw string whose `"` is at `i` ends.
+pub fn raw_string_end(b: &[u8], i: usize) -> RawEnd {
     let mut j = i + 1;
     while j < b.len() && b[j] != b'(' {
         let c = b[j];
         if j - i > 16 || is_hspace(c) || matches!(c, b')' | b'\\' | b'\n' | b'"') {
-            return Err(());
+            return RawEnd::NotRaw;
         }
         j += 1;
     }
     if j >= b.len() {
-        return Err(());
+        return RawEnd::NotRaw;
     }
     let delim = &b[i + 1..j];
     let mut k = j + 1;
@@ -249,11 +256,11 @@ pub fn raw_string_end(b: &[u8], i: usize) -> Result<Option<usize>, ()> {
             && b[k + 1..].starts_with(delim)
             && b.get(k + 1 + delim.len()) == Some(&b'"')
         {
-            return Ok(Some(k + 2 + delim.len()));
+            return RawEnd::End(k + 2 + delim.len());
         }
         k += 1;
     }
-    Ok(None)
+    RawEnd::Unterminated
 }
 
 /// The index of the end of the line holding `i` (its `\n`, or the end).
@@ -302,11 +309,10 @@ pub fn lex_one(b: &[u8], i: usize, mode: LexMode, saw: &mut Saw) -> (Kind, usize
                     if mode.raw_strings {
                         // Inside a directive a raw string cannot span lines.
                         let lim = line_end(b, j);
-                        if let Ok(end) = raw_string_end(&b[..lim], j) {
-                            return match end {
-                                Some(e) => (Kind::Str, e),
-                                None => (Kind::Other, lim),
-                            };
+                        match raw_string_end(&b[..lim], j) {
+                            RawEnd::End(e) => return (Kind::Str, e),
+                            RawEnd::Unterminated => return (Kind::Other, lim),
+                            RawEnd::NotRaw => {}
                         }
                     }
                 } else if !raw {
