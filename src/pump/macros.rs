@@ -10,8 +10,10 @@
 //! parameters, `__VA_OPT__`, `__FILE__`.
 
 use super::directives::{MacroDef, Parsed};
-use super::tokens::{is_hash, is_hashhash, lex_exactly_one, sym, Interner, Kind, Sym, Tok};
-use std::collections::{HashMap, HashSet};
+use super::tokens::{
+    is_hash, is_hashhash, lex_exactly_one, sym, FxMap, FxSet, Interner, Kind, Sym, Tok,
+};
+
 use std::rc::Rc;
 
 /// A token during expansion: its hide set, and the whitespace gcc uses when
@@ -73,16 +75,16 @@ pub enum Alt<'a> {
 /// compiler's predefined macros and the command line's `-D`/`-U`.
 pub struct MacroTable<'a> {
     files: Vec<&'a Parsed>,
-    fixed: &'a HashMap<Sym, MacroDef>,
-    memo: HashMap<Sym, Rc<[Alt<'a>]>>,
+    fixed: &'a FxMap<Sym, MacroDef>,
+    memo: FxMap<Sym, Rc<[Alt<'a>]>>,
 }
 
 impl<'a> MacroTable<'a> {
-    pub fn new(files: Vec<&'a Parsed>, fixed: &'a HashMap<Sym, MacroDef>) -> Self {
+    pub fn new(files: Vec<&'a Parsed>, fixed: &'a FxMap<Sym, MacroDef>) -> Self {
         MacroTable {
             files,
             fixed,
-            memo: HashMap::new(),
+            memo: FxMap::default(),
         }
     }
 
@@ -142,13 +144,13 @@ pub struct Expander<'t, 'a> {
     pub base_file: Vec<u8>,
     /// Expand only these names (the `#if` line pass looking for
     /// `__has_include` behind macros); `None`: every name.
-    pub only: Option<&'t HashSet<Sym>>,
+    pub only: Option<&'t FxSet<Sym>>,
     /// Expanding an `#if` line: leave the operands of `defined` and of
     /// `__has_include` alone.
     pub if_mode: bool,
     /// Names looked up, so a later round knows whether new definitions can
     /// change this result.
-    pub touched: HashSet<Sym>,
+    pub touched: FxSet<Sym>,
     steps: usize,
 }
 
@@ -173,7 +175,7 @@ impl<'t, 'a> Expander<'t, 'a> {
             base_file: Vec::new(),
             only: None,
             if_mode: false,
-            touched: HashSet::new(),
+            touched: FxSet::default(),
             steps: 0,
         }
     }
@@ -205,7 +207,7 @@ impl<'t, 'a> Expander<'t, 'a> {
             return Err(ExpandError::TooComplex);
         }
         let mut results: Vec<Vec<XTok>> = Vec::new();
-        let mut seen: HashSet<Vec<(Sym, Kind, bool, bool)>> = HashSet::new();
+        let mut seen: FxSet<Vec<(Sym, Kind, bool, bool)>> = FxSet::default();
         let mut stack = vec![State {
             out: Vec::with_capacity(input.len()),
             rest: input.into_iter().rev().collect(),
@@ -505,7 +507,7 @@ impl<'t, 'a> Expander<'t, 'a> {
         }
         pieces.push(Piece::Items(items));
         // The alternative expansions of each argument used unpasted.
-        let mut expanded: HashMap<usize, Vec<Vec<XTok>>> = HashMap::new();
+        let mut expanded: FxMap<usize, Vec<Vec<XTok>>> = FxMap::default();
         for &p in &used {
             let arg = args.get(p).cloned().unwrap_or_default();
             let arg: Vec<XTok> = arg
@@ -517,7 +519,7 @@ impl<'t, 'a> Expander<'t, 'a> {
         }
         // Every combination (the same argument expands the same way at each
         // of its uses).
-        let mut combos: Vec<HashMap<usize, usize>> = vec![HashMap::new()];
+        let mut combos: Vec<FxMap<usize, usize>> = vec![FxMap::default()];
         for &p in &used {
             let n = expanded[&p].len();
             let mut next = Vec::new();
@@ -837,7 +839,7 @@ mod tests {
     fn names(src: &str) -> Vec<String> {
         let mut i = Interner::new();
         let p = parse(src.as_bytes(), &mut i).unwrap();
-        let fixed = HashMap::new();
+        let fixed = FxMap::default();
         let mut table = MacroTable::new(vec![&p], &fixed);
         let op = p
             .includes
@@ -948,7 +950,7 @@ mod tests {
             &mut i,
         )
         .unwrap();
-        let fixed = HashMap::new();
+        let fixed = FxMap::default();
         let mut table = MacroTable::new(vec![&p], &fixed);
         let op = match &p.includes[0].op {
             super::super::directives::Operand::Computed(t) => t.clone(),
@@ -974,7 +976,7 @@ mod tests {
         src.push_str(")\n");
         let mut i = Interner::new();
         let p = parse(src.as_bytes(), &mut i).unwrap();
-        let fixed = HashMap::new();
+        let fixed = FxMap::default();
         let mut table = MacroTable::new(vec![&p], &fixed);
         let op = match &p.includes[0].op {
             super::super::directives::Operand::Computed(t) => t.clone(),

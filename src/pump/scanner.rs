@@ -16,8 +16,8 @@ use super::compiler_dirs::{self, DefaultDirs};
 use super::directives::{self, has_include_operand, IncKind, MacroDef, Operand, Parsed};
 use super::macros::{interpret, ExpandError, Expander, HeaderName, Interpreted, MacroTable};
 use super::searchpath::{self, Chain, SearchOpts};
-use super::tokens::{sym, Interner, Kind, Sym, Tok};
-use std::collections::{HashMap, HashSet, VecDeque};
+use super::tokens::{sym, FxMap, FxSet, Interner, Kind, Sym, Tok};
+use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io;
@@ -137,10 +137,10 @@ type Cached = Result<Rc<Parsed>, Rc<str>>;
 /// The include scanner and its caches.
 pub struct Scanner {
     interner: Interner,
-    parsed: HashMap<FileKey, Cached>,
+    parsed: FxMap<FileKey, Cached>,
     /// The key last seen for each (dev, inode), to drop stale versions.
-    latest: HashMap<(u64, u64), FileKey>,
-    compilers: HashMap<CompilerKey, Rc<Compiler>>,
+    latest: FxMap<(u64, u64), FileKey>,
+    compilers: FxMap<CompilerKey, Rc<Compiler>>,
     stats: ScanStats,
 }
 
@@ -154,9 +154,9 @@ impl Scanner {
     pub fn new() -> Scanner {
         Scanner {
             interner: Interner::new(),
-            parsed: HashMap::new(),
-            latest: HashMap::new(),
-            compilers: HashMap::new(),
+            parsed: FxMap::default(),
+            latest: FxMap::default(),
+            compilers: FxMap::default(),
             stats: ScanStats::default(),
         }
     }
@@ -436,10 +436,14 @@ struct Pending {
     idx: usize,
     cond: bool,
     last_round: u32,
-    touched: HashSet<Sym>,
+    touched: FxSet<Sym>,
     resolved: bool,
     why: Option<String>,
 }
+
+type SearchKey = (Option<Vec<u8>>, usize, Vec<u8>);
+/// A file found by a search: gcc's name for it, where, its stat.
+type Hit = (Vec<u8>, FoundIn, FileKey, bool);
 
 struct Lookup<'a> {
     name: &'a [u8],
@@ -457,24 +461,30 @@ struct ScanState<'s> {
     chain: Chain,
     comp: Rc<Compiler>,
     opts: SearchOpts,
-    probes: HashMap<Vec<u8>, Probe>,
-    real_dirs: HashMap<Vec<u8>, Option<Vec<u8>>>,
+    probes: FxMap<Vec<u8>, Probe>,
+    /// Directories known to exist (false) or not (true), this scan.
+    missing_dirs: FxMap<Vec<u8>, bool>,
+    /// Results of searches, this scan: (made dir, first chain index, name).
+    searches: FxMap<SearchKey, Option<Hit>>,
+    /// Files found by lookups that do not read them (`__has_include`).
+    classified: FxSet<(Vec<u8>, FoundIn)>,
+    real_dirs: FxMap<Vec<u8>, Option<Vec<u8>>>,
     nodes: Vec<Node>,
-    node_ids: HashMap<(Vec<u8>, FoundIn), usize>,
+    node_ids: FxMap<(Vec<u8>, FoundIn), usize>,
     /// When each parsed file joined (the round), for re-evaluations.
     joined: Vec<(Rc<Parsed>, u32)>,
-    joined_ptrs: HashSet<*const Parsed>,
+    joined_ptrs: FxSet<*const Parsed>,
     queue: VecDeque<usize>,
     files: Vec<Vec<u8>>,
-    file_set: HashSet<Vec<u8>>,
+    file_set: FxSet<Vec<u8>>,
     not_found: Vec<String>,
-    not_found_set: HashSet<String>,
+    not_found_set: FxSet<String>,
     pending: Vec<Pending>,
-    pending_conds: HashSet<(usize, usize)>,
+    pending_conds: FxSet<(usize, usize)>,
     /// Textual (printed and real) spellings of the default dirs.
     sys_prefixes: Vec<Vec<u8>>,
     real_sys: Vec<Vec<u8>>,
-    fixed: Option<Rc<HashMap<Sym, MacroDef>>>,
+    fixed: Option<Rc<FxMap<Sym, MacroDef>>>,
     round: u32,
 }
 
@@ -502,19 +512,22 @@ impl<'s> ScanState<'s> {
             chain,
             comp,
             opts,
-            probes: HashMap::new(),
-            real_dirs: HashMap::new(),
+            probes: FxMap::default(),
+            missing_dirs: FxMap::default(),
+            searches: FxMap::default(),
+            classified: FxSet::default(),
+            real_dirs: FxMap::default(),
             nodes: Vec::new(),
-            node_ids: HashMap::new(),
+            node_ids: FxMap::default(),
             joined: Vec::new(),
-            joined_ptrs: HashSet::new(),
+            joined_ptrs: FxSet::default(),
             queue: VecDeque::new(),
             files: Vec::new(),
-            file_set: HashSet::new(),
+            file_set: FxSet::default(),
             not_found: Vec::new(),
-            not_found_set: HashSet::new(),
+            not_found_set: FxSet::default(),
             pending: Vec::new(),
-            pending_conds: HashSet::new(),
+            pending_conds: FxSet::default(),
             sys_prefixes,
             real_sys,
             fixed: None,
@@ -604,7 +617,7 @@ impl<'s> ScanState<'s> {
 
     fn finish(&mut self) -> Result<Closure, GiveUp> {
         let mut dirs: Vec<PathBuf> = Vec::new();
-        let mut seen = HashSet::new();
+        let mut seen = FxSet::default();
         let mut add_dir = |d: Vec<u8>, dirs: &mut Vec<PathBuf>| {
             if seen.insert(d.clone()) {
                 dirs.push(path_of(&d).to_path_buf());
@@ -750,7 +763,7 @@ impl<'s> ScanState<'s> {
                         idx,
                         cond: false,
                         last_round: 0,
-                        touched: HashSet::new(),
+                        touched: FxSet::default(),
                         resolved: false,
                         why: None,
                     });
@@ -840,41 +853,95 @@ impl<'s> ScanState<'s> {
         }
         let mut any = false;
         for (made, first) in starts {
-            let mut cands: Vec<(Vec<u8>, FoundIn)> = Vec::new();
-            if let Some(d) = made {
-                cands.push((append(&d, l.name), FoundIn::Made));
-            }
-            for i in first..self.chain.dirs.len() {
-                let d = self.chain.dirs[i].name.clone();
-                cands.push((append(d.as_bytes(), l.name), FoundIn::Chain(i)));
-            }
-            for (path, found_in) in cands {
-                let abs = abs_in(&self.cwd, &path);
-                if pch {
-                    let mut g = abs.clone();
-                    g.extend_from_slice(b".gch");
-                    if !matches!(self.probe(&g)?, Probe::Missing) {
-                        return give_up(format!(
-                            "{}a precompiled header {} may be used",
-                            where_(),
-                            String::from_utf8_lossy(&g)
-                        ));
-                    }
+            // Searches from the same start for the same name end the same way
+            // within a scan (hundreds of files include <linux/types.h>).
+            let memo_key = (made.clone(), first, l.name.to_vec());
+            let hit = match self.searches.get(&memo_key) {
+                Some(r) if !pch => r.clone(),
+                _ => {
+                    let r = self.search(made.as_deref(), first, l.name, pch, &where_)?;
+                    self.searches.insert(memo_key, r.clone());
+                    r
                 }
-                match self.probe(&abs)? {
-                    Probe::File { key, symlink } => {
-                        self.found(path, found_in, key, symlink, l)?;
-                        any = true;
-                        break;
-                    }
-                    Probe::Missing | Probe::Dir => {}
-                }
+            };
+            if let Some((path, found_in, key, symlink)) = hit {
+                self.found(path, found_in, key, symlink, l)?;
+                any = true;
             }
         }
         if !any {
             self.missing(l);
         }
         Ok(any)
+    }
+
+    /// Try `name` in the made dir (if any), then in the chain from `first`.
+    fn search(
+        &mut self,
+        made: Option<&[u8]>,
+        first: usize,
+        name: &[u8],
+        pch: bool,
+        where_: &dyn Fn() -> String,
+    ) -> Result<Option<Hit>, GiveUp> {
+        let n = self.chain.dirs.len();
+        let extra = usize::from(made.is_some());
+        // A name with a directory part can be settled by that directory
+        // being missing: one stat for all the headers it would hold.
+        let sub = name.contains(&b'/');
+        for k in 0..extra + n.saturating_sub(first) {
+            let (path, found_in) = match made {
+                Some(d) if k == 0 => (append(d, name), FoundIn::Made),
+                _ => {
+                    let i = first + k - extra;
+                    (
+                        append(self.chain.dirs[i].name.as_bytes(), name),
+                        FoundIn::Chain(i),
+                    )
+                }
+            };
+            let abs = abs_in(&self.cwd, &path);
+            if pch {
+                let mut g = abs.clone();
+                g.extend_from_slice(b".gch");
+                if !matches!(self.probe(&g)?, Probe::Missing) {
+                    return give_up(format!(
+                        "{}a precompiled header {} may be used",
+                        where_(),
+                        String::from_utf8_lossy(&g)
+                    ));
+                }
+            }
+            if sub && self.parent_missing(&abs) {
+                continue;
+            }
+            match self.probe(&abs)? {
+                Probe::File { key, symlink } => return Ok(Some((path, found_in, key, symlink))),
+                Probe::Missing | Probe::Dir => {}
+            }
+        }
+        Ok(None)
+    }
+
+    /// The directory holding `abs` is known not to exist (stat'ed once per
+    /// scan).
+    fn parent_missing(&mut self, abs: &[u8]) -> bool {
+        let Some(slash) = abs.iter().rposition(|&c| c == b'/') else {
+            return false;
+        };
+        let parent = &abs[..slash];
+        if let Some(&m) = self.missing_dirs.get(parent) {
+            return m;
+        }
+        self.sc.stats.lookups += 1;
+        let m = match std::fs::metadata(path_of(parent)) {
+            Ok(md) => !md.is_dir(),
+            Err(e) => {
+                e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR)
+            }
+        };
+        self.missing_dirs.insert(parent.to_vec(), m);
+        m
     }
 
     fn missing(&mut self, l: &Lookup) {
@@ -897,7 +964,13 @@ impl<'s> ScanState<'s> {
         symlink: bool,
         l: &Lookup,
     ) -> Result<(), GiveUp> {
-        let abs = abs_in(&self.cwd, &path);
+        let id_key = (path, found_in);
+        if self.node_ids.contains_key(&id_key)
+            || (!l.kind.reads() && self.classified.contains(&id_key))
+        {
+            return Ok(());
+        }
+        let abs = abs_in(&self.cwd, &id_key.0);
         let norm = normalize(&abs);
         let default_dir = matches!(found_in, FoundIn::Chain(i) if self.chain.dirs[i].default);
         let system = default_dir || self.is_system(&norm);
@@ -910,16 +983,10 @@ impl<'s> ScanState<'s> {
                     ));
                 }
             }
-            if self.file_set.contains(&norm) && !l.kind.reads() {
-                return Ok(());
-            }
             self.add_file(&abs);
         }
         if !l.kind.reads() {
-            return Ok(());
-        }
-        let id_key = (path, found_in);
-        if self.node_ids.contains_key(&id_key) {
+            self.classified.insert(id_key);
             return Ok(());
         }
         let id = self.nodes.len();
@@ -931,8 +998,9 @@ impl<'s> ScanState<'s> {
             key,
             parsed: None,
             // gcc may use a .gch only for the first include of the main file
-            // or a -include file: its lookups are checked.
-            pch: l.cmdline,
+            // or of a -include file (the lookups of -include files themselves
+            // are checked in `lookup`).
+            pch: false,
         });
         self.node_ids.insert(id_key, id);
         self.queue.push_back(id);
@@ -940,11 +1008,11 @@ impl<'s> ScanState<'s> {
     }
 
     /// Predefined macros plus the command line's `-D`/`-U`, in order.
-    fn fixed(&mut self) -> Result<Rc<HashMap<Sym, MacroDef>>, GiveUp> {
+    fn fixed(&mut self) -> Result<Rc<FxMap<Sym, MacroDef>>, GiveUp> {
         if let Some(f) = &self.fixed {
             return Ok(f.clone());
         }
-        let mut m: HashMap<Sym, MacroDef> = HashMap::new();
+        let mut m: FxMap<Sym, MacroDef> = FxMap::default();
         for d in &self.comp.predefined {
             m.insert(d.name, d.clone());
         }
@@ -975,8 +1043,8 @@ impl<'s> ScanState<'s> {
     }
 
     /// Names that may expand to a use-site dependent `__has_include`.
-    fn hi_names(&self) -> HashSet<Sym> {
-        let mut h: HashSet<Sym> = HashSet::new();
+    fn hi_names(&self) -> FxSet<Sym> {
+        let mut h: FxSet<Sym> = FxSet::default();
         for (p, _) in &self.joined {
             h.extend(p.hi_macros.iter().copied());
         }
@@ -1029,7 +1097,7 @@ impl<'s> ScanState<'s> {
                             idx: ci,
                             cond: true,
                             last_round: 0,
-                            touched: HashSet::new(),
+                            touched: FxSet::default(),
                             resolved: false,
                             why: None,
                         });
