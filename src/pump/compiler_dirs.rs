@@ -3,6 +3,7 @@
 //! `CC <flags> -x LANG -E -v -dM /dev/null` per compiler and flag set (and
 //! cached by the scanner: a build asks thousands of times).
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -20,9 +21,10 @@ pub struct CompilerOutput {
     pub predefined: Vec<u8>,
 }
 
-/// Environment variables that change what the compiler does and so belong
-/// in the cache key (the search-path ones make the scanner give up before).
-pub const ENV_AFFECTING: &[&str] = &["GCC_EXEC_PREFIX", "COMPILER_PATH", "LIBRARY_PATH"];
+/// Environment variables that change where the compiler finds its own
+/// headers: part of the cache key, and the client's must match the
+/// scanner's (the query runs in the scanner's environment).
+pub const ENV_AFFECTING: &[&str] = &["GCC_EXEC_PREFIX", "COMPILER_PATH"];
 
 /// Run the compiler once, in the client's cwd (flags may name relative
 /// paths). `flags` are the options that can change the default dirs or
@@ -119,14 +121,18 @@ pub fn parse_search_list(stderr: &str) -> Result<DefaultDirs, String> {
     Ok(d)
 }
 
-/// The compiler as the client would run it: a name is looked up in PATH,
-/// a path with a slash is taken relative to the client's cwd.
-pub fn resolve_compiler(argv0: &str, cwd: &Path) -> Option<PathBuf> {
+/// The compiler as the client would run it: a name is looked up in the
+/// client's PATH (relative entries from its cwd), a path with a slash is
+/// taken relative to the client's cwd.
+pub fn resolve_compiler(argv0: &str, cwd: &Path, path: Option<&OsStr>) -> Option<PathBuf> {
     if argv0.contains('/') {
         let p = cwd.join(argv0);
         return p.is_file().then_some(p);
     }
-    crate::paths::which(argv0)
+    let path = path?;
+    let dirs: Vec<PathBuf> = std::env::split_paths(path).map(|d| cwd.join(d)).collect();
+    let joined = std::env::join_paths(dirs).ok()?;
+    crate::paths::which_in(argv0, &joined)
 }
 
 #[cfg(test)]

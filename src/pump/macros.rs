@@ -273,11 +273,13 @@ impl<'t, 'a> Expander<'t, 'a> {
                     }
                     continue;
                 }
+                // Recorded even when not expanded now: a later definition
+                // may make the name lead to `__has_include`.
+                self.touched.insert(s);
                 if !self.expandable(s) {
                     st.out.push(t);
                     continue;
                 }
-                self.touched.insert(s);
                 let alts = self.table.alts(s);
                 if alts.len() == 1 && matches!(alts[0], Alt::Undefined) {
                     st.out.push(t);
@@ -984,5 +986,104 @@ mod tests {
         };
         let mut e = Expander::new(&mut table, &mut i);
         assert_eq!(e.expand(&op).unwrap_err(), ExpandError::TooComplex);
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    use super::super::directives::{parse, Operand};
+    use super::*;
+
+    /// Random C-ish text from fragments that stress the reader and the
+    /// expander: nothing may panic or loop.
+    #[test]
+    fn random_sources_never_panic() {
+        const FRAGS: &[&str] = &[
+            "#define ",
+            "#include ",
+            "#include_next ",
+            "#if ",
+            "#undef ",
+            "(",
+            ")",
+            "##",
+            "#",
+            "\\\n",
+            "/*",
+            "*/",
+            "//",
+            "\"",
+            "'",
+            "R\"x(",
+            ")x\"",
+            "__VA_ARGS__",
+            "__VA_OPT__",
+            ",",
+            "...",
+            "<",
+            ">",
+            "A",
+            "B",
+            "F",
+            "G",
+            "x",
+            "\n",
+            " ",
+            "__has_include",
+            "%:",
+            "??=",
+            "??/",
+            "1'2",
+            "u8R\"",
+            "__FILE__",
+            "__LINE__",
+            "defined",
+            ".h",
+            "/",
+            "\r",
+            "\t",
+            "\0",
+            "\u{e9}",
+        ];
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut rnd = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let (mut parsed, mut expanded) = (0, 0);
+        for _ in 0..8000 {
+            let n = (rnd() % 60) as usize;
+            let mut src = String::new();
+            for _ in 0..n {
+                src.push_str(FRAGS[(rnd() % FRAGS.len() as u64) as usize]);
+            }
+            let mut i = Interner::new();
+            let Ok(p) = parse(src.as_bytes(), &mut i) else {
+                continue;
+            };
+            parsed += 1;
+            let fixed = FxMap::default();
+            let mut table = MacroTable::new(vec![&p], &fixed);
+            for d in &p.includes {
+                if let Operand::Computed(t) = &d.op {
+                    let mut e = Expander::new(&mut table, &mut i);
+                    e.file_names = vec![b"f.h".to_vec()];
+                    if let Ok(res) = e.expand(t) {
+                        expanded += 1;
+                        for r in &res {
+                            let _ = interpret(r, e.interner);
+                        }
+                    }
+                }
+            }
+            for c in &p.conds {
+                let mut e = Expander::new(&mut table, &mut i);
+                e.if_mode = true;
+                let _ = e.expand(&c.toks);
+            }
+        }
+        assert!(parsed > 1000 && expanded > 500, "{parsed} {expanded}");
     }
 }

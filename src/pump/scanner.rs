@@ -225,7 +225,12 @@ impl Scanner {
             return give_up(format!("{}: already preprocessed", scan.input));
         }
         let opts = searchpath::parse(&scan.argv, scan.input_index).map_err(GiveUp)?;
-        let compiler = self.compiler(&scan.argv[0], cwd, &opts)?;
+        for v in compiler_dirs::ENV_AFFECTING {
+            if env(v) != std::env::var_os(v) {
+                return give_up(format!("{v} differs from the include server's"));
+            }
+        }
+        let compiler = self.compiler(&scan.argv[0], cwd, env("PATH"), &opts)?;
         let cwdb = cwd.as_os_str().as_bytes().to_vec();
         let chain = searchpath::build_chain(&opts, &compiler.dirs, |n| {
             self.stats.lookups += 1;
@@ -243,9 +248,10 @@ impl Scanner {
         &mut self,
         argv0: &str,
         cwd: &Path,
+        path_env: Option<OsString>,
         opts: &SearchOpts,
     ) -> Result<Rc<Compiler>, GiveUp> {
-        let Some(path) = compiler_dirs::resolve_compiler(argv0, cwd) else {
+        let Some(path) = compiler_dirs::resolve_compiler(argv0, cwd, path_env.as_deref()) else {
             return give_up(format!("compiler {argv0} not found"));
         };
         let real =
