@@ -591,6 +591,7 @@ fn give_ups() {
         ("gcc -c pch.c", "precompiled header"),
         ("gcc -c embed.c", "#embed"),
         ("gcc -I- -c x.c", "-I-"),
+        ("gcc -Iopts -c x.c", "not a directory"),
         ("gcc x.c -o x", "not distributable"),
         ("gcc -E x.c", "not a compile"),
         ("no-such-compiler-xyz -c x.c", "not found"),
@@ -657,4 +658,59 @@ fn cross_compiler_defaults() {
     scan(&mut sc, &t, "gcc -m32 -c x.c").unwrap();
     let s = sc.stats();
     assert_eq!((s.compiler_runs, s.compiler_hits), (2, 1));
+}
+
+/// The compiler's default bracket dirs, from `-E -v`.
+fn default_dirs(cc: &str, lang: &str) -> Vec<String> {
+    let out = Command::new(gcc_path(cc))
+        .args(["-x", lang, "-E", "-v", "/dev/null"])
+        .env("LC_ALL", "C")
+        .output()
+        .expect("run the compiler");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let mut dirs = Vec::new();
+    let mut on = false;
+    for l in err.lines() {
+        if l.starts_with("#include <...> search starts here:") {
+            on = true;
+        } else if l.starts_with("End of search list.") {
+            break;
+        } else if on {
+            dirs.push(l.trim().to_string());
+        }
+    }
+    assert!(!dirs.is_empty(), "no search list from {cc}: {err}");
+    dirs
+}
+
+/// The C and C++ libraries' headers, made user dirs (`-nostdinc` plus the
+/// same dirs as -isystem): all of them are then shipped and must match what
+/// gcc reads (include_next chains, __has_include, computed includes...).
+#[test]
+fn libc_and_libstdcxx_as_user_dirs() {
+    let t = Tree::new("libs");
+    let mut cmd = "g++ -nostdinc -nostdinc++ -std=gnu++20".to_string();
+    for d in default_dirs("g++", "c++") {
+        cmd += &format!(" -isystem {d}");
+    }
+    t.write(
+        "x.cc",
+        "#include <cstdlib>\n#include <cmath>\n#include <iostream>\n#include <vector>\n\
+         #include <map>\n#include <regex>\n#include <thread>\n#include <atomic>\n\
+         #include <filesystem>\n#include <variant>\n#include <bits/stdc++.h>\n",
+    );
+    let c = check(&t, &format!("{cmd} -c x.cc"));
+    assert!(c.files.len() > 200, "{}", c.files.len());
+    assert!(c.system_dirs.is_empty());
+    let mut cmd = "gcc -nostdinc -std=gnu17".to_string();
+    for d in default_dirs("gcc", "c") {
+        cmd += &format!(" -isystem {d}");
+    }
+    t.write(
+        "y.c",
+        "#include <stdio.h>\n#include <stdlib.h>\n#include <math.h>\n#include <pthread.h>\n\
+         #include <sys/stat.h>\n#include <unistd.h>\n#include <sys/mount.h>\n#include <string.h>\n",
+    );
+    let c = check(&t, &format!("{cmd} -c y.c"));
+    assert!(c.files.len() > 50, "{}", c.files.len());
 }

@@ -131,6 +131,8 @@ struct Compiler {
 
 /// Files bigger than this are not read (a 1 GB board): give up.
 const MAX_FILE: u64 = 64 << 20;
+/// Parsed files kept at most (a kernel build reads about 5000).
+const MAX_CACHED: usize = 100_000;
 
 type Cached = Result<Rc<Parsed>, Rc<str>>;
 
@@ -232,14 +234,23 @@ impl Scanner {
         }
         let compiler = self.compiler(&scan.argv[0], cwd, env("PATH"), &opts)?;
         let cwdb = cwd.as_os_str().as_bytes().to_vec();
+        let mut not_dirs = Vec::new();
         let chain = searchpath::build_chain(&opts, &compiler.dirs, |n| {
             self.stats.lookups += 1;
             match std::fs::metadata(path_of(&abs_in(&cwdb, n.as_bytes()))) {
                 Ok(m) if m.is_dir() => Some(Some((m.dev(), m.ino()))),
-                Ok(_) => Some(None),
+                Ok(_) => {
+                    not_dirs.push(n.to_string());
+                    Some(None)
+                }
                 Err(_) => None,
             }
         });
+        // gcc ignores an include "dir" that is a file, clang reads it as a
+        // header map: either way, not something to guess about.
+        if let Some(n) = not_dirs.first() {
+            return give_up(format!("include dir {n} is not a directory"));
+        }
         let mut st = ScanState::new(self, cwdb, chain, compiler, opts);
         st.run()
     }
@@ -320,6 +331,13 @@ impl Scanner {
         if let Some(c) = self.parsed.get(&key) {
             self.stats.parse_hits += 1;
             return c.clone();
+        }
+        if self.parsed.len() >= MAX_CACHED {
+            // Far more files than any one build reads: start over rather
+            // than grow without bound (files in use stay alive through
+            // the scan's own references).
+            self.parsed.clear();
+            self.latest.clear();
         }
         let r = self.read_and_parse(abs, key);
         if let Some(old) = self.latest.insert((key.dev, key.ino), key) {
