@@ -581,8 +581,13 @@ fn give_ups() {
     t.write("p.h", "\n");
     t.write("p.h.gch", "not really\n");
     t.write("embed.c", "const char d[] = {\n#embed \"x.c\"\n};\n");
+    let fifo = t.p("fifo.h");
+    let ok = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(ok.success());
+    t.write("fifo.c", "#include \"fifo.h\"\n");
     let mut sc = Scanner::new();
     let cases = [
+        ("gcc -c fifo.c", "not a regular file"),
         ("gcc @opts -c x.c", "response files"),
         ("gcc -c comp.c", "UNDEFINED_HEADER_MACRO"),
         ("gcc -c line.c", "__LINE__"),

@@ -709,16 +709,20 @@ impl<'s> ScanState<'s> {
                 Err(e) if missing(&e) => Probe::Missing,
                 Err(e) => return give_up(format!("{}: {e}", shown())),
                 Ok(m) if m.is_dir() => Probe::Dir,
-                Ok(m) => Probe::File {
+                Ok(m) if m.is_file() => Probe::File {
                     key: FileKey::of(&m),
                     symlink: true,
                 },
+                Ok(_) => return give_up(format!("{}: not a regular file", shown())),
             },
             Ok(m) if m.is_dir() => Probe::Dir,
-            Ok(m) => Probe::File {
+            Ok(m) if m.is_file() => Probe::File {
                 key: FileKey::of(&m),
                 symlink: false,
             },
+            // gcc would open a FIFO or a device and read it: nothing the
+            // scanner can read ahead or ship.
+            Ok(_) => return give_up(format!("{}: not a regular file", shown())),
         };
         self.probes.insert(abs.to_vec(), p);
         Ok(p)
