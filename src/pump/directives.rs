@@ -140,8 +140,15 @@ pub fn parse(bytes: &[u8], interner: &mut Interner) -> Result<Parsed, String> {
 }
 
 fn has_trigraphs(b: &[u8]) -> bool {
-    b.windows(3)
-        .any(|w| w[0] == b'?' && w[1] == b'?' && b"=/'()!<>-".contains(&w[2]))
+    let mut i = 0;
+    while let Some(p) = b[i..].iter().position(|&c| c == b'?') {
+        let k = i + p;
+        if b.get(k + 1) == Some(&b'?') && b.get(k + 2).is_some_and(|c| b"=/'()!<>-".contains(c)) {
+            return true;
+        }
+        i = k + 1;
+    }
+    false
 }
 
 /// Phases 1-2: trigraphs (when on), line splices (backslash, optional
@@ -274,7 +281,15 @@ impl P<'_> {
     fn block_comment(&mut self) -> Result<(), String> {
         let start = self.i + 2;
         let s = self.s;
-        match s[start..].windows(2).position(|w| w == b"*/") {
+        let mut k = start;
+        let end = loop {
+            match s[k..].iter().position(|&c| c == b'*') {
+                Some(p) if s.get(k + p + 1) == Some(&b'/') => break Some(k + p - start),
+                Some(p) => k += p + 1,
+                None => break None,
+            }
+        };
+        match end {
             Some(p) => {
                 self.ln += s[start..start + p].iter().filter(|&&c| c == b'\n').count();
                 self.i = start + p + 2;

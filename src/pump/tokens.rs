@@ -189,11 +189,33 @@ pub fn is_hspace(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | 0x0c | 0x0b)
 }
 
-const PUNCTS: &[&[u8]] = &[
-    b"%:%:", b"...", b"<<=", b">>=", b"<=>", b"->*", b"##", b"%:", b"<:", b":>", b"<%", b"%>",
-    b"->", b"++", b"--", b"<<", b">>", b"<=", b">=", b"==", b"!=", b"&&", b"||", b"*=", b"/=",
-    b"%=", b"+=", b"-=", b"&=", b"^=", b"|=", b"::", b".*",
-];
+/// Length of the punctuator at `i` (longest match), 0 if none.
+fn punct_len(b: &[u8], i: usize) -> usize {
+    let at = |k: usize| b.get(i + k).copied().unwrap_or(0);
+    let (n1, n2) = (at(1), at(2));
+    match b[i] {
+        b'%' if n1 == b':' && n2 == b'%' && at(3) == b':' => 4,
+        b'%' if matches!(n1, b':' | b'>' | b'=') => 2,
+        b'.' if n1 == b'.' && n2 == b'.' => 3,
+        b'.' if n1 == b'*' => 2,
+        b'<' if (n1 == b'<' && n2 == b'=') || (n1 == b'=' && n2 == b'>') => 3,
+        b'<' if matches!(n1, b'<' | b'=' | b':' | b'%') => 2,
+        b'>' if n1 == b'>' && n2 == b'=' => 3,
+        b'>' if matches!(n1, b'>' | b'=') => 2,
+        b'-' if n1 == b'>' && n2 == b'*' => 3,
+        b'-' if matches!(n1, b'>' | b'-' | b'=') => 2,
+        b'#' if n1 == b'#' => 2,
+        b':' if matches!(n1, b'>' | b':') => 2,
+        b'+' if matches!(n1, b'+' | b'=') => 2,
+        b'&' if matches!(n1, b'&' | b'=') => 2,
+        b'|' if matches!(n1, b'|' | b'=') => 2,
+        b'=' | b'!' | b'*' | b'/' | b'^' if n1 == b'=' => 2,
+        b'[' | b']' | b'(' | b')' | b'{' | b'}' | b'.' | b'&' | b'*' | b'+' | b'-' | b'~'
+        | b'!' | b'/' | b'%' | b'<' | b'>' | b'^' | b'|' | b'?' | b':' | b';' | b'=' | b','
+        | b'#' => 1,
+        _ => 0,
+    }
+}
 
 /// Is `prefix` (the identifier right before a quote) a string/char
 /// encoding prefix, and is it raw?
@@ -337,15 +359,10 @@ pub fn lex_one(b: &[u8], i: usize, mode: LexMode, saw: &mut Saw) -> (Kind, usize
             None => (Kind::Other, line_end(b, i)),
         };
     }
-    for p in PUNCTS {
-        if b[i..].starts_with(p) {
-            return (Kind::Punct, i + p.len());
-        }
+    match punct_len(b, i) {
+        0 => (Kind::Other, i + 1),
+        n => (Kind::Punct, i + n),
     }
-    if b"[](){}.&*+-~!/%<>^|?:;=,#".contains(&c) {
-        return (Kind::Punct, i + 1);
-    }
-    (Kind::Other, i + 1)
 }
 
 /// Mode-sensitive constructs met while lexing a file.
