@@ -252,6 +252,11 @@ impl Scanner {
             return give_up(format!("include dir {n} is not a directory"));
         }
         let mut st = ScanState::new(self, cwdb, chain, compiler, opts);
+        st.clang = scan.argv[0]
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .contains("clang");
         st.run()
     }
 
@@ -510,6 +515,8 @@ struct ScanState<'s> {
     real_sys: Vec<Vec<u8>>,
     fixed: Option<Rc<FxMap<Sym, MacroDef>>>,
     round: u32,
+    /// The compiler is clang (a few lookups differ: both ways are shipped).
+    clang: bool,
 }
 
 impl<'s> ScanState<'s> {
@@ -556,6 +563,7 @@ impl<'s> ScanState<'s> {
             real_sys,
             fixed: None,
             round: 0,
+            clang: false,
         }
     }
 
@@ -858,27 +866,39 @@ impl<'s> ScanState<'s> {
             _ => None,
         };
         let main_next = l.kind.is_next() && l.from.is_some_and(|f| self.nodes[f].main);
+        let mut normal = true;
         if let (Some(n), false) = (next_from, main_next) {
             starts.push((None, n));
-        } else if l.angle {
-            starts.push((None, self.chain.bracket_start));
-        } else if l.cmdline {
-            starts.push((Some(b"./".to_vec()), 0));
-        } else if let Some(f) = l.from {
-            let p = self.nodes[f].path.clone();
-            starts.push((Some(dir_name(&p)), 0));
-            if self.nodes[f].symlink {
-                let abs = abs_in(&self.cwd, &p);
-                if let Some(r) = self.real_path(&abs, true) {
-                    let d = dir_name(&r);
-                    if d != dir_name(&p) {
-                        starts.push((Some(d), 0));
+            // For a file found next to its includer, gcc goes on from the
+            // head of the chain; clang restarts the normal lookup: both.
+            normal = matches!(from, Some((_, FoundIn::Made)));
+        }
+        if normal {
+            if l.angle {
+                starts.push((None, self.chain.bracket_start));
+            } else if l.cmdline {
+                starts.push((Some(b"./".to_vec()), 0));
+                // clang looks for -include files next to the source too.
+                if self.clang {
+                    starts.push((Some(dir_name(&self.nodes[0].path)), 0));
+                }
+            } else if let Some(f) = l.from {
+                let p = self.nodes[f].path.clone();
+                starts.push((Some(dir_name(&p)), 0));
+                if self.nodes[f].symlink {
+                    let abs = abs_in(&self.cwd, &p);
+                    if let Some(r) = self.real_path(&abs, true) {
+                        let d = dir_name(&r);
+                        if d != dir_name(&p) {
+                            starts.push((Some(d), 0));
+                        }
                     }
                 }
+            } else {
+                starts.push((None, self.chain.bracket_start));
             }
-        } else {
-            starts.push((None, self.chain.bracket_start));
         }
+        starts.dedup();
         let mut any = false;
         for (made, first) in starts {
             // Searches from the same start for the same name end the same way
