@@ -421,6 +421,15 @@ fn has_include_present_and_absent() {
          #define HAS(h) __has_include(h)\n#if HAS(<viamacro.h>)\n#endif\n\
          #define HDR \"present.h\"\n#if __has_include(HDR)\n#endif\n",
     );
+    // A quote-form __has_include inside a macro is looked up from the file
+    // whose #if uses it, not from the file that defines it.
+    t.write("defs.h", "#define HAS_CFG __has_include(\"cfg.h\")\n");
+    t.write("sub/user.h", "#if HAS_CFG\n#endif\n");
+    t.write("sub/cfg.h", "\n");
+    t.write("cfg.h", "/* next to defs.h: not what sub/user.h finds */\n");
+    t.write("y.c", "#include \"defs.h\"\n#include \"sub/user.h\"\n");
+    let c = check(&t, "gcc -c y.c");
+    assert_eq!(rel(&t, &c), ["y.c", "defs.h", "sub/user.h", "sub/cfg.h"]);
     let c = check(&t, "gcc -Iinc -c x.c");
     for f in ["inc/present.h", "inc/next.h", "inc/viamacro.h"] {
         assert!(has(&t, &c, f), "{f} missing: {:?}", rel(&t, &c));
