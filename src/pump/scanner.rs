@@ -11,6 +11,19 @@
 //!
 //! What is not: whether a path exists, which is looked up again by every
 //! scan (headers are generated during builds), once per path per scan.
+//!
+//! When the scanner gives up (`GiveUp`, with the file and line when there is
+//! one): the command is not a distributable compile or reads preprocessed
+//! input; `@file`, `-I-`, `-Xpreprocessor`, traditional cpp, modules, PCH,
+//! plugins, sysroot-relative or non-directory include dirs and other options
+//! whose effect it does not model; CPATH & co. set for the client; the
+//! compiler cannot be found or queried; a file cannot be read, is not a
+//! regular file, is too big, or has an unterminated comment; `#embed`; a
+//! `.gch` next to a header gcc may take it for; an absolute `#include` of a
+//! file outside the system dirs (the server would read its own); a user path
+//! that resolves into a system dir; a computed include or `__has_include`
+//! operand that no definition turns into a header name, or that depends on
+//! `__LINE__`-like macros, or has too many alternative expansions.
 
 use super::compiler_dirs::{self, DefaultDirs};
 use super::directives::{self, has_include_operand, IncKind, MacroDef, Operand, Parsed};
