@@ -250,6 +250,8 @@ fn parse_variant(
     interner: &mut Interner,
     out: &mut Parsed,
 ) -> Result<Saw, String> {
+    // gcc skips a UTF-8 byte order mark: a directive may follow it.
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     let (s, lines) = clean(bytes, mode.trigraphs);
     let mut p = P {
         s: &s,
@@ -879,6 +881,12 @@ mod tests {
                 "\"yes8.h\""
             ]
         );
+    }
+
+    #[test]
+    fn bom_and_nul_before_a_directive() {
+        let (p, _) = parse_str("\u{feff}#include \"a.h\"\n\0#include \"b.h\"\n");
+        assert_eq!(incs(&p), ["\"a.h\"", "\"b.h\""]);
     }
 
     #[test]

@@ -184,9 +184,10 @@ pub fn is_ident_char(c: u8) -> bool {
     is_ident_start(c) || c.is_ascii_digit()
 }
 
-/// Horizontal whitespace inside a line (gcc also accepts \f and \v).
+/// Horizontal whitespace inside a line (gcc also accepts \f and \v, and
+/// ignores NUL bytes, so `\0#include` is a directive).
 pub fn is_hspace(c: u8) -> bool {
-    matches!(c, b' ' | b'\t' | 0x0c | 0x0b)
+    matches!(c, b' ' | b'\t' | 0x0c | 0x0b | 0)
 }
 
 /// Length of the punctuator at `i` (longest match), 0 if none.
