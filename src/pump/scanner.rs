@@ -513,6 +513,9 @@ struct ScanState<'s> {
     real_dirs: FxMap<Vec<u8>, Option<Vec<u8>>>,
     nodes: Vec<Node>,
     node_ids: FxMap<(Vec<u8>, FoundIn), usize>,
+    /// (file dev, ino, how found, dev/ino of the dir it was named in).
+    phys_nodes: FxMap<(u64, u64, FoundIn, (u64, u64)), usize>,
+    dir_ids: FxMap<Vec<u8>, Option<(u64, u64)>>,
     /// When each parsed file joined (the round), for re-evaluations.
     joined: Vec<(Rc<Parsed>, u32)>,
     joined_ptrs: FxSet<*const Parsed>,
@@ -563,6 +566,8 @@ impl<'s> ScanState<'s> {
             real_dirs: FxMap::default(),
             nodes: Vec::new(),
             node_ids: FxMap::default(),
+            phys_nodes: FxMap::default(),
+            dir_ids: FxMap::default(),
             joined: Vec::new(),
             joined_ptrs: FxSet::default(),
             queue: VecDeque::new(),
@@ -599,6 +604,10 @@ impl<'s> ScanState<'s> {
             pch: true,
         });
         self.node_ids.insert((input, FoundIn::Abs), 0);
+        if let Some(d) = self.dir_id(&dir_name(&abs)) {
+            self.phys_nodes
+                .insert((key.dev, key.ino, FoundIn::Abs, d), 0);
+        }
         self.queue.push_back(0);
         // gcc's implicit `-include <stdc-predef.h>` (glibc targets) comes
         // from the bracket chain, so a user dir could provide it.
@@ -984,6 +993,19 @@ impl<'s> ScanState<'s> {
         Ok(None)
     }
 
+    /// (dev, ino) of a directory, once per scan.
+    fn dir_id(&mut self, dir: &[u8]) -> Option<(u64, u64)> {
+        if let Some(&d) = self.dir_ids.get(dir) {
+            return d;
+        }
+        self.sc.stats.lookups += 1;
+        let d = std::fs::metadata(path_of(dir))
+            .ok()
+            .map(|m| (m.dev(), m.ino()));
+        self.dir_ids.insert(dir.to_vec(), d);
+        d
+    }
+
     /// The directory holding `abs` is known not to exist (stat'ed once per
     /// scan).
     fn parent_missing(&mut self, abs: &[u8]) -> bool {
@@ -1050,7 +1072,26 @@ impl<'s> ScanState<'s> {
             self.classified.insert(id_key);
             return Ok(());
         }
+        // The same file, found the same way, from a directory that is
+        // physically the same (`d/../d/` is `d/`), makes the same lookups
+        // under longer names: reading it again would only lengthen the names
+        // (`#include "../d/x.h"` cycles would never end, where gcc stops on
+        // include guards). The longer name is shipped; the deeper ones
+        // resolve on the server the same way.
+        let dir = dir_name(&abs);
+        let Some(dir_id) = self.dir_id(&dir) else {
+            return give_up(format!(
+                "{}: cannot stat its directory",
+                String::from_utf8_lossy(&norm)
+            ));
+        };
+        let phys = (key.dev, key.ino, found_in, dir_id);
+        if self.phys_nodes.contains_key(&phys) {
+            self.node_ids.insert(id_key, usize::MAX);
+            return Ok(());
+        }
         let id = self.nodes.len();
+        self.phys_nodes.insert(phys, id);
         self.nodes.push(Node {
             path: id_key.0.clone(),
             found: found_in,
