@@ -247,14 +247,13 @@ pub fn parse(argv: &[String], input_index: usize) -> Result<SearchOpts, String> 
             o.bracket.push(d);
             continue;
         }
-        if a.starts_with("-D") {
-            let v = value("-D")?;
-            o.defines.push((true, v));
-            continue;
-        }
-        if a.starts_with("-U") {
-            let v = value("-U")?;
-            o.defines.push((false, v));
+        if a.starts_with("-D") || a.starts_with("-U") {
+            let v = value(&a[..2])?;
+            // The scanner reads `-DX=v` as the line `#define X v`.
+            if v.contains(['\n', '\r']) {
+                return give_up(format!("{}{v:?}: a macro with a newline", &a[..2]));
+            }
+            o.defines.push((a.starts_with("-D"), v));
             continue;
         }
         if a.starts_with("-x") {
