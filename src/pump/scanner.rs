@@ -433,6 +433,13 @@ fn dir_name(p: &[u8]) -> Vec<u8> {
     }
 }
 
+/// `path` starts with `dir`'s components (whatever follows).
+fn under_textually(path: &[u8], dir: &[u8]) -> bool {
+    let dir = dir.strip_suffix(b"/").unwrap_or(dir);
+    path.len() > dir.len() && path.starts_with(dir) && path[dir.len()] == b'/'
+}
+
+/// `path` names something inside `dir` without leaving it through `..`.
 fn under(path: &[u8], dir: &[u8]) -> bool {
     let dir = dir.strip_suffix(b"/").unwrap_or(dir);
     path.len() > dir.len()
@@ -1056,16 +1063,36 @@ impl<'s> ScanState<'s> {
         let abs = abs_in(&self.cwd, &id_key.0);
         let norm = normalize(&abs);
         let default_dir = matches!(found_in, FoundIn::Chain(i) if self.chain.dirs[i].default);
-        let system = default_dir || self.is_system(&norm);
+        let mut system = default_dir || self.is_system(&norm);
         if !system {
-            if let Some(real) = self.real_path(&abs, symlink) {
-                if self.real_sys.iter().any(|s| under(&real, s)) {
+            // Where the name starts and where the file really is decide
+            // together: under a system dir on both counts, it is the
+            // server's own copy (`/usr/include/a/../b/x.h`); on one count
+            // only, the server would follow its own system dir to another
+            // file, or the mirror would have to write into it.
+            let named_sys = self.sys_prefixes.iter().any(|s| under_textually(&norm, s));
+            let real_sys = match self.real_path(&abs, symlink) {
+                Some(real) => self.real_sys.iter().any(|s| under(&real, s)),
+                None => false,
+            };
+            match (named_sys, real_sys) {
+                (true, true) => system = true,
+                (false, false) => {}
+                (true, false) => {
+                    return give_up(format!(
+                        "{} leaves a system dir through ..",
+                        String::from_utf8_lossy(&norm)
+                    ))
+                }
+                (false, true) => {
                     return give_up(format!(
                         "{} is reached through a symlink into a system dir",
                         String::from_utf8_lossy(&norm)
-                    ));
+                    ))
                 }
             }
+        }
+        if !system {
             self.add_file(&abs);
         }
         if !l.kind.reads() {
