@@ -54,15 +54,40 @@ pub struct IncDirective {
     pub op: Operand,
 }
 
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct MacroDef {
+/// One definition, as the expander sees it (borrowed from its file).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct MacroDef<'a> {
     pub name: Sym,
     /// `None` for an object-like macro. A variadic macro's last parameter
     /// is `__VA_ARGS__` or the GNU named one (`args...`).
-    pub params: Option<Box<[Sym]>>,
+    pub params: Option<&'a [Sym]>,
     pub variadic: bool,
-    pub body: Box<[Tok]>,
+    pub body: &'a [Tok],
     pub line: u32,
+}
+
+impl MacroDef<'_> {
+    /// Same meaning (where it was defined aside).
+    pub fn same(&self, o: &MacroDef<'_>) -> bool {
+        self.name == o.name
+            && self.params == o.params
+            && self.variadic == o.variadic
+            && self.body == o.body
+    }
+}
+
+/// A definition stored in its file's arenas: a build's headers hold
+/// hundreds of thousands of them, so no allocation of their own.
+#[derive(Clone, Copy, Debug)]
+struct DefEntry {
+    name: Sym,
+    line: u32,
+    params: u32,
+    body: u32,
+    body_len: u32,
+    nparams: u16,
+    fn_like: bool,
+    variadic: bool,
 }
 
 /// An `#if`/`#elif` line, kept in case a macro used in it turns out to
@@ -77,8 +102,10 @@ pub struct CondLine {
 #[derive(Default, Debug)]
 pub struct Parsed {
     pub includes: Vec<IncDirective>,
-    /// Sorted by name.
-    pub defines: Vec<MacroDef>,
+    /// Definitions, sorted by name; their parameters and bodies.
+    defs: Vec<DefEntry>,
+    def_params: Vec<Sym>,
+    def_body: Vec<Tok>,
     /// Sorted, unique.
     pub undefs: Vec<Sym>,
     pub conds: Vec<CondLine>,
@@ -97,10 +124,50 @@ pub struct Parsed {
 }
 
 impl Parsed {
-    pub fn defines_of(&self, name: Sym) -> &[MacroDef] {
-        let lo = self.defines.partition_point(|d| d.name < name);
-        let hi = self.defines.partition_point(|d| d.name <= name);
-        &self.defines[lo..hi]
+    fn view(&self, e: &DefEntry) -> MacroDef<'_> {
+        let p = e.params as usize;
+        let b = e.body as usize;
+        MacroDef {
+            name: e.name,
+            params: e
+                .fn_like
+                .then(|| &self.def_params[p..p + e.nparams as usize]),
+            variadic: e.variadic,
+            body: &self.def_body[b..b + e.body_len as usize],
+            line: e.line,
+        }
+    }
+    /// The definitions of `name` in this file.
+    pub fn defines_of(&self, name: Sym) -> impl Iterator<Item = MacroDef<'_>> {
+        let lo = self.defs.partition_point(|d| d.name < name);
+        let hi = self.defs.partition_point(|d| d.name <= name);
+        self.defs[lo..hi].iter().map(|e| self.view(e))
+    }
+    pub fn defines(&self) -> impl Iterator<Item = MacroDef<'_>> {
+        self.defs.iter().map(|e| self.view(e))
+    }
+    pub fn defines_any(&self, name: Sym) -> bool {
+        self.defs.binary_search_by_key(&name, |d| d.name).is_ok()
+    }
+    fn push_def(&mut self, d: MacroDef<'_>) {
+        let e = DefEntry {
+            name: d.name,
+            line: d.line,
+            params: self.def_params.len() as u32,
+            body: self.def_body.len() as u32,
+            body_len: d.body.len() as u32,
+            nparams: d
+                .params
+                .map_or(0, |p| p.len().min(u16::MAX as usize) as u16),
+            fn_like: d.params.is_some(),
+            variadic: d.variadic,
+        };
+        if let Some(p) = d.params {
+            self.def_params
+                .extend_from_slice(&p[..p.len().min(u16::MAX as usize)]);
+        }
+        self.def_body.extend_from_slice(d.body);
+        self.defs.push(e);
     }
     pub fn undefines(&self, name: Sym) -> bool {
         self.undefs.binary_search(&name).is_ok()
@@ -563,17 +630,17 @@ impl P<'_> {
                     _ => return Ok(()),
                 }
             }
-            params = Some(ps.into_boxed_slice());
+            params = Some(ps);
         }
         let mut body = self.rest()?;
         if let Some(f) = body.first_mut() {
             f.ws = false;
         }
-        self.out.defines.push(MacroDef {
+        self.out.push_def(MacroDef {
             name: name.sym,
-            params,
+            params: params.as_deref(),
             variadic,
-            body: body.into(),
+            body: &body,
             line,
         });
         Ok(())
@@ -746,9 +813,22 @@ fn sort_unique(v: &mut Vec<Sym>) {
 }
 
 fn finish(out: &mut Parsed, interner: &Interner) {
-    out.defines.sort_by_key(|d| d.name);
-    out.defines
-        .dedup_by(|a, b| a.name == b.name && a.params == b.params && a.body == b.body);
+    // Sort the entries (the arenas stay), then drop exact duplicates (the
+    // same file read under several lexing modes defines things twice).
+    let mut defs = std::mem::take(&mut out.defs);
+    defs.sort_by_key(|d| d.name);
+    let mut kept: Vec<DefEntry> = Vec::with_capacity(defs.len());
+    for e in defs {
+        let dup = kept
+            .iter()
+            .rev()
+            .take_while(|k| k.name == e.name)
+            .any(|k| out.view(k).same(&out.view(&e)));
+        if !dup {
+            kept.push(e);
+        }
+    }
+    out.defs = kept;
     sort_unique(&mut out.undefs);
     sort_unique(&mut out.cond_idents);
     let mut seen = std::collections::HashSet::new();
@@ -758,7 +838,7 @@ fn finish(out: &mut Parsed, interner: &Interner) {
     let mut body_idents = Vec::new();
     let mut hi = Vec::new();
     let mut found = Vec::new();
-    for d in &out.defines {
+    for d in out.defines() {
         for (k, t) in d.body.iter().enumerate() {
             if t.kind != Kind::Ident {
                 continue;
@@ -780,7 +860,7 @@ fn finish(out: &mut Parsed, interner: &Interner) {
             let literal = !next
                 && rest.first().is_some_and(|t| t.sym == sym::LPAREN)
                 && glue_angle(&rest[1..], interner).is_some_and(|(_, used)| {
-                    let params = d.params.as_deref().unwrap_or(&[]);
+                    let params = d.params.unwrap_or(&[]);
                     rest[1..1 + used]
                         .iter()
                         .all(|t| !params.contains(&t.sym) && t.sym != sym::VA_ARGS)
@@ -815,7 +895,9 @@ fn finish(out: &mut Parsed, interner: &Interner) {
     out.body_idents = body_idents;
     out.hi_macros = hi;
     out.includes.shrink_to_fit();
-    out.defines.shrink_to_fit();
+    out.defs.shrink_to_fit();
+    out.def_params.shrink_to_fit();
+    out.def_body.shrink_to_fit();
     out.conds.shrink_to_fit();
 }
 
@@ -917,16 +999,15 @@ mod tests {
              #define TBB __has_include(<tbb/tbb.h>)\n#define HAS __has_include\n",
         );
         let names: Vec<_> = p
-            .defines
-            .iter()
+            .defines()
             .map(|d| String::from_utf8_lossy(i.get(d.name)).into_owned())
             .collect();
         assert!(names.contains(&"A".to_string()) && names.contains(&"G".to_string()));
-        let v = p.defines.iter().find(|d| i.get(d.name) == b"V").unwrap();
+        let v = p.defines().find(|d| i.get(d.name) == b"V").unwrap();
         assert!(v.variadic);
-        assert_eq!(v.params.as_deref().unwrap()[1], sym::VA_ARGS);
-        let g = p.defines.iter().find(|d| i.get(d.name) == b"G").unwrap();
-        assert!(g.variadic && g.params.as_deref().unwrap().len() == 1);
+        assert_eq!(v.params.unwrap()[1], sym::VA_ARGS);
+        let g = p.defines().find(|d| i.get(d.name) == b"G").unwrap();
+        assert!(g.variadic && g.params.unwrap().len() == 1);
         assert_eq!(incs(&p), ["<hi.h>", "\"hq.h\"", "<tbb/tbb.h>"]);
         assert!(p
             .includes

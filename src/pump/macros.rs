@@ -68,19 +68,19 @@ fn hide_inter(a: &Option<Rc<[Sym]>>, b: &Option<Rc<[Sym]>>) -> Vec<Sym> {
 #[derive(Clone, Copy, Debug)]
 pub enum Alt<'a> {
     Undefined,
-    Def(&'a MacroDef),
+    Def(MacroDef<'a>),
 }
 
 /// Every definition of every name, over the files of one closure plus the
 /// compiler's predefined macros and the command line's `-D`/`-U`.
 pub struct MacroTable<'a> {
     files: Vec<&'a Parsed>,
-    fixed: &'a FxMap<Sym, MacroDef>,
+    fixed: &'a FxMap<Sym, MacroDef<'a>>,
     memo: FxMap<Sym, Rc<[Alt<'a>]>>,
 }
 
 impl<'a> MacroTable<'a> {
-    pub fn new(files: Vec<&'a Parsed>, fixed: &'a FxMap<Sym, MacroDef>) -> Self {
+    pub fn new(files: Vec<&'a Parsed>, fixed: &'a FxMap<Sym, MacroDef<'a>>) -> Self {
         MacroTable {
             files,
             fixed,
@@ -95,13 +95,13 @@ impl<'a> MacroTable<'a> {
         let mut v: Vec<Alt<'a>> = Vec::new();
         let fixed = self.fixed.get(&name);
         if let Some(d) = fixed {
-            v.push(Alt::Def(d));
+            v.push(Alt::Def(*d));
         }
         let mut undef = fixed.is_none();
         for f in &self.files {
             for d in f.defines_of(name) {
                 let dup = v.iter().any(|a| match a {
-                    Alt::Def(e) => e.params == d.params && e.body == d.body,
+                    Alt::Def(e) => e.same(&d),
                     Alt::Undefined => false,
                 });
                 if !dup {
@@ -303,7 +303,7 @@ impl<'t, 'a> Expander<'t, 'a> {
                         }
                         Alt::Def(d) => {
                             let mut b = st.clone();
-                            match collect_args(&mut b.rest, d) {
+                            match collect_args(&mut b.rest, &d) {
                                 ArgsResult::NotCall => {
                                     b.out.push(t.clone());
                                     branches.push(b);
@@ -403,13 +403,13 @@ impl<'t, 'a> Expander<'t, 'a> {
     /// combination of the arguments' alternative expansions).
     fn subst(
         &mut self,
-        d: &MacroDef,
+        d: MacroDef<'_>,
         args: &[Vec<XTok>],
         hide: Option<Rc<[Sym]>>,
         invocation: &XTok,
         depth: usize,
     ) -> Result<Vec<Vec<XTok>>, ExpandError> {
-        let params: &[Sym] = d.params.as_deref().unwrap_or(&[]);
+        let params: &[Sym] = d.params.unwrap_or(&[]);
         let fn_like = d.params.is_some();
         let va_index = if d.variadic {
             Some(params.len() - 1)
@@ -421,7 +421,7 @@ impl<'t, 'a> Expander<'t, 'a> {
         if d.variadic && d.body.iter().any(|t| t.sym == sym::VA_OPT) {
             let va = va_index.and_then(|i| args.get(i));
             let present = va.is_some_and(|a| a.iter().any(|t| t.t.kind != Kind::Placemarker));
-            bodies = vec![apply_va_opt(&d.body, present)
+            bodies = vec![apply_va_opt(d.body, present)
                 .ok_or_else(|| ExpandError::Unsupported("a malformed __VA_OPT__".into()))?];
         }
         let body = bodies.pop().unwrap_or_default();
@@ -678,7 +678,7 @@ enum ArgsResult {
 }
 
 /// Take `( args )` off the input if it starts with `(`.
-fn collect_args(rest: &mut Vec<XTok>, d: &MacroDef) -> ArgsResult {
+fn collect_args(rest: &mut Vec<XTok>, d: &MacroDef<'_>) -> ArgsResult {
     if rest
         .last()
         .is_none_or(|t| t.t.sym != sym::LPAREN || t.t.kind != Kind::Punct)
@@ -686,7 +686,7 @@ fn collect_args(rest: &mut Vec<XTok>, d: &MacroDef) -> ArgsResult {
         return ArgsResult::NotCall;
     }
     rest.pop();
-    let params = d.params.as_deref().unwrap_or(&[]);
+    let params = d.params.unwrap_or(&[]);
     let mut args: Vec<Vec<XTok>> = vec![Vec::new()];
     let mut depth = 0usize;
     loop {

@@ -139,7 +139,7 @@ struct Compiler {
     dirs: DefaultDirs,
     /// Real paths of the default dirs.
     canonical: Vec<PathBuf>,
-    predefined: Vec<MacroDef>,
+    predefined: Rc<Parsed>,
 }
 
 /// Files bigger than this are not read (a 1 GB board): give up.
@@ -333,8 +333,8 @@ impl Scanner {
             .filter_map(|d| std::fs::canonicalize(path_of(&abs_in(cwdb, d.as_bytes()))).ok())
             .collect();
         let predefined = directives::parse(&out.predefined, &mut self.interner)
-            .map_err(|e| GiveUp(format!("the compiler's predefined macros: {e}")))?
-            .defines;
+            .map(Rc::new)
+            .map_err(|e| GiveUp(format!("the compiler's predefined macros: {e}")))?;
         let c = Rc::new(Compiler {
             dirs: out.dirs,
             canonical,
@@ -536,7 +536,7 @@ struct ScanState<'s> {
     /// Textual (printed and real) spellings of the default dirs.
     sys_prefixes: Vec<Vec<u8>>,
     real_sys: Vec<Vec<u8>>,
-    fixed: Option<Rc<FxMap<Sym, MacroDef>>>,
+    cmdline: Option<Rc<Vec<(bool, Parsed)>>>,
     round: u32,
     /// The compiler is clang (a few lookups differ: both ways are shipped).
     clang: bool,
@@ -586,7 +586,7 @@ impl<'s> ScanState<'s> {
             pending_conds: FxSet::default(),
             sys_prefixes,
             real_sys,
-            fixed: None,
+            cmdline: None,
             round: 0,
             clang: false,
         }
@@ -1136,38 +1136,27 @@ impl<'s> ScanState<'s> {
         Ok(())
     }
 
-    /// Predefined macros plus the command line's `-D`/`-U`, in order.
-    fn fixed(&mut self) -> Result<Rc<FxMap<Sym, MacroDef>>, GiveUp> {
-        if let Some(f) = &self.fixed {
+    /// The command line's `-D`/`-U`, in order, each read as a directive.
+    fn cmdline_defs(&mut self) -> Result<Rc<Vec<(bool, Parsed)>>, GiveUp> {
+        if let Some(f) = &self.cmdline {
             return Ok(f.clone());
         }
-        let mut m: FxMap<Sym, MacroDef> = FxMap::default();
-        for d in &self.comp.predefined {
-            m.insert(d.name, d.clone());
-        }
-        for (def, v) in self.opts.defines.clone() {
+        let mut v = Vec::new();
+        for (def, d) in self.opts.defines.clone() {
             let text = if def {
-                match v.split_once('=') {
+                match d.split_once('=') {
                     Some((n, b)) => format!("#define {n} {b}\n"),
-                    None => format!("#define {v} 1\n"),
+                    None => format!("#define {d} 1\n"),
                 }
             } else {
-                format!("#undef {v}\n")
+                format!("#undef {d}\n")
             };
             let p = directives::parse(text.as_bytes(), &mut self.sc.interner)
-                .map_err(|e| GiveUp(format!("-D{v}: {e}")))?;
-            if def {
-                for d in p.defines {
-                    m.insert(d.name, d);
-                }
-            } else {
-                for u in p.undefs {
-                    m.remove(&u);
-                }
-            }
+                .map_err(|e| GiveUp(format!("-D{d}: {e}")))?;
+            v.push((def, p));
         }
-        let rc = Rc::new(m);
-        self.fixed = Some(rc.clone());
+        let rc = Rc::new(v);
+        self.cmdline = Some(rc.clone());
         Ok(rc)
     }
 
@@ -1188,7 +1177,7 @@ impl<'s> ScanState<'s> {
                 if !h.iter().any(|s| p.body_idents.binary_search(s).is_ok()) {
                     continue;
                 }
-                for d in &p.defines {
+                for d in p.defines() {
                     if !h.contains(&d.name) && d.body.iter().any(|t| h.contains(&t.sym)) {
                         h.insert(d.name);
                         grew = true;
@@ -1247,14 +1236,31 @@ impl<'s> ScanState<'s> {
                         *r > p.last_round
                             && p.touched
                                 .iter()
-                                .any(|&s| !f.defines_of(s).is_empty() || f.undefines(s))
+                                .any(|&s| f.defines_any(s) || f.undefines(s))
                     })
             })
             .collect();
         if todo.is_empty() {
             return Ok(());
         }
-        let fixed = self.fixed()?;
+        // Predefined macros, then -D/-U in order: one definition each.
+        let predefined = self.comp.predefined.clone();
+        let cmdline = self.cmdline_defs()?;
+        let mut fixed: FxMap<Sym, MacroDef<'_>> = FxMap::default();
+        for d in predefined.defines() {
+            fixed.insert(d.name, d);
+        }
+        for (def, p) in cmdline.iter() {
+            if *def {
+                for d in p.defines() {
+                    fixed.insert(d.name, d);
+                }
+            } else {
+                for u in &p.undefs {
+                    fixed.remove(u);
+                }
+            }
+        }
         let files: Vec<Rc<Parsed>> = self.joined.iter().map(|(p, _)| p.clone()).collect();
         let main_path = self.nodes[0].path.clone();
         let mut work: Vec<(usize, IncKind, HeaderName, u32)> = Vec::new();
