@@ -37,7 +37,7 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// Why the scanner is not sure (shown to the user); the job is then
 /// preprocessed locally.
@@ -139,7 +139,7 @@ struct Compiler {
     dirs: DefaultDirs,
     /// Real paths of the default dirs.
     canonical: Vec<PathBuf>,
-    predefined: Rc<Parsed>,
+    predefined: Arc<Parsed>,
 }
 
 /// Files bigger than this are not read (a 1 GB board): give up.
@@ -147,7 +147,7 @@ const MAX_FILE: u64 = 64 << 20;
 /// Parsed files kept at most (a kernel build reads about 5000).
 const MAX_CACHED: usize = 100_000;
 
-type Cached = Result<Rc<Parsed>, Rc<str>>;
+type Cached = Result<Arc<Parsed>, Arc<str>>;
 
 /// The include scanner and its caches.
 pub struct Scanner {
@@ -155,7 +155,7 @@ pub struct Scanner {
     parsed: FxMap<FileKey, Cached>,
     /// The key last seen for each (dev, inode), to drop stale versions.
     latest: FxMap<(u64, u64), FileKey>,
-    compilers: FxMap<CompilerKey, Rc<Compiler>>,
+    compilers: FxMap<CompilerKey, Arc<Compiler>>,
     stats: ScanStats,
 }
 
@@ -279,7 +279,7 @@ impl Scanner {
         cwd: &Path,
         path_env: Option<OsString>,
         opts: &SearchOpts,
-    ) -> Result<Rc<Compiler>, GiveUp> {
+    ) -> Result<Arc<Compiler>, GiveUp> {
         let Some(path) = compiler_dirs::resolve_compiler(argv0, cwd, path_env.as_deref()) else {
             return give_up(format!("compiler {argv0} not found"));
         };
@@ -333,9 +333,9 @@ impl Scanner {
             .filter_map(|d| std::fs::canonicalize(path_of(&abs_in(cwdb, d.as_bytes()))).ok())
             .collect();
         let predefined = directives::parse(&out.predefined, &mut self.interner)
-            .map(Rc::new)
+            .map(Arc::new)
             .map_err(|e| GiveUp(format!("the compiler's predefined macros: {e}")))?;
-        let c = Rc::new(Compiler {
+        let c = Arc::new(Compiler {
             dirs: out.dirs,
             canonical,
             predefined,
@@ -376,7 +376,7 @@ impl Scanner {
         self.stats.files_parsed += 1;
         self.stats.bytes_parsed += bytes.len() as u64;
         directives::parse(&bytes, &mut self.interner)
-            .map(Rc::new)
+            .map(Arc::new)
             .map_err(|e| format!("{shown}: {e}").into())
     }
 }
@@ -473,7 +473,7 @@ struct Node {
     main: bool,
     symlink: bool,
     key: FileKey,
-    parsed: Option<Rc<Parsed>>,
+    parsed: Option<Arc<Parsed>>,
     /// Lookups from this file may hit a precompiled header.
     pch: bool,
 }
@@ -508,7 +508,7 @@ struct ScanState<'s> {
     sc: &'s mut Scanner,
     cwd: Vec<u8>,
     chain: Chain,
-    comp: Rc<Compiler>,
+    comp: Arc<Compiler>,
     opts: SearchOpts,
     probes: FxMap<Vec<u8>, Probe>,
     /// Directories known to exist (false) or not (true), this scan.
@@ -524,7 +524,7 @@ struct ScanState<'s> {
     phys_nodes: FxMap<(u64, u64, FoundIn, (u64, u64)), usize>,
     dir_ids: FxMap<Vec<u8>, Option<(u64, u64)>>,
     /// When each parsed file joined (the round), for re-evaluations.
-    joined: Vec<(Rc<Parsed>, u32)>,
+    joined: Vec<(Arc<Parsed>, u32)>,
     joined_ptrs: FxSet<*const Parsed>,
     queue: VecDeque<usize>,
     files: Vec<Vec<u8>>,
@@ -536,7 +536,7 @@ struct ScanState<'s> {
     /// Textual (printed and real) spellings of the default dirs.
     sys_prefixes: Vec<Vec<u8>>,
     real_sys: Vec<Vec<u8>>,
-    cmdline: Option<Rc<Vec<(bool, Parsed)>>>,
+    cmdline: Option<Arc<Vec<(bool, Parsed)>>>,
     round: u32,
     /// The compiler is clang (a few lookups differ: both ways are shipped).
     clang: bool,
@@ -547,7 +547,7 @@ impl<'s> ScanState<'s> {
         sc: &'s mut Scanner,
         cwd: Vec<u8>,
         chain: Chain,
-        comp: Rc<Compiler>,
+        comp: Arc<Compiler>,
         opts: SearchOpts,
     ) -> Self {
         let mut sys_prefixes: Vec<Vec<u8>> = Vec::new();
@@ -815,7 +815,7 @@ impl<'s> ScanState<'s> {
             ));
         }
         self.nodes[id].parsed = Some(parsed.clone());
-        if self.joined_ptrs.insert(Rc::as_ptr(&parsed)) {
+        if self.joined_ptrs.insert(Arc::as_ptr(&parsed)) {
             self.joined.push((parsed.clone(), self.round + 1));
         }
         for (idx, d) in parsed.includes.iter().enumerate() {
@@ -1137,7 +1137,7 @@ impl<'s> ScanState<'s> {
     }
 
     /// The command line's `-D`/`-U`, in order, each read as a directive.
-    fn cmdline_defs(&mut self) -> Result<Rc<Vec<(bool, Parsed)>>, GiveUp> {
+    fn cmdline_defs(&mut self) -> Result<Arc<Vec<(bool, Parsed)>>, GiveUp> {
         if let Some(f) = &self.cmdline {
             return Ok(f.clone());
         }
@@ -1155,7 +1155,7 @@ impl<'s> ScanState<'s> {
                 .map_err(|e| GiveUp(format!("-D{d}: {e}")))?;
             v.push((def, p));
         }
-        let rc = Rc::new(v);
+        let rc = Arc::new(v);
         self.cmdline = Some(rc.clone());
         Ok(rc)
     }
@@ -1261,7 +1261,7 @@ impl<'s> ScanState<'s> {
                 }
             }
         }
-        let files: Vec<Rc<Parsed>> = self.joined.iter().map(|(p, _)| p.clone()).collect();
+        let files: Vec<Arc<Parsed>> = self.joined.iter().map(|(p, _)| p.clone()).collect();
         let main_path = self.nodes[0].path.clone();
         let mut work: Vec<(usize, IncKind, HeaderName, u32)> = Vec::new();
         {
@@ -1484,6 +1484,13 @@ impl IntoVec for OsString {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The include server may keep its scanner in a thread of its own.
+    #[test]
+    fn scanner_is_send() {
+        fn send<T: Send>() {}
+        send::<Scanner>();
+    }
 
     #[test]
     fn path_helpers() {

@@ -4,15 +4,15 @@
 //! kernel has tens of thousands) and a token must stay small on a 1 GB board.
 
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// An interned spelling.
 pub type Sym = u32;
 
 /// Spellings seen so far; lives as long as the scanner.
 pub struct Interner {
-    map: FxMap<Rc<[u8]>, Sym>,
-    names: Vec<Rc<[u8]>>,
+    map: FxMap<Arc<[u8]>, Sym>,
+    names: Vec<Arc<[u8]>>,
 }
 
 /// Names the scanner looks for, interned first so their symbols are
@@ -105,7 +105,7 @@ impl Interner {
         if let Some(&s) = self.map.get(b) {
             return s;
         }
-        let rc: Rc<[u8]> = Rc::from(b);
+        let rc: Arc<[u8]> = Arc::from(b);
         let s = self.names.len() as Sym;
         self.names.push(rc.clone());
         self.map.insert(rc, s);
