@@ -1,0 +1,648 @@
+//! gcc's include search path, from the command line and the compiler's
+//! defaults, with gcc's rules for dropping duplicate directories
+//! (libcpp's `remove_duplicates` / `merge_include_chains`): the first
+//! directory that holds a header must be the one gcc picks.
+
+use std::collections::HashMap;
+
+/// The options of a compile that decide what the preprocessor reads.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SearchOpts {
+    /// `-iquote`.
+    pub quote: Vec<String>,
+    /// `-I`, `-iwithprefixbefore`.
+    pub bracket: Vec<String>,
+    /// `-isystem`.
+    pub system: Vec<String>,
+    /// `-idirafter`, `-iwithprefix`.
+    pub after: Vec<String>,
+    /// `-imacros` and `-include` files, in order.
+    pub preincludes: Vec<String>,
+    /// `-D` (true) / `-U` (false), in order.
+    pub defines: Vec<(bool, String)>,
+    /// The language of the source: c, c++, objective-c, objective-c++.
+    pub lang: String,
+    /// Options that can change the compiler's default dirs or predefined
+    /// macros; passed to the compiler when asking it, and part of the key.
+    pub query_flags: Vec<String>,
+    /// No compiler default dirs, and no implicit `<stdc-predef.h>`.
+    pub nostdinc: bool,
+    pub input: String,
+}
+
+/// Options with a separate argument (when not joined) that do not matter
+/// here: skipped with their argument.
+const SKIP_WITH_ARG: &[&str] = &[
+    "-o",
+    "-MF",
+    "-MT",
+    "-MQ",
+    "-Xassembler",
+    "-Xlinker",
+    "-L",
+    "-l",
+    "-aux-info",
+    "-u",
+    "-z",
+    "-T",
+    "-e",
+    "-wrapper",
+    "--param",
+    "-A",
+    "-mllvm",
+    "-Xanalyzer",
+    "-dumpdir",
+    "-dumpbase",
+    "-dumpbase-ext",
+];
+
+/// `-i...` options, longest first. (name, what)
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum IOpt {
+    Quote,
+    System,
+    After,
+    Include,
+    Imacros,
+    Prefix,
+    WithPrefix,
+    WithPrefixBefore,
+    /// Passed to the compiler query (changes the defaults).
+    Query,
+    Ignore,
+    GiveUp,
+}
+
+const I_OPTIONS: &[(&str, IOpt)] = &[
+    ("-iwithprefixbefore", IOpt::WithPrefixBefore),
+    ("-iwithprefix", IOpt::WithPrefix),
+    ("-iwithsysroot", IOpt::GiveUp),
+    ("-iprefix", IOpt::Prefix),
+    ("-iquote", IOpt::Quote),
+    ("-isystem-after", IOpt::GiveUp),
+    ("-isystem", IOpt::System),
+    ("-isysroot", IOpt::Query),
+    ("-idirafter", IOpt::After),
+    ("-include-pch", IOpt::GiveUp),
+    ("-include", IOpt::Include),
+    ("-imacros", IOpt::Imacros),
+    ("-imultilib", IOpt::Query),
+    ("-imultiarch", IOpt::Query),
+    ("-iplugindir=", IOpt::Ignore),
+];
+
+/// gcc's long spellings of the same options.
+const LONG_ALIASES: &[(&str, &str)] = &[
+    ("--include-directory-after", "-idirafter"),
+    ("--include-directory", "-I"),
+    ("--include-prefix", "-iprefix"),
+    ("--include-with-prefix-before", "-iwithprefixbefore"),
+    ("--include-with-prefix-after", "-iwithprefix"),
+    ("--include-with-prefix", "-iwithprefix"),
+    ("--include-barrier", "-I-"),
+    ("--include", "-include"),
+    ("--imacros", "-imacros"),
+    ("--define-macro", "-D"),
+    ("--undefine-macro", "-U"),
+    ("--language", "-x"),
+    ("--no-standard-includes", "-nostdinc"),
+    ("--sysroot", "--sysroot"),
+    ("--target", "--target"),
+    ("--std", "-std"),
+    ("--ansi", "-ansi"),
+    ("--trigraphs", "-trigraphs"),
+    ("--traditional-cpp", "-traditional-cpp"),
+    ("--traditional", "-traditional"),
+    ("--undefine", "-U"),
+];
+
+/// `-f` options that only concern diagnostics or output files: left out of
+/// the compiler query (fewer distinct cache keys, no files written).
+const F_NOT_QUERIED: &[&str] = &[
+    "-fdump",
+    "-fprofile",
+    "-fcallgraph-info",
+    "-fstack-usage",
+    "-fopt-info",
+    "-fsave-optimization-record",
+    "-fdiagnostics",
+    "-fmessage-length",
+    "-fdebug-prefix-map",
+    "-ffile-prefix-map",
+    "-fmacro-prefix-map",
+    "-fno-diagnostics",
+    "-fcolor-diagnostics",
+    "-fno-color-diagnostics",
+    "-fdirectives-only",
+    "-fworking-directory",
+    "-fno-working-directory",
+];
+
+/// `-f` options under which the scanner cannot be sure.
+const F_GIVE_UP: &[&str] = &[
+    "-fplugin",
+    "-fmodules",
+    "-fmodule-",
+    "-fimplicit-module-maps",
+    "-fprebuilt-module-path",
+    "-fbuiltin-module-map",
+    "-fpreprocessed",
+    "-fms-compatibility",
+    "-fsanitize-blacklist",
+    "-fsanitize-ignorelist",
+    "-fembed-dir",
+];
+
+fn give_up<T>(why: impl Into<String>) -> Result<T, String> {
+    Err(why.into())
+}
+
+/// Read a compile's command line (after `args::scan`: `-Wp,` expanded).
+/// `Err` says why the scanner cannot follow it.
+pub fn parse(argv: &[String], input_index: usize) -> Result<SearchOpts, String> {
+    let mut o = SearchOpts::default();
+    let driver = argv
+        .first()
+        .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
+        .unwrap_or_default();
+    let mut lang: Option<String> = None;
+    let mut input_lang: Option<String> = None;
+    let mut iprefix: Option<String> = None;
+    // Canonicalize long options first: `--opt=v` / `--opt v`.
+    let mut args: Vec<String> = Vec::with_capacity(argv.len());
+    let mut index_map: Vec<usize> = Vec::new();
+    for a in argv {
+        index_map.push(args.len());
+        if let Some(long) = a.strip_prefix("--") {
+            let (name, val) = match long.split_once('=') {
+                Some((n, v)) => (format!("--{n}"), Some(v)),
+                None => (a.clone(), None),
+            };
+            if let Some(&(_, short)) = LONG_ALIASES.iter().find(|(l, _)| *l == name) {
+                match (short, val) {
+                    ("--sysroot" | "--target" | "-std", Some(v)) => {
+                        args.push(format!("{short}={v}"));
+                    }
+                    (_, Some(v)) => {
+                        args.push(short.to_string());
+                        args.push(v.to_string());
+                    }
+                    (_, None) => args.push(short.to_string()),
+                }
+                continue;
+            }
+            for p in [
+                "--inc",
+                "--ima",
+                "--def",
+                "--und",
+                "--no-standard",
+                "--lang",
+                "--sys",
+                "--pre",
+            ] {
+                if name.starts_with(p) {
+                    return give_up(format!("{a}: unrecognised preprocessor option"));
+                }
+            }
+        }
+        args.push(a.clone());
+    }
+    let input_index = index_map.get(input_index).copied().unwrap_or(usize::MAX);
+    let mut i = 1;
+    while i < args.len() {
+        let a = args[i].clone();
+        i += 1;
+        if i - 1 == input_index {
+            o.input = a.clone();
+            input_lang = lang.clone();
+            continue;
+        }
+        if a.starts_with('@') {
+            return give_up(format!("{a}: response files are not supported"));
+        }
+        if !a.starts_with('-') || a == "-" {
+            continue;
+        }
+        // The value of an option that is joined or in the next argument.
+        let mut value = |name: &str| -> Result<String, String> {
+            let joined = &a[name.len()..];
+            if !joined.is_empty() {
+                return Ok(joined.to_string());
+            }
+            match args.get(i) {
+                Some(v) => {
+                    i += 1;
+                    Ok(v.clone())
+                }
+                None => give_up(format!("{a}: missing argument")),
+            }
+        };
+        if a == "-I-" {
+            return give_up("-I- (obsolete quote/bracket split) is not supported");
+        }
+        if let Some(_rest) = a.strip_prefix("-I") {
+            let d = value("-I")?;
+            check_dir(&a, &d)?;
+            o.bracket.push(d);
+            continue;
+        }
+        if a.starts_with("-D") || a.starts_with("-U") {
+            let v = value(&a[..2])?;
+            // The scanner reads `-DX=v` as the line `#define X v`.
+            if v.contains(['\n', '\r']) {
+                return give_up(format!("{}{v:?}: a macro with a newline", &a[..2]));
+            }
+            o.defines.push((a.starts_with("-D"), v));
+            continue;
+        }
+        if a.starts_with("-x") {
+            let v = value("-x")?;
+            lang = (v != "none").then_some(v);
+            continue;
+        }
+        if a.starts_with("-i") {
+            let Some(&(name, what)) = I_OPTIONS.iter().find(|(n, _)| a.starts_with(n)) else {
+                return give_up(format!("{a}: unrecognised preprocessor option"));
+            };
+            if what == IOpt::GiveUp {
+                return give_up(format!("{a} is not supported"));
+            }
+            if what == IOpt::Ignore {
+                continue;
+            }
+            let joined = a.len() > name.len();
+            let v = value(name)?;
+            if joined && v.starts_with('-') {
+                return give_up(format!("{a}: unrecognised preprocessor option"));
+            }
+            match what {
+                IOpt::Quote => {
+                    check_dir(&a, &v)?;
+                    o.quote.push(v)
+                }
+                IOpt::System => {
+                    check_dir(&a, &v)?;
+                    o.system.push(v)
+                }
+                IOpt::After => {
+                    check_dir(&a, &v)?;
+                    o.after.push(v)
+                }
+                IOpt::Include | IOpt::Imacros => o.preincludes.push(v),
+                IOpt::Prefix => iprefix = Some(v),
+                IOpt::WithPrefix | IOpt::WithPrefixBefore => {
+                    let Some(p) = &iprefix else {
+                        return give_up(format!(
+                            "{a} without -iprefix (uses the compiler's own prefix)"
+                        ));
+                    };
+                    let d = format!("{p}{v}");
+                    check_dir(&a, &d)?;
+                    if what == IOpt::WithPrefix {
+                        o.after.push(d)
+                    } else {
+                        o.bracket.push(d)
+                    }
+                }
+                IOpt::Query => {
+                    o.query_flags.push(name.to_string());
+                    o.query_flags.push(v);
+                }
+                IOpt::Ignore | IOpt::GiveUp => {}
+            }
+            continue;
+        }
+        if SKIP_WITH_ARG.contains(&a.as_str()) {
+            i += 1;
+            continue;
+        }
+        match a.as_str() {
+            "-nostdinc" => {
+                o.nostdinc = true;
+                o.query_flags.push(a);
+                continue;
+            }
+            "-nostdinc++"
+            | "-nostdlibinc"
+            | "-nobuiltininc"
+            | "-undef"
+            | "-ansi"
+            | "-pthread"
+            | "-pthreads"
+            | "-trigraphs"
+            | "-no-canonical-prefixes" => {
+                o.query_flags.push(a);
+                continue;
+            }
+            "-traditional" | "-traditional-cpp" => {
+                return give_up(format!("{a}: traditional preprocessing is not supported"))
+            }
+            "-remap" => return give_up("-remap is not supported"),
+            "-Xpreprocessor" | "-Xclang" => {
+                return give_up(format!("{a}: options passed straight to the preprocessor"))
+            }
+            "-arch" => return give_up("-arch (Darwin) is not supported"),
+            "-target" | "-isysroot" | "--sysroot" | "-B" | "-b" | "-V" | "-resource-dir" => {
+                let v = args.get(i).cloned().unwrap_or_default();
+                i += 1;
+                o.query_flags.push(a);
+                o.query_flags.push(v);
+                continue;
+            }
+            _ => {}
+        }
+        if a.starts_with("-F") || a.starts_with("-iframework") {
+            return give_up(format!("{a}: framework dirs are not supported"));
+        }
+        if a.starts_with("-specs") || a.starts_with("--specs") {
+            return give_up(format!("{a}: spec files are not supported"));
+        }
+        if let Some(f) = a.strip_prefix("-finput-charset=") {
+            let f = f.to_ascii_lowercase();
+            if f != "utf-8" && f != "utf8" {
+                return give_up(format!("{a}: only UTF-8 sources are supported"));
+            }
+            continue;
+        }
+        if a.starts_with("-f") {
+            if F_GIVE_UP.iter().any(|p| a.starts_with(p)) {
+                return give_up(format!("{a} is not supported"));
+            }
+            if !F_NOT_QUERIED.iter().any(|p| a.starts_with(p)) {
+                o.query_flags.push(a);
+            }
+            continue;
+        }
+        let queried = a.starts_with("-m")
+            || a.starts_with("-O")
+            || a.starts_with("-std=")
+            || a.starts_with("--sysroot=")
+            || a.starts_with("--target=")
+            || a.starts_with("-stdlib=")
+            || a.starts_with("--gcc-toolchain=")
+            || a.starts_with("--gcc-install-dir=")
+            || a.starts_with("-resource-dir=")
+            || a.starts_with("--rtlib=")
+            || (a.starts_with("-B") && a.len() > 2);
+        if queried {
+            o.query_flags.push(a);
+        }
+    }
+    if o.input.is_empty() {
+        return give_up("no source file");
+    }
+    o.lang = match input_lang {
+        Some(l) => l,
+        None => lang_of(&o.input, &driver)?,
+    };
+    match o.lang.as_str() {
+        "c" | "c++" | "objective-c" | "objective-c++" => {}
+        l => return give_up(format!("-x {l}: language not supported in pump mode")),
+    }
+    Ok(o)
+}
+
+/// gcc's language for a source by its extension; `g++`/`clang++` compile
+/// `.c` files as C++.
+fn lang_of(input: &str, driver: &str) -> Result<String, String> {
+    let cxx_driver = driver.contains("++");
+    let ext = input.rsplit('/').next().unwrap_or(input);
+    let ext = ext.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+    Ok(match ext {
+        "c" if cxx_driver => "c++",
+        "c" => "c",
+        "cc" | "cpp" | "cxx" | "cp" | "c++" | "C" | "CPP" => "c++",
+        "m" if cxx_driver => "objective-c++",
+        "m" => "objective-c",
+        "mm" | "M" => "objective-c++",
+        "i" | "ii" | "mi" | "mii" => {
+            return give_up(format!("{input}: already preprocessed"));
+        }
+        _ => return give_up(format!("{input}: unknown source language")),
+    }
+    .to_string())
+}
+
+/// `=dir` and `$SYSROOT/dir` are relative to the sysroot, which the scanner
+/// does not compute; an empty dir is the cwd in a way gcc documents poorly.
+fn check_dir(opt: &str, d: &str) -> Result<(), String> {
+    if d.is_empty() {
+        return give_up(format!("{opt}: empty directory"));
+    }
+    if d.starts_with('=') || d.starts_with("$SYSROOT") {
+        return give_up(format!(
+            "{opt} {d}: sysroot-relative dirs are not supported"
+        ));
+    }
+    Ok(())
+}
+
+/// One directory of the search chain, spelled as gcc uses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainDir {
+    pub name: String,
+    /// A system dir (`-isystem`, `-idirafter`, a default): gcc shortens the
+    /// names of files found there to their real path when that is shorter.
+    pub sysp: bool,
+    /// One of the compiler's default dirs: its files are not shipped.
+    pub default: bool,
+}
+
+/// The chain gcc searches: quote dirs, then from `bracket_start` the
+/// bracket dirs, the system dirs and the after dirs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Chain {
+    pub dirs: Vec<ChainDir>,
+    pub bracket_start: usize,
+}
+
+/// What `stat` says of a directory: `None` if it does not exist,
+/// `Some(None)` if it is not a directory, else its (dev, ino).
+pub type DirId = Option<Option<(u64, u64)>>;
+
+/// Build the chain with gcc's duplicate removal. `stat` is called once per
+/// directory.
+pub fn build_chain(
+    o: &SearchOpts,
+    defaults: &super::compiler_dirs::DefaultDirs,
+    mut stat: impl FnMut(&str) -> DirId,
+) -> Chain {
+    let mut ids: HashMap<String, DirId> = HashMap::new();
+    let mut id = |n: &str| -> DirId { *ids.entry(n.to_string()).or_insert_with(|| stat(n)) };
+    let mk = |names: &[String], sysp: bool, default: bool| -> Vec<ChainDir> {
+        names
+            .iter()
+            .map(|n| ChainDir {
+                name: n.clone(),
+                sysp,
+                default,
+            })
+            .collect()
+    };
+    // gcc's INC_SYSTEM chain: -isystem, the defaults, then -idirafter.
+    let mut system = mk(&o.system, true, false);
+    system.extend(mk(&defaults.bracket, true, true));
+    system.extend(mk(&o.after, true, false));
+    let mut quote = mk(&o.quote, false, false);
+    quote.extend(mk(&defaults.quote, false, true));
+    let bracket = mk(&o.bracket, false, false);
+
+    // remove_duplicates(): drop dirs that are missing or not dirs, dirs
+    // already in `system`, earlier duplicates in the same chain, and a last
+    // dir equal to the head of the chain it is joined to.
+    fn dedup(
+        chain: Vec<ChainDir>,
+        system: &[(ChainDir, (u64, u64))],
+        join: Option<(u64, u64)>,
+        id: &mut dyn FnMut(&str) -> DirId,
+    ) -> Vec<(ChainDir, (u64, u64))> {
+        let n = chain.len();
+        let mut kept: Vec<(ChainDir, (u64, u64))> = Vec::new();
+        for (k, d) in chain.into_iter().enumerate() {
+            let Some(Some(di)) = id(&d.name) else {
+                continue;
+            };
+            if system.iter().any(|(_, s)| *s == di) {
+                continue;
+            }
+            if kept.iter().any(|(_, s)| *s == di) {
+                continue;
+            }
+            if k + 1 == n && join == Some(di) {
+                continue;
+            }
+            kept.push((d, di));
+        }
+        kept
+    }
+    let system = dedup(system, &[], None, &mut id);
+    let bracket = dedup(bracket, &system, system.first().map(|x| x.1), &mut id);
+    let bracket_head = bracket.first().or(system.first()).map(|x| x.1);
+    let quote = dedup(quote, &system, bracket_head, &mut id);
+    let bracket_start = quote.len();
+    let dirs = quote
+        .into_iter()
+        .chain(bracket)
+        .chain(system)
+        .map(|(d, _)| d)
+        .collect();
+    Chain {
+        dirs,
+        bracket_start,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::compiler_dirs::DefaultDirs;
+    use super::*;
+
+    fn v(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    fn p(s: &str) -> Result<SearchOpts, String> {
+        let a = v(s);
+        let idx = a
+            .iter()
+            .position(|x| x.ends_with(".c") || x.ends_with(".cc"))
+            .unwrap();
+        parse(&a, idx)
+    }
+
+    #[test]
+    fn options() {
+        let o = p(
+            "gcc -Ia -I b -iquote q -iquoteq2 -isystem s -idirafter z -include f.h \
+                   -imacros m.h -DX=1 -UY -O2 -m32 -std=gnu11 -Wall -o x.o -c x.c",
+        )
+        .unwrap();
+        assert_eq!(o.bracket, ["a", "b"]);
+        assert_eq!(o.quote, ["q", "q2"]);
+        assert_eq!(o.system, ["s"]);
+        assert_eq!(o.after, ["z"]);
+        assert_eq!(o.preincludes, ["f.h", "m.h"]);
+        assert_eq!(o.defines, [(true, "X=1".into()), (false, "Y".into())]);
+        assert_eq!(o.query_flags, ["-O2", "-m32", "-std=gnu11"]);
+        assert_eq!(o.lang, "c");
+        assert_eq!(o.input, "x.c");
+        let o = p("g++ -c x.c --include-directory=inc --sysroot=/sr -iprefix /p/ -iwithprefix w")
+            .unwrap();
+        assert_eq!(o.lang, "c++");
+        assert_eq!(o.bracket, ["inc"]);
+        assert_eq!(o.after, ["/p/w"]);
+        assert_eq!(o.query_flags, ["--sysroot=/sr"]);
+        assert_eq!(p("gcc -x c++ -c x.c").unwrap().lang, "c++");
+        assert_eq!(p("gcc -c x.c -x c++").unwrap().lang, "c");
+    }
+
+    #[test]
+    fn give_ups() {
+        for s in [
+            "gcc -I- -c x.c",
+            "gcc @opts -c x.c",
+            "gcc -I=inc -c x.c",
+            "gcc -iwithprefix w -c x.c",
+            "gcc -traditional-cpp -c x.c",
+            "gcc -Xpreprocessor -I -Xpreprocessor d -c x.c",
+            "gcc -fplugin=p.so -c x.c",
+            "gcc -isystem-after d -c x.c",
+            "gcc -iframework d -c x.c",
+            "clang -include-pch p.pch -c x.c",
+            "gcc -ivfsoverlay o.yaml -c x.c",
+            "gcc --include-dir=x -c x.c",
+        ] {
+            assert!(p(s).is_err(), "{s} should give up");
+        }
+    }
+
+    #[test]
+    fn dedup_rules() {
+        // (dev, ino) by name: a and ./a are the same dir; /usr/include is a
+        // default.
+        let stat = |n: &str| -> DirId {
+            match n {
+                "a" | "./a" => Some(Some((1, 1))),
+                "b" => Some(Some((1, 2))),
+                "/usr/include" => Some(Some((1, 3))),
+                "/gcc/include" => Some(Some((1, 4))),
+                "file" => Some(None),
+                _ => None,
+            }
+        };
+        let defaults = DefaultDirs {
+            quote: vec![],
+            bracket: v("/gcc/include /usr/include"),
+        };
+        let chain = |s: &str| {
+            let o = p(&format!("gcc {s} -c x.c")).unwrap();
+            let c = build_chain(&o, &defaults, stat);
+            let names: Vec<String> = c.dirs.iter().map(|d| d.name.clone()).collect();
+            (names.join(" "), c.bracket_start)
+        };
+        assert_eq!(chain("-I/usr/include").0, "/gcc/include /usr/include");
+        assert_eq!(
+            chain("-isystem /usr/include").0,
+            "/usr/include /gcc/include"
+        );
+        assert_eq!(
+            chain("-Ia -I./a -Ib -Ia").0,
+            "a b /gcc/include /usr/include"
+        );
+        assert_eq!(
+            chain("-iquote a -Ia"),
+            ("a /gcc/include /usr/include".into(), 0)
+        );
+        assert_eq!(
+            chain("-iquote a -iquote b -Ia"),
+            ("a b a /gcc/include /usr/include".into(), 2)
+        );
+        assert_eq!(chain("-Ia -isystem a").0, "a /gcc/include /usr/include");
+        assert_eq!(chain("-idirafter a -Ia").0, "/gcc/include /usr/include a");
+        assert_eq!(
+            chain("-Imissing -Ifile -Ib").0,
+            "b /gcc/include /usr/include"
+        );
+    }
+}
