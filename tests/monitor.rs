@@ -227,14 +227,26 @@ fn stock_distccmon_text_shows_our_client() {
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut seen = String::new();
         while Instant::now() < deadline {
-            seen = text(&Command::new(&mon).env("DISTCC_DIR", &ddir).output().unwrap().stdout);
+            seen = text(
+                &Command::new(&mon)
+                    .env("DISTCC_DIR", &ddir)
+                    .output()
+                    .unwrap()
+                    .stdout,
+            );
             if seen.contains("held.c") {
                 break;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let line = seen.lines().find(|l| l.contains("held.c")).unwrap_or_else(|| panic!("{seen}"));
-        assert!(line.trim_start().starts_with(&client.id().to_string()), "{line}");
+        let line = seen
+            .lines()
+            .find(|l| l.contains("held.c"))
+            .unwrap_or_else(|| panic!("{seen}"));
+        assert!(
+            line.trim_start().starts_with(&client.id().to_string()),
+            "{line}"
+        );
         assert!(line.contains("127.0.0.1["), "{line}");
         if signal {
             let pid = nix::unistd::Pid::from_raw(client.id() as i32);
@@ -242,6 +254,9 @@ fn stock_distccmon_text_shows_our_client() {
         }
         let _ = client.wait();
         let state = ddir.join(format!("state/binstate_{}", client.id()));
-        assert!(!state.exists(), "state file left after the client ended (signal: {signal})");
+        assert!(
+            !state.exists(),
+            "state file left after the client ended (signal: {signal})"
+        );
     }
 }

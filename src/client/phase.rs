@@ -35,8 +35,12 @@ pub fn note(phase: Phase, file: &str, host: &str, slot: u32) {
         let mut cur = cell.borrow_mut();
         if cur.is_none() {
             // No state dir (no HOME, read-only disk): monitoring is optional.
-            let Some(dir) = state::state_dir() else { return };
-            let Ok(f) = StateFile::create(&dir, pid) else { return };
+            let Some(dir) = state::state_dir() else {
+                return;
+            };
+            let Ok(f) = StateFile::create(&dir, pid) else {
+                return;
+            };
             let guard = super::cleanup::register(f.path());
             *cur = Some((f, guard));
         }
