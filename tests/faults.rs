@@ -182,11 +182,21 @@ fn scratch_disk_full() {
         bin = tinydcc().display(),
         log = log.path().display()
     );
-    let mut daemon = Command::new(unshare)
-        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
-        .spawn()
-        .unwrap();
-    assert!(wait_for_port(port, &mut daemon));
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut guard = Kill(
+        Command::new(unshare)
+            .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+            .spawn()
+            .unwrap(),
+    );
+    let daemon = &mut guard.0;
+    assert!(wait_for_port(port, daemon));
     let dir = TempDir::new("fullfs-build");
     // About 1 MiB of preprocessed source: more than the scratch disk holds.
     let big: String = (0..40_000).map(|i| format!("int v{i} = {i};\n")).collect();
@@ -216,11 +226,7 @@ fn scratch_disk_full() {
         .unwrap()
         .flatten()
         .collect();
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(daemon.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    );
-    let _ = daemon.wait();
+    drop(guard);
     assert!(left.is_empty(), "{left:?}");
 }
 

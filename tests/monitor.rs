@@ -220,6 +220,8 @@ fn stock_distccmon_text_shows_our_client() {
         let mut c = client_cmd(Kind::Tiny, dir.path(), &format!("127.0.0.1:{port}"));
         c.args(["gcc", "-c", "held.c", "-o", "held.o"])
             .env("DISTCC_IO_TIMEOUT", "3")
+            // The first round's timeout must not put the host in backoff.
+            .env("DISTCC_BACKOFF_PERIOD", "0")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let mut client = c.spawn().unwrap();

@@ -144,7 +144,12 @@ pub struct StateFile {
 impl StateFile {
     pub fn create(dir: &Path, pid: u32) -> io::Result<StateFile> {
         use std::os::unix::fs::OpenOptionsExt;
-        std::fs::create_dir_all(dir)?;
+        // Only the `state` dir itself: a missing $DISTCC_DIR is not created
+        // (distcc's rule), and then there is simply no state file.
+        match std::fs::create_dir(dir) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+            _ => {}
+        }
         let path = dir.join(format!("binstate_{pid}"));
         let file = std::fs::OpenOptions::new()
             .write(true)

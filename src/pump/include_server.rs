@@ -57,8 +57,17 @@ impl IncludeServer {
             .filter_map(|d| std::fs::canonicalize(d).ok())
             .collect();
         let mut sys_links = Vec::new();
-        for d in &closure.system_dirs {
+        let mut linked: Vec<&Path> = Vec::new();
+        let mut sys_dirs: Vec<&PathBuf> = closure.system_dirs.iter().collect();
+        sys_dirs.sort();
+        for d in sys_dirs {
+            // A system dir inside another one is reached through that one's
+            // link (creating it would write through the link, outside the root).
+            if linked.iter().any(|l| d.starts_with(l)) {
+                continue;
+            }
             sys_links.push(self.mirror.system_link(d).map_err(io)?);
+            linked.push(d);
         }
         let mut links = Vec::new();
         let mut seen = HashSet::new();

@@ -100,8 +100,16 @@ impl Mirror {
     fn link(&mut self, name: &Path, target: &Path) -> io::Result<PathBuf> {
         let at = under(&self.root, name);
         if !self.links.contains_key(&at) {
+            // Never create anything through a link of ours: it may lead out
+            // of the root (system dirs lead to the real ones).
+            if self.through_link(&at) {
+                return Ok(at);
+            }
             if let Some(parent) = at.parent() {
                 std::fs::create_dir_all(parent)?;
+            }
+            if std::fs::symlink_metadata(&at).is_ok_and(|m| m.is_dir()) {
+                return Ok(at); // a real directory already stands there
             }
             match std::fs::read_link(&at) {
                 Ok(t) if t == target => {}
@@ -114,6 +122,21 @@ impl Mirror {
             self.links.insert(at.clone(), ());
         }
         Ok(at)
+    }
+
+    /// True if a proper ancestor of `at` (inside the root) is a symlink.
+    fn through_link(&self, at: &Path) -> bool {
+        let mut p = at.parent();
+        while let Some(d) = p {
+            if d == self.root || !d.starts_with(&self.root) {
+                return false;
+            }
+            if std::fs::symlink_metadata(d).is_ok_and(|m| m.file_type().is_symlink()) {
+                return true;
+            }
+            p = d.parent();
+        }
+        false
     }
 
     /// A system include dir: a link that climbs past any server job root
@@ -164,6 +187,12 @@ impl Mirror {
             meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
         );
         let at = with_suffix(&under(&self.root, &real), ".lzo");
+        if self.through_link(&at) {
+            return Err(io::Error::other(format!(
+                "{} lies inside a system dir link",
+                real.display()
+            )));
+        }
         if self.made.get(&real) != Some(&stamp) || !at.exists() {
             let text = std::fs::read(&real)?;
             if let Some(parent) = at.parent() {
@@ -182,6 +211,12 @@ impl Mirror {
     /// An empty forcing file that makes `dir` exist on the server.
     pub fn forcing_file(&mut self, dir: &Path) -> io::Result<PathBuf> {
         let at = under(&self.root, dir).join(FORCING_FILE);
+        if self.through_link(&at) {
+            return Err(io::Error::other(format!(
+                "{} lies inside a system dir link",
+                dir.display()
+            )));
+        }
         if !at.exists() {
             std::fs::create_dir_all(at.parent().unwrap_or(&self.root))?;
             std::fs::write(&at, b"")?;
