@@ -321,7 +321,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
                     .map_err(|e| log::error!("{e}"))
                     .ok();
                 phase::note(
-                    Phase::Cpp,
+                    Phase::Preprocess,
                     &input,
                     "localhost",
                     cpp_slot.as_ref().map_or(0, |l| l.slot),

@@ -12,19 +12,7 @@ thread_local! {
     static STATE: RefCell<Option<(StateFile, super::cleanup::Guard)>> = const { RefCell::new(None) };
 }
 
-/// distcc's phase numbers (src/state.h), kept for the state-file format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(i32)]
-pub enum Phase {
-    Startup = 0,
-    Blocked = 1,
-    Connect = 2,
-    Cpp = 3,
-    Send = 4,
-    Compile = 5,
-    Receive = 6,
-    Done = 7,
-}
+pub use crate::monitor::state::Phase;
 
 /// The client entered `phase` for `file` on `host` (`localhost` for local
 /// work) in lock slot `slot`.
@@ -50,7 +38,7 @@ pub fn note(phase: Phase, file: &str, host: &str, slot: u32) {
                 file: file.to_string(),
                 host: host.to_string(),
                 slot: slot as i32,
-                phase: to_monitor(phase),
+                phase,
             });
         }
     });
@@ -59,17 +47,4 @@ pub fn note(phase: Phase, file: &str, host: &str, slot: u32) {
 /// The job is over: remove the state file.
 pub fn finish() {
     STATE.with(|cell| cell.borrow_mut().take());
-}
-
-fn to_monitor(p: Phase) -> state::Phase {
-    match p {
-        Phase::Startup => state::Phase::Startup,
-        Phase::Blocked => state::Phase::Blocked,
-        Phase::Connect => state::Phase::Connect,
-        Phase::Cpp => state::Phase::Preprocess,
-        Phase::Send => state::Phase::Send,
-        Phase::Compile => state::Phase::Compile,
-        Phase::Receive => state::Phase::Receive,
-        Phase::Done => state::Phase::Done,
-    }
 }

@@ -276,30 +276,10 @@ pub enum Mode {
 /// job directory in front), so they may not climb out of it.
 fn pump_rule(a: &str) -> Option<(bool, bool)> {
     // (takes a separate value, value is a path)
-    const SEP_PATH: &[&str] = &[
-        "-I",
-        "-iquote",
-        "-isystem",
-        "-idirafter",
-        "-iprefix",
-        "-iwithprefix",
-        "-iwithprefixbefore",
-        "-include",
-        "-imacros",
-    ];
-    const JOINED_PATH: &[&str] = &[
-        "-iwithprefixbefore",
-        "-iwithprefix",
-        "-iprefix",
-        "-idirafter",
-        "-isystem",
-        "-iquote",
-        "-I",
-    ];
-    if SEP_PATH.contains(&a) {
+    if super::pump_job::PATH_OPTIONS.contains(&a) {
         return Some((true, true));
     }
-    if JOINED_PATH.iter().any(|p| a.starts_with(p)) {
+    if joined_path_option(a).is_some() {
         return Some((false, true));
     }
     if a == "-D" || a == "-U" || a == "-MT" || a == "-MQ" {
@@ -316,22 +296,21 @@ fn pump_rule(a: &str) -> Option<(bool, bool)> {
     plain.then_some((false, false))
 }
 
+/// A joined pump-mode path option (`-Iinc`): the option, longest match
+/// first (`-iwithprefixbefore` before `-iwithprefix`). `-include` and
+/// `-imacros` only take a separate value.
+fn joined_path_option(a: &str) -> Option<&'static str> {
+    super::pump_job::PATH_OPTIONS
+        .iter()
+        .filter(|o| !matches!(**o, "-include" | "-imacros"))
+        .filter(|o| a.starts_with(**o))
+        .max_by_key(|o| o.len())
+        .copied()
+}
+
 /// The value of a pump-mode path option (the joined part, or empty).
 fn joined_value(a: &str) -> &str {
-    const JOINED_PATH: &[&str] = &[
-        "-iwithprefixbefore",
-        "-iwithprefix",
-        "-iprefix",
-        "-idirafter",
-        "-isystem",
-        "-iquote",
-        "-I",
-    ];
-    JOINED_PATH
-        .iter()
-        .find(|p| a.starts_with(*p))
-        .map(|p| &a[p.len()..])
-        .unwrap_or("")
+    joined_path_option(a).map(|o| &a[o.len()..]).unwrap_or("")
 }
 
 /// Make a client's argv safe to run, or say why not. `input` and `output`
