@@ -134,34 +134,32 @@ fn garbage_answer_is_backed_off() {
 }
 
 /// A compile error is an answer, not a host failure: no backoff, and the
-/// compile is not repeated when the remote diagnostics are already what a
-/// local run prints (here: carets off).
+/// compile is never run again (the local compiler only preprocesses).
 #[test]
-fn compile_error_is_not_retried_when_output_would_not_change() {
+fn compile_error_is_never_retried() {
     let d = Daemon::start(Kind::Tiny, &[]);
     let dir = TempDir::new("noretry");
     dir.write("bad.c", BAD);
-    let args = [
-        "gcc",
-        "-fno-diagnostics-show-caret",
-        "-c",
-        "bad.c",
-        "-o",
-        "bad.o",
-    ];
-    let local = local_gcc(dir.path(), &args[1..]);
+    let calls = dir.join("local-calls.log");
+    let bin = logging_compilers(&dir, &calls);
+    let local = local_gcc(dir.path(), &["-c", "bad.c", "-o", "bad.o"]);
     let mut c = client_cmd(Kind::Tiny, dir.path(), &d.host(true));
-    c.args(args).env("DISTCC_VERBOSE", "1");
+    c.args(["gcc", "-c", "bad.c", "-o", "bad.o"])
+        .env("PATH", path_with(&bin))
+        .env("DISTCC_VERBOSE", "1");
     let out = run(c);
     assert_eq!(out.status.code(), local.status.code());
-    assert_eq!(compiler_lines(&out.stderr), text(&local.stderr));
-    assert!(
-        !text(&out.stderr).contains("compiling locally"),
-        "{}",
-        text(&out.stderr)
+    assert_eq!(
+        compiler_lines(&out.stderr),
+        without_excerpts(&text(&local.stderr))
     );
+    let calls = std::fs::read_to_string(&calls).unwrap();
+    let starts: Vec<&str> = calls.lines().filter(|l| l.starts_with("start")).collect();
+    assert_eq!(starts.len(), 1, "{calls}");
+    assert!(starts[0].contains(" -E "), "{calls}");
     assert!(!backoff_file(&dir, d.port).exists());
     assert!(d.wait_job("COMPILE_ERROR", "bad.c"));
+    assert_eq!(d.log_text().matches("COMPILE_ERROR").count(), 1);
 }
 
 /// tinydcc's daemon refuses some command lines in-band (exit 101 and the

@@ -83,3 +83,146 @@ fn pump_by_name_and_host_check() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
 }
+
+/// `tinydcc --pump tinydcc gcc ARGS` in `dir` against `d`.
+fn pump_compile(d: &Daemon, dir: &TempDir, args: &[&str]) -> std::process::Output {
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &format!("{},cpp", d.host(true)));
+    c.arg("--pump").arg(tinydcc()).arg("gcc").args(args);
+    run(c)
+}
+
+/// Our client in pump mode: the source and headers go as protocol 3, the
+/// server preprocesses; object and `.d` files equal a local build's.
+fn our_client_in_pump_mode(daemon: Kind) {
+    let d = Daemon::start(daemon, &[]);
+    let dir = TempDir::new("pumpcl");
+    project(&dir);
+    let local = ["-Iinc", "-MD", "-c", "main.c", "-o", "local.o"];
+    assert!(local_gcc(dir.path(), &local).status.success());
+    let out = pump_compile(&d, &dir, &["-Iinc", "-MD", "-c", "main.c", "-o", "main.o"]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(
+        std::fs::read(dir.join("main.o")).unwrap(),
+        std::fs::read(dir.join("local.o")).unwrap()
+    );
+    let dotd = std::fs::read_to_string(dir.join("main.d")).unwrap();
+    let want = std::fs::read_to_string(dir.join("local.d")).unwrap();
+    assert_eq!(dotd, want.replacen("local.o", "main.o", 1));
+    assert!(
+        err.contains("pump: 1 compile(s) sent with their headers, 0 preprocessed locally"),
+        "{err}"
+    );
+    assert!(d.wait_job("COMPILE_OK", "main.c"));
+    if daemon == Kind::Tiny {
+        let log = d.log_text();
+        assert!(log.contains("protocol 3 request for main.c"), "{log}");
+        assert!(d.leftovers().is_empty());
+    }
+}
+
+#[test]
+fn our_client_in_pump_mode_to_our_daemon() {
+    our_client_in_pump_mode(Kind::Tiny);
+}
+
+#[test]
+fn our_client_in_pump_mode_to_stock_distccd() {
+    our_client_in_pump_mode(Kind::Stock);
+}
+
+/// The kernel's `-Wp,-MMD,dir/.x.o.d`: cc1 names the target after the
+/// source, and so does the server's file.
+#[test]
+fn pump_dependency_file_through_wp() {
+    let d = Daemon::start(Kind::Tiny, &[]);
+    let dir = TempDir::new("pumpwp");
+    project(&dir);
+    std::fs::create_dir(dir.join("out")).unwrap();
+    let args = |o: &str, d: &str| {
+        vec![
+            "-Iinc".to_string(),
+            format!("-Wp,-MMD,{d}"),
+            "-c".into(),
+            "main.c".into(),
+            "-o".into(),
+            o.into(),
+        ]
+    };
+    let local = args("out/local.o", "out/.local.d");
+    let local: Vec<&str> = local.iter().map(String::as_str).collect();
+    assert!(local_gcc(dir.path(), &local).status.success());
+    let remote = args("out/main.o", "out/.main.d");
+    let remote: Vec<&str> = remote.iter().map(String::as_str).collect();
+    let out = pump_compile(&d, &dir, &remote);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("out/.main.d")).unwrap(),
+        std::fs::read_to_string(dir.join("out/.local.d")).unwrap()
+    );
+    assert!(d.log_text().contains("protocol 3 request for main.c"));
+}
+
+/// A compile error in pump mode: the server had the sources, so the
+/// diagnostics are exactly local gcc's, excerpts included, and the job
+/// ran once.
+#[test]
+fn pump_compile_error_is_local_gcc_text() {
+    let d = Daemon::start(Kind::Tiny, &[]);
+    let dir = TempDir::new("pumpbad");
+    project(&dir);
+    dir.write(
+        "inc/broken.h",
+        "static inline int broken(void) { return 1 +; }\n",
+    );
+    dir.write(
+        "bad.c",
+        "#include <broken.h>\nint f(void) { return broken(); }\n",
+    );
+    let local = local_gcc(dir.path(), &["-Iinc", "-c", "bad.c", "-o", "bad.o"]);
+    assert!(!local.status.success());
+    let abs_inc = format!("-I{}", dir.join("inc").display());
+    let out = pump_compile(&d, &dir, &[&abs_inc, "-c", "bad.c", "-o", "bad.o"]);
+    let local_abs = local_gcc(dir.path(), &[&abs_inc, "-c", "bad.c", "-o", "bad.o"]);
+    assert_eq!(out.status.code(), local_abs.status.code());
+    let err = text(&out.stderr);
+    let diag: String = err
+        .lines()
+        .filter(|l| !l.starts_with("pump:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(diag, text(&local_abs.stderr));
+    assert!(diag.contains(" | "), "{diag}");
+    assert!(!dir.join("bad.o").exists());
+    assert!(d.wait_job("COMPILE_ERROR", "bad.c"));
+    let log = d.log_text();
+    assert_eq!(log.matches("COMPILE_ERROR").count(), 1, "{log}");
+    assert!(log.contains("protocol 3 request for bad.c"), "{log}");
+}
+
+/// No include server (pump was not started): plain mode, as distcc.
+#[test]
+fn pump_host_without_include_server_compiles_in_plain_mode() {
+    let d = Daemon::start(Kind::Tiny, &[]);
+    let dir = TempDir::new("pumpnone");
+    project(&dir);
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &format!("{},cpp", d.host(true)));
+    c.args(["gcc", "-Iinc", "-c", "main.c", "-o", "main.o"])
+        .env_remove("INCLUDE_SERVER_PORT")
+        .env("DISTCC_FALLBACK", "0");
+    let out = run(c);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("did you forget to run under 'pump'?"), "{err}");
+    assert!(d.wait_job("COMPILE_OK", "main.c"));
+    assert!(!d.log_text().contains("protocol 3"));
+    assert!(
+        local_gcc(dir.path(), &["-Iinc", "-c", "main.c", "-o", "l.o"])
+            .status
+            .success()
+    );
+    assert_eq!(
+        std::fs::read(dir.join("main.o")).unwrap(),
+        std::fs::read(dir.join("l.o")).unwrap()
+    );
+}

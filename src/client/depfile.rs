@@ -93,7 +93,34 @@ pub fn plan(scan: &Scan, cpp_argv: &mut Vec<String>, original: &[String]) -> Opt
     })
 }
 
+/// Pump mode: the `.d` target to name for the server (which otherwise
+/// uses the object name), or `None` when no dependency file is wanted or
+/// the argv names its target already. Same rules as the local gcc.
+pub fn pump_target(scan: &Scan, original: &[String]) -> Option<String> {
+    let argv = &scan.argv;
+    if !argv.iter().any(|a| a == "-MD" || a == "-MMD")
+        || argv
+            .iter()
+            .any(|a| a.starts_with("-MT") || a.starts_with("-MQ"))
+    {
+        return None;
+    }
+    if md_through_wp(original) {
+        // cc1 on its own: the source's basename with `.o`.
+        let base = scan.input.rsplit('/').next().unwrap_or(&scan.input);
+        let stem = base.rfind('.').map_or(base, |i| &base[..i]);
+        return Some(format!("{stem}.o"));
+    }
+    Some(scan.output.clone())
+}
+
 impl DepFile {
+    /// Pump mode: the server sent the file's text; it is committed with
+    /// the object.
+    pub fn fill(&self, text: &[u8]) -> std::io::Result<()> {
+        std::fs::write(&self.temp, text)
+    }
+
     /// The job succeeded: move the file into place.
     pub fn commit(&mut self) -> std::io::Result<()> {
         std::fs::rename(&self.temp, &self.target)?;
@@ -138,5 +165,24 @@ mod tests {
         assert!(cpp.iter().any(|a| a.starts_with("-MFdeps/.x.dep.tinydcc-")));
         assert!(!cpp.contains(&"-MQ".to_string()));
         assert!(plan(&scan, &mut v("gcc -E x.c"), &[]).is_none());
+    }
+
+    #[test]
+    fn pump_targets_match_local_gcc() {
+        let t = |s: &str| {
+            let a = v(s);
+            let scan = crate::args::scan(&a).unwrap();
+            pump_target(&scan, &a)
+        };
+        assert_eq!(
+            t("gcc -MD -c sub/a.c -o out/b.o").as_deref(),
+            Some("out/b.o")
+        );
+        assert_eq!(
+            t("gcc -Wp,-MD,x.d -c sub/a.c -o out/b.o").as_deref(),
+            Some("a.o")
+        );
+        assert_eq!(t("gcc -MD -MT t -c a.c"), None);
+        assert_eq!(t("gcc -c a.c"), None);
     }
 }

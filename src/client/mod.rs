@@ -13,8 +13,8 @@ pub mod native;
 pub mod output;
 pub mod phase;
 pub mod pick;
+pub mod pump;
 pub mod remote;
-pub mod retry;
 pub mod settings;
 pub mod temps;
 pub mod transport;
@@ -276,20 +276,24 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
         pick::shuffle(&mut order);
     }
     let preprocessed = args::is_preprocessed(&input);
-    let mut server_argv = if preprocessed {
-        scan.argv.clone()
-    } else {
-        args::strip_local_args(&scan.argv)
-    };
+    // Pump mode sends the whole argv; plain mode without what only the
+    // local cpp needs.
+    let mut full_argv = scan.argv.clone();
     if !s.no_rewrite_cross {
-        invoke::rewrite_for_server(&mut server_argv);
+        invoke::rewrite_for_server(&mut full_argv);
     }
+    let server_argv = if preprocessed {
+        full_argv.clone()
+    } else {
+        args::strip_local_args(&full_argv)
+    };
     let mut saved = s.save_temps.then(|| temps::SavedTemps::new(&s.tmpdir));
     let mut source: Option<Source> = None;
     let mut cpp_slot: Option<lock::SlotLock> = None;
     let mut deps: Option<depfile::DepFile> = None;
     let mut tried: Vec<&Host> = Vec::new();
     let mut refusal: Option<crate::protocol::reply::Reply> = None;
+    let mut pump_state = PumpState::Untried;
     loop {
         let (host, slot) = match pick::pick(s, &lock_dir, &order, &tried, &input) {
             Ok(pick::Picked::Host(h, l)) => (h, l),
@@ -306,7 +310,12 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
             phase::note(Phase::Compile, &input, "localhost", slot.slot);
             return local::run(local_argv);
         }
-        if source.is_none() {
+        let shipment = if host.cpp {
+            pump_state.prepare(s, &scan, &lock_dir, &list, &full_argv, local_argv)
+        } else {
+            None
+        };
+        if shipment.is_none() && source.is_none() {
             if preprocessed {
                 match std::fs::read(&input) {
                     Ok(d) => source = Some(Source::Ready(d)),
@@ -338,10 +347,10 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
                 }
             }
         }
-        let src = source.as_mut().expect("source was just set");
-        // Pump mode (`,cpp`, protocol 3) plugs in here once it exists;
-        // until then such hosts get protocol 2 with local cpp.
-        let version = host.protocol().min(2);
+        let version = match shipment {
+            Some(_) => 3,
+            None => host.protocol().min(2),
+        };
         phase::note(Phase::Connect, &input, host.hostname(), slot.slot);
         let mut conn = match transport::open(&host.mode, &s.ssh, s.io_timeout) {
             Ok(c) => c,
@@ -356,13 +365,25 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
             }
         };
         phase::note(Phase::Send, &input, host.hostname(), slot.slot);
-        log::debug!("sending {input} to {}", host.spec);
-        let sent = remote::send(&mut conn, version, &server_argv, src);
+        log::debug!("sending {input} to {} (protocol {version})", host.spec);
+        let sent = match (shipment, source.as_mut()) {
+            (Some((files, argv)), _) => {
+                if let Some(t) = saved.as_mut() {
+                    t.argv(&host.spec, argv);
+                }
+                pump::send(&mut conn, argv, files).map_err(SendError::Io)
+            }
+            (None, Some(src)) => {
+                let sent = remote::send(&mut conn, version, &server_argv, src);
+                if let (Some(t), Source::Ready(text)) = (saved.as_mut(), &*src) {
+                    t.source(&input, text);
+                    t.argv(&host.spec, &server_argv);
+                }
+                sent
+            }
+            (None, None) => unreachable!("plain mode always has a source"),
+        };
         drop(cpp_slot.take());
-        if let (Some(t), Source::Ready(text)) = (saved.as_mut(), &*src) {
-            t.source(&input, text);
-            t.argv(&host.spec, &server_argv);
-        }
         let result = match sent {
             Err(SendError::Cpp(c)) => return c.0,
             Err(SendError::Io(e)) => Err(e),
@@ -391,6 +412,19 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
         if r.status == 0 {
             backoff::clear(&lock_dir, host, s.backoff_period);
             drop(slot);
+            if version == 3 {
+                deps = depfile::plan(&scan, &mut args::cpp_argv(&scan), local_argv);
+                let filled = deps
+                    .as_ref()
+                    .map(|d| d.fill(r.dotd.as_deref().unwrap_or_default()));
+                if let Some(Err(e)) = filled {
+                    log::error!("cannot write the dependency file: {e}");
+                    return run_local(s, local_argv, false, Some(&list));
+                }
+            } else if let PumpState::FailedRemotely(why) = &pump_state {
+                log::warn!("{input} compiled in plain mode after failing in pump mode");
+                pump::note_fallback(pump::Stage::After, &input, why, true);
+            }
             return accept_object(s, &scan, local_argv, &r, deps.as_mut(), &list);
         }
         if code == Some(EXIT_BAD_ARGUMENTS) {
@@ -403,6 +437,11 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
                 String::from_utf8_lossy(&r.stderr).trim_end()
             );
             backoff::clear(&lock_dir, host, s.backoff_period);
+            if version == 3 {
+                // Maybe only the pump request: the same host, plain mode.
+                pump_state.failed(&input, format!("refused by {}", host.spec), false);
+                continue;
+            }
             tried.push(host);
             refusal = Some(r);
             continue;
@@ -422,18 +461,17 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
         }
         // A real compile error: the host did its job.
         backoff::clear(&lock_dir, host, s.backoff_period);
-        drop(slot);
-        let code = code.unwrap_or(EXIT_DISTCC_FAILED);
-        if s.skip_local_retry || !s.fallback || !retry::local_run_shows_more(&scan.argv, &r.stderr)
-        {
-            emit(&r.stdout, &r.stderr);
-            return code;
+        if version == 3 && pump::maybe_incomplete(&r.stderr) {
+            // The server may have lacked a file the scan missed: plain
+            // mode decides (distcc recompiles locally instead).
+            pump_state.failed(&input, format!("compile failed on {}", host.spec), true);
+            continue;
         }
-        log::debug!(
-            "remote compilation of '{input}' failed; compiling locally to show the source excerpts"
-        );
-        drop(deps.take());
-        return run_local(s, local_argv, false, Some(&list));
+        // Never compiled again: these are gcc's diagnostics and exit code.
+        // Plain mode lacks only gcc's source excerpts (the server had no
+        // sources); pump mode has them too.
+        emit(&r.stdout, &r.stderr);
+        return code.unwrap_or(EXIT_DISTCC_FAILED);
     }
     drop(deps.take());
     if let Some(code) = finish_cpp(&mut source, &mut cpp_slot) {
@@ -443,6 +481,82 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
         emit(&r.stdout, &r.stderr);
     }
     give_up(s, local_argv, &input, tried.last().copied(), Some(&list))
+}
+
+/// Pump mode for this job: not yet tried, the include server's list with
+/// the argv for the server, or off (plain mode) and why.
+enum PumpState {
+    Untried,
+    Ready(pump::Shipment, Vec<String>),
+    Off,
+    /// The pump compile failed on a server; plain mode now. If that
+    /// succeeds, it was a pump discrepancy.
+    FailedRemotely(String),
+}
+
+impl PumpState {
+    /// The files and argv for a `,cpp` host, asking the include server on
+    /// first use (under a local cpp slot, as distcc); `None`: plain mode.
+    fn prepare(
+        &mut self,
+        s: &Settings,
+        scan: &args::Scan,
+        lock_dir: &Path,
+        list: &HostList,
+        server_argv: &[String],
+        original: &[String],
+    ) -> Option<(&pump::Shipment, &[String])> {
+        if let PumpState::Untried = self {
+            *self = PumpState::Off;
+            if let Some(why) = pump::unusable(&scan.input) {
+                log::warn!("{why}; preprocessing locally");
+                pump::note_fallback(pump::Stage::Before, &scan.input, &why, false);
+            } else {
+                let slot = pick::local(s, lock_dir, list.local_slots_cpp)
+                    .map_err(|e| log::error!("{e}"))
+                    .ok();
+                phase::note(
+                    Phase::Preprocess,
+                    &scan.input,
+                    "localhost",
+                    slot.as_ref().map_or(0, |l| l.slot),
+                );
+                match pump::ask(server_argv, s.io_timeout) {
+                    Ok(files) => {
+                        let target = depfile::pump_target(scan, original);
+                        *self = PumpState::Ready(
+                            files,
+                            pump::server_argv(server_argv.to_vec(), target),
+                        );
+                    }
+                    Err(pump::NoList::GaveUp) => {
+                        log::warn!("include server gave up analyzing; preprocessing locally");
+                    }
+                    Err(pump::NoList::Failed(why)) => {
+                        log::warn!(
+                            "failed to get includes from include server ({why}); preprocessing locally"
+                        );
+                        pump::note_fallback(pump::Stage::Before, &scan.input, &why, false);
+                    }
+                }
+            }
+        }
+        match self {
+            PumpState::Ready(files, argv) => Some((files, argv)),
+            _ => None,
+        }
+    }
+
+    /// The pump attempt failed on a server: plain mode from now on.
+    fn failed(&mut self, input: &str, why: String, compile_error: bool) {
+        log::info!("pump-mode compile of {input} failed ({why}); retrying in plain mode");
+        if compile_error {
+            *self = PumpState::FailedRemotely(why);
+        } else {
+            pump::note_fallback(pump::Stage::After, input, &why, false);
+            *self = PumpState::Off;
+        }
+    }
 }
 
 /// Let a running cpp finish and free its slot (so no lock is held while

@@ -11,9 +11,6 @@ pub struct Settings {
     /// `DISTCC_FALLBACK` (bool, default on): compile locally when
     /// distribution fails.
     pub fallback: bool,
-    /// `DISTCC_SKIP_LOCAL_RETRY` (any value): show a remote compile error
-    /// as it is, never recompile locally.
-    pub skip_local_retry: bool,
     /// `DISTCC_BACKOFF_PERIOD` seconds (default 60); 0 disables backoff files.
     pub backoff_period: Duration,
     /// `DISTCC_PAUSE_TIME_MSEC` (default 1000): sleep when every slot is busy.
@@ -84,7 +81,6 @@ impl Settings {
             .unwrap_or_else(|| vec!["ssh".to_string()]);
         Ok(Settings {
             fallback: env_bool("DISTCC_FALLBACK", true),
-            skip_local_retry: std::env::var_os("DISTCC_SKIP_LOCAL_RETRY").is_some(),
             backoff_period: Duration::from_secs(env_u64("DISTCC_BACKOFF_PERIOD", 60)),
             pause: Duration::from_millis(env_u64("DISTCC_PAUSE_TIME_MSEC", 1000)),
             io_timeout,

@@ -415,14 +415,17 @@ impl Finished {
 
 pub fn finish(job: Running, status: ExitStatus) -> Finished {
     let raw = raw_status(status);
-    let stderr = std::fs::read(job.dir.path().join("stderr")).unwrap_or_default();
+    let mut stderr = std::fs::read(job.dir.path().join("stderr")).unwrap_or_default();
+    if let Some(m) = &job.mirror {
+        stderr = super::pump_job::strip_root(&stderr, m);
+    }
     let stdout = std::fs::read(job.dir.path().join("stdout")).unwrap_or_default();
     let mut object = Vec::new();
     let mut object_file = None;
     let dotd = match (&job.mirror, raw) {
         (Some(m), 0) => {
             let d = std::fs::read(job.dir.path().join("deps.d")).unwrap_or_default();
-            Some(super::pump_job::clean_dotd(&d, m))
+            Some(super::pump_job::strip_root(&d, m))
         }
         _ => None,
     };

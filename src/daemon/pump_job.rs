@@ -258,9 +258,9 @@ pub fn rewrite_argv(
     out
 }
 
-/// The dependency file as the client would have written it: the job
-/// directory removed from every path.
-pub fn clean_dotd(text: &[u8], root: &Path) -> Vec<u8> {
+/// The dependency file and the compiler's messages as the client would
+/// have got them locally: the job directory removed from every path.
+pub fn strip_root(text: &[u8], root: &Path) -> Vec<u8> {
     let r = root.to_string_lossy();
     String::from_utf8_lossy(text)
         .replace(r.as_ref(), "")

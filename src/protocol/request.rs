@@ -56,6 +56,23 @@ pub fn encode_doti(version: u32, source: &[u8]) -> Result<Vec<u8>, ProtoError> {
     Ok(out)
 }
 
+/// v3: the number of NAME entries that follow.
+pub fn put_nfil(out: &mut Vec<u8>, count: u32) {
+    token::put(out, token::NFIL, count);
+}
+
+/// v3: one NAME and its FILE or LINK. A FILE's `data` goes out as is: the
+/// client ships the include server's `.lzo` bytes (the decoder hands the
+/// daemon decompressed text).
+pub fn put_entry(out: &mut Vec<u8>, entry: &PumpEntry) -> Result<(), ProtoError> {
+    let (name, tok, body) = match entry {
+        PumpEntry::File { name, data } => (name, token::FILE, data.as_slice()),
+        PumpEntry::Link { name, target } => (name, token::LINK, target.as_bytes()),
+    };
+    token::put_bytes(out, token::NAME, name.as_bytes())?;
+    token::put_bytes(out, tok, body)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Body {
     Cdir,

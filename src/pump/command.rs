@@ -26,31 +26,37 @@ them themselves.
 ";
 
 /// The summary line, from the include server's query log and the clients'
-/// fallback log.
+/// fallback log (`before`/`after` the server listed the files: see
+/// `client::pump::note_fallback`).
 pub fn summary(dir: &Path) -> String {
+    use crate::client::pump::{AFTER, BEFORE};
     let log = std::fs::read_to_string(dir.join(LOG_NAME)).unwrap_or_default();
-    let ok = log.lines().filter(|l| l.starts_with("ok ")).count();
+    let listed = log.lines().filter(|l| l.starts_with("ok ")).count();
     let gave_up: Vec<&str> = log
         .lines()
         .filter_map(|l| l.strip_prefix("gave-up "))
         .collect();
     let fallbacks = std::fs::read_to_string(dir.join(FALLBACK_LOG)).unwrap_or_default();
-    let failed = fallbacks.lines().count();
+    let other: Vec<&str> = fallbacks
+        .lines()
+        .filter_map(|l| l.strip_prefix(BEFORE).or_else(|| l.strip_prefix(AFTER)))
+        .collect();
+    let after = fallbacks.lines().filter(|l| l.starts_with(AFTER)).count();
     let mut s = format!(
-        "pump: {ok} compile(s) sent with their headers, {} preprocessed locally",
-        gave_up.len() + failed
+        "pump: {} compile(s) sent with their headers, {} preprocessed locally",
+        listed.saturating_sub(after),
+        gave_up.len() + other.len()
     );
-    if !gave_up.is_empty() {
+    if let Some(first) = gave_up.first() {
         s.push_str(&format!(
-            "; {} because the include scan was not sure (first: {})",
-            gave_up.len(),
-            gave_up[0]
+            "; {} because the include scan was not sure (first: {first})",
+            gave_up.len()
         ));
     }
-    if failed > 0 {
-        let first = fallbacks.lines().next().unwrap_or("");
+    if let Some(first) = other.first() {
         s.push_str(&format!(
-            "; {failed} after a remote failure (first: {first})"
+            "; {} for other reasons (first: {first})",
+            other.len()
         ));
     }
     s

@@ -326,6 +326,21 @@ pub fn compiler_lines(stderr: &[u8]) -> String {
         .collect()
 }
 
+/// gcc's diagnostics without its source excerpts (`    4 |   int x = ;`
+/// and the caret line under it): what a server that only had the
+/// preprocessed text prints.
+pub fn without_excerpts(diagnostics: &str) -> String {
+    diagnostics
+        .lines()
+        .filter(|l| {
+            let t = l.trim_start();
+            let digits = t.trim_start_matches(|c: char| c.is_ascii_digit());
+            !(l.starts_with(' ') && digits.starts_with(" |") || t.starts_with('|'))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }

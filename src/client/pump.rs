@@ -1,0 +1,235 @@
+//! Pump mode on the client (protocol 3, hosts marked `,cpp`): ask the
+//! include server which files the translation unit needs, then ship them
+//! with the argv so the server preprocesses. Whatever stops that (no
+//! include server, a scan it was not sure of, a failure on the server)
+//! sends the job in plain mode instead, as distcc 3.4 does
+//! (distcc-compat.md §6.2–6.4), and says why in the pump directory.
+
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::protocol::{include, request, Limits, ProtoError};
+use crate::pump::command::FALLBACK_LOG;
+use crate::pump::mirror::client_name;
+
+/// The files one translation unit needs, as the include server listed
+/// them (paths in its client root).
+pub struct Shipment {
+    cwd: String,
+    listed: Vec<String>,
+}
+
+/// The include server's directory (`pump` puts the socket there), when
+/// `$INCLUDE_SERVER_PORT` is `<dir>/socket` as distcc requires.
+fn pump_dir() -> Option<PathBuf> {
+    let port = PathBuf::from(std::env::var_os("INCLUDE_SERVER_PORT")?);
+    (port.file_name()? == "socket").then(|| port.parent().map(Path::to_path_buf))?
+}
+
+/// Why this job cannot use pump mode at all (§6.4), checked before the
+/// include server is asked.
+pub fn unusable(input: &str) -> Option<String> {
+    if crate::args::is_preprocessed(input) {
+        return Some("cannot use distcc_pump on already preprocessed file".into());
+    }
+    for v in ["CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH"] {
+        if std::env::var_os(v).is_some() {
+            return Some(format!("{v} is set"));
+        }
+    }
+    if std::env::var_os("INCLUDE_SERVER_PORT").is_none() {
+        return Some("INCLUDE_SERVER_PORT is not set; did you forget to run under 'pump'?".into());
+    }
+    // One `@` per job that failed in pump mode but compiled in plain
+    // mode; past DISTCC_MAX_DISCREPANCY (default 1) pump is off.
+    let max = std::env::var("DISTCC_MAX_DISCREPANCY")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(1);
+    let seen = pump_dir()
+        .and_then(|d| std::fs::metadata(d.join("discrepancy_counter")).ok())
+        .map_or(0, |m| m.len());
+    if seen >= max {
+        return Some(format!(
+            "{seen} pump compile(s) failed on a server but compiled locally; pump mode is off"
+        ));
+    }
+    None
+}
+
+/// Why the include server gave no list.
+pub enum NoList {
+    /// It answered "gave up" (and logged why itself).
+    GaveUp,
+    /// It could not be asked or answered nonsense.
+    Failed(String),
+}
+
+/// One query to the include server at `$INCLUDE_SERVER_PORT`.
+pub fn ask(argv: &[String], timeout: Duration) -> Result<Shipment, NoList> {
+    let port = std::env::var_os("INCLUDE_SERVER_PORT").unwrap_or_default();
+    let cwd = std::env::current_dir()
+        .map_err(|e| NoList::Failed(format!("getcwd: {e}")))?
+        .to_string_lossy()
+        .into_owned();
+    let fail = |e: std::io::Error| {
+        NoList::Failed(format!(
+            "include server at {}: {e}",
+            Path::new(&port).display()
+        ))
+    };
+    let mut s = UnixStream::connect(&port).map_err(fail)?;
+    s.set_read_timeout(Some(timeout)).map_err(fail)?;
+    s.set_write_timeout(Some(timeout)).map_err(fail)?;
+    s.write_all(&include::encode_query(&cwd, argv))
+        .map_err(fail)?;
+    let listed = include::read_answer(&mut s, &Limits::default())
+        .map_err(|e| NoList::Failed(format!("include server answered badly: {e}")))?;
+    if listed.is_empty() {
+        return Err(NoList::GaveUp);
+    }
+    Ok(Shipment { cwd, listed })
+}
+
+/// The protocol-3 request: DIST CDIR ARGC ARGV… NFIL {NAME FILE|LINK}…,
+/// written as it is read so only one file is in memory at a time. FILE
+/// carries the include server's `.lzo` bytes as they are (§6.3).
+pub fn send<W: Write>(conn: &mut W, argv: &[String], files: &Shipment) -> Result<(), ProtoError> {
+    let mut out = request::encode_header(3, Some(&files.cwd), argv);
+    request::put_nfil(&mut out, files.listed.len() as u32);
+    for listed in &files.listed {
+        let name = client_name(listed).ok_or_else(|| bad_listing(listed))?;
+        let path = Path::new(listed);
+        let meta = std::fs::symlink_metadata(path)?;
+        let entry = if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(path)?;
+            request::PumpEntry::Link {
+                name,
+                target: target.to_string_lossy().into_owned(),
+            }
+        } else {
+            request::PumpEntry::File {
+                name,
+                data: std::fs::read(path)?,
+            }
+        };
+        request::put_entry(&mut out, &entry)?;
+        if out.len() >= 64 << 10 {
+            conn.write_all(&out)?;
+            out.clear();
+        }
+    }
+    conn.write_all(&out)?;
+    conn.flush()?;
+    Ok(())
+}
+
+fn bad_listing(listed: &str) -> ProtoError {
+    ProtoError::Io(std::io::Error::other(format!(
+        "include server listed {listed}, which is not in a client root"
+    )))
+}
+
+/// A failed pump compile that may be the include scan's fault: gcc
+/// missed a file (`fatal error: x.h: No such file or directory`). Any other
+/// error is the source's, with the client's files on the server.
+pub fn maybe_incomplete(stderr: &[u8]) -> bool {
+    String::from_utf8_lossy(stderr).contains("No such file or directory")
+}
+
+/// The argv for the server: the user's, with the target of the `.d` named
+/// (`-MQ`) when the server could not know it, since it names it after the
+/// object the client asked for.
+pub fn server_argv(mut argv: Vec<String>, dep_target: Option<String>) -> Vec<String> {
+    if let Some(t) = dep_target {
+        argv.push("-MQ".into());
+        argv.push(t);
+    }
+    argv
+}
+
+/// Where a pump job fell back: before the include server listed its
+/// files, or after (then the server's log counted it as sent).
+#[derive(Clone, Copy)]
+pub enum Stage {
+    Before,
+    After,
+}
+
+/// The fallback log's line prefix for each stage (read by `pump`).
+pub const BEFORE: &str = "before ";
+pub const AFTER: &str = "after ";
+
+/// Append a line to the pump directory's fallback log (read by `pump`
+/// for its summary); `discrepancy`: also count one for §6.4.
+pub fn note_fallback(stage: Stage, input: &str, why: &str, discrepancy: bool) {
+    let Some(dir) = pump_dir() else { return };
+    let append = |name: &str, text: &str| {
+        let _ = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(dir.join(name))
+            .and_then(|mut f| f.write_all(text.as_bytes()));
+    };
+    let tag = match stage {
+        Stage::Before => BEFORE,
+        Stage::After => AFTER,
+    };
+    append(FALLBACK_LOG, &format!("{tag}{input}: {why}\n"));
+    if discrepancy {
+        append("discrepancy_counter", "@");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_names_files_and_links_by_client_path() {
+        // A client root has exactly three components.
+        let d = crate::paths::make_temp_dir(Path::new("/tmp"), "pumpcl-").unwrap();
+        let root = d.join("pad");
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        let lzo = crate::protocol::lzo::compress(b"int x;\n");
+        std::fs::write(root.join("src/p.c.lzo"), &lzo).unwrap();
+        std::os::unix::fs::symlink("../../../x/usr/include", root.join("sys")).unwrap();
+        let listed: Vec<String> = ["src/p.c.lzo", "sys"]
+            .iter()
+            .map(|p| root.join(p).to_string_lossy().into_owned())
+            .collect();
+        let files = Shipment {
+            cwd: "/src".into(),
+            listed,
+        };
+        let mut out = Vec::new();
+        send(&mut out, &["gcc".into(), "-c".into(), "p.c".into()], &files).unwrap();
+        let mut dec = request::RequestDecoder::new(Limits::default());
+        let mut at = 0;
+        while !dec.is_done() {
+            let n = dec.feed(&out[at..]).unwrap();
+            assert!(n > 0, "decoder stuck at {at}");
+            at += n;
+        }
+        assert_eq!(at, out.len());
+        let req = dec.take();
+        assert_eq!(req.version, 3);
+        assert_eq!(req.cwd.as_deref(), Some("/src"));
+        let names: Vec<String> =
+            req.files
+                .iter()
+                .map(|e| match e {
+                    request::PumpEntry::File { name, .. }
+                    | request::PumpEntry::Link { name, .. } => name.clone(),
+                })
+                .collect();
+        assert_eq!(names, vec!["/src/p.c", "/sys"]);
+        assert!(
+            matches!(&req.files[1], request::PumpEntry::Link { target, .. }
+            if target == "../../../x/usr/include")
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}
