@@ -1,5 +1,5 @@
 //! `tinydcc --check`: the seed's hello-distcc check for every configured
-//! host: each mode (plain; pump once it exists) gets OK/FAIL, the median
+//! host: each mode (plain, and pump for `,cpp` hosts) gets OK/FAIL, the median
 //! latency of a few runs, and a suggested `/N` from the throughput measured
 //! at growing concurrency. Every object is compared with a local compile.
 //! With no host configured anywhere, a private daemon on 127.0.0.1 is
@@ -97,27 +97,46 @@ fn prepare(dir: &Path) -> Result<(Vec<u8>, Vec<u8>), String> {
     Ok((reference, preprocessed))
 }
 
-fn check_host(host: &Host, job: &measure::Job, runs: usize, suggest: bool) -> bool {
+/// The median of `runs` jobs in one mode, or the first failure.
+fn median_of(
+    host: &Host,
+    job: &measure::Job,
+    pump: Option<&Pump>,
+    runs: usize,
+) -> Result<f64, String> {
+    let mut times = Vec::new();
+    for _ in 0..runs.max(1) {
+        times.push(measure::once(host, job, pump.map(|p| (&p.files, p.argv)))?);
+    }
+    Ok(measure::median(times).as_secs_f64() * 1e3)
+}
+
+/// The hello job as a pump client sends it: the include server's list.
+struct Pump<'a> {
+    files: crate::client::pump::Shipment,
+    argv: &'a [String],
+}
+
+fn check_host(
+    host: &Host,
+    job: &measure::Job,
+    pump: Result<&Pump, &String>,
+    runs: usize,
+    suggest: bool,
+) -> bool {
     let spec = &host.spec;
     if host.is_local() {
         println!("OK    {spec:<30} local  compiles on this machine");
         return true;
     }
-    let mut times = Vec::new();
-    for _ in 0..runs.max(1) {
-        match measure::once(host, job) {
-            Ok(t) => times.push(t),
-            Err(e) => {
-                println!("FAIL  {spec:<30} plain  {e}");
-                return false;
-            }
+    let median = match median_of(host, job, None, runs) {
+        Ok(m) => m,
+        Err(e) => {
+            println!("FAIL  {spec:<30} plain  {e}");
+            return false;
         }
-    }
-    let median = measure::median(times);
-    let mut line = format!(
-        "OK    {spec:<30} plain  median {:>5.1} ms",
-        median.as_secs_f64() * 1e3
-    );
+    };
+    let mut line = format!("OK    {spec:<30} plain  median {median:>5.1} ms");
     if suggest {
         match measure::suggest_slots(host, job) {
             Ok((n, rates)) => {
@@ -132,11 +151,22 @@ fn check_host(host: &Host, job: &measure::Job, runs: usize, suggest: bool) -> bo
         }
     }
     println!("{line}");
-    if host.cpp {
-        // Pump mode (protocol 3) is a later issue: say what is checked.
-        println!("--    {spec:<30} pump   not checked: pump mode is not implemented yet; jobs use plain mode");
+    if !host.cpp {
+        return true;
     }
-    true
+    match pump
+        .map_err(String::clone)
+        .and_then(|p| median_of(host, job, Some(p), runs))
+    {
+        Ok(m) => {
+            println!("OK    {spec:<30} pump   median {m:>5.1} ms");
+            true
+        }
+        Err(e) => {
+            println!("FAIL  {spec:<30} pump   {e}");
+            false
+        }
+    }
 }
 
 pub fn main(args: Vec<String>) -> i32 {
@@ -199,6 +229,15 @@ pub fn main(args: Vec<String>) -> i32 {
         }
     };
     let prepared = prepare(&dir);
+    // Pump: our own include server lists what the hello job ships.
+    let include_server = crate::pump::include_server::IncludeServer::new()
+        .map_err(|e| format!("cannot start an include server: {e}"));
+    let hello = [compiler(), "-c", "hello_distcc.c", "-o", "hello_distcc.o"].map(String::from);
+    let cwd = dir.to_string_lossy().into_owned();
+    let listed = include_server.and_then(|mut s| {
+        let listed = s.answer(&cwd, &hello);
+        Ok((s, listed?))
+    });
     let _ = std::fs::remove_dir_all(&dir);
     let (reference, preprocessed) = match prepared {
         Ok(r) => r,
@@ -211,9 +250,7 @@ pub fn main(args: Vec<String>) -> i32 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let mut argv: Vec<String> = [compiler(), "-c", "hello_distcc.c", "-o", "hello_distcc.o"]
-        .map(String::from)
-        .to_vec();
+    let mut argv = hello.to_vec();
     // As a real compile does: DISTCC_NO_REWRITE_CROSS keeps the name as is.
     if !settings.no_rewrite_cross {
         crate::client::invoke::rewrite_for_server(&mut argv);
@@ -225,11 +262,24 @@ pub fn main(args: Vec<String>) -> i32 {
         ssh: &settings.ssh,
         timeout: settings.io_timeout,
     };
+    let (pump, mirror) = match listed {
+        Ok((server, files)) => (
+            Ok(Pump {
+                files: crate::client::pump::Shipment::new(cwd, files),
+                argv: &argv,
+            }),
+            Some(server.mirror_top()),
+        ),
+        Err(e) => (Err(format!("include scan: {e}")), None),
+    };
     let failed = hosts
         .iter()
-        .filter(|h| !check_host(h, &job, runs, suggest))
+        .filter(|h| !check_host(h, &job, pump.as_ref(), runs, suggest))
         .count();
     drop(daemon);
+    if let Some(top) = mirror {
+        let _ = std::fs::remove_dir_all(top);
+    }
     if failed > 0 {
         println!("{failed} of {} host(s) failed", hosts.len());
         EXIT_DISTCC_FAILED

@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::client::pump::Shipment;
 use crate::client::remote::{self, SendError, Source};
 use crate::client::transport;
 use crate::hosts::Host;
@@ -18,17 +19,32 @@ pub struct Job<'a> {
     pub timeout: Duration,
 }
 
-/// One compile on `host`; Ok(elapsed) if the object equals the reference.
-pub fn once(host: &Host, job: &Job) -> Result<Duration, String> {
+/// One compile on `host`, plain or (with the include server's list and
+/// the argv) pump mode; Ok(elapsed) if the object equals the reference.
+pub fn once(
+    host: &Host,
+    job: &Job,
+    pump: Option<(&Shipment, &[String])>,
+) -> Result<Duration, String> {
     let t = Instant::now();
-    let version = host.protocol().min(2);
+    let version = if pump.is_some() {
+        3
+    } else {
+        host.protocol().min(2)
+    };
     let mut conn = transport::open(&host.mode, job.ssh, job.timeout)?;
-    let mut src = Source::Ready(job.preprocessed.to_vec());
-    match remote::send(&mut conn, version, job.argv, &mut src) {
-        Ok(()) => {}
-        Err(SendError::Io(e)) => return Err(e.to_string()),
-        Err(SendError::Cpp(_)) => return Err("preprocessing failed".into()),
-    }
+    let sent = match pump {
+        Some((files, argv)) => crate::client::pump::send(&mut conn, argv, files),
+        None => {
+            let mut src = Source::Ready(job.preprocessed.to_vec());
+            match remote::send(&mut conn, version, job.argv, &mut src) {
+                Ok(()) => Ok(()),
+                Err(SendError::Io(e)) => Err(e),
+                Err(SendError::Cpp(_)) => return Err("preprocessing failed".into()),
+            }
+        }
+    };
+    sent.map_err(|e| e.to_string())?;
     let r = remote::receive(&mut conn, version).map_err(|e| match e {
         crate::protocol::ProtoError::Truncated => {
             "server closed the connection without an answer (access list? compiler whitelist?)"
@@ -64,7 +80,7 @@ fn throughput(host: &Host, job: &Job, k: usize, per: usize) -> Result<f64, Strin
             .map(|_| {
                 s.spawn(|| {
                     for _ in 0..per {
-                        once(host, job)?;
+                        once(host, job, None)?;
                     }
                     Ok(())
                 })

@@ -21,6 +21,12 @@ pub struct Shipment {
     listed: Vec<String>,
 }
 
+impl Shipment {
+    pub fn new(cwd: String, listed: Vec<String>) -> Shipment {
+        Shipment { cwd, listed }
+    }
+}
+
 /// The include server's directory (`pump` puts the socket there), when
 /// `$INCLUDE_SERVER_PORT` is `<dir>/socket` as distcc requires.
 fn pump_dir() -> Option<PathBuf> {
