@@ -37,14 +37,15 @@ pub fn once(
         Some((files, argv)) => crate::client::pump::send(&mut conn, argv, files),
         None => {
             let mut src = Source::Ready(job.preprocessed.to_vec());
-            match remote::send(&mut conn, version, job.argv, &mut src) {
-                Ok(()) => Ok(()),
-                Err(SendError::Io(e)) => Err(e),
-                Err(SendError::Cpp(_)) => return Err("preprocessing failed".into()),
-            }
+            remote::send(&mut conn, version, job.argv, &mut src)
         }
     };
-    sent.map_err(|e| e.to_string())?;
+    match sent {
+        Ok(()) => {}
+        Err(SendError::Io(e)) => return Err(e.to_string()),
+        Err(SendError::Cpp(_)) => return Err("preprocessing failed".into()),
+        Err(SendError::Listed(why)) => return Err(why),
+    }
     let r = remote::receive(&mut conn, version).map_err(|e| match e {
         crate::protocol::ProtoError::Truncated => {
             "server closed the connection without an answer (access list? compiler whitelist?)"

@@ -371,7 +371,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
                 if let Some(t) = saved.as_mut() {
                     t.argv(&host.spec, argv);
                 }
-                pump::send(&mut conn, argv, files).map_err(SendError::Io)
+                pump::send(&mut conn, argv, files)
             }
             (None, Some(src)) => {
                 let sent = remote::send(&mut conn, version, &server_argv, src);
@@ -387,6 +387,12 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
         let result = match sent {
             Err(SendError::Cpp(c)) => return c.0,
             Err(SendError::Io(e)) => Err(e),
+            Err(SendError::Listed(why)) => {
+                // Our side's problem, not the host's: plain mode, same host.
+                conn.abandon();
+                pump_state.failed(&input, why, false);
+                continue;
+            }
             Ok(()) => {
                 phase::note(Phase::Compile, &input, host.hostname(), slot.slot);
                 remote::receive(&mut conn, version)

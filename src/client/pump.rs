@@ -10,7 +10,8 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::protocol::{include, request, Limits, ProtoError};
+use super::remote::SendError;
+use crate::protocol::{include, request, Limits};
 use crate::pump::command::FALLBACK_LOG;
 use crate::pump::mirror::client_name;
 
@@ -102,40 +103,40 @@ pub fn ask(argv: &[String], timeout: Duration) -> Result<Shipment, NoList> {
 /// The protocol-3 request: DIST CDIR ARGC ARGV… NFIL {NAME FILE|LINK}…,
 /// written as it is read so only one file is in memory at a time. FILE
 /// carries the include server's `.lzo` bytes as they are (§6.3).
-pub fn send<W: Write>(conn: &mut W, argv: &[String], files: &Shipment) -> Result<(), ProtoError> {
+pub fn send<W: Write>(conn: &mut W, argv: &[String], files: &Shipment) -> Result<(), SendError> {
+    let io = |e: std::io::Error| SendError::Io(e.into());
     let mut out = request::encode_header(3, Some(&files.cwd), argv);
     request::put_nfil(&mut out, files.listed.len() as u32);
     for listed in &files.listed {
-        let name = client_name(listed).ok_or_else(|| bad_listing(listed))?;
-        let path = Path::new(listed);
-        let meta = std::fs::symlink_metadata(path)?;
-        let entry = if meta.file_type().is_symlink() {
-            let target = std::fs::read_link(path)?;
+        let entry = entry(listed).map_err(|e| SendError::Listed(format!("{listed}: {e}")))?;
+        request::put_entry(&mut out, &entry).map_err(SendError::Io)?;
+        if out.len() >= 64 << 10 {
+            conn.write_all(&out).map_err(io)?;
+            out.clear();
+        }
+    }
+    conn.write_all(&out).map_err(io)?;
+    conn.flush().map_err(io)
+}
+
+/// One listed path as the entry a pump client sends for it.
+fn entry(listed: &str) -> std::io::Result<request::PumpEntry> {
+    let name = client_name(listed)
+        .ok_or_else(|| std::io::Error::other("not in an include server's client root"))?;
+    let path = Path::new(listed);
+    Ok(
+        if std::fs::symlink_metadata(path)?.file_type().is_symlink() {
             request::PumpEntry::Link {
                 name,
-                target: target.to_string_lossy().into_owned(),
+                target: std::fs::read_link(path)?.to_string_lossy().into_owned(),
             }
         } else {
             request::PumpEntry::File {
                 name,
                 data: std::fs::read(path)?,
             }
-        };
-        request::put_entry(&mut out, &entry)?;
-        if out.len() >= 64 << 10 {
-            conn.write_all(&out)?;
-            out.clear();
-        }
-    }
-    conn.write_all(&out)?;
-    conn.flush()?;
-    Ok(())
-}
-
-fn bad_listing(listed: &str) -> ProtoError {
-    ProtoError::Io(std::io::Error::other(format!(
-        "include server listed {listed}, which is not in a client root"
-    )))
+        },
+    )
 }
 
 /// A failed pump compile that may be the include scan's fault: gcc
@@ -211,7 +212,7 @@ mod tests {
             listed,
         };
         let mut out = Vec::new();
-        send(&mut out, &["gcc".into(), "-c".into(), "p.c".into()], &files).unwrap();
+        assert!(send(&mut out, &["gcc".into(), "-c".into(), "p.c".into()], &files).is_ok());
         let mut dec = request::RequestDecoder::new(Limits::default());
         let mut at = 0;
         while !dec.is_done() {

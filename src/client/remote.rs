@@ -45,6 +45,8 @@ impl Source {
 pub enum SendError {
     Cpp(CppFailed),
     Io(ProtoError),
+    /// Pump: a file the include server listed could not be read here.
+    Listed(String),
 }
 
 /// DIST/ARGC/ARGV now, DOTI once cpp is done. The socket stays fully open
