@@ -1,6 +1,6 @@
 //! Client access list: `--allow ADDR[/BITS]` and /etc/distcc/clients.allow.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +85,19 @@ pub fn allowed(list: &[Cidr], ip: IpAddr) -> bool {
     list.iter().any(|c| c.contains(ip))
 }
 
+/// A client address as distccd names it: an IPv4 client of a dual-stack
+/// socket arrives as `[::ffff:a.b.c.d]:port`, and is logged (and shown on
+/// the status page) as `a.b.c.d:port`.
+pub fn unmapped(peer: SocketAddr) -> SocketAddr {
+    match peer {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(IpAddr::V4(v4), v6.port()),
+            None => peer,
+        },
+        v4 => v4,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +123,17 @@ mod tests {
     fn mapped_ipv4_matches_ipv4_rule() {
         let n = Cidr::parse("127.0.0.1").unwrap();
         assert!(n.contains(ip("::ffff:127.0.0.1")));
+    }
+
+    #[test]
+    fn mapped_peers_are_shown_as_ipv4() {
+        let sa = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(
+            unmapped(sa("[::ffff:198.18.0.10]:4000")),
+            sa("198.18.0.10:4000")
+        );
+        assert_eq!(unmapped(sa("[fd00::1]:4000")), sa("[fd00::1]:4000"));
+        assert_eq!(unmapped(sa("127.0.0.1:4000")), sa("127.0.0.1:4000"));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use super::whitelist::Policy;
 fn stdin_peer() -> Option<std::net::SocketAddr> {
     // SAFETY: borrow fd 0 without taking ownership (ManuallyDrop: never closed).
     let s = std::mem::ManuallyDrop::new(unsafe { std::net::TcpStream::from_raw_fd(0) });
-    s.peer_addr().ok()
+    s.peer_addr().ok().map(access::unmapped)
 }
 
 /// True when stdin is a socket: distccd then defaults to inetd mode.

@@ -246,6 +246,7 @@ impl Server {
                     return;
                 }
             };
+            let peer = access::unmapped(peer);
             if !access::allowed(&self.cfg.allow, peer.ip()) {
                 log::warn!("connection from {peer} denied by access list");
                 continue;
