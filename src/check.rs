@@ -115,13 +115,16 @@ fn check_host(host: &Host, job: &measure::Job, runs: usize, suggest: bool) -> bo
     }
     let median = measure::median(times);
     let mut line = format!(
-        "OK    {spec:<30} plain  median {:>5.1} ms",
-        median.as_secs_f64() * 1e3
+        "OK    {spec:<30} plain  median {:>5} ms",
+        crate::decimal::fixed(median.as_secs_f64() * 1e3, 1)
     );
     if suggest {
         match measure::suggest_slots(host, job) {
             Ok((n, rates)) => {
-                let r: Vec<String> = rates.iter().map(|(k, r)| format!("{k}:{r:.0}")).collect();
+                let r: Vec<String> = rates
+                    .iter()
+                    .map(|(k, r)| format!("{k}:{}", crate::decimal::fixed(*r, 0)))
+                    .collect();
                 line.push_str(&format!(
                     "  suggest /{n} (configured /{}; jobs/s at 1,2,4,8 at once: {})",
                     host.slots,
