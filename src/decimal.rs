@@ -7,12 +7,12 @@
 
 use std::time::Duration;
 
-/// `x` with `decimals` digits after the point (at most 9), exactly as
+/// `x` with `decimals` digits after the point (at most 3), exactly as
 /// `format!("{:.decimals$}", x)` writes it: the exact binary value rounded
 /// half to even, `-` for a negative sign bit, `NaN`, `inf`. Exact for
 /// |x| < 2^64; larger values saturate (never happens here).
 pub fn fixed(x: f64, decimals: u32) -> String {
-    let decimals = decimals.min(9);
+    let decimals = decimals.min(3);
     if x.is_nan() {
         return "NaN".into();
     }
@@ -29,30 +29,24 @@ pub fn fixed(x: f64, decimals: u32) -> String {
     } else {
         (frac | 1 << 52, biased - 1075)
     };
-    let scale = 10u128.pow(decimals);
-    let v = m as u128 * scale; // < 2^83
-    let n = if e >= 0 {
-        if e > 44 {
-            u128::MAX
-        } else {
-            v << e
-        }
+    let scale = 10u64.pow(decimals);
+    // |x| * scale, rounded half to even; u64 is enough: m * scale < 2^63.
+    let (int, fr) = if e >= 0 {
+        let int = if e > 11 { u64::MAX } else { m << e };
+        (int, 0)
     } else {
         let sh = (-e) as u32;
-        if sh > 100 {
-            0 // below 2^-17: rounds to zero at 9 decimals or fewer
+        let v = m * scale;
+        let n = if sh > 63 {
+            0 // v < 2^63 <= half: rounds to zero
         } else {
             let q = v >> sh;
-            let r = v & ((1u128 << sh) - 1);
-            let half = 1u128 << (sh - 1);
-            if r > half || (r == half && q & 1 == 1) {
-                q + 1
-            } else {
-                q
-            }
-        }
+            let r = v & ((1u64 << sh) - 1);
+            let half = 1u64 << (sh - 1);
+            q + (r > half || (r == half && q & 1 == 1)) as u64
+        };
+        (n / scale, n % scale)
     };
-    let (int, fr) = (n / scale, n % scale);
     if decimals == 0 {
         format!("{sign}{int}")
     } else {
