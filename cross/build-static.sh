@@ -40,10 +40,19 @@ RUST_WEB_VERSION=1.96.0+dfsg1-1~deb12u2
 RUST_WEB_PACKAGES=(rustc-web cargo-web rust-web-src)
 # std's cargo features for build-std. cargo's default adds "backtrace", whose
 # symbolizer (gimli, addr2line, demangling: ~150 KB) can name nothing in a
-# stripped binary anyway; a panic still prints its message and location.
-# "panic-unwind" is not needed with panic = "abort". ARM_STD_FEATURES
-# overrides this (tests/bench/arm.sh compares variants).
-STD_FEATURES=${ARM_STD_FEATURES-}
+# stripped binary anyway; a panic still prints its message.
+# "panic-unwind" is not needed with panic = "abort". "optimize_for_size"
+# picks std's small variants (heapsort and a small merge sort, plain digit
+# loops in integer formatting: nothing tinydcc spends its time in; -27 KB).
+# ARM_STD_FEATURES overrides this (tests/bench/arm.sh compares variants).
+STD_FEATURES=${ARM_STD_FEATURES-optimize_for_size}
+# Size flags for every crate, std included, added to .cargo/config.toml's
+# (README, "Size and speed"): -Zlocation-detail=none drops the file:line:col
+# of every possible panic (-20 KB; a panic says "<redacted>" instead);
+# -Zfmt-debug=none makes every {:?} print nothing (-9 KB): so tinydcc's own
+# messages never use {:?}, only tests do, and a panic shows no Debug value.
+# STATIC_SIZE_RUSTFLAGS overrides this (empty: none), one flag per word.
+read -r -a SIZE_RUSTFLAGS <<<"${STATIC_SIZE_RUSTFLAGS--Zlocation-detail=none -Zfmt-debug=none}"
 APT_PACKAGES=("${RUST_WEB_PACKAGES[@]}" file)
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -194,9 +203,15 @@ started=$(date +%s)
 # never rewrite it (a crate without a Cargo.lock gets a fresh one).
 locked=()
 [ ! -f "$(dirname "$MANIFEST")/Cargo.lock" ] || locked=(--locked)
+# The size flags as a --config: cargo appends them to config.toml's rustflags.
+flags=()
+for f in ${SIZE_RUSTFLAGS[@]+"${SIZE_RUSTFLAGS[@]}"}; do flags+=("\"$f\""); done
+size_config=()
+[ ${#flags[@]} = 0 ] || size_config=(--config "target.$TARGET.rustflags=[$(IFS=,; echo "${flags[*]}")]")
+echo "    size rustflags: ${SIZE_RUSTFLAGS[*]-}"
 RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 /usr/bin/cargo build --release ${locked[@]+"${locked[@]}"} \
   -Zbuild-std=std,panic_abort -Zbuild-std-features="$STD_FEATURES" \
-  --target "$TARGET" --manifest-path "$MANIFEST" \
+  --target "$TARGET" --manifest-path "$MANIFEST" ${size_config[@]+"${size_config[@]}"} \
   ${EXTRA_ARGS[@]+"${EXTRA_ARGS[@]}"}
 
 BIN=$(binary_path)
