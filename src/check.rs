@@ -136,11 +136,17 @@ fn check_host(
             return false;
         }
     };
-    let mut line = format!("OK    {spec:<30} plain  median {median:>5.1} ms");
+    let mut line = format!(
+        "OK    {spec:<30} plain  median {:>5} ms",
+        crate::decimal::fixed(median, 1)
+    );
     if suggest {
         match measure::suggest_slots(host, job) {
             Ok((n, rates)) => {
-                let r: Vec<String> = rates.iter().map(|(k, r)| format!("{k}:{r:.0}")).collect();
+                let r: Vec<String> = rates
+                    .iter()
+                    .map(|(k, r)| format!("{k}:{}", crate::decimal::fixed(*r, 0)))
+                    .collect();
                 line.push_str(&format!(
                     "  suggest /{n} (configured /{}; jobs/s at 1,2,4,8 at once: {})",
                     host.slots,
@@ -159,7 +165,10 @@ fn check_host(
         .and_then(|p| median_of(host, job, Some(p), runs))
     {
         Ok(m) => {
-            println!("OK    {spec:<30} pump   median {m:>5.1} ms");
+            println!(
+                "OK    {spec:<30} pump   median {:>5} ms",
+                crate::decimal::fixed(m, 1)
+            );
             true
         }
         Err(e) => {

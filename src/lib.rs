@@ -9,6 +9,7 @@ pub mod args;
 pub mod check;
 pub mod client;
 pub mod daemon;
+pub mod decimal;
 pub mod exitcode;
 pub mod fuzzing;
 pub mod hosts;

@@ -26,7 +26,37 @@ enum Sink {
     Null,
     Stderr,
     File(File),
-    Syslog(syslog::Logger<syslog::LoggerBackend, syslog::Formatter3164>),
+    Syslog(syslog::Logger<syslog::LoggerBackend, Rfc3164>),
+}
+
+/// syslog's `Formatter3164` line, `<PRI>Mmm dd hh:mm:ss ident[pid]: msg`
+/// with the time in UTC as that formatter writes it, but stamped by libc's
+/// strftime: the formatter's own goes through the `time` crate's run-time
+/// format-description parser (about 30 KB of the static binary).
+#[derive(Clone)]
+struct Rfc3164 {
+    process: &'static str,
+    pid: u32,
+}
+
+impl syslog::LogFormat<String> for Rfc3164 {
+    fn format<W: Write>(
+        &self,
+        w: &mut W,
+        severity: syslog::Severity,
+        message: String,
+    ) -> syslog::Result<()> {
+        write!(
+            w,
+            "<{}>{} {}[{}]: {}",
+            syslog::Facility::LOG_DAEMON as u8 | severity as u8,
+            timestamp(c"%b %d %H:%M:%S", true),
+            self.process,
+            self.pid,
+            message
+        )
+        .map_err(syslog::Error::Write)
+    }
 }
 
 struct Logger {
@@ -77,10 +107,8 @@ fn open_sink(ident: &'static str, target: &Target) -> std::io::Result<Sink> {
         // the process owns the fd for its whole life).
         Target::Fd(fd) => Sink::File(unsafe { File::from_raw_fd(*fd) }),
         Target::Syslog | Target::SyslogOrQuiet => {
-            let f = syslog::Formatter3164 {
-                facility: syslog::Facility::LOG_DAEMON,
-                hostname: None,
-                process: ident.into(),
+            let f = Rfc3164 {
+                process: ident,
                 pid: std::process::id(),
             };
             match (syslog::unix(f), target) {
@@ -92,18 +120,23 @@ fn open_sink(ident: &'static str, target: &Target) -> std::io::Result<Sink> {
     })
 }
 
-fn timestamp() -> String {
+/// The time now as strftime's `fmt` makes it, local time or UTC.
+fn timestamp(fmt: &std::ffi::CStr, utc: bool) -> String {
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     let mut buf = [0u8; 32];
     // SAFETY: plain libc calls on stack buffers of adequate size. `now`'s
     // type is inferred: naming libc::time_t warns on musl targets.
     let n = unsafe {
         let now = libc::time(std::ptr::null_mut());
-        libc::localtime_r(&now, &mut tm);
+        if utc {
+            libc::gmtime_r(&now, &mut tm);
+        } else {
+            libc::localtime_r(&now, &mut tm);
+        }
         libc::strftime(
             buf.as_mut_ptr() as *mut libc::c_char,
             buf.len(),
-            c"%Y-%m-%d %H:%M:%S".as_ptr(),
+            fmt.as_ptr(),
             &tm,
         )
     };
@@ -138,7 +171,7 @@ impl Log for Logger {
                 let line = if self.stamp {
                     format!(
                         "{} {}[{}] {}: {}\n",
-                        timestamp(),
+                        timestamp(c"%Y-%m-%d %H:%M:%S", false),
                         self.ident,
                         std::process::id(),
                         level_name(r.level()),

@@ -17,7 +17,7 @@ pub use crate::monitor::state::Phase;
 /// The client entered `phase` for `file` on `host` (`localhost` for local
 /// work) in lock slot `slot`.
 pub fn note(phase: Phase, file: &str, host: &str, slot: u32) {
-    log::trace!("phase {phase:?}: {file} on {host}[{slot}]");
+    log::trace!("phase {}: {file} on {host}[{slot}]", phase.name());
     let pid = std::process::id();
     STATE.with(|cell| {
         let mut cur = cell.borrow_mut();

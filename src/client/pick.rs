@@ -51,7 +51,7 @@ pub fn pick<'h>(
             phase::note(Phase::Blocked, input, "", 0);
             blocked = true;
         }
-        log::trace!("all slots busy; sleeping {:?}", s.pause);
+        log::trace!("all slots busy; sleeping {}ms", s.pause.as_millis());
         std::thread::sleep(s.pause.max(std::time::Duration::from_millis(1)));
     }
 }

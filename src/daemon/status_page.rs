@@ -44,13 +44,13 @@ table{{border-collapse:collapse;width:100%}}td{{padding:2px 4px;border-bottom:1p
         "<section id=\"slots\"><h2>Slots</h2><div class=\"bar\" title=\"running / queued of {slots} slots\">\
 <div class=\"run\" style=\"width:{}%\"></div><div class=\"queue\" style=\"width:{}%\"></div></div>\
 <p><b id=\"running\">{}</b> running, <b id=\"queued\">{queued}</b> queued, {slots} slots; \
-{} done, {} failed, load {:.2}</p></section>",
+{} done, {} failed, load {}</p></section>",
         pct(running.len()),
         pct(queued).min(100 - pct(running.len())),
         running.len(),
         stats.compile_ok,
         stats.compile_error + stats.compile_timeout + stats.other,
-        load1(),
+        crate::decimal::fixed(load1(), 2),
     ));
     body.push_str("<section><h2>Running</h2><table id=\"jobs\">");
     if running.is_empty() {

@@ -122,9 +122,9 @@ pub fn render(hosts: &[Host]) -> String {
 pub fn main(args: &[String]) -> i32 {
     let delay = match args.first() {
         None => None,
-        Some(s) => match s.parse::<f64>() {
-            Ok(d) if d > 0.0 && d.is_finite() => Some(Duration::from_secs_f64(d)),
-            _ => {
+        Some(s) => match crate::decimal::parse_secs(s) {
+            Some(d) => Some(d),
+            None => {
                 eprintln!("usage: tinydcc --mon --cluster [SECS]");
                 return 1;
             }

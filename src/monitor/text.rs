@@ -2,7 +2,6 @@
 //! every client (ours and stock distcc's), in distccmon-text's format.
 
 use std::io::Write;
-use std::time::Duration;
 
 use super::state::{self, Phase, TaskState};
 
@@ -34,9 +33,9 @@ pub fn render(tasks: &[TaskState]) -> String {
 pub fn main(args: &[String]) -> i32 {
     let delay = match args {
         [] => None,
-        [s] => match s.parse::<f64>() {
-            Ok(d) if d > 0.0 && d.is_finite() => Some(Duration::from_secs_f64(d)),
-            _ => {
+        [s] => match crate::decimal::parse_secs(s) {
+            Some(d) => Some(d),
+            None => {
                 eprintln!("usage: distccmon-text [DELAY]");
                 return 1;
             }

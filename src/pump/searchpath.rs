@@ -251,7 +251,12 @@ pub fn parse(argv: &[String], input_index: usize) -> Result<SearchOpts, String> 
             let v = value(&a[..2])?;
             // The scanner reads `-DX=v` as the line `#define X v`.
             if v.contains(['\n', '\r']) {
-                return give_up(format!("{}{v:?}: a macro with a newline", &a[..2]));
+                // escape_default, not {:?}: the ARM build prints no Debug.
+                return give_up(format!(
+                    "{}\"{}\": a macro with a newline",
+                    &a[..2],
+                    v.escape_default()
+                ));
             }
             o.defines.push((a.starts_with("-D"), v));
             continue;

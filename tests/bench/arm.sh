@@ -10,7 +10,10 @@
 # A variant is an opt-level, optionally with per-crate overrides:
 # z+lzo1x=3 is opt-level z with the lzo1x crate at opt-level 3; z+deps=3
 # puts every crate but tinydcc (std included: it is built from source) at 3;
-# z+std=optimize_for_size builds std with those features (ARM_STD_FEATURES).
+# z+std=optimize_for_size builds std with those features (ARM_STD_FEATURES;
+# z+std= with none); z+flags= builds without the script's size rustflags,
+# z+flags=-Zfmt-debug=none,-Zlocation-detail=none with those
+# (STATIC_SIZE_RUSTFLAGS). Without std= or flags=, the script's defaults.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
@@ -42,14 +45,15 @@ for l in "${levels[@]}"; do
   echo "==> $l" >&2
   IFS=+ read -r -a parts <<<"$l"
   extra=()
-  std_features=${ARM_STD_FEATURES-}
+  envs=()
   for o in "${parts[@]:1}"; do
-    if [ "${o%%=*}" = std ]; then std_features=${o#*=}; continue; fi
+    if [ "${o%%=*}" = std ]; then envs+=("ARM_STD_FEATURES=${o#*=}"); continue; fi
+    if [ "${o%%=*}" = flags ]; then v=${o#*=}; envs+=("STATIC_SIZE_RUSTFLAGS=${v//,/ }"); continue; fi
     v=${o#*=}; case $v in [0-9]) ;; *) v="\"$v\"" ;; esac  # TOML: 3, or "z"
     pkg=${o%%=*}; [ "$pkg" != deps ] || pkg='"*"'  # deps: every crate but ours, std too
     extra+=(--config "profile.release.package.$pkg.opt-level=$v")
   done
-  ARM_STD_FEATURES=$std_features CARGO_TARGET_DIR=$bench_root/$l CARGO_PROFILE_RELEASE_OPT_LEVEL=${parts[0]} \
+  env ${envs[@]+"${envs[@]}"} CARGO_TARGET_DIR="$bench_root/$l" CARGO_PROFILE_RELEASE_OPT_LEVEL="${parts[0]}" \
     cross/build-armv7.sh -- ${extra[@]+"${extra[@]}"} >"$bench_root/$l.log" 2>&1 \
     || { cat "$bench_root/$l.log" >&2; exit 1; }
   bin[$l]=$(CARGO_TARGET_DIR=$bench_root/$l cross/build-armv7.sh --print-path)

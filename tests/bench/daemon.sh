@@ -5,6 +5,7 @@
 #   tests/bench/daemon.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+repo=$PWD
 runs=${1:-40}
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -89,3 +90,10 @@ lo = med("local")
 print(f"| hello_distcc.c per job, median (ms; local gcc -c {lo:.1f}) | {med('tinydcc-daemon'):.1f} | {med('stock-distccd'):.1f} | {med('tinydcc-daemon')/med('stock-distccd'):.2f} |")
 print(f"| overhead over local (ms) | {med('tinydcc-daemon')-lo:.1f} | {med('stock-distccd')-lo:.1f} | {(med('tinydcc-daemon')-lo)/(med('stock-distccd')-lo):.2f} |")
 PY
+
+# The boards' static musl daemon, built and measured natively by its own script.
+static=$("$repo/tests/bench/static-rss.sh")
+echo
+echo "static musl daemon idle RSS: $(sed -n 's/^static_rss_idle_kib=//p' <<<"$static") KiB" \
+  "(peak with 2 big lzo compiles and 20 small jobs: $(sed -n 's/^static_rss_busy_kib=//p' <<<"$static") KiB;" \
+  "tests/bench/static-rss.sh)"
