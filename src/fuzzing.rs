@@ -97,3 +97,162 @@ pub fn lzo(data: &[u8]) {
         Some(data)
     );
 }
+
+/// The include scanner. The input is a flags byte, then up to three files
+/// separated by NUL bytes: `main.c`, `inc/a.h` and `b.h`.
+///
+/// Always, in memory: each file is read (`directives::parse`), and every
+/// computed include and every `#if` line of each is expanded over the
+/// definitions of all three, the way the scanner does (`#if` lines both
+/// fully and only through the names that may lead to `__has_include`), and
+/// the results are read as header names. With flag bit 0, also a whole scan
+/// of `gcc -Iinc … -c main.c` (other bits pick more options) on the files
+/// written to a scratch directory on tmpfs.
+pub fn scanner(data: &[u8]) {
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
+    let mut parts = rest.splitn(3, |&b| b == 0);
+    let files = [
+        parts.next().unwrap_or(b""),
+        parts.next().unwrap_or(b""),
+        parts.next().unwrap_or(b""),
+    ];
+    scanner_in_memory(&files);
+    if flags & 1 != 0 {
+        scanner_on_disk(flags, &files);
+    }
+}
+
+fn scanner_in_memory(files: &[&[u8]]) {
+    use crate::pump::directives::{self, glue_angle, has_include_operand, Operand};
+    use crate::pump::macros::{interpret, Expander, MacroTable};
+    use crate::pump::tokens::{sym, FxMap, FxSet, Interner, Kind, Tok};
+    let mut interner = Interner::new();
+    let parsed: Vec<_> = files
+        .iter()
+        .filter_map(|f| directives::parse(f, &mut interner).ok())
+        .collect();
+    let fixed = FxMap::default();
+    let mut table = MacroTable::new(parsed.iter().collect(), &fixed);
+    let mut hi: FxSet<_> = parsed
+        .iter()
+        .flat_map(|p| p.hi_macros.iter().copied())
+        .collect();
+    hi.insert(sym::HAS_INCLUDE);
+    hi.insert(sym::HAS_INCLUDE_NEXT);
+    for p in &parsed {
+        assert!(p.undefs.windows(2).all(|w| w[0] < w[1]));
+        assert!(p.cond_idents.windows(2).all(|w| w[0] < w[1]));
+        for d in &p.includes {
+            let Operand::Computed(toks) = &d.op else {
+                continue;
+            };
+            let mut ex = Expander::new(&mut table, &mut interner);
+            ex.file_names = vec![b"inc/a.h".to_vec()];
+            ex.base_file = b"main.c".to_vec();
+            if let Ok(res) = ex.expand(toks) {
+                for r in &res {
+                    let _ = interpret(r, ex.interner);
+                }
+            }
+        }
+        for c in &p.conds {
+            for only in [Some(&hi), None] {
+                let mut ex = Expander::new(&mut table, &mut interner);
+                ex.file_names = vec![b"main.c".to_vec()];
+                ex.only = only;
+                ex.if_mode = true;
+                let Ok(res) = ex.expand(&c.toks) else {
+                    continue;
+                };
+                for r in &res {
+                    let toks: Vec<Tok> = r.iter().map(|x| x.t).collect();
+                    for (k, t) in toks.iter().enumerate() {
+                        if t.kind == Kind::Ident && sym::has_include(t.sym).is_some() {
+                            let _ = has_include_operand(&toks[k + 1..], ex.interner);
+                        }
+                        if t.sym == sym::LESS {
+                            let _ = glue_angle(&toks[k..], ex.interner);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The scanner for `scanner_on_disk`: kept across inputs (its compiler
+/// query runs gcc), started afresh now and then so its interned spellings
+/// stay few.
+static SCANNER: std::sync::Mutex<Option<(crate::pump::Scanner, u32)>> = std::sync::Mutex::new(None);
+
+/// `scanner_on_disk`'s directory, made once per process.
+static SCANNER_DIR: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+
+extern "C" fn remove_scanner_dir() {
+    if let Some(Some(d)) = SCANNER_DIR.get() {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+fn scanner_on_disk(flags: u8, files: &[&[u8]; 3]) {
+    let dir = SCANNER_DIR.get_or_init(|| {
+        let shm = std::path::Path::new("/dev/shm");
+        let base = if nix::unistd::access(shm, nix::unistd::AccessFlags::W_OK).is_ok() {
+            shm.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        };
+        let d = crate::paths::make_temp_dir(&base, "tinydcc-fuzz-scanner.").ok()?;
+        // SAFETY: registers a plain function, run once at exit.
+        unsafe { libc::atexit(remove_scanner_dir) };
+        std::fs::create_dir(d.join("inc")).ok()?;
+        Some(d)
+    });
+    let Some(dir) = dir else {
+        return;
+    };
+    for (name, text) in ["main.c", "inc/a.h", "b.h"].iter().zip(files) {
+        if std::fs::write(dir.join(name), text).is_err() {
+            return;
+        }
+    }
+    let mut argv: Vec<String> = vec!["gcc".into(), "-Iinc".into()];
+    let options: [(u8, &[&str]); 6] = [
+        (2, &["-include", "b.h"]),
+        (4, &["-DCFG=<a.h>", "-DQ=\"b.h\""]),
+        (8, &["-nostdinc"]),
+        (16, &["-iquote", "inc"]),
+        (32, &["-I."]),
+        (64, &["-UCFG", "-imacros", "inc/a.h"]),
+    ];
+    for (bit, opts) in options {
+        if flags & bit != 0 {
+            argv.extend(opts.iter().map(|s| s.to_string()));
+        }
+    }
+    argv.extend(["-c", "main.c", "-o", "main.o"].map(String::from));
+    let mut guard = SCANNER.lock().unwrap_or_else(|e| e.into_inner());
+    if guard.as_ref().is_none_or(|(_, n)| *n >= 2000) {
+        *guard = Some((crate::pump::Scanner::new(), 0));
+    }
+    let Some((sc, n)) = guard.as_mut() else {
+        return;
+    };
+    *n += 1;
+    // Two quick writes of the same size can leave the same stat on tmpfs,
+    // and the heap must not grow with every input (libFuzzer's leak check
+    // scans all of it when it does): no parse is kept from one input to
+    // the next.
+    sc.forget_files();
+    let env = |v: &str| match v {
+        "CPATH" | "C_INCLUDE_PATH" | "CPLUS_INCLUDE_PATH" | "OBJC_INCLUDE_PATH" => None,
+        _ => std::env::var_os(v),
+    };
+    if let Ok(c) = sc.scan_with_env(dir, &argv, &env) {
+        assert_eq!(c.files.first(), Some(&dir.join("main.c")));
+        let mut seen = std::collections::HashSet::new();
+        assert!(c.files.iter().all(|f| f.is_absolute() && seen.insert(f)));
+    }
+}

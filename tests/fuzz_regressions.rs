@@ -9,13 +9,14 @@ type Body = fn(&[u8]);
 #[test]
 fn replay_saved_inputs() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz/regressions");
-    let targets: [(&str, Body); 6] = [
+    let targets: [(&str, Body); 7] = [
         ("token", tinydcc::fuzzing::token),
         ("request", tinydcc::fuzzing::request),
         ("reply", tinydcc::fuzzing::reply),
         ("hosts", tinydcc::fuzzing::hosts),
         ("args", tinydcc::fuzzing::args),
         ("lzo", tinydcc::fuzzing::lzo),
+        ("scanner", tinydcc::fuzzing::scanner),
     ];
     let mut n = 0;
     for (name, body) in targets {
@@ -27,5 +28,5 @@ fn replay_saved_inputs() {
             n += 1;
         }
     }
-    assert!(n >= 6, "expected saved inputs, found {n}");
+    assert!(n >= 7, "expected saved inputs, found {n}");
 }

@@ -226,3 +226,58 @@ fn pump_host_without_include_server_compiles_in_plain_mode() {
         std::fs::read(dir.join("l.o")).unwrap()
     );
 }
+
+/// `eval \`pump --startup\``: the output ends when the command exits (the
+/// server keeps none of its descriptors), and `--shutdown` stops it.
+#[test]
+fn startup_output_ends_and_shutdown_stops_the_server() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = Command::new(tinydcc())
+        .args(["--pump", "--startup"])
+        .env("DISTCC_HOSTS", "127.0.0.1:1,lzo,cpp")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut o, mut e) = (String::new(), String::new());
+        let _ = stdout.read_to_string(&mut o);
+        let _ = stderr.read_to_string(&mut e);
+        let _ = tx.send(o);
+    });
+    let out = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("pump --startup's output never ended");
+    assert!(child.wait().unwrap().success());
+    let var = |name: &str| -> String {
+        let l = out
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("export {name}='")))
+            .unwrap_or_else(|| panic!("{name} in {out}"));
+        l.trim_end_matches('\'').to_string()
+    };
+    let (pid, dir, socket) = (
+        var("INCLUDE_SERVER_PID"),
+        var("INCLUDE_SERVER_DIR"),
+        var("INCLUDE_SERVER_PORT"),
+    );
+    assert!(std::path::Path::new(&socket).exists());
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    let out = Command::new(tinydcc())
+        .args(["--pump", "--shutdown"])
+        .env("INCLUDE_SERVER_PID", &pid)
+        .env("INCLUDE_SERVER_DIR", &dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("pump: 0 compile(s)"));
+    assert!(!std::path::Path::new(&dir).exists());
+    // Gone, or a zombie for whoever adopted it to reap.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat.rsplit(") ").next().and_then(|r| r.chars().next());
+    assert!(matches!(state, None | Some('Z') | Some('X')), "{stat}");
+}

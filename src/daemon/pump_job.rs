@@ -45,37 +45,93 @@ fn cstr(s: &str) -> Result<CString, String> {
     CString::new(s).map_err(|_| format!("'{s}' contains NUL"))
 }
 
-/// Open (creating as needed) the directory `parts` below `root`, never
-/// following a symlink: a hostile LINK cannot redirect later writes.
-fn open_dir(root: &OwnedFd, parts: &[&str]) -> Result<OwnedFd, String> {
-    // SAFETY: dup of a valid fd.
-    let mut cur = unsafe { OwnedFd::from_raw_fd(libc::dup(root.as_raw_fd())) };
-    for p in parts {
-        let c = cstr(p)?;
-        // SAFETY: mkdirat/openat on a valid dirfd with a NUL-terminated name.
-        unsafe {
-            let r = libc::mkdirat(cur.as_raw_fd(), c.as_ptr(), 0o755);
-            if r != 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EEXIST) {
-                return Err(format!(
-                    "cannot create '{p}': {}",
-                    std::io::Error::last_os_error()
-                ));
+/// `openat(dir, name)` of a directory, never following a symlink.
+fn open_sub(dir: &OwnedFd, name: &std::ffi::CStr) -> std::io::Result<OwnedFd> {
+    // SAFETY: openat on a valid dirfd with a NUL-terminated name.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_RDONLY,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a fresh fd we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Directory fds `DirWalker` keeps open at most (deeper ones are opened
+/// again for each file).
+const MAX_HELD: usize = 16;
+
+/// Open (creating as needed) directory `p` in `parent`, never following a
+/// symlink.
+fn open_or_create(parent: &OwnedFd, p: &str) -> Result<OwnedFd, String> {
+    let c = cstr(p)?;
+    match open_sub(parent, &c) {
+        Ok(fd) => Ok(fd),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+            // SAFETY: mkdirat on a valid dirfd with a NUL-terminated name.
+            let r = unsafe { libc::mkdirat(parent.as_raw_fd(), c.as_ptr(), 0o755) };
+            let err = std::io::Error::last_os_error();
+            if r != 0 && err.raw_os_error() != Some(libc::EEXIST) {
+                return Err(format!("cannot create '{p}': {err}"));
             }
-            let fd = libc::openat(
-                cur.as_raw_fd(),
-                c.as_ptr(),
-                libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_RDONLY,
-            );
-            if fd < 0 {
-                return Err(format!(
-                    "'{p}' is not a plain directory: {}",
-                    std::io::Error::last_os_error()
-                ));
-            }
-            cur = OwnedFd::from_raw_fd(fd);
+            open_sub(parent, &c).map_err(|e| format!("'{p}' is not a plain directory: {e}"))
+        }
+        Err(e) => Err(format!("'{p}' is not a plain directory: {e}")),
+    }
+}
+
+/// The directories below the root, opened (created as needed) one
+/// component at a time and never through a symlink: a hostile LINK cannot
+/// redirect later writes. The chain of the last directory used stays open
+/// (up to `MAX_HELD` deep): the next file is most often beside it or close
+/// by, so a header costs about one `openat` for itself instead of two
+/// syscalls per component of its path.
+struct DirWalker<'r> {
+    root: &'r OwnedFd,
+    /// (component, fd of root/…/component), from the root down.
+    chain: Vec<(String, OwnedFd)>,
+    /// The last directory opened below `MAX_HELD` components.
+    deep: Option<OwnedFd>,
+}
+
+impl<'r> DirWalker<'r> {
+    fn new(root: &'r OwnedFd) -> Self {
+        DirWalker {
+            root,
+            chain: Vec::new(),
+            deep: None,
         }
     }
-    Ok(cur)
+
+    fn open(&mut self, parts: &[&str]) -> Result<&OwnedFd, String> {
+        let (held, below) = parts.split_at(parts.len().min(MAX_HELD));
+        let keep = self
+            .chain
+            .iter()
+            .zip(held)
+            .take_while(|((have, _), want)| have == *want)
+            .count();
+        self.chain.truncate(keep);
+        for p in &held[keep..] {
+            let parent = self.chain.last().map_or(self.root, |(_, fd)| fd);
+            let fd = open_or_create(parent, p)?;
+            self.chain.push((p.to_string(), fd));
+        }
+        let top = self.chain.last().map_or(self.root, |(_, fd)| fd);
+        if below.is_empty() {
+            return Ok(top);
+        }
+        let mut cur = open_or_create(top, below[0])?;
+        for p in &below[1..] {
+            cur = open_or_create(&cur, p)?;
+        }
+        Ok(self.deep.insert(cur))
+    }
 }
 
 /// Lay out the client's files under `root`; returns R + cwd, where the
@@ -98,7 +154,8 @@ pub fn materialize(root: &Path, cwd: &str, files: &[PumpEntry]) -> Result<PathBu
     // SAFETY: a fresh fd we own.
     let rootfd = unsafe { OwnedFd::from_raw_fd(fd) };
     let cwd_parts = components(cwd)?;
-    open_dir(&rootfd, &cwd_parts)?;
+    let mut dirs = DirWalker::new(&rootfd);
+    dirs.open(&cwd_parts)?;
     let root_str = root.to_string_lossy();
     for e in files {
         let (name, is_file) = match e {
@@ -106,10 +163,10 @@ pub fn materialize(root: &Path, cwd: &str, files: &[PumpEntry]) -> Result<PathBu
             PumpEntry::Link { name, .. } => (name, false),
         };
         let parts = components(name)?;
-        let Some((last, dirs)) = parts.split_last() else {
+        let Some((last, parent)) = parts.split_last() else {
             return Err(format!("'{name}' names the root"));
         };
-        let dir = open_dir(&rootfd, dirs)?;
+        let dir = dirs.open(parent)?;
         let c = cstr(last)?;
         match e {
             PumpEntry::File { data, .. } => {
@@ -308,6 +365,48 @@ mod tests {
             out,
             v("gcc -MT foo -c p.c -o p.o -MMD -MF /d -ffile-prefix-map=/tmp/tinydccd_abc=")
         );
+    }
+
+    #[test]
+    fn materialize_deep_and_scattered_paths() {
+        let d = crate::paths::make_temp_dir(&std::env::temp_dir(), "pumpjob-").unwrap();
+        let deep: String = (0..40).map(|i| format!("/d{i}")).collect();
+        let file = |name: String| PumpEntry::File {
+            name,
+            data: b"x".to_vec(),
+        };
+        let files = vec![
+            file("/src/inc/a.h".into()),
+            file(format!("{deep}/deep.h")),
+            file("/src/inc/sub/b.h".into()),
+            file(format!("{deep}/e/deeper.h")),
+            file("/src/c.h".into()),
+            file("/usr/x.h".into()),
+            file("/src/inc/sub/b2.h".into()),
+            // A link first, then a file through it: refused.
+            PumpEntry::Link {
+                name: "/src/inc/l".into(),
+                target: "/usr".into(),
+            },
+        ];
+        materialize(&d, "/src/build", &files).unwrap();
+        for f in [
+            "src/inc/a.h".to_string(),
+            format!("{deep}/deep.h")[1..].to_string(),
+            format!("{deep}/e/deeper.h")[1..].to_string(),
+            "src/inc/sub/b.h".into(),
+            "src/inc/sub/b2.h".into(),
+            "src/c.h".into(),
+            "usr/x.h".into(),
+        ] {
+            assert_eq!(std::fs::read(d.join(&f)).unwrap(), b"x", "{f}");
+        }
+        assert!(d.join("src/build").is_dir());
+        let through = vec![file("/src/inc/l/evil.h".into())];
+        let e = materialize(&d, "/src/build", &through).unwrap_err();
+        assert!(e.contains("not a plain directory"), "{e}");
+        assert!(!d.join("usr/evil.h").exists());
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]

@@ -62,13 +62,33 @@ pub fn summary(dir: &Path) -> String {
     s
 }
 
-fn start_server(dir: &Path) -> Result<(nix::unistd::Pid, PathBuf), String> {
+/// Fork the include server. `detach`: it outlives this process
+/// (`--startup`), so it lets go of stdin, stdout and stderr, or
+/// `eval \`pump --startup\`` would wait for its output to end.
+fn start_server(dir: &Path, detach: bool) -> Result<(nix::unistd::Pid, PathBuf), String> {
     let socket = dir.join("socket");
     let listener = UnixListener::bind(&socket).map_err(|e| format!("{}: {e}", socket.display()))?;
+    let null = if detach {
+        Some(
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
+                .map_err(|e| format!("/dev/null: {e}"))?,
+        )
+    } else {
+        None
+    };
     // SAFETY: single-threaded here; the child only serves and exits.
     match unsafe { nix::unistd::fork() }.map_err(|e| format!("fork: {e}"))? {
         nix::unistd::ForkResult::Parent { child } => Ok((child, socket)),
         nix::unistd::ForkResult::Child => {
+            if let Some(n) = null {
+                use std::os::unix::io::AsRawFd;
+                for fd in 0..=2 {
+                    let _ = nix::unistd::dup2(n.as_raw_fd(), fd);
+                }
+            }
             std::process::exit(include_server::serve(listener, dir));
         }
     }
@@ -76,7 +96,18 @@ fn start_server(dir: &Path) -> Result<(nix::unistd::Pid, PathBuf), String> {
 
 fn stop_server(pid: nix::unistd::Pid, dir: &Path) {
     let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-    let _ = nix::sys::wait::waitpid(pid, None);
+    if nix::sys::wait::waitpid(pid, None).is_err() {
+        // Started by `--startup` in another process: not ours to reap, so
+        // wait (a few seconds at most) until it is gone or a zombie before
+        // removing the files it may still be writing.
+        for _ in 0..100 {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            match stat.rsplit(") ").next().and_then(|r| r.chars().next()) {
+                None | Some('Z') | Some('X') => break,
+                _ => std::thread::sleep(std::time::Duration::from_millis(50)),
+            }
+        }
+    }
     if let Ok(top) = std::fs::read_to_string(dir.join(MIRROR_NAME)) {
         if top.contains("include_server") {
             let _ = std::fs::remove_dir_all(top.trim());
@@ -138,7 +169,7 @@ pub fn main(args: Vec<String>) -> i32 {
             return EXIT_IO_ERROR;
         }
     };
-    let (pid, socket) = match start_server(&dir) {
+    let (pid, socket) = match start_server(&dir, args[0] == "--startup") {
         Ok(x) => x,
         Err(e) => {
             eprintln!("pump: cannot start the include server: {e}");

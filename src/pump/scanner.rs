@@ -184,6 +184,13 @@ impl Scanner {
         }
     }
 
+    /// Drop every file's cached parse (the compilers' stay): for a caller
+    /// that knows its files changed in ways a stat may not show.
+    pub fn forget_files(&mut self) {
+        self.parsed.clear();
+        self.latest.clear();
+    }
+
     /// `argv` is the full compiler command line as the client would run it
     /// (argv[0] is the compiler), `cwd` the client's working directory;
     /// relative paths in argv are relative to cwd.

@@ -8,7 +8,10 @@
 # a built tinydcc (TINYDCC, default target/release/tinydcc). Prints the wall
 # times and "objects: N identical"; exits non-zero on any difference.
 # The source tree and the local build's checksums are cached under
-# $KERNEL_CACHE (default /var/tmp/tinydcc-kernel) for later runs.
+# $KERNEL_CACHE (default /var/tmp/tinydcc-kernel) for later runs; the
+# checksums are keyed on the compiler's and linker's versions, so another
+# toolchain never compares against stale ones. Runs on the same tree wait
+# for each other (a lock per arch in the cache).
 set -euo pipefail
 mode=${1:?mode}; client=${2:?client}; arch=${3:-x86}
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -16,6 +19,11 @@ tiny=${TINYDCC:-$here/target/release/tinydcc}
 cache=${KERNEL_CACHE:-/var/tmp/tinydcc-kernel}
 jobs=${KERNEL_JOBS:-4}
 mkdir -p "$cache"
+exec 9>"$cache/lock-$arch"
+if ! flock -n 9; then
+  echo "waiting for another kernel build in $cache (arch $arch)" >&2
+  flock 9
+fi
 src=$cache/linux-$arch
 if [ ! -f "$src/Makefile" ]; then
   rm -rf "$src.tmp"; mkdir -p "$src.tmp"
@@ -30,52 +38,112 @@ if [ "$arch" = arm ]; then
   kmake+=(ARCH=arm CROSS_COMPILE=arm-linux-gnueabihf-)
   cross=arm-linux-gnueabihf-
 fi
+# The compiler by its full name, in the local build too: the kernel puts
+# `$(CC) --version` into the config and the banner (init/version.o), and
+# distcc runs `gcc --version` as x86_64-linux-gnu-gcc, so with a bare
+# `gcc` the two builds would differ in that string alone.
+ccname=${cross:-$(gcc -dumpmachine)-}gcc
+kmake+=(CC="$ccname")
+key=$({ "$ccname" --version; "${cross}ld" -v; echo "${kmake[*]}"; } | sha256sum | cut -c1-16)
+local_sums=$cache/local-$arch-$key.sums
+local_deps=$cache/local-$arch-$key.deps
 sums() { find . -name '*.o' ! -name vmlinux.o -exec sha256sum {} + | sort -k2; }
-if [ ! -f "$cache/local-$arch.sums" ]; then
+# What kbuild recorded of each compile's dependency file (fixdep's .cmd
+# files, less the command line itself, which names the client): pump mode
+# must give make the same dependencies as a local build.
+deps() {
+  find . \( -name '.*.o.cmd' -o -name '.*.s.cmd' \) -print0 | python3 -c '
+import hashlib, sys
+for f in sorted(sys.stdin.buffer.read().split(b"\0")):
+    if f:
+        body = open(f, "rb").read().split(b"\n", 1)[-1]
+        print(hashlib.sha256(body).hexdigest(), f.decode(errors="replace"))'
+}
+# `make clean` deletes every .o, kconfig's too, but kconfig is rebuilt only
+# when the config must be synced again (a new $(CC) does that): without
+# its auto.conf it always is, so every build makes the same objects.
+clean() { "${kmake[@]}" clean; rm -f include/config/auto.conf; }
+# User + system seconds of the children, from bash's `times` output.
+cpu_of() { sed -n 2p "$1" | awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } printf "%.1f", t }'; }
+if [ ! -f "$local_sums" ] || [ ! -f "$local_deps" ]; then
+  rm -f "$cache"/local-"$arch"-*.sums "$cache"/local-"$arch"-*.deps
   "${kmake[@]}" tinyconfig >/dev/null
-  "${kmake[@]}" clean
+  clean
   t0=$(date +%s.%N)
-  "${kmake[@]}" -j2 vmlinux >/dev/null
+  ( "${kmake[@]}" -j2 vmlinux >/dev/null; st=$?; times > "$cache/local-$arch.times"; exit $st )
   t1=$(date +%s.%N)
-  sums > "$cache/local-$arch.sums.tmp"
-  mv "$cache/local-$arch.sums.tmp" "$cache/local-$arch.sums"
-  echo "local -j2: $(echo "$t1 - $t0" | bc) s"
+  sums > "$local_sums.tmp"
+  deps > "$local_deps"
+  mv "$local_sums.tmp" "$local_sums"
+  echo "local -j2: $(echo "$t1 - $t0" | bc) s (cpu: $(cpu_of "$cache/local-$arch.times") s)"
 fi
-"${kmake[@]}" clean
+clean
 
 work=$(mktemp -d /tmp/tinydcc-kernel.XXXXXX)
 chmod 777 "$work"
+# The daemon's job directories on tmpfs where there is one: a kernel TU
+# in pump mode is ~900 headers laid out and deleted again, which on a busy
+# ext4 cost ~0.3 s of kernel time per job (its inode allocator), more than
+# all the daemon's other work.
+if [ -w /dev/shm ]; then scratch=$(mktemp -d /dev/shm/tinydcc-kernel.XXXXXX); else scratch=$work/scratch; fi
 daemon_pid=
-cleanup() { [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+cleanup() {
+  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null
+  wait 2>/dev/null || true
+  rm -rf "$work" "$scratch"
+}
 trap cleanup EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$work/scratch" "$work/distcc"
-chmod 777 "$work/scratch"
-TMPDIR=$work/scratch "$tiny" --daemon --no-detach --listen 127.0.0.1 --port "$port" \
-  --allow 127.0.0.1 -j "$jobs" --log-file "$work/daemon.log" --log-level info &
+mkdir -p "$scratch" "$work/distcc"
+chmod 777 "$scratch"
+# (Without the lock's fd: a daemon left behind must not hold it.)
+TMPDIR=$scratch "$tiny" --daemon --no-detach --listen 127.0.0.1 --port "$port" \
+  --allow 127.0.0.1 -j "$jobs" --log-file "$work/daemon.log" --log-level info 9>&- &
 daemon_pid=$!
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
 
 case $client in
-  tinydcc) cc=("$tiny" "${cross}gcc") ;;
-  distcc) cc=(distcc "${cross}gcc") ;;
+  tinydcc) cc=("$tiny" "$ccname") ;;
+  distcc) cc=(distcc "$ccname") ;;
   *) echo "unknown client $client" >&2; exit 2 ;;
 esac
 hosts="127.0.0.1:$port/$jobs,lzo"
 run=()
 if [ "$mode" = pump ]; then hosts="$hosts,cpp"; run=("$tiny" --pump); fi
 t0=$(date +%s.%N)
-DISTCC_HOSTS=$hosts DISTCC_DIR=$work/distcc DISTCC_FALLBACK=0 \
-  "${run[@]}" "${kmake[@]}" -j"$jobs" CC="${cc[*]}" vmlinux 2> "$work/build.err" || {
+( DISTCC_HOSTS=$hosts DISTCC_DIR=$work/distcc DISTCC_FALLBACK=0 \
+    "${run[@]}" "${kmake[@]}" -j"$jobs" CC="${cc[*]}" vmlinux 2> "$work/build.err"
+  st=$?; times > "$work/times"; exit $st ) || {
   tail -20 "$work/build.err" >&2; exit 1; }
 t1=$(date +%s.%N)
 grep '^pump:' "$work/build.err" || true
-echo "$mode/$client $arch -j$jobs: $(echo "$t1 - $t0" | bc) s"
+# The daemon's own CPU and its compilers' (utime stime cutime cstime).
+daemon_cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f s (its compilers %.1f s)", ($14 + $15) / hz, ($16 + $17) / hz }' "/proc/$daemon_pid/stat")
+echo "$mode/$client $arch -j$jobs: $(echo "$t1 - $t0" | bc) s (cpu: build side $(cpu_of "$work/times") s, daemon $daemon_cpu)"
+# Every compile (-c, or -S for asm-offsets) make ran through the client,
+# by source file, from the .cmd files kbuild keeps; and which of them did
+# not reach the daemon as protocol 3 (stock distcc runs .S files locally).
+{ find . \( -name '.*.o.cmd' -o -name '.*.s.cmd' \) -exec grep -hF " := ${cc[*]} " {} + || true; } \
+  | { grep -o ' -o [^ ]* [^ ;]*' || true; } | awk '{print $3}' | sort -u > "$work/tus"
+sed -n 's/.*protocol 3 request for \(.*\): [0-9]* files and links$/\1/p' "$work/daemon.log" \
+  | sort -u > "$work/p3"
+comm -23 "$work/tus" "$work/p3" > "$work/not-p3"
+echo "TUs: $(wc -l < "$work/tus") compiled through $client"
 echo "daemon: $(grep -c COMPILE_OK "$work/daemon.log") compiles, $(grep -c 'protocol 3 request' "$work/daemon.log") as protocol 3"
+if [ -s "$work/not-p3" ]; then
+  echo "not as protocol 3: $(wc -l < "$work/not-p3") ($(sed 's/.*\.//' "$work/not-p3" | sort | uniq -c | awk '{printf "%s%s .%s", (NR > 1 ? ", " : ""), $1, $2}')): $(head -5 "$work/not-p3" | tr '\n' ' ')"
+fi
 sums > "$work/remote.sums"
-if ! diff "$cache/local-$arch.sums" "$work/remote.sums" > "$work/diff"; then
+if ! diff "$local_sums" "$work/remote.sums" > "$work/diff"; then
   echo "objects differ from the local build:" >&2
   head -20 "$work/diff" >&2
   exit 1
 fi
 echo "objects: $(wc -l < "$work/remote.sums") identical"
+deps > "$work/remote.deps"
+if ! diff "$local_deps" "$work/remote.deps" > "$work/diff"; then
+  echo "dependency files differ from the local build:" >&2
+  head -20 "$work/diff" >&2
+  exit 1
+fi
+echo "dependencies: $(wc -l < "$work/remote.deps") .cmd files identical"
