@@ -75,25 +75,33 @@ w("")
 
 # 1. Per-job wall time.
 h = lambda n: num(f"hello.{n}.mean_ms")
+
+
+def hs(n):
+    """A hello mean with its standard deviation."""
+    m, sd = h(n), num(f"hello.{n}.sd_ms")
+    return f1(m) if m is None or sd is None else f"{m:.1f} ± {sd:.1f}"
+
+
 L = h("local")
 tp, sp, tl, sl, tpump = h("tinydcc-plain"), h("stock-plain"), h("tinydcc-lzo"), h("stock-lzo"), h("tinydcc-pump")
 t_over, s_over = sub(tp, L), sub(sp, L)
 tl_over, sl_over = sub(tl, L), sub(sl, L)
 pump_over = sub(tpump, L)
 stock_pump = text("hello.stock-pump.status", "not run")
-w(f"**1. Per-job wall time of hello_distcc.c** (hyperfine, mean of {runs} runs after 3 warm-ups, ms; "
+w(f"**1. Per-job wall time of hello_distcc.c** (hyperfine, mean of {runs} runs after 3 warm-ups ± standard deviation, ms; "
   "each client with its own daemon on 127.0.0.1, `-j 2`)")
 w("")
 w("| measure | tinydcc | stock distcc | tinydcc/stock | target | met |")
 w("|---|---|---|---|---|---|")
-w(f"| local `gcc -c` (the overheads are over this) | {f1(L)} | | | | |")
-w(f"| plain, per job | {f1(tp)} | {f1(sp)} | {ratio(tp, sp)} | | |")
+w(f"| local `gcc -c` (the overheads are over this) | {hs('local')} | | | | |")
+w(f"| plain, per job | {hs('tinydcc-plain')} | {hs('stock-plain')} | {ratio(tp, sp)} | | |")
 w(f"| plain, overhead over local | {f1(t_over)} | {f1(s_over)} | {ratio(t_over, s_over)} | ≤0.5× stock | "
   f"{met(None if t_over is None or s_over is None else t_over <= 0.5 * s_over)} |")
-w(f"| LZO, per job | {f1(tl)} | {f1(sl)} | {ratio(tl, sl)} | | |")
+w(f"| LZO, per job | {hs('tinydcc-lzo')} | {hs('stock-lzo')} | {ratio(tl, sl)} | | |")
 w(f"| LZO, overhead over local | {f1(tl_over)} | {f1(sl_over)} | {ratio(tl_over, sl_over)} | | |")
 sp_cell = "n/a: " + stock_pump if stock_pump != "ok" else f1(h("stock-pump"))
-w(f"| pump (`,lzo,cpp`), per job | {f1(tpump)} | {sp_cell} | | | |")
+w(f"| pump (`,lzo,cpp`), per job | {hs('tinydcc-pump')} | {sp_cell} | | | |")
 pump_ok = None
 if pump_over is not None and s_over is not None:
     pump_ok = pump_over <= 0.15 * s_over and pump_over <= 2.0
