@@ -158,12 +158,20 @@ w(f"| … of which jobs as protocol 3 | {jobs_line('kernel.x86.pump.distcc.tinyd
 objs = [text(f"kernel.x86.{m}.objects", None) for m in
         ("plain.distcc.stock", "plain.tinydcc.tinydcc", "pump.tinydcc.tinydcc", "pump.distcc.tinydcc")]
 if all(objs):
-    w(f"| objects identical to the local build's, per run | {', '.join(objs[1:])} | {objs[0]} "
-      "(init/version*.o left out: stock distcc runs `gcc --version` as x86_64-linux-gnu-gcc) | | all | **yes** |")
+    w(f"| objects identical to the local build's, per run (host tools in scripts/ not compared) | "
+      f"{', '.join(objs[1:])} | {objs[0]} (init/version*.o left out: stock distcc runs `gcc --version` "
+      "as x86_64-linux-gnu-gcc) | | all | **yes** |")
 elif "skipped.kernel" in vals:
     w("| objects identical to the local build's, per run | not run | | | all | not run |")
 else:
     w("| objects identical to the local build's, per run | not every run got through its check | | | all | **no** |")
+loads = [(name, text(f"kernel.x86.{key}.load", None)) for name, key in
+         (("local", "local"), ("stock plain", "plain.distcc.stock"), ("tinydcc plain", "plain.tinydcc.tinydcc"),
+          ("tinydcc pump", "pump.tinydcc.tinydcc"), ("stock distcc pump", "pump.distcc.tinydcc"))]
+if any(v for _, v in loads):
+    w("")
+    w("1-minute load average at the end of each build (a shared machine): "
+      + ", ".join(f"{n} {v}" for n, v in loads if v) + ".")
 w("")
 
 # 3. Client, daemon, size.

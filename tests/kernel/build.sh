@@ -53,14 +53,17 @@ fi
 emit() { printf '@bench %s %s\n' "$1" "$2"; }
 sums() { find . -name '*.o' ! -name vmlinux.o -exec sha256sum {} + | sort -k2; }
 now() { date +%s.%N; }
-# check SUMS: every object as the local build made it. Stock distcc runs
+# check SUMS: every object as the local build made it. Host programs'
+# objects under scripts/ are left out: HOSTCC builds them, never the client,
+# and `make clean` removes scripts/kconfig's, which only come back when
+# Kconfig runs again (when CC changed since the last build). Stock distcc runs
 # even `gcc --version` as x86_64-linux-gnu-gcc (it rewrites the compiler's
 # name before deciding where to run), so Kconfig's CONFIG_CC_VERSION_TEXT,
 # and with it the banner in init/version*.o, names that compiler: with
 # CLIENT=distcc those two objects are left out, and said so.
 check() {
-  local skip='^$' n
-  if [ "$client" = distcc ]; then skip=' \./init/version(-timestamp)?\.o$'; fi
+  local skip=' \./scripts/' n
+  if [ "$client" = distcc ]; then skip="$skip| \\./init/version(-timestamp)?\\.o\$"; fi
   if ! diff <(grep -Ev "$skip" "$cache/local-$arch.sums") <(grep -Ev "$skip" "$1") > "$1.diff"; then
     echo "objects differ from the local build:" >&2
     head -20 "$1.diff" >&2
@@ -68,10 +71,10 @@ check() {
   fi
   n=$(grep -Evc "$skip" "$1")
   if [ "$client" = distcc ]; then
-    echo "objects: $n identical; init/version.o and init/version-timestamp.o not compared" \
-      "(their banner names the compiler as stock distcc ran \`gcc --version\`)"
+    echo "objects: $n identical (scripts/ not compared); init/version.o and" \
+      "init/version-timestamp.o not compared (their banner names the compiler as stock distcc ran \`gcc --version\`)"
   else
-    echo "objects: $n identical"
+    echo "objects: $n identical (scripts/ not compared)"
   fi
   emit "kernel.$arch.$key.objects" "$n"
 }
@@ -88,6 +91,7 @@ local_build() {
   echo "local -j$local_jobs: $s s"
   emit "kernel.$arch.local.seconds" "$s"
   emit "kernel.$arch.local.jobs" "$local_jobs"
+  emit "kernel.$arch.local.load" "$(cut -d' ' -f1 /proc/loadavg)"
   if [ -f "$cache/local-$arch.sums" ]; then
     sums > "$cache/local-$arch.sums.new"
     key=local check "$cache/local-$arch.sums.new"
@@ -145,6 +149,7 @@ s=$(echo "$t1 - $t0" | bc)
 echo "$mode/$client -> $daemon daemon, $arch -j$jobs: $s s"
 emit "kernel.$arch.$key.seconds" "$s"
 emit "kernel.$arch.$key.jobs" "$jobs"
+emit "kernel.$arch.$key.load" "$(cut -d' ' -f1 /proc/loadavg)"
 emit "kernel.$arch.$key.hosts" "${hosts/:$port/:PORT}"
 if grep '^pump:' "$work/build.err"; then
   emit "kernel.$arch.$key.pump_sent" "$(sed -n 's/^pump: \([0-9]*\) compile(s) sent.*/\1/p' "$work/build.err")"
