@@ -1,29 +1,23 @@
 #!/usr/bin/env bash
 # Daemon benchmark: tinydcc's daemon against Debian's distccd, side by side
 # in one run on this machine. Prints a markdown table of measured values
-# and ratios. Not part of tests/run (numbers, not assertions).
+# and ratios, and "@bench KEY VALUE" lines (lib.sh) for tests/bench/run.
+# Not part of tests/run (numbers, not assertions).
 #   tests/bench/daemon.sh [RUNS]
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-repo=$PWD
+# shellcheck source=tests/bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 runs=${1:-40}
-
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-need=()
-for p in distcc hyperfine gcc; do command -v "$p" >/dev/null || need+=("$p"); done
-if [ ${#need[@]} -gt 0 ]; then
-  as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}"
-fi
-cargo build --release -q
-tiny=$PWD/target/release/tinydcc
+bench_apt distcc hyperfine gcc python3
+tiny=$(bench_tinydcc)
 
 work=$(mktemp -d /tmp/tinydcc-bench.XXXXXX)
 chmod 777 "$work"  # the stock daemon opens its log after dropping root
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill -- -"$p" 2>/dev/null || kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+cleanup() { for p in ${pids[@]+"${pids[@]}"}; do kill -- -"$p" 2>/dev/null || kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 cd "$work"
-printf '#include <stdio.h>\n\nint main(void)\n{\n\tprintf("Hello distcc\\n");\n\treturn 0;\n}\n' > hello_distcc.c
+bench_hello hello_distcc.c
 # A heavier TU for "busy" RSS: a few seconds of compile each.
 python3 - <<'PY'
 with open("big.c", "w") as f:
@@ -31,19 +25,19 @@ with open("big.c", "w") as f:
         f.write(f"int f{i}(int x) {{ int s = 0; for (int j = 0; j < x; j++) s += j * {i} % 7; return s; }}\n")
 PY
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 jobs=2
-tp=$(port); sp=$(port)
+tp=$(bench_port); sp=$(bench_port)
 setsid "$tiny" --daemon --no-detach --listen 127.0.0.1 --port "$tp" --allow 127.0.0.1 -j $jobs --log-file "$work/tiny.log" & pids+=($!)
 setsid distccd --daemon --no-detach --listen 127.0.0.1 --port "$sp" --allow 127.0.0.1 -j $jobs --log-file "$work/stock.log" & pids+=($!)
-sleep 1
+bench_wait_port "$tp"; bench_wait_port "$sp"
+sleep 1  # distccd's preforked children
 
 # Sum of VmRSS and Pss over a daemon's whole process group (stock preforks).
 mem() {
   local pg=$1 rss=0 pss=0 pid
   for pid in $(pgrep -g "$pg"); do
-    r=$(awk '/^VmRSS/{print $2}' /proc/$pid/status 2>/dev/null || echo 0)
-    p=$(awk '/^Pss:/{print $2}' /proc/$pid/smaps_rollup 2>/dev/null || echo 0)
+    r=$(awk '/^VmRSS/{print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+    p=$(awk '/^Pss:/{print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null || echo 0)
     rss=$((rss + r)); pss=$((pss + p))
   done
   echo "$rss $pss $(pgrep -g "$pg" | wc -l)"
@@ -55,15 +49,16 @@ read -r s_rss s_pss s_n < <(mem "${pids[1]}")
 busy() {
   local p=$1 pg=$2 i
   for i in $(seq $jobs); do
-    DISTCC_HOSTS=127.0.0.1:$p DISTCC_DIR=$work/dd DISTCC_FALLBACK=0 distcc gcc -O2 -c big.c -o big$i.o &
+    DISTCC_HOSTS=127.0.0.1:$p DISTCC_DIR=$work/dd DISTCC_FALLBACK=0 distcc gcc -O2 -c big.c -o "big$i.o" &
   done
   sleep 1.5
   mem "$pg"
   wait
 }
 mkdir -p dd
-read -r tb_rss tb_pss _ < <(busy "$tp" "${pids[0]}")
-read -r sb_rss sb_pss _ < <(busy "$sp" "${pids[1]}")
+# $(...), not < <(...): busy waits for its compiles, and so must we.
+line=$(busy "$tp" "${pids[0]}"); read -r tb_rss tb_pss _ <<<"$line"
+line=$(busy "$sp" "${pids[1]}"); read -r sb_rss sb_pss _ <<<"$line"
 
 # Per-job latency of hello_distcc.c with the same (stock) client.
 hyperfine -N -w 5 -r "$runs" --export-json lat.json \
@@ -85,15 +80,28 @@ print("|---|---|---|---|")
 print(f"| processes idle | {t_n} | {s_n} | |")
 print(f"| RSS idle, all processes (KiB) | {t_rss} | {s_rss} | {t_rss/s_rss:.2f} |")
 print(f"| PSS idle, all processes (KiB) | {t_pss} | {s_pss} | {t_pss/s_pss:.2f} |")
+print(f"| RSS with -j 2 compiles running, daemon only (KiB) | {tb_rss} | {sb_rss} | {tb_rss/sb_rss:.2f} |")
 print(f"| PSS with -j 2 compiles running, daemon only (KiB) | {tb_pss} | {sb_pss} | {tb_pss/sb_pss:.2f} |")
 lo = med("local")
 print(f"| hello_distcc.c per job, median (ms; local gcc -c {lo:.1f}) | {med('tinydcc-daemon'):.1f} | {med('stock-distccd'):.1f} | {med('tinydcc-daemon')/med('stock-distccd'):.2f} |")
+for k, v in [("rss_idle_kib", t_rss), ("pss_idle_kib", t_pss), ("procs_idle", t_n),
+             ("rss_busy_kib", tb_rss), ("pss_busy_kib", tb_pss)]:
+    print(f"@bench daemon.tinydcc.{k} {v}")
+for k, v in [("rss_idle_kib", s_rss), ("pss_idle_kib", s_pss), ("procs_idle", s_n),
+             ("rss_busy_kib", sb_rss), ("pss_busy_kib", sb_pss)]:
+    print(f"@bench daemon.stock.{k} {v}")
+for n in ("local", "stock-distccd", "tinydcc-daemon"):
+    print(f"@bench daemon.hello.{n}.mean_ms {r[n]['mean'] * 1000:.2f}")
+print(f"@bench daemon.hello.runs {len(r['local']['times'])}")
 print(f"| overhead over local (ms) | {med('tinydcc-daemon')-lo:.1f} | {med('stock-distccd')-lo:.1f} | {(med('tinydcc-daemon')-lo)/(med('stock-distccd')-lo):.2f} |")
 PY
 
 # The boards' static musl daemon, built and measured natively by its own script.
-static=$("$repo/tests/bench/static-rss.sh")
+static=$("$bench_repo/tests/bench/static-rss.sh")
+idle=$(sed -n 's/^static_rss_idle_kib=//p' <<<"$static")
+busy=$(sed -n 's/^static_rss_busy_kib=//p' <<<"$static")
 echo
-echo "static musl daemon idle RSS: $(sed -n 's/^static_rss_idle_kib=//p' <<<"$static") KiB" \
-  "(peak with 2 big lzo compiles and 20 small jobs: $(sed -n 's/^static_rss_busy_kib=//p' <<<"$static") KiB;" \
-  "tests/bench/static-rss.sh)"
+echo "static musl daemon idle RSS: $idle KiB" \
+  "(peak with 2 big lzo compiles and 20 small jobs: $busy KiB; tests/bench/static-rss.sh)"
+echo "@bench daemon.static.rss_idle_kib $idle"
+echo "@bench daemon.static.rss_busy_kib $busy"

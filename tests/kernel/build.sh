@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Build Linux 6.1 tinyconfig `vmlinux` from Debian's linux-source-6.1, once
 # locally and once through tinydcc, and compare every object file.
-#   tests/kernel/build.sh MODE CLIENT [ARCH]
+#   tests/kernel/build.sh MODE CLIENT [ARCH]     tests/kernel/build.sh local [ARCH]
 #     MODE:   pump | plain          CLIENT: tinydcc | distcc
 #     ARCH:   x86 (default) | arm   (arm: CROSS_COMPILE=arm-linux-gnueabihf-)
+#   DAEMON=tinydcc (default) | stock   which daemon compiles (stock: distccd)
+#   KERNEL_JOBS (default 4): make -j and the daemon's slots.
+# `local` times a local -j2 build and checks it against the recorded one.
+# Measured values are also printed as "@bench KEY VALUE" lines
+# (tests/bench/run collects them).
 # Needs: linux-source-6.1 bc flex bison (and gcc-arm-linux-gnueabihf for arm),
 # a built tinydcc (TINYDCC, default target/release/tinydcc). Prints the wall
 # times and "objects: N identical"; exits non-zero on any difference.
@@ -13,7 +18,12 @@
 # toolchain never compares against stale ones. Runs on the same tree wait
 # for each other (a lock per arch in the cache).
 set -euo pipefail
-mode=${1:?mode}; client=${2:?client}; arch=${3:-x86}
+mode=${1:?mode}
+if [ "$mode" = local ]; then client=; arch=${2:-x86}; else client=${2:?client}; arch=${3:-x86}; fi
+daemon=${DAEMON:-tinydcc}
+case $mode in local|plain|pump) ;; *) echo "unknown mode $mode" >&2; exit 2 ;; esac
+case $daemon in tinydcc|stock) ;; *) echo "unknown DAEMON $daemon" >&2; exit 2 ;; esac
+emit() { printf '@bench %s %s\n' "$1" "$2"; }
 here=$(cd "$(dirname "$0")/../.." && pwd)
 tiny=${TINYDCC:-$here/target/release/tinydcc}
 cache=${KERNEL_CACHE:-/var/tmp/tinydcc-kernel}
@@ -65,18 +75,38 @@ for f in sorted(sys.stdin.buffer.read().split(b"\0")):
 clean() { "${kmake[@]}" clean; rm -f include/config/auto.conf; }
 # User + system seconds of the children, from bash's `times` output.
 cpu_of() { sed -n 2p "$1" | awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } printf "%.1f", t }'; }
-if [ ! -f "$local_sums" ] || [ ! -f "$local_deps" ]; then
-  rm -f "$cache"/local-"$arch"-*.sums "$cache"/local-"$arch"-*.deps
-  "${kmake[@]}" tinyconfig >/dev/null
+# local_build: time a local build; record its objects and dependencies,
+# or (when recorded) check them.
+local_build() {
+  local t0 t1 s
+  [ -f .config ] || "${kmake[@]}" tinyconfig >/dev/null
   clean
   t0=$(date +%s.%N)
   ( "${kmake[@]}" -j2 vmlinux >/dev/null; st=$?; times > "$cache/local-$arch.times"; exit $st )
   t1=$(date +%s.%N)
-  sums > "$local_sums.tmp"
-  deps > "$local_deps"
-  mv "$local_sums.tmp" "$local_sums"
-  echo "local -j2: $(echo "$t1 - $t0" | bc) s (cpu: $(cpu_of "$cache/local-$arch.times") s)"
+  s=$(echo "$t1 - $t0" | bc)
+  echo "local -j2: $s s (cpu: $(cpu_of "$cache/local-$arch.times") s)"
+  emit "kernel.$arch.local.seconds" "$s"
+  emit "kernel.$arch.local.jobs" 2
+  emit "kernel.$arch.local.load" "$(cut -d' ' -f1 /proc/loadavg)"
+  if [ -f "$local_sums" ] && [ -f "$local_deps" ]; then
+    sums | diff "$local_sums" - >&2 || { echo "local build differs from the recorded one" >&2; exit 1; }
+    echo "objects: $(wc -l < "$local_sums") as recorded"
+  else
+    rm -f "$cache"/local-"$arch"-*.sums "$cache"/local-"$arch"-*.deps
+    sums > "$local_sums.tmp"
+    deps > "$local_deps"
+    mv "$local_sums.tmp" "$local_sums"
+  fi
+}
+if [ "$mode" = local ]; then
+  local_build
+  exit 0
 fi
+if [ ! -f "$local_sums" ] || [ ! -f "$local_deps" ]; then
+  local_build
+fi
+key=$mode.$client.$daemon
 clean
 
 work=$(mktemp -d /tmp/tinydcc-kernel.XXXXXX)
@@ -97,7 +127,11 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 mkdir -p "$scratch" "$work/distcc"
 chmod 777 "$scratch"
 # (Without the lock's fd: a daemon left behind must not hold it.)
-TMPDIR=$scratch "$tiny" --daemon --no-detach --listen 127.0.0.1 --port "$port" \
+case $daemon in
+  tinydcc) dcmd=("$tiny" --daemon) ;;
+  stock) dcmd=(distccd --daemon) ;;
+esac
+TMPDIR=$scratch "${dcmd[@]}" --no-detach --listen 127.0.0.1 --port "$port" \
   --allow 127.0.0.1 -j "$jobs" --log-file "$work/daemon.log" --log-level info 9>&- &
 daemon_pid=$!
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
@@ -119,7 +153,17 @@ t1=$(date +%s.%N)
 grep '^pump:' "$work/build.err" || true
 # The daemon's own CPU and its compilers' (utime stime cutime cstime).
 daemon_cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f s (its compilers %.1f s)", ($14 + $15) / hz, ($16 + $17) / hz }' "/proc/$daemon_pid/stat")
-echo "$mode/$client $arch -j$jobs: $(echo "$t1 - $t0" | bc) s (cpu: build side $(cpu_of "$work/times") s, daemon $daemon_cpu)"
+s=$(echo "$t1 - $t0" | bc)
+echo "$mode/$client -> $daemon daemon, $arch -j$jobs: $s s (cpu: build side $(cpu_of "$work/times") s, daemon $daemon_cpu)"
+emit "kernel.$arch.$key.seconds" "$s"
+emit "kernel.$arch.$key.jobs" "$jobs"
+emit "kernel.$arch.$key.load" "$(cut -d' ' -f1 /proc/loadavg)"
+emit "kernel.$arch.$key.hosts" "${hosts/:$port/:PORT}"
+if grep -q '^pump:' "$work/build.err"; then
+  emit "kernel.$arch.$key.pump_sent" "$(sed -n 's/^pump: \([0-9]*\) compile(s) sent.*/\1/p' "$work/build.err")"
+fi
+emit "kernel.$arch.$key.daemon_jobs" "$(grep -c COMPILE_OK "$work/daemon.log" || true)"
+emit "kernel.$arch.$key.protocol3" "$(grep -c 'protocol 3 request' "$work/daemon.log" || true)"
 # Every compile (-c, or -S for asm-offsets) make ran through the client,
 # by source file, from the .cmd files kbuild keeps; and which of them did
 # not reach the daemon as protocol 3 (stock distcc runs .S files locally).
@@ -140,6 +184,7 @@ if ! diff "$local_sums" "$work/remote.sums" > "$work/diff"; then
   exit 1
 fi
 echo "objects: $(wc -l < "$work/remote.sums") identical"
+emit "kernel.$arch.$key.objects" "$(wc -l < "$work/remote.sums")"
 deps > "$work/remote.deps"
 if ! diff "$local_deps" "$work/remote.deps" > "$work/diff"; then
   echo "dependency files differ from the local build:" >&2

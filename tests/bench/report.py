@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+"""Turn the "@bench KEY VALUE" lines of one tests/bench/run into its
+markdown results. Every number comes from those lines; the targets are
+issue 8's and the daemon, client and pump issues'.
+Usage: report.py VALUES > results.md"""
+import sys
+
+vals = {}
+for line in open(sys.argv[1]):
+    if line.startswith("@bench "):
+        parts = line.rstrip("\n").split(" ", 2)
+        vals[parts[1]] = parts[2] if len(parts) > 2 else ""
+
+
+def num(key):
+    try:
+        return float(vals[key])
+    except (KeyError, ValueError):
+        return None
+
+
+def text(key, default="—"):
+    return vals.get(key, default)
+
+
+def f1(x, unit=""):
+    return "not run" if x is None else f"{x:.1f}{unit}"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "—"
+    return f"{a / b:.2f}"
+
+
+def met(ok):
+    if ok is None:
+        return "not run"
+    return "**yes**" if ok else "**no**"
+
+
+def sub(a, b):
+    return None if a is None or b is None else a - b
+
+
+def le(a, b):
+    return None if a is None or b is None else a <= b
+
+
+def no_pump(prefix):
+    """A met cell's note when not one job went out as a pump job."""
+    return " (no job went as pump: plain jobs measured)" if num(prefix + ".protocol3") == 0 else ""
+
+
+def jobs_line(prefix):
+    p3, n = num(prefix + ".protocol3"), num(prefix + ".daemon_jobs")
+    if p3 is None or n is None:
+        return "not run"
+    return f"{p3:.0f} of {n:.0f}"
+
+
+out = []
+w = out.append
+runs = text("meta.runs", "?")
+w(f"Run {text('meta.date')} on {text('meta.machine')}; {text('meta.os')}.  ")
+w(f"Command: `{text('meta.command')}` ({num('meta.seconds') or 0:.0f} s in all; "
+  f"load average {text('meta.load')}).  ")
+w(f"Versions: {text('meta.versions')}.")
+for k in sorted(vals):
+    if k.startswith("failed."):
+        w(f"\n**Section {k[7:]} failed in this run; its numbers are missing or partial.**")
+    if k.startswith("skipped."):
+        w(f"\n*Section {k[8:]} was skipped in this run.*")
+w("")
+
+# 1. Per-job wall time.
+h = lambda n: num(f"hello.{n}.mean_ms")
+
+
+def hs(n):
+    """A hello mean with its standard deviation."""
+    m, sd = h(n), num(f"hello.{n}.sd_ms")
+    return f1(m) if m is None or sd is None else f"{m:.1f} ± {sd:.1f}"
+
+
+L = h("local")
+tp, sp, tl, sl, tpump = h("tinydcc-plain"), h("stock-plain"), h("tinydcc-lzo"), h("stock-lzo"), h("tinydcc-pump")
+t_over, s_over = sub(tp, L), sub(sp, L)
+tl_over, sl_over = sub(tl, L), sub(sl, L)
+pump_over = sub(tpump, L)
+stock_pump = text("hello.stock-pump.status", "not run")
+w(f"**1. Per-job wall time of hello_distcc.c** (hyperfine, mean of {runs} runs after 3 warm-ups ± standard deviation, ms; "
+  "each client with its own daemon on 127.0.0.1, `-j 2`)")
+w("")
+w("| measure | tinydcc | stock distcc | tinydcc/stock | target | met |")
+w("|---|---|---|---|---|---|")
+w(f"| local `gcc -c` (the overheads are over this) | {hs('local')} | | | | |")
+w(f"| plain, per job | {hs('tinydcc-plain')} | {hs('stock-plain')} | {ratio(tp, sp)} | | |")
+w(f"| plain, overhead over local | {f1(t_over)} | {f1(s_over)} | {ratio(t_over, s_over)} | ≤0.5× stock | "
+  f"{met(None if t_over is None or s_over is None else t_over <= 0.5 * s_over)} |")
+w(f"| LZO, per job | {hs('tinydcc-lzo')} | {hs('stock-lzo')} | {ratio(tl, sl)} | | |")
+w(f"| LZO, overhead over local | {f1(tl_over)} | {f1(sl_over)} | {ratio(tl_over, sl_over)} | | |")
+sp_cell = "n/a: " + stock_pump if stock_pump != "ok" else f1(h("stock-pump"))
+w(f"| pump (`,lzo,cpp`), per job | {hs('tinydcc-pump')} | {sp_cell} | | | |")
+pump_ok = None
+if pump_over is not None and s_over is not None:
+    pump_ok = pump_over <= 0.15 * s_over and pump_over <= 2.0
+w(f"| pump overhead over local, against stock's plain overhead | {f1(pump_over)} | {f1(s_over)} | "
+  f"{ratio(pump_over, s_over)} | ≤0.15× stock plain and ≤2 ms | {met(pump_ok)}{no_pump('hello.tinydcc-pump')} |")
+w(f"| pump jobs the daemon got as protocol 3 | {jobs_line('hello.tinydcc-pump')} | | | | |")
+w("")
+
+# Other pairings.
+d = lambda n: num(f"daemon.hello.{n}.mean_ms")
+dl = d("local")
+w("Other pairings (same run; per job and overhead over local `gcc -c`, ms):")
+w("")
+w("| client → daemon | per job | overhead | jobs as protocol 3 |")
+w("|---|---|---|---|")
+w(f"| stock distcc → tinydcc daemon, plain (daemon.sh; local {f1(dl)}) | {f1(d('tinydcc-daemon'))} | "
+  f"{f1(sub(d('tinydcc-daemon'), dl))} | |")
+w(f"| stock distcc → stock distccd, plain (daemon.sh; same local) | {f1(d('stock-distccd'))} | "
+  f"{f1(sub(d('stock-distccd'), dl))} | |")
+w(f"| stock distcc, pump through tinydcc's include server → tinydcc daemon | {f1(h('stock-client-pump'))} | "
+  f"{f1(sub(h('stock-client-pump'), L))} | {jobs_line('hello.stock-client-pump')} |")
+w(f"| stock distcc, pump through tinydcc's include server → stock distccd | "
+  f"{f1(h('stock-client-pump-distccd'))} | {f1(sub(h('stock-client-pump-distccd'), L))} | "
+  f"{text('hello.stock-client-pump-distccd.pump_sent', '?')} sent with headers (include server) |")
+if stock_pump != "ok":
+    w(f"| stock distcc-pump (Debian's include server) → stock distccd | not measured | | {stock_pump} |")
+else:
+    w(f"| stock distcc-pump (Debian's include server) → stock distccd | {f1(h('stock-pump'))} | "
+      f"{f1(sub(h('stock-pump'), L))} | |")
+w("")
+
+# 2. Kernel.
+k = lambda key: num(f"kernel.x86.{key}")
+kl = k("local.seconds")
+ks, kt = k("plain.distcc.stock.seconds"), k("plain.tinydcc.tinydcc.seconds")
+kp, kps = k("pump.tinydcc.tinydcc.seconds"), k("pump.distcc.tinydcc.seconds")
+kj = next((vals[x] for x in sorted(vals) if x.startswith("kernel.x86.") and x.endswith(".jobs")
+           and ".local." not in x), "?")
+kh = next((vals[x] for x in sorted(vals) if x.startswith("kernel.x86.plain.") and x.endswith(".hosts")), "?")
+w(f"**2. Linux 6.1 tinyconfig `make vmlinux`** (wall time, s; `linux-source-6.1`; local `-j"
+  f"{text('kernel.x86.local.jobs', '?')}`, distributed `-j{kj}` through one daemon on this machine, "
+  f"hosts `{kh}` (pump: `,cpp` added); every object checked against the local build's)")
+w("")
+w("| measure | tinydcc | stock distcc | tinydcc/stock | target | met |")
+w("|---|---|---|---|---|---|")
+w(f"| local `make -j{text('kernel.x86.local.jobs', '?')}` | {f1(kl)} | | | | |")
+w(f"| plain `-j{kj}` | {f1(kt)} | {f1(ks)} | {ratio(kt, ks)} | ≤0.9× stock | "
+  f"{met(None if kt is None or ks is None else kt <= 0.9 * ks)} |")
+w(f"| pump `-j{kj}`, against local | {f1(kp)} | | {ratio(kp, kl)} of local | ≤ local | {met(le(kp, kl))}{no_pump('kernel.x86.pump.tinydcc.tinydcc')} |")
+w(f"| pump jobs the daemon got as protocol 3 | {jobs_line('kernel.x86.pump.tinydcc.tinydcc')} | | | | |")
+w(f"| stock distcc, pump through tinydcc's include server → tinydcc daemon | {f1(kps)} | | "
+  f"{ratio(kps, kl)} of local | | |")
+w(f"| … of which jobs as protocol 3 | {jobs_line('kernel.x86.pump.distcc.tinydcc')} | | | | |")
+objs = [text(f"kernel.x86.{m}.objects", None) for m in
+        ("plain.distcc.stock", "plain.tinydcc.tinydcc", "pump.tinydcc.tinydcc", "pump.distcc.tinydcc")]
+if all(objs):
+    w(f"| objects identical to the local build's, per run (host tools in scripts/ not compared) | "
+      f"{', '.join(objs[1:])} | {objs[0]} (init/version*.o left out: stock distcc runs `gcc --version` "
+      "as x86_64-linux-gnu-gcc) | | all | **yes** |")
+elif "skipped.kernel" in vals:
+    w("| objects identical to the local build's, per run | not run | | | all | not run |")
+else:
+    w("| objects identical to the local build's, per run | not every run got through its check | | | all | **no** |")
+loads = [(name, text(f"kernel.x86.{key}.load", None)) for name, key in
+         (("local", "local"), ("stock plain", "plain.distcc.stock"), ("tinydcc plain", "plain.tinydcc.tinydcc"),
+          ("tinydcc pump", "pump.tinydcc.tinydcc"), ("stock distcc pump", "pump.distcc.tinydcc"))]
+if any(v for _, v in loads):
+    w("")
+    w("1-minute load average at the end of each build (a shared machine): "
+      + ", ".join(f"{n} {v}" for n, v in loads if v) + ".")
+w("")
+
+# 3. Client, daemon, size.
+c = lambda key: num(f"client.{key}")
+w(f"**3. Cost** (client: mean per job over {text('client.jobs', '?')} jobs against one stock distccd, "
+  "CPU = user+sys of the client and the children it waits for, from wait4; \"cpp stubbed\" replaces "
+  "`gcc -E` with a canned .i so only the clients' own work counts. Daemon: sum over all its processes, "
+  "`-j 2`, busy = two `-O2` compiles running, compilers not counted)")
+w("")
+w("| measure | tinydcc | stock distcc | tinydcc/stock | target | met |")
+w("|---|---|---|---|---|---|")
+
+
+def crow(label, key_t, key_s, unit, target=None, limit=None, note=""):
+    a, b = c(key_t), c(key_s)
+    ok = None if a is None or b is None or limit is None else a <= limit * b
+    w(f"| {label} | {f1(a) if unit == 'ms' else fi(a)} | {f1(b) if unit == 'ms' else fi(b)} | {ratio(a, b)} | "
+      f"{target or ''} | {met(ok) + note if target else ''} |")
+
+
+def fi(x):
+    return "not run" if x is None else f"{x:,.0f}"
+
+
+crow("client CPU ms per job, plain, cpp stubbed", "tiny-plain.cpu_ms", "stock-plain.cpu_ms", "ms", "≤ stock", 1.0)
+crow("client peak RSS KiB per job, plain, cpp stubbed", "tiny-plain.rss_mean_kib", "stock-plain.rss_mean_kib",
+     "KiB", "≤ stock", 1.0)
+crow("client CPU ms per job, LZO, cpp stubbed", "tiny-lzo.cpu_ms", "stock-lzo.cpu_ms", "ms", "≤ stock", 1.0)
+crow("client peak RSS KiB per job, LZO, cpp stubbed", "tiny-lzo.rss_mean_kib", "stock-lzo.rss_mean_kib",
+     "KiB", "≤ stock", 1.0)
+crow("client CPU ms per job, plain, real `gcc -E`", "real-tiny-plain.cpu_ms", "real-stock-plain.cpu_ms", "ms")
+crow("client CPU ms per job: tinydcc pump against stock plain (real gcc)", "real-tiny-pump.cpu_ms",
+     "real-stock-plain.cpu_ms", "ms", "≤0.25× stock plain", 0.25,
+     " (no job went as pump: plain jobs measured)" if num("client.real-tiny-pump.pump_sent") == 0 else "")
+w(f"| … pump jobs sent with their headers (include server's count) | "
+  f"{text('client.real-tiny-pump.pump_sent', 'not run')} of {text('client.jobs', '?')} | | | | |")
+crow("stock distcc's client CPU ms per job, pump through tinydcc's include server, against stock plain",
+     "real-stock-pump.cpu_ms", "real-stock-plain.cpu_ms", "ms")
+dm = lambda who, key: num(f"daemon.{who}.{key}")
+t_idle, s_idle = dm("tinydcc", "rss_idle_kib"), dm("stock", "rss_idle_kib")
+st_idle, st_busy = dm("static", "rss_idle_kib"), dm("static", "rss_busy_kib")
+w(f"| daemon RSS idle, KiB: the boards' static musl build (x86_64-unknown-linux-musl, tests/bench/static-rss.sh) | "
+  f"{fi(st_idle)} | | | ≤1.5 MB (1,536 KiB) | {met(None if st_idle is None else st_idle <= 1536)} |")
+w(f"| daemon RSS peak, KiB: static musl build, 2 big lzo compiles + 20 small jobs | {fi(st_busy)} | | | | |")
+w(f"| daemon RSS idle, KiB (x86_64 glibc release build, shared libc pages included; processes: "
+  f"{fi(dm('tinydcc', 'procs_idle'))} / {fi(dm('stock', 'procs_idle'))}) | "
+  f"{fi(t_idle)} | {fi(s_idle)} | {ratio(t_idle, s_idle)} | | |")
+for key, label in (("pss_idle_kib", "daemon PSS idle, KiB"), ("rss_busy_kib", "daemon RSS busy, KiB"),
+                   ("pss_busy_kib", "daemon PSS busy, KiB")):
+    a, b = dm("tinydcc", key), dm("stock", key)
+    w(f"| {label} | {fi(a)} | {fi(b)} | {ratio(a, b)} | | |")
+x86, arm = num("size.x86.bytes"), num("size.armv7.bytes")
+w(f"| binary size, bytes: x86_64 release ({text('size.x86.file', '?')}) | {fi(x86)} | | | | |")
+w(f"| binary size, bytes: static armv7 (`cross/build-armv7.sh`) | {fi(arm)} | | | ≤600 KB (600,000 bytes) | "
+  f"{met(None if arm is None else arm <= 600000)} |")
+print("\n".join(out))
