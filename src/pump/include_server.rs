@@ -50,6 +50,7 @@ impl IncludeServer {
             return Err("the client sent no absolute working directory".into());
         }
         let closure = self.scanner.scan(Path::new(cwd), argv).map_err(|g| g.0)?;
+        self.mirror.new_query();
         let io = |e: std::io::Error| format!("cannot prepare the client root: {e}");
         let sys: Vec<PathBuf> = closure
             .system_dirs
@@ -73,7 +74,7 @@ impl IncludeServer {
         let mut seen = HashSet::new();
         let mut files = Vec::new();
         for f in &closure.files {
-            let Ok(real) = std::fs::canonicalize(f) else {
+            let Ok(real) = self.mirror.real_path(f) else {
                 continue; // gone since the scan: not there on the server either
             };
             if sys.iter().any(|s| real.starts_with(s)) {
