@@ -92,7 +92,21 @@ impl IncludeServer {
         }
         let mut forcing = Vec::new();
         for d in &closure.dirs {
-            let at = self.mirror.forcing_file(d).map_err(io)?;
+            // Named as the compiler names it, perhaps through symlinks: the
+            // links are mirrored and the directory made where it really is
+            // (never written through a link).
+            for l in self.mirror.ancestor_links(d).map_err(io)? {
+                if seen.insert(l.clone()) {
+                    links.push(l);
+                }
+            }
+            let Ok(real) = self.mirror.real_path(d) else {
+                continue; // gone since the scan: not there on the server either
+            };
+            if sys.iter().any(|s| real.starts_with(s)) {
+                continue; // the server has its own
+            }
+            let at = self.mirror.forcing_file(&real).map_err(io)?;
             if seen.insert(at.clone()) {
                 forcing.push(at);
             }
