@@ -281,3 +281,57 @@ fn startup_output_ends_and_shutdown_stops_the_server() {
     let state = stat.rsplit(") ").next().and_then(|r| r.chars().next());
     assert!(matches!(state, None | Some('Z') | Some('X')), "{stat}");
 }
+
+/// Headers reached through a symlinked include dir, a symlinked header and
+/// `..` across a link: the include server mirrors the links, and the
+/// object still equals a local build.
+#[test]
+fn stock_distcc_through_symlinks() {
+    let d = Daemon::start(Kind::Tiny, &[]);
+    let dir = TempDir::new("pumplinks");
+    std::fs::create_dir_all(dir.join("real/sub")).unwrap();
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    dir.write(
+        "real/config.h",
+        "#define GREETING \"through links\"\n#include \"sub/more.h\"\n",
+    );
+    dir.write("real/sub/more.h", "#include \"../value.h\"\n");
+    dir.write("real/value.h", "#define VALUE 42\n");
+    std::os::unix::fs::symlink("../real", dir.join("src/inc")).unwrap();
+    std::os::unix::fs::symlink("config.h", dir.join("real/alias.h")).unwrap();
+    dir.write(
+        "src/main.c",
+        "#include <stdio.h>\n#include <alias.h>\n#include \"inc/sub/../value.h\"\n\
+         int main(void) { printf(\"%s %d\\n\", GREETING, VALUE); return 0; }\n",
+    );
+    let src = dir.join("src");
+    assert!(local_gcc(&src, &["-Iinc", "-c", "main.c", "-o", "local.o"])
+        .status
+        .success());
+    let distcc = require("distcc");
+    let mut c = client_cmd(Kind::Tiny, &src, &format!("{},cpp", d.host(true)));
+    c.args([
+        "--pump",
+        distcc.to_str().unwrap(),
+        "gcc",
+        "-Iinc",
+        "-c",
+        "main.c",
+        "-o",
+        "main.o",
+    ])
+    .env("DISTCC_FALLBACK", "0");
+    let out = run(c);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read(src.join("main.o")).unwrap(),
+        std::fs::read(src.join("local.o")).unwrap()
+    );
+    assert!(
+        text(&out.stderr).contains("pump: 1 compile(s) sent with their headers"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(d.wait_job("COMPILE_OK", "main.c"));
+    assert!(d.log_text().contains("protocol 3 request for main.c"));
+}

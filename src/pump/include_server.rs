@@ -50,6 +50,7 @@ impl IncludeServer {
             return Err("the client sent no absolute working directory".into());
         }
         let closure = self.scanner.scan(Path::new(cwd), argv).map_err(|g| g.0)?;
+        self.mirror.new_query();
         let io = |e: std::io::Error| format!("cannot prepare the client root: {e}");
         let sys: Vec<PathBuf> = closure
             .system_dirs
@@ -73,7 +74,7 @@ impl IncludeServer {
         let mut seen = HashSet::new();
         let mut files = Vec::new();
         for f in &closure.files {
-            let Ok(real) = std::fs::canonicalize(f) else {
+            let Ok(real) = self.mirror.real_path(f) else {
                 continue; // gone since the scan: not there on the server either
             };
             if sys.iter().any(|s| real.starts_with(s)) {
@@ -91,7 +92,21 @@ impl IncludeServer {
         }
         let mut forcing = Vec::new();
         for d in &closure.dirs {
-            let at = self.mirror.forcing_file(d).map_err(io)?;
+            // Named as the compiler names it, perhaps through symlinks: the
+            // links are mirrored and the directory made where it really is
+            // (never written through a link).
+            for l in self.mirror.ancestor_links(d).map_err(io)? {
+                if seen.insert(l.clone()) {
+                    links.push(l);
+                }
+            }
+            let Ok(real) = self.mirror.real_path(d) else {
+                continue; // gone since the scan: not there on the server either
+            };
+            if sys.iter().any(|s| real.starts_with(s)) {
+                continue; // the server has its own
+            }
+            let at = self.mirror.forcing_file(&real).map_err(io)?;
             if seen.insert(at.clone()) {
                 forcing.push(at);
             }

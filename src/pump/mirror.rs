@@ -23,7 +23,21 @@ pub struct Mirror {
     root: PathBuf,
     /// realpath → (size, mtime) of the compressed copy made for it.
     made: HashMap<PathBuf, (u64, i64)>,
+    /// Every symlink in the root (only the mirror writes there).
     links: HashMap<PathBuf, ()>,
+    /// This query's lookups, forgotten by `new_query` (the tree may
+    /// change between queries): what `lstat` said of a client path, and
+    /// the real paths of directories. A kernel file's 900 headers share a
+    /// few dozen directories.
+    kinds: HashMap<PathBuf, Kind>,
+    real_dirs: HashMap<PathBuf, PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Missing,
+    Symlink,
+    Other,
 }
 
 /// Where the root lives: `$DISTCC_CLIENT_TMP`, else /dev/shm if writable,
@@ -80,11 +94,57 @@ impl Mirror {
             root: make_root()?,
             made: HashMap::new(),
             links: HashMap::new(),
+            kinds: HashMap::new(),
+            real_dirs: HashMap::new(),
         })
     }
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Start answering a new query: forget what the last one looked up.
+    pub fn new_query(&mut self) {
+        self.kinds.clear();
+        self.real_dirs.clear();
+    }
+
+    fn kind(&mut self, p: &Path) -> Kind {
+        if let Some(&k) = self.kinds.get(p) {
+            return k;
+        }
+        let k = match std::fs::symlink_metadata(p) {
+            Err(_) => Kind::Missing,
+            Ok(m) if m.file_type().is_symlink() => Kind::Symlink,
+            Ok(_) => Kind::Other,
+        };
+        self.kinds.insert(p.to_path_buf(), k);
+        k
+    }
+
+    /// What `std::fs::canonicalize(p)` says, from this query's lookups
+    /// where they answer it: the real dir plus the name, unless `p` itself
+    /// is a link.
+    pub fn real_path(&mut self, p: &Path) -> io::Result<PathBuf> {
+        let (Some(dir), Some(name)) = (p.parent(), p.file_name()) else {
+            return std::fs::canonicalize(p);
+        };
+        match self.kind(p) {
+            Kind::Missing => {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("{}: not found", p.display()),
+                ))
+            }
+            Kind::Symlink => return std::fs::canonicalize(p),
+            Kind::Other => {}
+        }
+        if let Some(r) = self.real_dirs.get(dir) {
+            return Ok(r.join(name));
+        }
+        let r = std::fs::canonicalize(dir)?;
+        self.real_dirs.insert(dir.to_path_buf(), r.clone());
+        Ok(r.join(name))
     }
 
     /// The top directory to remove at shutdown (the root minus padding).
@@ -124,14 +184,15 @@ impl Mirror {
         Ok(at)
     }
 
-    /// True if a proper ancestor of `at` (inside the root) is a symlink.
+    /// True if a proper ancestor of `at` (inside the root) is a symlink:
+    /// one of the mirror's own links, the only ones in the root.
     fn through_link(&self, at: &Path) -> bool {
         let mut p = at.parent();
         while let Some(d) = p {
             if d == self.root || !d.starts_with(&self.root) {
                 return false;
             }
-            if std::fs::symlink_metadata(d).is_ok_and(|m| m.file_type().is_symlink()) {
+            if self.links.contains_key(d) {
                 return true;
             }
             p = d.parent();
@@ -168,7 +229,7 @@ impl Mirror {
             }
             // A symlinked file is a link too, to the real file shipped beside.
             let _last = i + 1 == comps.len();
-            if std::fs::symlink_metadata(&cur).is_ok_and(|m| m.file_type().is_symlink()) {
+            if self.kind(&cur) == Kind::Symlink {
                 let real = std::fs::canonicalize(&cur)?;
                 out.push(self.link(&cur, &real)?);
                 cur = real;
@@ -180,7 +241,7 @@ impl Mirror {
     /// The compressed copy of a file, at `<root><realpath>.lzo`, made or
     /// refreshed if the file changed since.
     pub fn file(&mut self, path: &Path) -> io::Result<PathBuf> {
-        let real = std::fs::canonicalize(path)?;
+        let real = self.real_path(path)?;
         let meta = std::fs::metadata(&real)?;
         let stamp = (
             meta.size(),
@@ -189,7 +250,7 @@ impl Mirror {
         let at = with_suffix(&under(&self.root, &real), ".lzo");
         if self.through_link(&at) {
             return Err(io::Error::other(format!(
-                "{} lies inside a system dir link",
+                "{} lies behind a link in the client root",
                 real.display()
             )));
         }
@@ -213,7 +274,7 @@ impl Mirror {
         let at = under(&self.root, dir).join(FORCING_FILE);
         if self.through_link(&at) {
             return Err(io::Error::other(format!(
-                "{} lies inside a system dir link",
+                "{} lies behind a link in the client root",
                 dir.display()
             )));
         }
@@ -257,6 +318,42 @@ mod tests {
             Some("/usr/include")
         );
         assert_eq!(client_name("/x"), None);
+    }
+
+    #[test]
+    fn real_path_agrees_with_canonicalize() {
+        let mut m = Mirror::new().unwrap();
+        let d = crate::paths::make_temp_dir(&std::env::temp_dir(), "mirror-").unwrap();
+        std::fs::create_dir_all(d.join("real/sub")).unwrap();
+        std::fs::write(d.join("real/a.h"), "").unwrap();
+        std::fs::write(d.join("real/sub/b.h"), "").unwrap();
+        std::os::unix::fs::symlink(d.join("real"), d.join("alias")).unwrap();
+        std::os::unix::fs::symlink("sub/b.h", d.join("real/c.h")).unwrap();
+        for p in [
+            "real/a.h",
+            "alias/a.h",
+            "alias/sub/b.h",
+            "real/c.h",
+            "alias/c.h",
+            "alias/sub/../a.h",
+            "real/sub/../../alias/c.h",
+        ] {
+            let p = d.join(p);
+            assert_eq!(
+                m.real_path(&p).unwrap(),
+                std::fs::canonicalize(&p).unwrap(),
+                "{}",
+                p.display()
+            );
+        }
+        assert!(m.real_path(&d.join("real/missing.h")).is_err());
+        // A file that appears later is seen by the next query.
+        std::fs::write(d.join("real/missing.h"), "").unwrap();
+        assert!(m.real_path(&d.join("real/missing.h")).is_err());
+        m.new_query();
+        assert!(m.real_path(&d.join("real/missing.h")).is_ok());
+        std::fs::remove_dir_all(m.top()).unwrap();
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]

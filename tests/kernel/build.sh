@@ -14,9 +14,9 @@
 # times and "objects: N identical"; exits non-zero on any difference.
 # The source tree and the local build's checksums are cached under
 # $KERNEL_CACHE (default /var/tmp/tinydcc-kernel) for later runs; the
-# checksums are keyed on the compiler's and linker's versions, so another
-# toolchain never compares against stale ones. Runs on the same tree wait
-# for each other (a lock per arch in the cache).
+# checksums are keyed on the compiler's and linker's versions and the
+# source package, so another toolchain never compares against stale ones.
+# Runs on the same tree wait for each other (a lock per arch in the cache).
 set -euo pipefail
 mode=${1:?mode}
 if [ "$mode" = local ]; then client=; arch=${2:-x86}; else client=${2:?client}; arch=${3:-x86}; fi
@@ -35,9 +35,13 @@ if ! flock -n 9; then
   flock 9
 fi
 src=$cache/linux-$arch
-if [ ! -f "$src/Makefile" ]; then
-  rm -rf "$src.tmp"; mkdir -p "$src.tmp"
-  tar -xf /usr/src/linux-source-6.1.tar.xz -C "$src.tmp" --strip-components=1
+tarball=/usr/src/linux-source-6.1.tar.xz
+# The tree is extracted again when the package is updated.
+source_id=$(stat -c '%n %s %Y' "$tarball")
+if [ ! -f "$src/Makefile" ] || [ "$(cat "$src/.tinydcc-source" 2>/dev/null)" != "$source_id" ]; then
+  rm -rf "$src" "$src.tmp"; mkdir -p "$src.tmp"
+  tar -xf "$tarball" -C "$src.tmp" --strip-components=1
+  echo "$source_id" > "$src.tmp/.tinydcc-source"
   mv "$src.tmp" "$src"
 fi
 cd "$src"
@@ -54,7 +58,7 @@ fi
 # `gcc` the two builds would differ in that string alone.
 ccname=${cross:-$(gcc -dumpmachine)-}gcc
 kmake+=(CC="$ccname")
-key=$({ "$ccname" --version; "${cross}ld" -v; echo "${kmake[*]}"; } | sha256sum | cut -c1-16)
+key=$({ "$ccname" --version; "${cross}ld" -v; echo "${kmake[*]}"; echo "$source_id"; } | sha256sum | cut -c1-16)
 local_sums=$cache/local-$arch-$key.sums
 local_deps=$cache/local-$arch-$key.deps
 sums() { find . -name '*.o' ! -name vmlinux.o -exec sha256sum {} + | sort -k2; }
@@ -114,8 +118,14 @@ chmod 777 "$work"
 # The daemon's job directories on tmpfs where there is one: a kernel TU
 # in pump mode is ~900 headers laid out and deleted again, which on a busy
 # ext4 cost ~0.3 s of kernel time per job (its inode allocator), more than
-# all the daemon's other work.
-if [ -w /dev/shm ]; then scratch=$(mktemp -d /dev/shm/tinydcc-kernel.XXXXXX); else scratch=$work/scratch; fi
+# all the daemon's other work. (Not on a small /dev/shm, such as a
+# container's 64 MB: four jobs' files and the include server's copies.)
+shm_free=$(df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 { print $4 }')
+if [ -w /dev/shm ] && [ "${shm_free:-0}" -ge 1048576 ]; then
+  scratch=$(mktemp -d /dev/shm/tinydcc-kernel.XXXXXX)
+else
+  scratch=$work/scratch
+fi
 daemon_pid=
 cleanup() {
   [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null
