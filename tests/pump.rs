@@ -22,6 +22,18 @@ fn project(dir: &TempDir) {
     );
 }
 
+/// `tinydcc --pump distcc gcc -Iinc -c main.c -o main.o` in `cwd`,
+/// without fallback.
+fn stock_pump_main(d: &Daemon, cwd: &std::path::Path) -> std::process::Output {
+    let distcc = require("distcc");
+    let mut c = client_cmd(Kind::Tiny, cwd, &format!("{},cpp", d.host(true)));
+    c.arg("--pump")
+        .arg(distcc)
+        .args(["gcc", "-Iinc", "-c", "main.c", "-o", "main.o"])
+        .env("DISTCC_FALLBACK", "0");
+    run(c)
+}
+
 #[test]
 fn stock_distcc_uses_our_include_server() {
     let d = Daemon::start(Kind::Tiny, &[]);
@@ -32,20 +44,7 @@ fn stock_distcc_uses_our_include_server() {
             .status
             .success()
     );
-    let distcc = require("distcc");
-    let mut c = client_cmd(Kind::Tiny, dir.path(), &format!("{},cpp", d.host(true)));
-    c.args([
-        "--pump",
-        distcc.to_str().unwrap(),
-        "gcc",
-        "-Iinc",
-        "-c",
-        "main.c",
-        "-o",
-        "main.o",
-    ])
-    .env("DISTCC_FALLBACK", "0");
-    let out = run(c);
+    let out = stock_pump_main(&d, dir.path());
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         std::fs::read(dir.join("main.o")).unwrap(),
@@ -308,20 +307,7 @@ fn stock_distcc_through_symlinks() {
     assert!(local_gcc(&src, &["-Iinc", "-c", "main.c", "-o", "local.o"])
         .status
         .success());
-    let distcc = require("distcc");
-    let mut c = client_cmd(Kind::Tiny, &src, &format!("{},cpp", d.host(true)));
-    c.args([
-        "--pump",
-        distcc.to_str().unwrap(),
-        "gcc",
-        "-Iinc",
-        "-c",
-        "main.c",
-        "-o",
-        "main.o",
-    ])
-    .env("DISTCC_FALLBACK", "0");
-    let out = run(c);
+    let out = stock_pump_main(&d, &src);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         std::fs::read(src.join("main.o")).unwrap(),
