@@ -376,9 +376,11 @@ impl Server {
                 object_file,
                 dir,
             } = job::finish(*job, st);
-            // Clean up before answering (an open object file outlives it).
-            drop(dir);
+            // Answer first: removing a pump job's mirror (hundreds of
+            // headers) would delay the client. An open object file
+            // outlives its directory.
             self.start_reply(t, reply, object_file, summary, outcome);
+            drop(dir);
         }
         self.stats.sample_kids(self.running.len());
         self.start_queued();
