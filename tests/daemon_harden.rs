@@ -190,7 +190,7 @@ fn attacks_are_refused_and_never_run() {
         log.contains("WARNING: client 127.0.0.1:") && log.contains("refused: argument '-wrapper'"),
         "{log}"
     );
-    assert!(d.leftovers().is_empty());
+    assert!(d.leftovers_after_reply().is_empty());
 }
 
 /// `-o` is rewritten into the job directory, as distccd does.
@@ -208,10 +208,10 @@ fn output_path_is_rewritten_not_written() {
     assert!(!target.exists());
     // The job dir is removed just after the reply is sent: wait for it.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !d.leftovers().is_empty() && std::time::Instant::now() < deadline {
+    while !d.leftovers_after_reply().is_empty() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    assert!(d.leftovers().is_empty(), "{:?}", d.leftovers());
+    assert!(d.leftovers_after_reply().is_empty(), "{:?}", d.leftovers());
 }
 
 /// Stock clients send `-x c` for `-x c` compiles; it is rewritten to the
@@ -307,5 +307,5 @@ fn sandbox_stops_incbin_of_outside_files() {
         text(&reply).contains("secret.txt"),
         "the assembler's error names the file"
     );
-    assert!(d.leftovers().is_empty());
+    assert!(d.leftovers_after_reply().is_empty());
 }

@@ -45,7 +45,7 @@ fn garbage_tokens() {
     dropped(&d, b"DIST0000000zARGC", "not 8 hex digits");
     dropped(&d, b"DIST00000009", "protocol version 9");
     still_serves(&d, "garbage");
-    assert!(d.leftovers().is_empty());
+    assert!(d.leftovers_after_reply().is_empty());
 }
 
 #[test]
@@ -87,7 +87,7 @@ fn truncated_request() {
     }
     assert_eq!(log.matches(needle).count(), 2, "{log}");
     still_serves(&d, "trunc");
-    assert!(d.leftovers().is_empty());
+    assert!(d.leftovers_after_reply().is_empty());
 }
 
 /// A client that sends a byte at a time holds no compile slot: with -j 1
@@ -185,7 +185,7 @@ fn missing_compiler_is_reported_in_band() {
         "{:?}",
         text(&reply)
     );
-    assert!(d.leftovers().is_empty());
+    assert!(d.leftovers_after_reply().is_empty());
 }
 
 /// Twenty connections trickling a byte a second hold no compile slot and

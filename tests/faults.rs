@@ -110,7 +110,7 @@ fn compiler_killed_mid_job() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     same_as_local(&dir, "k");
     assert!(d.wait_job("COMPILE_ERROR", "k.c"), "{}", d.log_text());
-    assert!(d.leftovers().is_empty());
+    assert!(d.leftovers_after_reply().is_empty());
     let mut s = TcpStream::connect(("127.0.0.1", d.port)).unwrap();
     s.write_all(&request_v1(&["gcc", "-c", "x.c", "-o", "x.o"], b"int x;\n"))
         .unwrap();
@@ -148,7 +148,7 @@ fn daemon_killed_mid_job() {
     same_as_local(&dir, "d");
     // What the killed daemon left is removed by the next one in that TMPDIR.
     assert!(
-        !d.leftovers().is_empty(),
+        !d.leftovers_after_reply().is_empty(),
         "the killed daemon's job dir should be there"
     );
     let scratch = d.tmp.path().to_str().unwrap().to_string();
@@ -156,7 +156,7 @@ fn daemon_killed_mid_job() {
     // The port listens before the start-up clean-up is logged: wait for it.
     let log = d2.wait_log("removed 1 job directories");
     assert!(log.contains("removed 1 job directories"), "{log}");
-    assert!(d.leftovers().is_empty());
+    assert!(d.leftovers_after_reply().is_empty());
     let mut c = client_cmd(Kind::Tiny, dir.path(), &d2.host(false));
     c.args(["gcc", "-c", "d.c", "-o", "d2.o"])
         .env("DISTCC_FALLBACK", "0");

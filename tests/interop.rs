@@ -126,7 +126,7 @@ fn tiny_daemon_cleans_up_and_stops() {
     assert!(run(c).status.success());
     assert!(dir.join("x.o").exists(), "default output name x.o");
     assert!(
-        d.leftovers().is_empty(),
+        d.leftovers_after_reply().is_empty(),
         "left in scratch: {:?}",
         d.leftovers()
     );

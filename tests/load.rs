@@ -67,7 +67,7 @@ fn two_hundred_parallel_connections() {
         assert_eq!(text(&r), want);
     }
     assert!(start.elapsed() < Duration::from_secs(60));
-    assert!(d.leftovers().is_empty());
+    assert!(d.leftovers_after_reply().is_empty());
 }
 
 /// 10,000 jobs one after another: the daemon's memory stays flat (the
@@ -100,5 +100,5 @@ fn ten_thousand_sequential_jobs_flat_memory() {
     let last = rss_kb(pid);
     println!("daemon RSS after 100 jobs: {first} KiB, after 10000: {last} KiB");
     assert!(last <= first + 512, "RSS grew from {first} to {last} KiB");
-    assert!(d.leftovers().is_empty());
+    assert!(d.leftovers_after_reply().is_empty());
 }

@@ -58,7 +58,7 @@ fn stock_distcc_uses_our_include_server() {
     assert!(d.wait_job("COMPILE_OK", "main.c"));
     let log = d.log_text();
     assert!(log.contains("protocol 3 request for main.c"), "{log}");
-    assert!(d.leftovers().is_empty());
+    assert!(d.leftovers_after_reply().is_empty());
 }
 
 #[test]
@@ -116,7 +116,7 @@ fn our_client_in_pump_mode(daemon: Kind) {
     if daemon == Kind::Tiny {
         let log = d.log_text();
         assert!(log.contains("protocol 3 request for main.c"), "{log}");
-        assert!(d.leftovers().is_empty());
+        assert!(d.leftovers_after_reply().is_empty());
     }
 }
 

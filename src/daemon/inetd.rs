@@ -72,7 +72,7 @@ pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Op
             };
             buf.drain(..used);
             if job.is_none() && dec.argv_complete() {
-                job = Some(job::prepare(&mut dec, policy, tmp));
+                job = Some(job::prepare(&mut dec, policy, tmp, false));
                 continue;
             }
             if used == 0 || dec.is_done() {
@@ -101,7 +101,7 @@ pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Op
         }
         Some(Ok(p)) => {
             let (compiler, input_name) = (p.plan.argv[0].clone(), p.plan.input.clone());
-            match job::spawn(p, sandbox, Limits::default().max_decompressed) {
+            match job::spawn(p, sandbox, Limits::default().max_decompressed, true) {
                 Ok(mut running) => {
                     let st = match running.child.wait() {
                         Ok(st) => st,

@@ -9,6 +9,7 @@ use std::time::Instant;
 use crate::args;
 use crate::protocol::reply::Reply;
 
+use super::feed::{self, Feed};
 use super::harden;
 use super::sandbox;
 use super::whitelist::{self, Policy};
@@ -130,20 +131,30 @@ pub struct Prepared {
     /// Pump: where the compiler runs (the mirror of the client's cwd), once
     /// the client's files are laid out.
     pub run_dir: Option<PathBuf>,
+    /// Plain C-family job: the compiler reads the source from a pipe and
+    /// may start before it arrives (`feed`).
+    pub piped: bool,
 }
 
 impl Prepared {
     /// Lay out the job directory once argv has passed every check.
-    pub fn new(plan: Plan, version: u32, tmp: &Path) -> Result<Prepared, Refusal> {
+    pub fn new(plan: Plan, version: u32, tmp: &Path, pipe: bool) -> Result<Prepared, Refusal> {
         let dir = JobDir::create(tmp).map_err(|e| Refusal {
             code: crate::exitcode::EXIT_IO_ERROR,
             why: format!("cannot create a job directory in {}: {e}", tmp.display()),
         })?;
+        let piped = pipe
+            && version < 3
+            && matches!(
+                args::preprocessed_ext(&plan.input),
+                "i" | "ii" | "mi" | "mii"
+            );
         Ok(Prepared {
             plan,
             dir,
             version,
             run_dir: None,
+            piped,
         })
     }
 
@@ -177,13 +188,24 @@ impl Prepared {
         self.dir.path().join(format!("input.{ext}"))
     }
 
-    /// Where the source goes as it arrives: the input itself (v1), or the
+    /// The whole plain source: the input itself, unless the compiler
+    /// reads it from a pipe (then `input_path` links to its stdin).
+    fn source_path(&self) -> PathBuf {
+        if self.piped {
+            let ext = args::preprocessed_ext(&self.plan.input);
+            self.dir.path().join(format!("source.{ext}"))
+        } else {
+            self.input_path()
+        }
+    }
+
+    /// Where the source goes as it arrives: the source itself (v1), or the
     /// compressed stream (v2), decompressed when it is complete.
     fn wire_path(&self) -> PathBuf {
         if self.version >= 2 {
             self.dir.path().join("input.lzo")
         } else {
-            self.input_path()
+            self.source_path()
         }
     }
 
@@ -196,10 +218,13 @@ impl Prepared {
 /// Check a request's argv (complete in `dec`) and, if it passes, lay out
 /// the job directory and point the decoder's source stream at it. A refusal
 /// makes the decoder discard the source; it is answered once all is read.
+/// `pipe`: the caller can feed a piped job (`feed`), so plain C-family
+/// jobs become piped.
 pub fn prepare(
     dec: &mut crate::protocol::request::RequestDecoder,
     policy: &Policy,
     tmp: &Path,
+    pipe: bool,
 ) -> Result<Prepared, Refusal> {
     let version = dec.version().unwrap_or(1);
     let (mode, cwd) = match dec.cwd() {
@@ -211,7 +236,7 @@ pub fn prepare(
             code: crate::exitcode::EXIT_BAD_ARGUMENTS,
             why,
         })
-        .and_then(|plan| Prepared::new(plan, version, tmp))
+        .and_then(|plan| Prepared::new(plan, version, tmp, pipe))
         .and_then(|p| {
             if version >= 3 {
                 return Ok(p); // the files come in the request itself
@@ -245,6 +270,11 @@ pub struct Running {
     pub version: u32,
     /// Pump: the mirror root, removed from the `.d` file.
     pub mirror: Option<PathBuf>,
+    /// Piped job: its stdin, until all of the source is in.
+    pub feed: Option<Feed>,
+    /// The compiler ended before the request was complete (a piped job
+    /// started early); answered once the rest is read.
+    pub exited: Option<ExitStatus>,
 }
 
 impl Running {
@@ -259,32 +289,38 @@ fn w_exitcode(code: i32) -> u32 {
     (code as u32 & 0xff) << 8
 }
 
-/// Start the compiler on a prepared job whose source has fully arrived,
-/// confined by Landlock when `sandbox` holds the kernel's ABI.
-pub fn spawn(job: Prepared, sandbox: Option<u32>, max_source: usize) -> Result<Running, Refusal> {
+/// Start the compiler, confined by Landlock when `sandbox` holds the
+/// kernel's ABI. `complete`: the whole source has arrived; only a piped
+/// job may start before that, and then gets `Feed::source_complete` later.
+pub fn spawn(
+    job: Prepared,
+    sandbox: Option<u32>,
+    max_source: usize,
+    complete: bool,
+) -> Result<Running, Refusal> {
     let fail = |code: i32, why: String| Refusal { code, why };
     let input = job.input_path();
-    if job.version >= 2 && job.run_dir.is_none() {
-        let wire = job.wire_path();
-        let text = std::fs::read(&wire)
-            .map_err(|e| e.to_string())
-            .and_then(|c| {
-                crate::protocol::lzo::decompress(&c, max_source).map_err(|e| e.to_string())
-            })
+    let mut feed = None;
+    let stdin = if job.piped {
+        let (r, mut f) = feed::pipe(job.wire_path(), job.source_path())
+            .and_then(|p| std::os::unix::fs::symlink(feed::STDIN_LINK, &input).map(|_| p))
             .map_err(|e| {
                 fail(
-                    crate::exitcode::EXIT_PROTOCOL_ERROR,
-                    format!("bad compressed source: {e}"),
+                    crate::exitcode::EXIT_IO_ERROR,
+                    format!("cannot set up the compiler's input: {e}"),
                 )
             })?;
-        std::fs::write(&input, text).map_err(|e| {
-            fail(
-                crate::exitcode::EXIT_IO_ERROR,
-                format!("cannot write the source: {e}"),
-            )
-        })?;
-        let _ = std::fs::remove_file(&wire);
-    }
+        if complete {
+            f.source_complete(max_source)?;
+        }
+        feed = Some(f);
+        Stdio::from(r)
+    } else {
+        if job.version >= 2 && job.run_dir.is_none() {
+            feed::decompress(&job.wire_path(), &input, max_source)?;
+        }
+        Stdio::null()
+    };
     let dir = job.dir.path();
     let output = dir.join(format!("output.{}", job.plan.output_ext));
     let plan = &job.plan;
@@ -332,7 +368,7 @@ pub fn spawn(job: Prepared, sandbox: Option<u32>, max_source: usize) -> Result<R
         // These make gcc write a dependency file wherever they point.
         .env_remove("DEPENDENCIES_OUTPUT")
         .env_remove("SUNPRO_DEPENDENCIES")
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(out)
         .stderr(err)
         .process_group(0);
@@ -362,6 +398,9 @@ pub fn spawn(job: Prepared, sandbox: Option<u32>, max_source: usize) -> Result<R
         )
     })?;
     drop(ruleset);
+    // Our copy of the pipe's read end goes with `cmd`, so EPIPE tells us
+    // the compiler is gone.
+    drop(cmd);
     Ok(Running {
         dir: job.dir,
         child,
@@ -369,6 +408,8 @@ pub fn spawn(job: Prepared, sandbox: Option<u32>, max_source: usize) -> Result<R
         plan: job.plan,
         version: job.version,
         mirror,
+        feed,
+        exited: None,
     })
 }
 
@@ -486,11 +527,31 @@ pub fn refusal_reply(version: u32, r: &Refusal) -> Reply {
     }
 }
 
-/// Kill a job's whole process group; its directory goes with it.
-pub fn abort(mut job: Running) {
+/// Take back an early start (see `server::preempt`): kill the compiler,
+/// keep the job directory and what has arrived of the source.
+pub fn unstart(mut job: Running) -> Prepared {
+    kill_group(&mut job);
+    let p = Prepared {
+        plan: job.plan,
+        dir: job.dir,
+        version: job.version,
+        run_dir: None,
+        piped: true,
+    };
+    // The link to the compiler's stdin is made again at the next start.
+    let _ = std::fs::remove_file(p.input_path());
+    p
+}
+
+fn kill_group(job: &mut Running) {
     let pgid = nix::unistd::Pid::from_raw(job.child.id() as i32);
     let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
     let _ = job.child.wait();
+}
+
+/// Kill a job's whole process group; its directory goes with it.
+pub fn abort(mut job: Running) {
+    kill_group(&mut job);
 }
 
 #[cfg(test)]

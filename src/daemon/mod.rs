@@ -2,6 +2,7 @@
 //! distccd's order, then the event loop in `server`.
 
 pub mod access;
+pub mod feed;
 pub mod harden;
 pub mod inetd;
 pub mod job;

@@ -1,9 +1,11 @@
 //! The daemon's event loop: one process, one mio poll. Each connection is
-//! an explicit state machine (`State`); it holds a compile slot only once
-//! its whole request has arrived, and its source goes straight into the
+//! an explicit state machine (`State`); its source goes straight into the
 //! job's file, so a slow or large request costs a socket and a small
-//! buffer, not a slot or its size in memory. Compiler exits arrive through
-//! a signalfd.
+//! buffer, not its size in memory. A compile slot belongs to whole
+//! requests: a plain job may borrow a free one as soon as its argv is
+//! checked, so its compiler starts up while the client's cpp still runs
+//! (`feed`), but gives it back when a whole request has to wait. Compiler
+//! exits arrive through a signalfd.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
@@ -32,6 +34,11 @@ const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
 const STATS: Token = Token(2);
 const FIRST_CONN: usize = 3;
+/// A connection's token with this bit set: its compiler's stdin pipe.
+const FEED: usize = 1 << (usize::BITS - 1);
+/// How long a job started early keeps its slot against whole requests
+/// that wait (a client's cpp usually takes far less).
+const EARLY_GRACE: Duration = Duration::from_secs(1);
 
 pub struct Config {
     pub allow: Vec<Cidr>,
@@ -49,14 +56,25 @@ pub struct Config {
     pub sandbox: Option<u32>,
 }
 
+/// A request whose argv has been checked.
+enum Checked {
+    /// Its job directory, receiving the source.
+    Ready(Prepared),
+    /// A piped job whose compiler started as soon as argv passed, because
+    /// a slot was free: it starts up while the client's cpp runs (`feed`).
+    Started(Box<Running>),
+    /// Answered once the whole request is in.
+    Refused(Refusal),
+    /// The compiler could not be started: (why, compiler, input).
+    Failed(Refusal, String, String),
+}
+
 enum State {
-    /// Receiving the request. `job` is set once argv has been checked: a
-    /// prepared job directory receiving the source, or a refusal that is
-    /// answered once the whole request is in.
+    /// Receiving the request; `job` is set once argv has been checked.
     Reading {
         dec: Box<RequestDecoder>,
         buf: Vec<u8>,
-        job: Option<Result<Prepared, Refusal>>,
+        job: Option<Checked>,
     },
     /// Whole request here, waiting for a compile slot.
     Queued {
@@ -195,6 +213,7 @@ impl Server {
                     LISTENER => self.accept(false),
                     STATS => self.accept(true),
                     SIGNALS => self.signals(),
+                    Token(t) if t & FEED != 0 => self.on_feed(Token(t & !FEED)),
                     t => {
                         if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                             self.on_readable(t);
@@ -339,51 +358,176 @@ impl Server {
     fn reap(&mut self) {
         let mut done = Vec::new();
         for &t in &self.running {
-            if let Some(Conn {
-                state: State::Compiling { job },
-                ..
-            }) = self.conns.get_mut(&t)
-            {
-                if let Ok(Some(st)) = job.child.try_wait() {
-                    done.push((t, st));
-                }
+            let job = match self.conns.get_mut(&t).map(|c| &mut c.state) {
+                Some(State::Compiling { job }) => job,
+                Some(State::Reading {
+                    job: Some(Checked::Started(job)),
+                    ..
+                }) => job,
+                _ => continue,
+            };
+            if let Ok(Some(st)) = job.child.try_wait() {
+                done.push((t, st));
             }
         }
         for (t, st) in done {
             self.running.retain(|x| *x != t);
+            self.stop_feed(t);
             let Some(conn) = self.conns.get_mut(&t) else {
                 continue;
             };
-            let State::Compiling { job } = std::mem::replace(&mut conn.state, placeholder()) else {
-                continue;
-            };
-            let ms = job.started.elapsed().as_millis();
-            let summary = job::summary(&conn.peer.to_string(), &job, st, ms);
-            let outcome = if st.success() {
-                Outcome::CompileOk
-            } else {
-                Outcome::CompileError
-            };
-            self.stats.compiled(
-                &job.plan.input,
-                &job.plan.argv[0],
-                &conn.peer.to_string(),
-                ms as u64,
-                st.success(),
-            );
-            let job::Finished {
-                reply,
-                object_file,
-                dir,
-            } = job::finish(*job, st);
-            // Answer first: removing a pump job's mirror (hundreds of
-            // headers) would delay the client. An open object file
-            // outlives its directory.
-            self.start_reply(t, reply, object_file, summary, outcome);
-            drop(dir);
+            match std::mem::replace(&mut conn.state, placeholder()) {
+                State::Compiling { job } => self.finished(t, job, st),
+                State::Reading {
+                    dec,
+                    buf,
+                    job: Some(Checked::Started(mut job)),
+                } => {
+                    // Gone before its source came (a bad option, a crash):
+                    // answer once the request is complete.
+                    job.exited = Some(st);
+                    conn.state = State::Reading {
+                        dec,
+                        buf,
+                        job: Some(Checked::Started(job)),
+                    };
+                }
+                other => conn.state = other,
+            }
         }
         self.stats.sample_kids(self.running.len());
         self.start_queued();
+    }
+
+    /// A compile ended: log it, answer, clean up.
+    fn finished(&mut self, t: Token, job: Box<Running>, st: std::process::ExitStatus) {
+        let Some(peer) = self.conns.get(&t).map(|c| c.peer.to_string()) else {
+            return;
+        };
+        let ms = job.started.elapsed().as_millis();
+        let summary = job::summary(&peer, &job, st, ms);
+        let outcome = if st.success() {
+            Outcome::CompileOk
+        } else {
+            Outcome::CompileError
+        };
+        self.stats.compiled(
+            &job.plan.input,
+            &job.plan.argv[0],
+            &peer,
+            ms as u64,
+            st.success(),
+        );
+        let job::Finished {
+            reply,
+            object_file,
+            dir,
+        } = job::finish(*job, st);
+        // Answer first: removing a pump job's mirror (hundreds of headers)
+        // would delay the client. An open object file outlives its directory.
+        self.start_reply(t, reply, object_file, summary, outcome);
+        drop(dir);
+    }
+
+    /// The whole request of a job started early is in: feed its compiler,
+    /// or answer if the compiler is already gone.
+    fn source_arrived(&mut self, t: Token, mut job: Box<Running>) {
+        if let Some(st) = job.exited {
+            return self.finished(t, job, st);
+        }
+        let ready = job
+            .feed
+            .as_mut()
+            .map(|f| f.source_complete(self.cfg.limits.max_decompressed));
+        if let Some(Err(r)) = ready {
+            self.running.retain(|x| *x != t);
+            let (compiler, input, version) = (
+                job.plan.argv[0].clone(),
+                job.plan.input.clone(),
+                job.version,
+            );
+            job::abort(*job);
+            self.spawn_failed(t, version, &compiler, &input, r);
+            return self.start_queued();
+        }
+        // The compile proper starts now; the wait for the client's cpp is
+        // not its time (the log line, --job-lifetime).
+        job.started = Instant::now();
+        if let Some(c) = self.conns.get_mut(&t) {
+            c.state = State::Compiling { job };
+        }
+        self.start_feed(t);
+    }
+
+    /// Watch a compiling job's stdin pipe and fill it.
+    fn start_feed(&mut self, t: Token) {
+        let Some(Conn {
+            state: State::Compiling { job },
+            ..
+        }) = self.conns.get_mut(&t)
+        else {
+            return;
+        };
+        let Some(f) = &job.feed else {
+            return;
+        };
+        let fd = f.pipe.as_raw_fd();
+        if let Err(e) =
+            self.poll
+                .registry()
+                .register(&mut SourceFd(&fd), Token(t.0 | FEED), Interest::WRITABLE)
+        {
+            log::warn!("cannot watch a compiler's input pipe: {e}");
+        }
+        self.on_feed(t);
+    }
+
+    /// The pipe has room: move more of the source in; close it when done.
+    fn on_feed(&mut self, t: Token) {
+        let Some(Conn {
+            state: State::Compiling { job },
+            peer,
+            ..
+        }) = self.conns.get_mut(&t)
+        else {
+            return;
+        };
+        let Some(f) = job.feed.as_mut() else {
+            return;
+        };
+        match f.pump() {
+            Ok(false) => return,
+            Ok(true) => {}
+            // The compiler stopped reading: its exit status says why.
+            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => {}
+            Err(e) => {
+                // Never let the compiler see a cut-short source as whole.
+                log::warn!("client {peer}: feeding the compiler failed: {e}");
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(job.child.id() as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+        self.stop_feed(t);
+    }
+
+    /// Close a job's stdin pipe (the compiler's EOF), if it is open.
+    fn stop_feed(&mut self, t: Token) {
+        let job = match self.conns.get_mut(&t).map(|c| &mut c.state) {
+            Some(State::Compiling { job }) => job,
+            Some(State::Reading {
+                job: Some(Checked::Started(job)),
+                ..
+            }) => job,
+            _ => return,
+        };
+        if let Some(f) = job.feed.take() {
+            let _ = self
+                .poll
+                .registry()
+                .deregister(&mut SourceFd(&f.pipe.as_raw_fd()));
+        }
     }
 
     fn start_queued(&mut self) {
@@ -402,11 +546,17 @@ impl Server {
         self.update_accepting();
     }
 
+    /// Start a job whose whole request is in.
     fn spawn(&mut self, t: Token, job: Prepared) {
         let version = job.version;
         let compiler = job.plan.argv[0].clone();
         let input = job.plan.input.clone();
-        match job::spawn(job, self.cfg.sandbox, self.cfg.limits.max_decompressed) {
+        match job::spawn(
+            job,
+            self.cfg.sandbox,
+            self.cfg.limits.max_decompressed,
+            true,
+        ) {
             Ok(running) => {
                 if let Some(c) = self.conns.get_mut(&t) {
                     c.state = State::Compiling {
@@ -414,23 +564,94 @@ impl Server {
                     };
                     self.running.push(t);
                     self.stats.sample_kids(self.running.len());
+                    self.start_feed(t);
                 }
             }
-            Err(r) => {
-                let peer = self
-                    .conns
-                    .get(&t)
-                    .map(|c| c.peer.to_string())
-                    .unwrap_or_default();
-                log::warn!("client {peer}: {} ({compiler} {input})", r.why);
-                let summary = format!(
-                    "client: {peer} OTHER exit:{} sig:0 core:0 ret:0 time:0ms {compiler} {input}",
-                    r.code
-                );
-                let reply = job::refusal_reply(version, &r);
-                self.start_reply(t, reply, None, summary, Outcome::Other);
+            Err(r) => self.spawn_failed(t, version, &compiler, &input, r),
+        }
+    }
+
+    /// A piped job's argv is checked but its source is still coming: start
+    /// its compiler now if a slot is free and nobody waits for one.
+    fn start_early(&mut self, t: Token) {
+        if self.running.len() >= self.cfg.jobs || !self.queue.is_empty() {
+            return;
+        }
+        let Some(Conn {
+            state: State::Reading { job, .. },
+            ..
+        }) = self.conns.get_mut(&t)
+        else {
+            return;
+        };
+        if !matches!(job, Some(Checked::Ready(p)) if p.piped) {
+            return;
+        }
+        let Some(Checked::Ready(p)) = job.take() else {
+            unreachable!()
+        };
+        let (compiler, input) = (p.plan.argv[0].clone(), p.plan.input.clone());
+        *job = Some(
+            match job::spawn(p, self.cfg.sandbox, self.cfg.limits.max_decompressed, false) {
+                Ok(r) => {
+                    self.running.push(t);
+                    self.stats.sample_kids(self.running.len());
+                    Checked::Started(Box::new(r))
+                }
+                Err(r) => Checked::Failed(r, compiler, input),
+            },
+        );
+    }
+
+    /// Whole requests wait for a slot: take one back from a job that
+    /// started early and has waited over `EARLY_GRACE` for its source (a
+    /// client whose cpp is slow, or a slowloris, must not keep finished
+    /// requests waiting). It starts again when its source is in.
+    fn preempt(&mut self) {
+        if self.queue.is_empty() {
+            return;
+        }
+        let early = |c: Option<&Conn>| {
+            matches!(c.map(|c| &c.state), Some(State::Reading {
+                job: Some(Checked::Started(j)),
+                ..
+            }) if j.exited.is_none() && j.started.elapsed() > EARLY_GRACE)
+        };
+        let Some(t) = self
+            .running
+            .iter()
+            .copied()
+            .find(|t| early(self.conns.get(t)))
+        else {
+            return;
+        };
+        self.stop_feed(t);
+        self.running.retain(|x| *x != t);
+        if let Some(Conn {
+            state: State::Reading { job, .. },
+            ..
+        }) = self.conns.get_mut(&t)
+        {
+            if let Some(Checked::Started(r)) = job.take() {
+                *job = Some(Checked::Ready(job::unstart(*r)));
             }
         }
+        self.start_queued();
+    }
+
+    fn spawn_failed(&mut self, t: Token, version: u32, compiler: &str, input: &str, r: Refusal) {
+        let peer = self
+            .conns
+            .get(&t)
+            .map(|c| c.peer.to_string())
+            .unwrap_or_default();
+        log::warn!("client {peer}: {} ({compiler} {input})", r.why);
+        let summary = format!(
+            "client: {peer} OTHER exit:{} sig:0 core:0 ret:0 time:0ms {compiler} {input}",
+            r.code
+        );
+        let reply = job::refusal_reply(version, &r);
+        self.start_reply(t, reply, None, summary, Outcome::Other);
     }
 
     fn start_reply(
@@ -523,7 +744,12 @@ impl Server {
                         };
                         buf.drain(..used);
                         if job.is_none() && dec.argv_complete() {
-                            *job = Some(job::prepare(dec, &self.cfg.policy, &self.cfg.tmp));
+                            *job = Some(
+                                match job::prepare(dec, &self.cfg.policy, &self.cfg.tmp, true) {
+                                    Ok(p) => Checked::Ready(p),
+                                    Err(r) => Checked::Refused(r),
+                                },
+                            );
                             continue;
                         }
                         if used == 0 || dec.is_done() {
@@ -542,15 +768,15 @@ impl Server {
                             else {
                                 unreachable!()
                             };
-                            if let Some(Ok(p)) = &mut job {
+                            if let Some(Checked::Ready(p)) = &mut job {
                                 if let Err(r) = p.receive_files(dec.take()) {
-                                    job = Some(Err(r));
+                                    job = Some(Checked::Refused(r));
                                 }
                             }
                         }
                         match job {
                             None => return self.close(t),
-                            Some(Err(r)) => {
+                            Some(Checked::Refused(r)) => {
                                 log::warn!("client {peer}: refused: {}", r.why);
                                 let summary = format!(
                                     "client: {peer} REJ_BAD_REQ exit:{} sig:0 core:0 ret:0 time:0ms {argv0}",
@@ -559,16 +785,23 @@ impl Server {
                                 let reply = job::refusal_reply(version, &r);
                                 self.start_reply(t, reply, None, summary, Outcome::RejBadReq);
                             }
-                            Some(Ok(p)) if self.running.len() < self.cfg.jobs => {
+                            Some(Checked::Failed(r, compiler, input)) => {
+                                self.spawn_failed(t, version, &compiler, &input, r);
+                            }
+                            Some(Checked::Started(r)) => self.source_arrived(t, r),
+                            Some(Checked::Ready(p)) if self.running.len() < self.cfg.jobs => {
                                 self.spawn(t, p);
                             }
-                            Some(Ok(p)) => {
+                            Some(Checked::Ready(p)) => {
                                 conn.state = State::Queued { job: Box::new(p) };
                                 self.queue.push_back(t);
                                 self.update_accepting();
                             }
                         }
                         return;
+                    }
+                    if matches!(job, Some(Checked::Ready(p)) if p.piped) {
+                        self.start_early(t);
                     }
                 }
                 State::Stats { out, .. } => {
@@ -708,6 +941,7 @@ impl Server {
         for t in overdue {
             self.kill_overdue(t);
         }
+        self.preempt();
     }
 
     /// `--job-lifetime` ran out: kill the compiler and answer with distcc's
@@ -748,8 +982,13 @@ impl Server {
             return;
         };
         let _ = self.poll.registry().deregister(&mut conn.stream);
-        if let State::Compiling { job } = std::mem::replace(&mut conn.state, placeholder()) {
-            job::abort(*job);
+        match std::mem::replace(&mut conn.state, placeholder()) {
+            State::Compiling { job }
+            | State::Reading {
+                job: Some(Checked::Started(job)),
+                ..
+            } => job::abort(*job),
+            _ => {}
         }
         self.running.retain(|x| *x != t);
         self.queue.retain(|x| *x != t);

@@ -253,7 +253,20 @@ impl Daemon {
         }
     }
 
-    /// Job directories left in the daemon's scratch dir.
+    /// Job directories left once a job is answered: the daemon removes
+    /// them just after replying, so give it a moment.
+    pub fn leftovers_after_reply(&self) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let left = self.leftovers();
+            if left.is_empty() || Instant::now() > deadline {
+                return left;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Job directories in the daemon's scratch dir now.
     pub fn leftovers(&self) -> Vec<String> {
         std::fs::read_dir(self.tmp.path())
             .map(|rd| {
