@@ -20,6 +20,16 @@ bench_apt() {
     "${missing[@]}" >&2
 }
 
+# bench_tinydcc_static: the static x86_64 musl build, made the way the
+# boards' armv7 binary is (cross/build-static.sh): what tinydcc ships as.
+bench_tinydcc_static() {
+  local log; log=$(mktemp)
+  (cd "$bench_repo" && nice cross/build-static.sh x86_64-unknown-linux-musl) >"$log" 2>&1 \
+    || { cat "$log" >&2; rm -f "$log"; return 1; }
+  rm -f "$log"
+  (cd "$bench_repo" && cross/build-static.sh x86_64-unknown-linux-musl --print-path)
+}
+
 # bench_tinydcc: the release binary's path, built unless $TINYDCC names one.
 bench_tinydcc() {
   if [ -n "${TINYDCC:-}" ]; then echo "$TINYDCC"; return; fi

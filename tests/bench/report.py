@@ -65,7 +65,9 @@ runs = text("meta.runs", "?")
 w(f"Run {text('meta.date')} on {text('meta.machine')}; {text('meta.os')}.  ")
 w(f"Command: `{text('meta.command')}` ({num('meta.seconds') or 0:.0f} s in all; "
   f"load average {text('meta.load')}).  ")
-w(f"Versions: {text('meta.versions')}.")
+w(f"Versions: {text('meta.versions')}.  ")
+w("tinydcc here is the static x86_64 musl build (`cross/build-static.sh x86_64-unknown-linux-musl`), "
+  "made as the boards' armv7 binary is; the glibc `cargo build --release` build is timed beside it in section 1.")
 for k in sorted(vals):
     if k.startswith("failed."):
         w(f"\n**Section {k[7:]} failed in this run; its numbers are missing or partial.**")
@@ -87,7 +89,8 @@ L = h("local")
 tp, sp, tl, sl, tpump = h("tinydcc-plain"), h("stock-plain"), h("tinydcc-lzo"), h("stock-lzo"), h("tinydcc-pump")
 t_over, s_over = sub(tp, L), sub(sp, L)
 tl_over, sl_over = sub(tl, L), sub(sl, L)
-pump_over = sub(tpump, L)
+# The pump run has its own local gcc -c, timed beside it.
+pump_over = sub(tpump, h("local-for-tinydcc-pump") or L)
 stock_pump = text("hello.stock-pump.status", "not run")
 w(f"**1. Per-job wall time of hello_distcc.c** (hyperfine, mean of {runs} runs after 3 warm-ups ± standard deviation, ms; "
   "each client with its own daemon on 127.0.0.1, `-j 2`)")
@@ -105,7 +108,8 @@ w(f"| pump (`,lzo,cpp`), per job | {hs('tinydcc-pump')} | {sp_cell} | | | |")
 pump_ok = None
 if pump_over is not None and s_over is not None:
     pump_ok = pump_over <= 0.15 * s_over and pump_over <= 2.0
-w(f"| pump overhead over local, against stock's plain overhead | {f1(pump_over)} | {f1(s_over)} | "
+w(f"| pump overhead over local (local `gcc -c` timed in the pump run: {hs('local-for-tinydcc-pump')}), "
+  f"against stock's plain overhead | {f1(pump_over)} | {f1(s_over)} | "
   f"{ratio(pump_over, s_over)} | ≤0.15× stock plain and ≤2 ms | {met(pump_ok)}{no_pump('hello.tinydcc-pump')} |")
 w(f"| pump jobs the daemon got as protocol 3 | {jobs_line('hello.tinydcc-pump')} | | | | |")
 w("")
@@ -117,6 +121,14 @@ w("Other pairings (same run; per job and overhead over local `gcc -c`, ms):")
 w("")
 w("| client → daemon | per job | overhead | jobs as protocol 3 |")
 w("|---|---|---|---|")
+if h("tinydcc-glibc-plain") is not None:
+    w(f"| tinydcc's glibc development build (`cargo build --release`) → tinydcc daemon, plain | "
+      f"{f1(h('tinydcc-glibc-plain'))} | {f1(sub(h('tinydcc-glibc-plain'), L))} | |")
+if h("tinydcc-glibc-pump") is not None:
+    w(f"| tinydcc's glibc development build → tinydcc daemon, pump (local in its run: "
+      f"{f1(h('local-for-tinydcc-glibc-pump'))}) | {f1(h('tinydcc-glibc-pump'))} | "
+      f"{f1(sub(h('tinydcc-glibc-pump'), h('local-for-tinydcc-glibc-pump')))} | "
+      f"{jobs_line('hello.tinydcc-glibc-pump')} |")
 w(f"| stock distcc → tinydcc daemon, plain (daemon.sh; local {f1(dl)}) | {f1(d('tinydcc-daemon'))} | "
   f"{f1(sub(d('tinydcc-daemon'), dl))} | |")
 w(f"| stock distcc → stock distccd, plain (daemon.sh; same local) | {f1(d('stock-distccd'))} | "
@@ -224,7 +236,7 @@ for key, label in (("pss_idle_kib", "daemon PSS idle, KiB"), ("rss_busy_kib", "d
     a, b = dm("tinydcc", key), dm("stock", key)
     w(f"| {label} | {fi(a)} | {fi(b)} | {ratio(a, b)} | | |")
 x86, arm = num("size.x86.bytes"), num("size.armv7.bytes")
-w(f"| binary size, bytes: x86_64 release ({text('size.x86.file', '?')}) | {fi(x86)} | | | | |")
+w(f"| binary size, bytes: x86_64 static build ({text('size.x86.file', '?')}) | {fi(x86)} | | | | |")
 w(f"| binary size, bytes: static armv7 (`cross/build-armv7.sh`) | {fi(arm)} | | | ≤600 KB (600,000 bytes) | "
   f"{met(None if arm is None else arm <= 600000)} |")
 print("\n".join(out))
