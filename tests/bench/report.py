@@ -228,7 +228,7 @@ st_idle, st_busy = dm("static", "rss_idle_kib"), dm("static", "rss_busy_kib")
 w(f"| daemon RSS idle, KiB: the boards' static musl build (x86_64-unknown-linux-musl, tests/bench/static-rss.sh) | "
   f"{fi(st_idle)} | | | ≤1.5 MB (1,536 KiB) | {met(None if st_idle is None else st_idle <= 1536)} |")
 w(f"| daemon RSS peak, KiB: static musl build, 2 big lzo compiles + 20 small jobs | {fi(st_busy)} | | | | |")
-w(f"| daemon RSS idle, KiB (x86_64 glibc release build, shared libc pages included; processes: "
+w(f"| daemon RSS idle, KiB (the benchmarked x86_64 static build, beside stock distccd; processes: "
   f"{fi(dm('tinydcc', 'procs_idle'))} / {fi(dm('stock', 'procs_idle'))}) | "
   f"{fi(t_idle)} | {fi(s_idle)} | {ratio(t_idle, s_idle)} | | |")
 for key, label in (("pss_idle_kib", "daemon PSS idle, KiB"), ("rss_busy_kib", "daemon RSS busy, KiB"),
