@@ -184,6 +184,36 @@ if any(v for _, v in loads):
     w("")
     w("1-minute load average at the end of each build (a shared machine): "
       + ", ".join(f"{n} {v}" for n, v in loads if v) + ".")
+
+
+def cpu_row(name, key):
+    """CPU seconds of one build: all of it, make's side, the daemon with all
+    it ran, tinydcc's daemon alone; and that total spread over the cores."""
+    if key == "local":
+        total = k("local.cpu")
+        return f"| {name} | {f1(total)} | {f1(total)} | | | {f1(None if total is None else total / cores)} |"
+    b, d, own = k(f"{key}.cpu_build"), k(f"{key}.cpu_daemon_all"), k(f"{key}.cpu_daemon_own")
+    total = None if b is None or d is None else b + d
+    own_cell = f1(own) if key.endswith(".tinydcc") else "(not separable)"
+    return (f"| {name} | {f1(total)} | {f1(b)} | {f1(d)} | {own_cell} | "
+            f"{f1(None if total is None else total / cores)} |")
+
+
+cores = num("meta.cores") or 2
+if k("local.cpu") is not None:
+    w("")
+    w(f"Where the time goes: CPU seconds of each build (user + system). On {cores:.0f} cores no build can take "
+      "less wall time than its CPU spread over them, and the daemon here shares the cores with the client: "
+      "plain mode does all of the local build's work plus a second compiler start and the `.i` round trip, "
+      "pump mode the same compiles plus the include server's scans and the daemon's header trees.")
+    w("")
+    w("| build | CPU, all | make's side (make, clients, cpp, include server) | daemon and all it ran | "
+      "tinydcc's daemon alone | CPU ÷ cores |")
+    w("|---|---|---|---|---|---|")
+    for name, key in (("local", "local"), ("stock plain", "plain.distcc.stock"),
+                      ("tinydcc plain", "plain.tinydcc.tinydcc"), ("tinydcc pump", "pump.tinydcc.tinydcc"),
+                      ("stock distcc pump → tinydcc daemon", "pump.distcc.tinydcc")):
+        w(cpu_row(name, key))
 w("")
 
 # 3. Client, daemon, size.

@@ -93,6 +93,7 @@ local_build() {
   emit "kernel.$arch.local.seconds" "$s"
   emit "kernel.$arch.local.jobs" 2
   emit "kernel.$arch.local.load" "$(cut -d' ' -f1 /proc/loadavg)"
+  emit "kernel.$arch.local.cpu" "$(cpu_of "$cache/local-$arch.times")"
   if [ -f "$local_sums" ] && [ -f "$local_deps" ]; then
     sums | diff "$local_sums" - >&2 || { echo "local build differs from the recorded one" >&2; exit 1; }
     echo "objects: $(wc -l < "$local_sums") as recorded"
@@ -169,6 +170,12 @@ emit "kernel.$arch.$key.seconds" "$s"
 emit "kernel.$arch.$key.jobs" "$jobs"
 emit "kernel.$arch.$key.load" "$(cut -d' ' -f1 /proc/loadavg)"
 emit "kernel.$arch.$key.hosts" "${hosts/:$port/:PORT}"
+# CPU of the whole build: make's side, plus the daemon and all it ran
+# (stock distccd's preforked workers are still alive: count them too).
+emit "kernel.$arch.$key.cpu_build" "$(cpu_of "$work/times")"
+emit "kernel.$arch.$key.cpu_daemon_all" "$(for p in "$daemon_pid" $(pgrep -P "$daemon_pid"); do
+  cat "/proc/$p/stat"; done | awk -v hz="$(getconf CLK_TCK)" '{ t += $14 + $15 + $16 + $17 } END { printf "%.1f", t / hz }')"
+emit "kernel.$arch.$key.cpu_daemon_own" "$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$daemon_pid/stat")"
 if grep -q '^pump:' "$work/build.err"; then
   emit "kernel.$arch.$key.pump_sent" "$(sed -n 's/^pump: \([0-9]*\) compile(s) sent.*/\1/p' "$work/build.err")"
 fi
