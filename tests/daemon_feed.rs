@@ -59,6 +59,21 @@ fn parse_reply(r: &[u8]) -> (u32, String, Vec<u8>) {
     (status, err, obj)
 }
 
+/// `NAME.c` preprocessed by local gcc, and the object gcc makes of that.
+fn preprocessed(dir: &TempDir, name: &str) -> (Vec<u8>, Vec<u8>) {
+    let (c, i) = (format!("{name}.c"), format!("{name}.i"));
+    assert!(local_gcc(dir.path(), &["-E", &c, "-o", &i])
+        .status
+        .success());
+    assert!(local_gcc(dir.path(), &["-c", &i, "-o", "ref.o"])
+        .status
+        .success());
+    (
+        std::fs::read(dir.join(&i)).unwrap(),
+        std::fs::read(dir.join("ref.o")).unwrap(),
+    )
+}
+
 /// A preprocessed source of about 500 KB (many pipe buffers) and the
 /// object local gcc makes of it.
 fn big_source(dir: &TempDir) -> (Vec<u8>, Vec<u8>) {
@@ -69,16 +84,7 @@ fn big_source(dir: &TempDir) -> (Vec<u8>, Vec<u8>) {
         ));
     }
     dir.write("big.c", &c);
-    assert!(local_gcc(dir.path(), &["-E", "big.c", "-o", "big.i"])
-        .status
-        .success());
-    assert!(local_gcc(dir.path(), &["-c", "big.i", "-o", "ref.o"])
-        .status
-        .success());
-    (
-        std::fs::read(dir.join("big.i")).unwrap(),
-        std::fs::read(dir.join("ref.o")).unwrap(),
-    )
+    preprocessed(dir, "big")
 }
 
 fn read_reply(mut s: TcpStream) -> Vec<u8> {
@@ -160,13 +166,7 @@ fn whole_requests_take_slots_back() {
     let d = Daemon::start(Kind::Tiny, &["-j", "1"]);
     let dir = TempDir::new("feed-preempt");
     dir.write("slow.c", HELLO);
-    assert!(local_gcc(dir.path(), &["-E", "slow.c", "-o", "slow.i"])
-        .status
-        .success());
-    assert!(local_gcc(dir.path(), &["-c", "slow.i", "-o", "ref.o"])
-        .status
-        .success());
-    let src = std::fs::read(dir.join("slow.i")).unwrap();
+    let (src, reference) = preprocessed(&dir, "slow");
     let (head, doti) = split_v1(&["gcc", "-c", "slow.c", "-o", "slow.o"], &src);
     let mut slow = TcpStream::connect(("127.0.0.1", d.port)).unwrap();
     slow.write_all(&head).unwrap();
@@ -184,6 +184,6 @@ fn whole_requests_take_slots_back() {
     slow.write_all(&doti).unwrap();
     let (status, err, obj) = parse_reply(&read_reply(slow));
     assert_eq!(status, 0, "{err}");
-    assert!(obj == std::fs::read(dir.join("ref.o")).unwrap());
+    assert!(obj == reference, "the object differs from local gcc's");
     assert!(d.leftovers_after_reply().is_empty());
 }

@@ -99,6 +99,20 @@ enum State {
     },
 }
 
+impl State {
+    /// The compiler this connection runs, started early or not.
+    fn compiler(&mut self) -> Option<&mut Running> {
+        match self {
+            State::Compiling { job }
+            | State::Reading {
+                job: Some(Checked::Started(job)),
+                ..
+            } => Some(job),
+            _ => None,
+        }
+    }
+}
+
 struct Conn {
     stream: TcpStream,
     peer: SocketAddr,
@@ -358,13 +372,8 @@ impl Server {
     fn reap(&mut self) {
         let mut done = Vec::new();
         for &t in &self.running {
-            let job = match self.conns.get_mut(&t).map(|c| &mut c.state) {
-                Some(State::Compiling { job }) => job,
-                Some(State::Reading {
-                    job: Some(Checked::Started(job)),
-                    ..
-                }) => job,
-                _ => continue,
+            let Some(job) = self.conns.get_mut(&t).and_then(|c| c.state.compiler()) else {
+                continue;
             };
             if let Ok(Some(st)) = job.child.try_wait() {
                 done.push((t, st));
@@ -514,13 +523,8 @@ impl Server {
 
     /// Close a job's stdin pipe (the compiler's EOF), if it is open.
     fn stop_feed(&mut self, t: Token) {
-        let job = match self.conns.get_mut(&t).map(|c| &mut c.state) {
-            Some(State::Compiling { job }) => job,
-            Some(State::Reading {
-                job: Some(Checked::Started(job)),
-                ..
-            }) => job,
-            _ => return,
+        let Some(job) = self.conns.get_mut(&t).and_then(|c| c.state.compiler()) else {
+            return;
         };
         if let Some(f) = job.feed.take() {
             let _ = self
