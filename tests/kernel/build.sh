@@ -194,18 +194,18 @@ echo "daemon: $(grep -c COMPILE_OK "$work/daemon.log") compiles, $(grep -c 'prot
 if [ -s "$work/not-p3" ]; then
   echo "not as protocol 3: $(wc -l < "$work/not-p3") ($(sed 's/.*\.//' "$work/not-p3" | sort | uniq -c | awk '{printf "%s%s .%s", (NR > 1 ? ", " : ""), $1, $2}')): $(head -5 "$work/not-p3" | tr '\n' ' ')"
 fi
-sums > "$work/remote.sums"
-if ! diff "$local_sums" "$work/remote.sums" > "$work/diff"; then
-  echo "objects differ from the local build:" >&2
+# same_as_local WHAT RECORDED THIS: stop unless this build's list equals
+# the local build's.
+same_as_local() {
+  diff "$2" "$3" > "$work/diff" && return
+  echo "$1 differ from the local build:" >&2
   head -20 "$work/diff" >&2
   exit 1
-fi
+}
+sums > "$work/remote.sums"
+same_as_local objects "$local_sums" "$work/remote.sums"
 echo "objects: $(wc -l < "$work/remote.sums") identical"
 emit "kernel.$arch.$key.objects" "$(wc -l < "$work/remote.sums")"
 deps > "$work/remote.deps"
-if ! diff "$local_deps" "$work/remote.deps" > "$work/diff"; then
-  echo "dependency files differ from the local build:" >&2
-  head -20 "$work/diff" >&2
-  exit 1
-fi
+same_as_local "dependency files" "$local_deps" "$work/remote.deps"
 echo "dependencies: $(wc -l < "$work/remote.deps") .cmd files identical"
