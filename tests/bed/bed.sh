@@ -392,7 +392,7 @@ cmd_cpu() {
 cmd_describe() {
   need_bed
   MODE=$(cgroup_mode)
-  local r name ns d q m
+  local r name ns d q m l
   for r in "${ROLES[@]}"; do
     name=$(ns_of "$BED" "$r")
     case $MODE in
@@ -412,7 +412,8 @@ cmd_describe() {
         ;;
     esac
     ns=$(ns_of "$BED" "$r")
-    printf ' link=%s\n' "$(tc -n "$ns" qdisc show dev eth0 | sed -n 's/.* rate \([^ ]*\).*/\1/p')"
+    l=$(tc -n "$ns" qdisc show dev eth0 | sed -n 's/.* rate \([^ ]*\).*/\1/p')
+    printf ' link=%s\n' "${l:-max}"
   done
 }
 
