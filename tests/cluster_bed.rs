@@ -13,6 +13,7 @@ mod common;
 use common::bed::{self, Bed, ROLES};
 use common::*;
 use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -256,12 +257,37 @@ fn bed_slows_boards_shapes_links_limits_memory_and_cleans_up() {
         "not in the board's groups:\n{seen}"
     );
     assert!(seen.contains("198.18.0.1"), "x86 not resolved:\n{seen}");
+    // The limit holds: 1.2 GiB touched on a board gets it OOM-killed.
+    let out = b
+        .cmd("board", require("python3"))
+        .args(["-c", "b = b'x' * (1200 << 20); print(len(b))"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.signal(),
+        Some(9),
+        "1.2 GiB on a 1 GB board: {out:?}"
+    );
 
     // (a) The same compile, x86 then a board.
     let dir = TempDir::new("bed-cpu");
     let src = cpu_work(dir.path());
-    let (x86_wall, x86_cpu) = compile_on(&b, "x86", &src);
-    let (board_wall, board_cpu) = compile_on(&b, "board", &src);
+    // The faster of two runs each: the first x86 run also loads gcc from
+    // disk, and other work on the machine only ever adds time.
+    let (mut x86_wall, mut x86_cpu) = compile_on(&b, "x86", &src);
+    let (mut board_wall, mut board_cpu) = compile_on(&b, "board", &src);
+    for role in ["x86", "board"] {
+        let (wall, cpu) = compile_on(&b, role, &src);
+        let (best_wall, best_cpu) = if role == "x86" {
+            (&mut x86_wall, &mut x86_cpu)
+        } else {
+            (&mut board_wall, &mut board_cpu)
+        };
+        if wall < *best_wall {
+            (*best_wall, *best_cpu) = (wall, cpu);
+        }
+    }
     let ratio = board_wall.as_secs_f64() / x86_wall.as_secs_f64();
     let board_share = board_cpu.as_secs_f64() / board_wall.as_secs_f64();
     eprintln!(
