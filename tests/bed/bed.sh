@@ -316,7 +316,8 @@ cmd_up() {
   local owner=${BED_OWNER:-$PPID} old n r ns sw addr err
   [[ $owner =~ ^[0-9]+$ ]] || die "BED_OWNER='$owner' is not a pid"
   for old in $(all_beds); do
-    [ -e "/proc/${old%%-*}" ] || remove "$old" || true
+    # A subshell: what cannot be removed is said, and `up` goes on.
+    [ -e "/proc/${old%%-*}" ] || (remove "$old") || true
   done
   # Claim an id: creating the switch namespace fails if it exists (a
   # parallel `up` of the same owner may take it first).
@@ -332,7 +333,7 @@ cmd_up() {
   done
   [ -n "$NEW_ID" ] || die "no free bed id for owner $owner"
   # A failure from here on removes what was made.
-  trap 'rc=$?; trap - EXIT; if [ $rc -ne 0 ]; then remove "$NEW_ID" || true; fi; exit $rc' EXIT
+  trap 'rc=$?; trap - EXIT; if [ $rc -ne 0 ]; then (remove "$NEW_ID") || true; fi; exit $rc' EXIT
   ip -n "$sw" link set lo up
   ip -n "$sw" link add br0 type bridge
   ip -n "$sw" link set br0 up
