@@ -2,9 +2,9 @@
 //! doc/cluster-bed.md): the board cluster emulated on this machine. The
 //! same `gcc -O2` takes a board role clearly longer than the x86 role, a
 //! board's link carries at most 100 Mbit/s in each direction while the
-//! x86's is much faster, a board's memory limit is 1 GB, and `down` leaves
-//! nothing behind: no namespace, cgroup or process, and the root network
-//! namespace as it was.
+//! x86's is much faster, a board's memory limit is 1 GB and holds, and
+//! `down` leaves nothing behind: no namespace, cgroup or process, and the
+//! root network namespace as it was.
 //!
 //! Needs root, iproute2's `ip` and `tc`, the cgroup controllers cpu,
 //! cpuset, cpuacct and memory, gcc and python3 (tests/run installs them).
