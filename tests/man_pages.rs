@@ -1,7 +1,8 @@
 //! man/: tinydcc(1) and tinydccd(8) render without a single warning, and
 //! they cannot fall behind the binary: every option its help and usage
 //! texts name, every option the daemon's parser takes and every variable
-//! the code reads is documented in the right page.
+//! the code reads is documented in the right page. Also the README's and
+//! doc/'s links, and the block tests/bench/run rewrites.
 
 mod common;
 use common::*;
@@ -236,4 +237,30 @@ fn pages_document_every_environment_variable() {
     let pages = page_text(CLIENT_PAGE) + &page_text(DAEMON_PAGE);
     let missing: Vec<&String> = vars.iter().filter(|v| !mentions(&pages, v)).collect();
     assert!(missing.is_empty(), "no page documents {missing:?}");
+}
+
+/// Every relative link of README.md and doc/*.md names a file that exists,
+/// and doc/benchmarks.md has the one block tests/bench/run rewrites.
+#[test]
+fn readme_and_doc_links_resolve() {
+    let mut pages = vec![repo("README.md")];
+    for e in std::fs::read_dir(repo("doc")).unwrap().flatten() {
+        pages.push(e.path());
+    }
+    for page in &pages {
+        let text = std::fs::read_to_string(page).unwrap();
+        for (i, _) in text.match_indices("](") {
+            let rest = &text[i + 2..];
+            let target = &rest[..rest.find(')').unwrap()];
+            let file = target.split('#').next().unwrap();
+            if file.is_empty() || file.contains("://") {
+                continue;
+            }
+            let path = page.parent().unwrap().join(file);
+            assert!(path.exists(), "{}: broken link {target}", page.display());
+        }
+    }
+    let bench = std::fs::read_to_string(repo("doc/benchmarks.md")).unwrap();
+    assert_eq!(bench.matches("<!-- bench:begin -->").count(), 1);
+    assert_eq!(bench.matches("<!-- bench:end -->").count(), 1);
 }
