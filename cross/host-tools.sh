@@ -4,7 +4,8 @@
 #   - Rust >= 1.85 (Cargo.toml's rust-version): Debian 12's rustc 1.63 is too
 #     old, so rustc-web and cargo-web (1.85 in bookworm, newer in
 #     bookworm-security), the packages cross/build-static.sh uses too;
-#   - gcc and libc6-dev: rustc links through cc, and --check compiles with gcc.
+#   - gcc and libc6-dev: rustc links through cc, and --check compiles with gcc;
+#   - ca-certificates: cargo downloads the dependencies from crates.io.
 # A Rust from rustup that is new enough is used as it is.
 #   cross/host-tools.sh && cargo build --release && ./target/release/tinydcc --check
 set -eu
@@ -26,6 +27,8 @@ if ! command -v cargo >/dev/null 2>&1 || [ "$(rust_minor)" -lt 85 ]; then
 fi
 command -v gcc >/dev/null 2>&1 || packages="$packages gcc"
 [ -e /usr/include/stdio.h ] || packages="$packages libc6-dev"
+# cargo fetches crates over https: cargo-web only recommends the CA list.
+[ -e /etc/ssl/certs/ca-certificates.crt ] || packages="$packages ca-certificates"
 
 if [ -n "$packages" ]; then
 	command -v apt-get >/dev/null 2>&1 || {
