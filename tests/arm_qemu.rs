@@ -78,7 +78,7 @@ fn arm_binary_is_a_small_static_armv7_executable() {
         "{desc}"
     );
     // Issue 6: at most 600 KB, read as 600,000 bytes (the stricter one).
-    // 584,912 bytes when this was set (README, "Size and speed").
+    // 584,912 bytes when this was set (doc/size.md).
     let size = std::fs::metadata(&bin).unwrap().len();
     assert!(
         size <= 600_000,
