@@ -357,6 +357,163 @@ fn computed_includes() {
     assert_eq!(rel(&t, &c), ["w.c", "cfg.h", "inc/obj.h"]);
 }
 
+/// GNU Emacs's pattern (src/dispextern.h): a computed include in a branch
+/// the configuration never takes, its macro defined nowhere (configure
+/// leaves `/* #undef TERM_HEADER */` in config.h for --without-x).
+fn emacs_tree(tag: &str) -> Tree {
+    let t = Tree::new(tag);
+    t.write(
+        "src/config.h",
+        "/* #undef TERM_HEADER */\n#define HAVE_TERMINFO 1\n#include <conf_post.h>\n",
+    );
+    t.write("src/conf_post.h", "#define EMACS_INLINE static inline\n");
+    t.write(
+        "src/dispextern.h",
+        "#ifdef HAVE_WINDOW_SYSTEM\n# include TERM_HEADER\n#endif\n\
+         EMACS_INLINE int glyph_width(void)\n{\n#ifdef HAVE_WINDOW_SYSTEM\n\
+         \x20 return term_cols();\n#else\n  return 7;\n#endif\n}\n",
+    );
+    t.write("src/term.h", "static int term_cols(void) { return 80; }\n");
+    t.write(
+        "src/xdisp.c",
+        "#include <config.h>\n#include \"frame.h\"\n#include \"dispextern.h\"\n\
+         int redisplay(void) { return glyph_width() * 6; }\n",
+    );
+    t.write("src/frame.h", "struct frame { int w; };\n");
+    t
+}
+
+const EMACS_CC: &str = "gcc -Isrc -c src/xdisp.c -o xdisp.o";
+
+/// A computed include that no definition turns into a header name is left
+/// out, not a reason to give up: gcc rejects it wherever it reaches it.
+#[test]
+fn computed_include_of_a_macro_defined_nowhere() {
+    let t = emacs_tree("termhdr");
+    let mut sc = Scanner::new();
+    let c = check_with(&mut sc, &t, EMACS_CC);
+    assert_eq!(
+        rel(&t, &c),
+        [
+            "src/xdisp.c",
+            "src/config.h",
+            "src/frame.h",
+            "src/dispextern.h",
+            "src/conf_post.h"
+        ]
+    );
+    assert_eq!(sc.stats().rejected_includes, 1);
+    assert_eq!(sc.stats().give_ups, 0);
+    // Taking the branch is gcc's error, not a header the scan missed.
+    let err = Command::new(gcc_path("gcc"))
+        .current_dir(t.path())
+        .args(argv(
+            "-Isrc -DHAVE_WINDOW_SYSTEM -E src/xdisp.c -o /dev/null",
+        ))
+        .output()
+        .unwrap();
+    assert!(!err.status.success());
+    assert!(
+        String::from_utf8_lossy(&err.stderr)
+            .contains("#include expects \"FILENAME\" or <FILENAME>"),
+        "{}",
+        String::from_utf8_lossy(&err.stderr)
+    );
+    // Defined, but to nothing or to no header name: rejected all the same.
+    for def in ["#define TERM_HEADER\n", "#define TERM_HEADER xterm\n"] {
+        t.write("src/frame.h", &format!("{def}struct frame {{ int w; }};\n"));
+        let c = check_with(&mut sc, &t, EMACS_CC);
+        assert!(!has(&t, &c, "src/term.h"), "{def}: {:?}", rel(&t, &c));
+    }
+    // Outside any conditional: the compile fails wherever it runs. So does
+    // a `__has_include` of such a macro (gcc evaluates it even after `0 &&`).
+    t.write("comp.c", "#include UNDEFINED_HEADER_MACRO\n");
+    t.write(
+        "has.c",
+        "#if 0 && __has_include(UNDEFINED_HEADER_MACRO)\n#endif\n",
+    );
+    for f in ["comp.c", "has.c"] {
+        let c = scan(&mut sc, &t, &format!("gcc -c {f}")).unwrap();
+        assert_eq!(rel(&t, &c), [f]);
+    }
+    assert_eq!(sc.stats().rejected_includes, 5);
+}
+
+/// The macro defined by a header the scan reaches after the computed
+/// include (deeper in the tree, though gcc reads it before): resolved.
+#[test]
+fn computed_include_defined_by_a_later_header() {
+    let t = emacs_tree("termlate");
+    t.write(
+        "src/frame.h",
+        "#ifdef HAVE_WINDOW_SYSTEM\n#include \"termhooks.h\"\n#endif\nstruct frame { int w; };\n",
+    );
+    t.write("src/termhooks.h", "#include \"sys/termchoice.h\"\n");
+    t.write("src/sys/termchoice.h", "#define TERM_HEADER \"term.h\"\n");
+    for cmd in [
+        EMACS_CC.to_string(),
+        EMACS_CC.replace("-c", "-DHAVE_WINDOW_SYSTEM -c"),
+    ] {
+        let mut sc = Scanner::new();
+        let c = check_with(&mut sc, &t, &cmd);
+        assert!(has(&t, &c, "src/term.h"), "{cmd}: {:?}", rel(&t, &c));
+        assert!(has(&t, &c, "src/sys/termchoice.h"));
+        assert_eq!(sc.stats().rejected_includes, 0);
+    }
+}
+
+/// `-DTERM_HEADER="term.h"` on the command line resolves it.
+#[test]
+fn computed_include_defined_on_the_command_line() {
+    let t = emacs_tree("termcmd");
+    let cmd = EMACS_CC.replace("-c", "-DHAVE_WINDOW_SYSTEM -DTERM_HEADER=\"term.h\" -c");
+    let mut sc = Scanner::new();
+    let c = check_with(&mut sc, &t, &cmd);
+    assert!(has(&t, &c, "src/term.h"), "{:?}", rel(&t, &c));
+    assert_eq!(sc.stats().rejected_includes, 0);
+    // -U takes it away again: nothing left to name a header.
+    let c = scan(&mut sc, &t, &format!("{cmd} -UTERM_HEADER")).unwrap();
+    assert!(!has(&t, &c, "src/term.h"), "{:?}", rel(&t, &c));
+    assert_eq!(sc.stats().rejected_includes, 1);
+}
+
+/// The macro defined only in a header found through another computed
+/// include: found when the scan reaches its fixpoint, and resolved. Two
+/// includes each defined only behind the other are never reached by gcc.
+#[test]
+fn computed_include_defined_behind_another_computed_include() {
+    let t = emacs_tree("termfix");
+    t.write(
+        "src/config.h",
+        "#define SYSTEM_CONFIG \"s/gnu-linux.h\"\n#include <conf_post.h>\n",
+    );
+    t.write(
+        "src/frame.h",
+        "#include SYSTEM_CONFIG\nstruct frame { int w; };\n",
+    );
+    t.write("src/s/gnu-linux.h", "#define TERM_HEADER \"term.h\"\n");
+    for cmd in [
+        EMACS_CC.to_string(),
+        EMACS_CC.replace("-c", "-DHAVE_WINDOW_SYSTEM -c"),
+    ] {
+        let mut sc = Scanner::new();
+        let c = check_with(&mut sc, &t, &cmd);
+        assert!(has(&t, &c, "src/s/gnu-linux.h"), "{:?}", rel(&t, &c));
+        assert!(has(&t, &c, "src/term.h"), "{cmd}: {:?}", rel(&t, &c));
+        assert_eq!(sc.stats().rejected_includes, 0);
+    }
+    t.write("m1.h", "#define M2 \"m2.h\"\n");
+    t.write("m2.h", "#define M1 \"m1.h\"\n");
+    t.write(
+        "cycle.c",
+        "#ifdef A\n#include M1\n#endif\n#ifdef B\n#include M2\n#endif\nint x;\n",
+    );
+    let mut sc = Scanner::new();
+    let c = check_with(&mut sc, &t, "gcc -c cycle.c");
+    assert_eq!(rel(&t, &c), ["cycle.c"]);
+    assert_eq!(sc.stats().rejected_includes, 2);
+}
+
 #[test]
 fn kernel_style_trace_include() {
     let t = Tree::new("trace");
@@ -592,7 +749,10 @@ fn give_ups() {
     let t = Tree::new("giveup");
     t.write("x.c", "int x;\n");
     t.write("opts", "-Iinc\n");
-    t.write("comp.c", "#include UNDEFINED_HEADER_MACRO\n");
+    t.write(
+        "comp.c",
+        "#define HAS(h) __has_include(h)\n#if HAS(UNDEFINED_HEADER_MACRO)\n#endif\n",
+    );
     t.write(
         "line.c",
         "#define S(x) #x\n#define XS(x) S(x)\n#include XS(__LINE__)\n",
@@ -612,7 +772,7 @@ fn give_ups() {
     let cases = [
         ("gcc -c fifo.c", "not a regular file"),
         ("gcc @opts -c x.c", "response files"),
-        ("gcc -c comp.c", "UNDEFINED_HEADER_MACRO"),
+        ("gcc -c comp.c", "cannot resolve __has_include operand"),
         ("gcc -c line.c", "__LINE__"),
         ("gcc -c abs.c", "absolute include"),
         ("gcc -c bad.c", "unterminated comment"),
