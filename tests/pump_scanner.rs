@@ -3,6 +3,8 @@
 //! against the files `gcc -M` says the same compile reads. gcc missing is a
 //! failure, never a skip.
 
+mod common;
+
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::os::unix::fs::symlink;
@@ -512,6 +514,131 @@ fn computed_include_defined_behind_another_computed_include() {
     let c = check_with(&mut sc, &t, "gcc -c cycle.c");
     assert_eq!(rel(&t, &c), ["cycle.c"]);
     assert_eq!(sc.stats().rejected_includes, 2);
+}
+
+/// `tinydcc --pump tinydcc gcc ARGS` in the tree against our daemon.
+fn pump_compile(d: &common::Daemon, t: &Tree, args: &[&str]) -> std::process::Output {
+    let mut c = common::client_cmd(
+        common::Kind::Tiny,
+        t.path(),
+        &format!("{},cpp", d.host(true)),
+    );
+    c.arg("--pump")
+        .arg(common::tinydcc())
+        .arg("gcc")
+        .args(args)
+        .env("DISTCC_FALLBACK", "0");
+    common::run(c)
+}
+
+/// A tag, files written over the Emacs tree, the compile's extra flags.
+type PumpCase = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static [&'static str],
+);
+
+/// End to end: the Emacs pattern, with the macro defined nowhere, later,
+/// on the command line or behind another computed include, is sent with
+/// its headers (protocol 3, nothing preprocessed locally) and the object
+/// equals local gcc's; taking the branch fails on the server with gcc's
+/// own message.
+#[test]
+fn emacs_term_header_pump_compiles() {
+    let d = common::Daemon::start(common::Kind::Tiny, &[]);
+    let cases: [PumpCase; 5] = [
+        ("nowhere", &[], &[]),
+        (
+            "later",
+            &[
+                (
+                    "src/frame.h",
+                    "#include \"termhooks.h\"\nstruct frame { int w; };\n",
+                ),
+                ("src/termhooks.h", "#define TERM_HEADER \"term.h\"\n"),
+            ],
+            &["-DHAVE_WINDOW_SYSTEM"],
+        ),
+        (
+            "cmdline",
+            &[],
+            &["-DHAVE_WINDOW_SYSTEM", "-DTERM_HEADER=\"term.h\""],
+        ),
+        (
+            "fixpoint",
+            &[
+                (
+                    "src/frame.h",
+                    "#include SYSTEM_CONFIG\nstruct frame { int w; };\n",
+                ),
+                (
+                    "src/config.h",
+                    "#define SYSTEM_CONFIG \"s/gnu-linux.h\"\n#include <conf_post.h>\n",
+                ),
+                ("src/s/gnu-linux.h", "#define TERM_HEADER \"term.h\"\n"),
+            ],
+            &["-DHAVE_WINDOW_SYSTEM"],
+        ),
+        ("taken", &[], &["-DHAVE_WINDOW_SYSTEM"]),
+    ];
+    for (n, (tag, files, defs)) in cases.into_iter().enumerate() {
+        let t = emacs_tree(&format!("pump{tag}"));
+        for (f, text) in files {
+            t.write(f, text);
+        }
+        let args = |o: &str| -> Vec<String> {
+            let mut v: Vec<String> = vec!["-Isrc".into()];
+            v.extend(defs.iter().map(|s| s.to_string()));
+            v.extend(["-c", "src/xdisp.c", "-o", o].map(String::from));
+            v
+        };
+        let local_args = args("local.o");
+        let local_args: Vec<&str> = local_args.iter().map(String::as_str).collect();
+        let local = common::local_gcc(t.path(), &local_args);
+        let remote_args = args("xdisp.o");
+        let remote_args: Vec<&str> = remote_args.iter().map(String::as_str).collect();
+        let out = pump_compile(&d, &t, &remote_args);
+        let err = common::text(&out.stderr);
+        assert!(
+            err.contains("pump: 1 compile(s) sent with their headers, 0 preprocessed locally"),
+            "{tag}: {err}"
+        );
+        // One more protocol 3 job than before this case.
+        let needle = "protocol 3 request for src/xdisp.c";
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while d.log_text().matches(needle).count() <= n && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(
+            d.log_text().matches(needle).count(),
+            n + 1,
+            "{tag}: {}",
+            d.log_text()
+        );
+        if tag == "taken" {
+            assert!(!local.status.success());
+            assert_eq!(out.status.code(), local.status.code(), "{tag}: {err}");
+            let diag: String = err
+                .lines()
+                .filter(|l| !l.starts_with("pump:"))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            assert_eq!(diag, common::text(&local.stderr), "{tag}");
+            assert!(!t.p("xdisp.o").exists());
+            continue;
+        }
+        assert!(
+            local.status.success(),
+            "{tag}: {}",
+            common::text(&local.stderr)
+        );
+        assert!(out.status.success(), "{tag}: {err}");
+        assert_eq!(
+            std::fs::read(t.p("xdisp.o")).unwrap(),
+            std::fs::read(t.p("local.o")).unwrap(),
+            "{tag}"
+        );
+    }
 }
 
 #[test]
