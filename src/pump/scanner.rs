@@ -21,14 +21,15 @@
 //! regular file, is too big, or has an unterminated comment; `#embed`; a
 //! `.gch` next to a header gcc may take it for; an absolute `#include` of a
 //! file outside the system dirs (the server would read its own); a user path
-//! that resolves into a system dir; a `__has_include` operand that no
-//! definition turns into a header name; a computed include or
-//! `__has_include` operand that depends on `__LINE__`-like macros, or has
-//! too many alternative expansions.
+//! that resolves into a system dir; a `__has_include` reached through a
+//! macro whose operand no definition turns into a header name; a computed
+//! include or `__has_include` operand that depends on `__LINE__`-like
+//! macros, or has too many alternative expansions.
 //!
-//! A computed include that no definition turns into a header name is left
-//! out instead: gcc rejects it wherever it reaches it, so only a compile
-//! that fails reaches it (`ScanStats::rejected_includes` counts them).
+//! A computed include (or a `__has_include` written out in an `#if`) that
+//! no definition turns into a header name is left out instead: gcc rejects
+//! it wherever it reaches it, so only a compile that fails reaches it
+//! (`ScanStats::rejected_includes` counts them).
 
 use super::compiler_dirs::{self, DefaultDirs};
 use super::directives::{self, has_include_operand, IncKind, MacroDef, Operand, Parsed};
@@ -103,8 +104,9 @@ pub struct ScanStats {
     pub compiler_hits: u64,
     /// Parsed files held in the cache now.
     pub cached_files: u64,
-    /// Computed `#include`s left out because no definition makes them
-    /// name a header (gcc rejects them wherever it reaches them).
+    /// Computed `#include`s (and written-out `__has_include`s) left out
+    /// because no definition makes them name a header: gcc rejects them
+    /// wherever it reaches them.
     pub rejected_includes: u64,
 }
 
