@@ -259,6 +259,7 @@ fn file_text(p: &Path) -> String {
 }
 
 #[test]
+#[ignore = "slow tier (root, network namespaces): tests/run runs it"]
 fn fifty_file_build_on_four_hosts_survives_a_dead_node() {
     let make = require("make");
     let started = Instant::now();
@@ -437,6 +438,7 @@ fn client_run(
 }
 
 #[test]
+#[ignore = "slow tier (root, network namespaces): tests/run runs it"]
 fn client_outside_the_allowed_subnet_is_refused() {
     let cl = cluster();
     let dir = TempDir::new("cluster-outside");

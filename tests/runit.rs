@@ -139,6 +139,7 @@ fn run_builds_voids_command_line() {
 /// The shipped conf (all comments) and the example clients.allow in
 /// /etc/distcc, with tinydcc found on PATH: what a fresh board runs.
 #[test]
+#[ignore = "slow tier (runit, namespaces): tests/run runs it"]
 fn run_with_shipped_conf_and_example_clients_allow() {
     let unshare = require("unshare");
     let dir = TempDir::new("runit-shipped");
@@ -270,6 +271,7 @@ fn count(path: &Path, needle: &str) -> usize {
 }
 
 #[test]
+#[ignore = "slow tier (runit, namespaces): tests/run runs it"]
 fn runsv_runs_stops_and_restarts_the_service() {
     let dir = TempDir::new("runit-sv");
     let svc = service_dir(&dir, false);
@@ -363,6 +365,7 @@ fn runsv_runs_stops_and_restarts_the_service() {
 
 /// log/run: with --log-stderr in OPTS the daemon's lines reach svlogd.
 #[test]
+#[ignore = "slow tier (runit, namespaces): tests/run runs it"]
 fn svlogd_log_service_collects_daemon_lines() {
     require("svlogd");
     let dir = TempDir::new("runit-log");
