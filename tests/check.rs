@@ -67,6 +67,29 @@ fn check_names_a_refusing_daemon() {
     assert_eq!(out.status.code(), Some(100));
 }
 
+/// A tinydcc daemon whose access list leaves this client out says so, and
+/// --check names it.
+#[test]
+fn check_names_a_host_that_refuses_this_client() {
+    let d = Daemon::start(Kind::Tiny, &["--allow", "10.0.0.0/8"]);
+    let dir = TempDir::new("check-not-allowed");
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &d.host(false));
+    c.args(["--check", "--runs", "1", "--no-suggest"]);
+    let out = run(c);
+    let o = text(&out.stdout);
+    let first = o.lines().next().unwrap_or("");
+    assert!(
+        first.starts_with("FAIL") && first.contains(&d.host(false)),
+        "{o}"
+    );
+    assert!(
+        first.ends_with(" plain  refused: not allowed (127.0.0.1 is not in its --allow list)"),
+        "{o}"
+    );
+    assert_eq!(out.status.code(), Some(100));
+    assert!(d.wait_log("denied").contains("denied by access list"));
+}
+
 /// No host anywhere (no $DISTCC_HOSTS, no ~/.distcc/hosts, and an empty
 /// /etc/distcc in a private mount namespace): a private daemon is checked.
 #[test]

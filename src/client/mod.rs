@@ -403,7 +403,8 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
         drop(cpp_slot.take());
         let result = match sent {
             Err(SendError::Cpp(c)) => return c.0,
-            Err(SendError::Io(e)) => Err(e),
+            Err(SendError::Io(e)) => Err(remote::refusal_after_send_error(&mut conn)
+                .map_or(e, crate::protocol::ProtoError::AccessDenied)),
             Err(SendError::Listed(why)) => {
                 // Our side's problem, not the host's: plain mode, same host.
                 conn.abandon();
@@ -417,6 +418,11 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
         };
         let r = match result {
             Ok(r) => r,
+            Err(crate::protocol::ProtoError::AccessDenied(d)) => {
+                backoff::refused(&lock_dir, host, &d, s.backoff_period);
+                tried.push(host);
+                continue;
+            }
             Err(e) => {
                 conn.abandon();
                 log::warn!("failed to distribute {input} to {}: {e}", host.spec);
