@@ -3,7 +3,7 @@
 //! Where things live: `protocol` (wire format), `args` (local vs remote),
 //! `hosts` (host lists), `client`, `daemon`, `check` (`--check`),
 //! `pump` (include server, scanner, `pump` command), `logging`, `paths`,
-//! `exitcode`.
+//! `exitcode`, `oserror` (OS errors as users read them).
 
 pub mod args;
 pub mod check;
@@ -15,6 +15,7 @@ pub mod fuzzing;
 pub mod hosts;
 pub mod logging;
 pub mod monitor;
+pub mod oserror;
 pub mod paths;
 pub mod protocol;
 pub mod pump;

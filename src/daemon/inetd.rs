@@ -157,8 +157,15 @@ pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Op
                         }
                     };
                     let ms = running.started.elapsed().as_millis();
-                    let summary = job::summary(&who, &running, st, ms);
-                    (job::finish(running, st).into_reply(), summary, 0)
+                    let mut summary = job::summary(&who, &running, st, ms);
+                    let (reply, no_object) = job::finish(running, st).into_reply();
+                    if let Some(why) = no_object {
+                        log::warn!(
+                            "client {who}: {compiler} {input_name}: {why}; answered as a failure"
+                        );
+                        summary = job::no_object_summary(&who, &compiler, &input_name, ms);
+                    }
+                    (reply, summary, 0)
                 }
                 Err(r) => {
                     let s = format!(

@@ -465,17 +465,69 @@ pub struct Finished {
     pub reply: Reply,
     pub object_file: Option<(File, u64)>,
     pub dir: JobDir,
+    /// The compiler exited 0 but left no object to send: why. The reply
+    /// then says EXIT_IO_ERROR, never success with an empty object.
+    pub no_object: Option<String>,
 }
 
 impl Finished {
-    /// The whole reply in memory (the object read from its file if needed).
-    pub fn into_reply(mut self) -> Reply {
-        if let Some((mut f, _)) = self.object_file.take() {
+    /// The whole reply in memory (the object read from its file if needed),
+    /// and why a success has no object, if so.
+    pub fn into_reply(mut self) -> (Reply, Option<String>) {
+        if let Some((mut f, len)) = self.object_file.take() {
             use std::io::Read;
-            let _ = f.read_to_end(&mut self.reply.object);
+            let why = match f.read_to_end(&mut self.reply.object) {
+                Ok(n) if n as u64 == len => None,
+                Ok(_) => Some("compiler exited 0 but its object file changed size".to_string()),
+                Err(e) => Some(unreadable(&e)),
+            };
+            if let Some(why) = why {
+                fail_without_object(&mut self.reply, &why);
+                self.no_object = Some(why);
+            }
         }
-        self.reply
+        (self.reply, self.no_object)
     }
+}
+
+fn unreadable(e: &std::io::Error) -> String {
+    format!(
+        "compiler exited 0 but its object file cannot be read: {}",
+        crate::oserror::text(e)
+    )
+}
+
+/// The object of a successful compile, or why there is nothing to send.
+fn open_object(path: &Path) -> Result<(File, u64), String> {
+    let f = File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => "compiler exited 0 but wrote no object file".to_string(),
+        _ => unreadable(&e),
+    })?;
+    let len = f.metadata().map(|m| m.len()).map_err(|e| unreadable(&e))?;
+    if len == 0 {
+        return Err("compiler exited 0 but wrote an empty object file".into());
+    }
+    Ok((f, len))
+}
+
+/// Turn a success into distcc's EXIT_IO_ERROR, with the reason in SERR
+/// after whatever the compiler printed.
+fn fail_without_object(reply: &mut Reply, why: &str) {
+    reply.status = w_exitcode(crate::exitcode::EXIT_IO_ERROR);
+    reply.object.clear();
+    reply.dotd = None;
+    reply
+        .stderr
+        .extend_from_slice(format!("distccd: {why}\n").as_bytes());
+}
+
+/// distccd's per-job log line for a compile that exited 0 but left no
+/// object: answered, and counted, as a failure.
+pub fn no_object_summary(peer: &str, compiler: &str, input: &str, ms: u128) -> String {
+    format!(
+        "client: {peer} OTHER exit:{} sig:0 core:0 ret:0 time:{ms}ms {compiler} {input}",
+        crate::exitcode::EXIT_IO_ERROR
+    )
 }
 
 pub fn finish(job: Running, status: ExitStatus) -> Finished {
@@ -487,6 +539,21 @@ pub fn finish(job: Running, status: ExitStatus) -> Finished {
     let stdout = std::fs::read(job.dir.path().join("stdout")).unwrap_or_default();
     let mut object = Vec::new();
     let mut object_file = None;
+    let mut no_object = None;
+    if raw == 0 {
+        let opened = open_object(&job.output_path());
+        match opened {
+            Ok((mut f, len)) if job.version >= 2 => {
+                use std::io::Read;
+                object.reserve(len as usize);
+                if let Err(e) = f.read_to_end(&mut object) {
+                    no_object = Some(unreadable(&e));
+                }
+            }
+            Ok(f) => object_file = Some(f),
+            Err(why) => no_object = Some(why),
+        }
+    }
     let dotd = match (&job.mirror, raw) {
         (Some(m), 0) => {
             let d = std::fs::read(job.dir.path().join("deps.d")).unwrap_or_default();
@@ -494,26 +561,22 @@ pub fn finish(job: Running, status: ExitStatus) -> Finished {
         }
         _ => None,
     };
-    if raw == 0 {
-        let path = job.output_path();
-        if job.version >= 2 {
-            object = std::fs::read(&path).unwrap_or_default();
-        } else if let Ok(f) = File::open(&path) {
-            let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-            object_file = Some((f, len));
-        }
+    let mut reply = Reply {
+        version: job.version,
+        status: raw,
+        stderr,
+        stdout,
+        object,
+        dotd,
+    };
+    if let Some(why) = &no_object {
+        fail_without_object(&mut reply, why);
     }
     Finished {
-        reply: Reply {
-            version: job.version,
-            status: raw,
-            stderr,
-            stdout,
-            object,
-            dotd,
-        },
+        reply,
         object_file,
         dir: job.dir,
+        no_object,
     }
 }
 

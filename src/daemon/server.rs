@@ -490,24 +490,25 @@ impl Server {
             return;
         };
         let ms = job.started.elapsed().as_millis();
-        let summary = job::summary(&peer, &job, st, ms);
-        let outcome = if st.success() {
-            Outcome::CompileOk
-        } else {
-            Outcome::CompileError
-        };
-        self.stats.compiled(
-            &job.plan.input,
-            &job.plan.argv[0],
-            &peer,
-            ms as u64,
-            st.success(),
-        );
+        let mut summary = job::summary(&peer, &job, st, ms);
+        let (input, compiler) = (job.plan.input.clone(), job.plan.argv[0].clone());
         let job::Finished {
             reply,
             object_file,
             dir,
+            no_object,
         } = job::finish(*job, st);
+        let outcome = match &no_object {
+            None if st.success() => Outcome::CompileOk,
+            None => Outcome::CompileError,
+            Some(why) => {
+                log::warn!("client {peer}: {compiler} {input}: {why}; answered as a failure");
+                summary = job::no_object_summary(&peer, &compiler, &input, ms);
+                Outcome::Other
+            }
+        };
+        let ok = outcome == Outcome::CompileOk;
+        self.stats.compiled(&input, &compiler, &peer, ms as u64, ok);
         // Answer first: removing a pump job's mirror (hundreds of headers)
         // would delay the client. An open object file outlives its directory.
         self.start_reply(t, reply, object_file, summary, outcome);
@@ -1001,10 +1002,22 @@ impl Server {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => {
-                        log::warn!("client {}: sending the object failed: {e}", conn.peer);
+                        log::warn!(
+                            "client {}: sending the object failed: {}",
+                            conn.peer,
+                            crate::oserror::text(&e)
+                        );
                         return self.close(t);
                     }
                 }
+            }
+            if *sent < *len {
+                // The file shrank under us: the client sees a short reply.
+                log::warn!(
+                    "client {}: the object file shrank while being sent",
+                    conn.peer
+                );
+                return self.close(t);
             }
         }
         if let State::Replying {

@@ -67,6 +67,8 @@ pub enum ProtoError {
     Io(std::io::Error),
     /// The daemon's access list does not include us (its refusal line).
     AccessDenied(access_denied::Denied),
+    /// A reply that says success but carries no object: never installed.
+    EmptyObject,
 }
 
 impl fmt::Display for ProtoError {
@@ -83,8 +85,14 @@ impl fmt::Display for ProtoError {
             ProtoError::BadVersion(v) => write!(f, "can't handle requested protocol version {v}"),
             ProtoError::NotUtf8(what) => write!(f, "{what} is not valid UTF-8"),
             ProtoError::Lzo(why) => write!(f, "bad LZO data: {why}"),
-            ProtoError::Io(e) => write!(f, "{e}"),
+            ProtoError::Io(e) => write!(f, "{}", crate::oserror::text(e)),
             ProtoError::AccessDenied(d) => write!(f, "{d}"),
+            ProtoError::EmptyObject => {
+                write!(
+                    f,
+                    "the server reported success but sent an empty object file"
+                )
+            }
         }
     }
 }
