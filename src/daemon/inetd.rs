@@ -102,7 +102,7 @@ pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Op
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                log::warn!("client {who}: read failed: {e}");
+                log::warn!("client {who}: read failed: {}", crate::oserror::text(&e));
                 return EXIT_IO_ERROR;
             }
         };
@@ -151,7 +151,7 @@ pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Op
                     let st = match running.child.wait() {
                         Ok(st) => st,
                         Err(e) => {
-                            log::error!("cannot collect compiler: {e}");
+                            log::error!("cannot collect compiler: {}", crate::oserror::text(&e));
                             job::abort(running);
                             return EXIT_DISTCC_FAILED;
                         }
@@ -185,7 +185,7 @@ pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Op
         }
     };
     if let Err(e) = output.write_all(&wire).and_then(|_| output.flush()) {
-        log::warn!("client {who}: write failed: {e}");
+        log::warn!("client {who}: write failed: {}", crate::oserror::text(&e));
         return EXIT_IO_ERROR;
     }
     log::info!("{summary}");

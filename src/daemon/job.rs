@@ -141,7 +141,11 @@ impl Prepared {
     pub fn new(plan: Plan, version: u32, tmp: &Path, pipe: bool) -> Result<Prepared, Refusal> {
         let dir = JobDir::create(tmp).map_err(|e| Refusal {
             code: crate::exitcode::EXIT_IO_ERROR,
-            why: format!("cannot create a job directory in {}: {e}", tmp.display()),
+            why: format!(
+                "cannot create a job directory in {}: {}",
+                tmp.display(),
+                crate::oserror::text(&e)
+            ),
         })?;
         let piped = pipe
             && version < 3
@@ -173,7 +177,7 @@ impl Prepared {
         let mirror = self.mirror();
         let cwd = req.cwd.as_deref().unwrap_or("/");
         let run = std::fs::create_dir(&mirror)
-            .map_err(|e| e.to_string())
+            .map_err(|e| crate::oserror::text(&e))
             .and_then(|_| super::pump_job::materialize(&mirror, cwd, &req.files))
             .map_err(|why| Refusal {
                 code: crate::exitcode::EXIT_PROTOCOL_ERROR,
@@ -243,7 +247,10 @@ pub fn prepare(
             }
             let f = p.source_sink().map_err(|e| Refusal {
                 code: crate::exitcode::EXIT_IO_ERROR,
-                why: format!("cannot write the job's source: {e}"),
+                why: format!(
+                    "cannot write the job's source: {}",
+                    crate::oserror::text(&e)
+                ),
             })?;
             dec.set_source_sink(Box::new(std::io::BufWriter::with_capacity(64 * 1024, f)));
             Ok(p)
@@ -307,7 +314,10 @@ pub fn spawn(
             .map_err(|e| {
                 fail(
                     crate::exitcode::EXIT_IO_ERROR,
-                    format!("cannot set up the compiler's input: {e}"),
+                    format!(
+                        "cannot set up the compiler's input: {}",
+                        crate::oserror::text(&e)
+                    ),
                 )
             })?;
         if complete {
@@ -356,7 +366,7 @@ pub fn spawn(
     let (out, err) = files.map_err(|e| {
         fail(
             crate::exitcode::EXIT_IO_ERROR,
-            format!("cannot create output files: {e}"),
+            format!("cannot create output files: {}", crate::oserror::text(&e)),
         )
     })?;
     use std::os::unix::process::CommandExt;
@@ -379,7 +389,10 @@ pub fn spawn(
                 sandbox::Ruleset::for_job(abi, dir, root.as_deref()).map_err(|e| {
                     fail(
                         crate::exitcode::EXIT_DISTCC_FAILED,
-                        format!("cannot set up the Landlock sandbox: {e}"),
+                        format!(
+                            "cannot set up the Landlock sandbox: {}",
+                            crate::oserror::text(&e)
+                        ),
                     )
                 })?,
             )
@@ -394,7 +407,7 @@ pub fn spawn(
     let child = cmd.spawn().map_err(|e| {
         fail(
             crate::exitcode::EXIT_COMPILER_MISSING,
-            format!("failed to exec {}: {e}", argv[0]),
+            format!("failed to exec {}: {}", argv[0], crate::oserror::text(&e)),
         )
     })?;
     drop(ruleset);

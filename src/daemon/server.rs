@@ -235,7 +235,7 @@ impl Server {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
-                log::error!("poll failed: {e}");
+                log::error!("poll failed: {}", crate::oserror::text(&e));
                 return EXIT_DISTCC_FAILED;
             }
             for ev in events.iter() {
@@ -287,7 +287,10 @@ impl Server {
                     // Out of descriptors (EMFILE, ENFILE, ...): leave the rest
                     // in the backlog and pause until a connection closes;
                     // with edge-triggered polling nothing would wake us.
-                    log::warn!("accept failed: {e}; pausing until a connection closes");
+                    log::warn!(
+                        "accept failed: {}; pausing until a connection closes",
+                        crate::oserror::text(&e)
+                    );
                     if !stats {
                         self.out_of_fds = true;
                         self.update_accepting();
@@ -313,7 +316,10 @@ impl Server {
                 .registry()
                 .register(&mut stream, token, Interest::READABLE)
             {
-                log::warn!("cannot watch connection from {peer}: {e}");
+                log::warn!(
+                    "cannot watch connection from {peer}: {}",
+                    crate::oserror::text(&e)
+                );
                 continue;
             }
             let state = if stats {
@@ -563,7 +569,10 @@ impl Server {
                 .registry()
                 .register(&mut SourceFd(&fd), Token(t.0 | FEED), Interest::WRITABLE)
         {
-            log::warn!("cannot watch a compiler's input pipe: {e}");
+            log::warn!(
+                "cannot watch a compiler's input pipe: {}",
+                crate::oserror::text(&e)
+            );
         }
         self.on_feed(t);
     }
@@ -588,7 +597,10 @@ impl Server {
             Err(e) if e.raw_os_error() == Some(libc::EPIPE) => {}
             Err(e) => {
                 // Never let the compiler see a cut-short source as whole.
-                log::warn!("client {peer}: feeding the compiler failed: {e}");
+                log::warn!(
+                    "client {peer}: feeding the compiler failed: {}",
+                    crate::oserror::text(&e)
+                );
                 let _ = nix::sys::signal::killpg(
                     nix::unistd::Pid::from_raw(job.child.id() as i32),
                     nix::sys::signal::Signal::SIGKILL,
@@ -793,7 +805,11 @@ impl Server {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     if !matches!(conn.state, State::Refused { .. }) {
-                        log::warn!("client {}: read failed: {e}", conn.peer);
+                        log::warn!(
+                            "client {}: read failed: {}",
+                            conn.peer,
+                            crate::oserror::text(&e)
+                        );
                     }
                     return self.close(t);
                 }
@@ -981,7 +997,11 @@ impl Server {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    log::warn!("client {}: write failed: {e}", conn.peer);
+                    log::warn!(
+                        "client {}: write failed: {}",
+                        conn.peer,
+                        crate::oserror::text(&e)
+                    );
                     return self.close(t);
                 }
             }
