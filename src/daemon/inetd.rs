@@ -95,6 +95,10 @@ pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Op
     let mut job = None;
     while !dec.is_done() {
         let n = match input.read(&mut chunk) {
+            Ok(0) if dec.awaiting_source() && buf.is_empty() => {
+                log::debug!("client {who}: {}", super::server::NO_SOURCE);
+                return EXIT_TRUNCATED;
+            }
             Ok(0) => {
                 log::warn!("client {who}: connection closed before the request was complete");
                 return EXIT_TRUNCATED;

@@ -37,6 +37,11 @@ const STATS: Token = Token(2);
 const FIRST_CONN: usize = 3;
 /// A connection's token with this bit set: its compiler's stdin pipe.
 const FEED: usize = 1 << (usize::BITS - 1);
+/// The log line (at info) for a client that ends the connection after its
+/// argv, before any source: its preprocessor failed (a missing header or
+/// source file), which is its normal behaviour, not a network fault.
+pub const NO_SOURCE: &str =
+    "sent its command line but no source (its preprocessor failed, most likely); job dropped";
 /// How long a job started early keeps its slot against whole requests
 /// that wait (a client's cpp usually takes far less).
 const EARLY_GRACE: Duration = Duration::from_secs(1);
@@ -822,6 +827,10 @@ impl Server {
                         if dec.version().is_none() && buf.is_empty() {
                             // A port probe (nc -z, a health check): not worth a warning.
                             log::debug!("client {peer}: closed without sending a request");
+                        } else if dec.awaiting_source() && buf.is_empty() {
+                            // A client's normal way out when its cpp fails.
+                            log::debug!("client {peer}: {}", NO_SOURCE);
+                            self.stats.record(Outcome::CliDisconnect);
                         } else {
                             log::warn!(
                                 "client {peer}: connection closed before the request was complete"
