@@ -3,19 +3,19 @@
 //! Where things live: `protocol` (wire format), `args` (local vs remote),
 //! `hosts` (host lists), `client`, `daemon`, `check` (`--check`),
 //! `pump` (include server, scanner, `pump` command), `logging`, `paths`,
-//! `exitcode`, `oserror` (OS errors as users read them).
+//! `exitcode`.
 
 pub mod args;
 pub mod check;
 pub mod client;
 pub mod daemon;
 pub mod decimal;
+pub mod errtext;
 pub mod exitcode;
 pub mod fuzzing;
 pub mod hosts;
 pub mod logging;
 pub mod monitor;
-pub mod oserror;
 pub mod paths;
 pub mod protocol;
 pub mod pump;

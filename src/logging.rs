@@ -203,31 +203,13 @@ static LOGGER: std::sync::OnceLock<Logger> = std::sync::OnceLock::new();
 /// Install the process-wide logger. A file that cannot be opened falls back
 /// to stderr, with a warning there.
 pub fn init(ident: &'static str, target: Target, level: LevelFilter) {
-    let file = match &target {
-        Target::File(p) => Some(p.clone()),
-        _ => None,
-    };
-    if let Err(e) = try_init(ident, target, level) {
-        let name = file.unwrap_or_default();
-        eprintln!(
-            "{ident}: cannot open log file {}: {}; logging to stderr",
-            name.display(),
-            crate::oserror::text(&e)
-        );
-    }
-}
-
-/// `init`, but a log file that cannot be opened is the caller's to report
-/// (the logger then writes to stderr).
-pub fn try_init(
-    ident: &'static str,
-    target: Target,
-    level: LevelFilter,
-) -> Result<(), std::io::Error> {
     let stamp = matches!(target, Target::File(_));
-    let (sink, failed) = match open_sink(ident, &target) {
-        Ok(s) => (s, None),
-        Err(e) => (Sink::Stderr, Some(e)),
+    let sink = match open_sink(ident, &target) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{ident}: cannot open log: {e}; logging to stderr");
+            Sink::Stderr
+        }
     };
     let logger = LOGGER.get_or_init(|| Logger {
         ident,
@@ -237,7 +219,6 @@ pub fn try_init(
     });
     let _ = log::set_logger(logger);
     log::set_max_level(level);
-    failed.map_or(Ok(()), Err)
 }
 
 /// Reopen a log file (SIGHUP, after logrotate moved it away).

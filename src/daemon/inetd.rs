@@ -106,7 +106,7 @@ pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Op
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                log::warn!("client {who}: read failed: {}", crate::oserror::text(&e));
+                log::warn!("client {who}: read failed: {}", crate::errtext::reason(&e));
                 return EXIT_IO_ERROR;
             }
         };
@@ -155,7 +155,7 @@ pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Op
                     let st = match running.child.wait() {
                         Ok(st) => st,
                         Err(e) => {
-                            log::error!("cannot collect compiler: {}", crate::oserror::text(&e));
+                            log::error!("cannot collect compiler: {}", crate::errtext::reason(&e));
                             job::abort(running);
                             return EXIT_DISTCC_FAILED;
                         }
@@ -189,7 +189,7 @@ pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Op
         }
     };
     if let Err(e) = output.write_all(&wire).and_then(|_| output.flush()) {
-        log::warn!("client {who}: write failed: {}", crate::oserror::text(&e));
+        log::warn!("client {who}: write failed: {}", crate::errtext::reason(&e));
         return EXIT_IO_ERROR;
     }
     log::info!("{summary}");

@@ -144,7 +144,7 @@ impl Prepared {
             why: format!(
                 "cannot create a job directory in {}: {}",
                 tmp.display(),
-                crate::oserror::text(&e)
+                crate::errtext::reason(&e)
             ),
         })?;
         let piped = pipe
@@ -177,7 +177,7 @@ impl Prepared {
         let mirror = self.mirror();
         let cwd = req.cwd.as_deref().unwrap_or("/");
         let run = std::fs::create_dir(&mirror)
-            .map_err(|e| crate::oserror::text(&e))
+            .map_err(|e| crate::errtext::reason(&e))
             .and_then(|_| super::pump_job::materialize(&mirror, cwd, &req.files))
             .map_err(|why| Refusal {
                 code: crate::exitcode::EXIT_PROTOCOL_ERROR,
@@ -249,7 +249,7 @@ pub fn prepare(
                 code: crate::exitcode::EXIT_IO_ERROR,
                 why: format!(
                     "cannot write the job's source: {}",
-                    crate::oserror::text(&e)
+                    crate::errtext::reason(&e)
                 ),
             })?;
             dec.set_source_sink(Box::new(std::io::BufWriter::with_capacity(64 * 1024, f)));
@@ -316,7 +316,7 @@ pub fn spawn(
                     crate::exitcode::EXIT_IO_ERROR,
                     format!(
                         "cannot set up the compiler's input: {}",
-                        crate::oserror::text(&e)
+                        crate::errtext::reason(&e)
                     ),
                 )
             })?;
@@ -366,7 +366,7 @@ pub fn spawn(
     let (out, err) = files.map_err(|e| {
         fail(
             crate::exitcode::EXIT_IO_ERROR,
-            format!("cannot create output files: {}", crate::oserror::text(&e)),
+            format!("cannot create output files: {}", crate::errtext::reason(&e)),
         )
     })?;
     use std::os::unix::process::CommandExt;
@@ -391,7 +391,7 @@ pub fn spawn(
                         crate::exitcode::EXIT_DISTCC_FAILED,
                         format!(
                             "cannot set up the Landlock sandbox: {}",
-                            crate::oserror::text(&e)
+                            crate::errtext::reason(&e)
                         ),
                     )
                 })?,
@@ -407,7 +407,7 @@ pub fn spawn(
     let child = cmd.spawn().map_err(|e| {
         fail(
             crate::exitcode::EXIT_COMPILER_MISSING,
-            format!("failed to exec {}: {}", argv[0], crate::oserror::text(&e)),
+            format!("failed to exec {}: {}", argv[0], crate::errtext::reason(&e)),
         )
     })?;
     drop(ruleset);
@@ -506,7 +506,7 @@ impl Finished {
 fn unreadable(e: &std::io::Error) -> String {
     format!(
         "compiler exited 0 but its object file cannot be read: {}",
-        crate::oserror::text(e)
+        crate::errtext::reason(e)
     )
 }
 

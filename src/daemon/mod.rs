@@ -90,7 +90,7 @@ fn allow_list(o: &Options) -> Result<(Vec<access::Cidr>, bool), String> {
         Err(e) => Err(format!(
             "{}: {}",
             o.allow_file.display(),
-            crate::oserror::text(&e)
+            crate::errtext::reason(&e)
         )),
     }
 }
@@ -113,7 +113,7 @@ fn nobody_allowed(file: &Path, exists: bool) -> String {
 
 /// A failed bind, naming the option and value at fault.
 fn bind_error(option: &str, listen: Option<IpAddr>, port: u16, e: &io::Error) -> String {
-    let text = crate::oserror::text(e);
+    let text = crate::errtext::reason(e);
     let on = listen.map(|a| format!(" on {a}")).unwrap_or_default();
     match (e.raw_os_error(), listen) {
         (Some(libc::EADDRNOTAVAIL), Some(a)) => {
@@ -127,6 +127,17 @@ fn bind_error(option: &str, listen: Option<IpAddr>, port: u16, e: &io::Error) ->
         }
         _ => format!("{option} {port}{on}: {text}"),
     }
+}
+
+/// Open (and create) the log file as the logger will: append, mode 0666.
+fn logging_file_usable(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o666)
+        .open(path)
+        .map(drop)
 }
 
 fn write_pid_file(path: &Path) -> io::Result<()> {
@@ -208,22 +219,27 @@ pub fn main(args: Vec<OsString>) -> i32 {
         }
     };
     let inetd = o.inetd || (!o.daemon && inetd::stdin_is_socket());
+    // A log file is tried here first, so that when it cannot be opened the
+    // message names the option and file; like distccd, carry on on stderr.
+    let mut log_file_error = None;
     let target = if o.log_stderr {
         Target::Stderr
     } else if let Some(f) = &o.log_file {
-        Target::File(f.clone())
+        match logging_file_usable(f) {
+            Ok(()) => Target::File(f.clone()),
+            Err(e) => {
+                log_file_error = Some((f, crate::errtext::reason(&e)));
+                Target::Stderr
+            }
+        }
     } else if inetd {
         Target::SyslogOrQuiet
     } else {
         Target::Syslog
     };
-    if let Err(e) = logging::try_init("distccd", target, o.log_level) {
-        // As distccd: carry on, logging to stderr.
-        log::error!(
-            "--log-file {}: {}; logging to stderr",
-            o.log_file.as_deref().unwrap_or(Path::new("")).display(),
-            crate::oserror::text(&e)
-        );
+    logging::init("distccd", target, o.log_level);
+    if let Some((f, why)) = log_file_error {
+        log::error!("--log-file {}: {why}; logging to stderr", f.display());
     }
     if o.zeroconf {
         log::warn!("--zeroconf is not supported in this build; continuing without it");
@@ -265,13 +281,13 @@ pub fn main(args: Vec<OsString>) -> i32 {
     };
     if !o.no_detach {
         if let Err(e) = detach() {
-            log::error!("cannot detach: {}", crate::oserror::text(&e));
+            log::error!("cannot detach: {}", crate::errtext::reason(&e));
             return EXIT_DISTCC_FAILED;
         }
     }
     if let Some(p) = &o.pid_file {
         if let Err(e) = write_pid_file(p) {
-            log::error!("--pid-file {}: {}", p.display(), crate::oserror::text(&e));
+            log::error!("--pid-file {}: {}", p.display(), crate::errtext::reason(&e));
             return EXIT_DISTCC_FAILED;
         }
     }
@@ -330,7 +346,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
     let code = match server::Server::new(listener, stats_listener, cfg) {
         Ok(mut s) => s.run(),
         Err(e) => {
-            log::error!("cannot start event loop: {}", crate::oserror::text(&e));
+            log::error!("cannot start event loop: {}", crate::errtext::reason(&e));
             EXIT_DISTCC_FAILED
         }
     };

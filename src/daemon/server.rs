@@ -240,7 +240,7 @@ impl Server {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
-                log::error!("poll failed: {}", crate::oserror::text(&e));
+                log::error!("poll failed: {}", crate::errtext::reason(&e));
                 return EXIT_DISTCC_FAILED;
             }
             for ev in events.iter() {
@@ -294,7 +294,7 @@ impl Server {
                     // with edge-triggered polling nothing would wake us.
                     log::warn!(
                         "accept failed: {}; pausing until a connection closes",
-                        crate::oserror::text(&e)
+                        crate::errtext::reason(&e)
                     );
                     if !stats {
                         self.out_of_fds = true;
@@ -323,7 +323,7 @@ impl Server {
             {
                 log::warn!(
                     "cannot watch connection from {peer}: {}",
-                    crate::oserror::text(&e)
+                    crate::errtext::reason(&e)
                 );
                 continue;
             }
@@ -576,7 +576,7 @@ impl Server {
         {
             log::warn!(
                 "cannot watch a compiler's input pipe: {}",
-                crate::oserror::text(&e)
+                crate::errtext::reason(&e)
             );
         }
         self.on_feed(t);
@@ -604,7 +604,7 @@ impl Server {
                 // Never let the compiler see a cut-short source as whole.
                 log::warn!(
                     "client {peer}: feeding the compiler failed: {}",
-                    crate::oserror::text(&e)
+                    crate::errtext::reason(&e)
                 );
                 let _ = nix::sys::signal::killpg(
                     nix::unistd::Pid::from_raw(job.child.id() as i32),
@@ -813,7 +813,7 @@ impl Server {
                         log::warn!(
                             "client {}: read failed: {}",
                             conn.peer,
-                            crate::oserror::text(&e)
+                            crate::errtext::reason(&e)
                         );
                     }
                     return self.close(t);
@@ -1009,7 +1009,7 @@ impl Server {
                     log::warn!(
                         "client {}: write failed: {}",
                         conn.peer,
-                        crate::oserror::text(&e)
+                        crate::errtext::reason(&e)
                     );
                     return self.close(t);
                 }
@@ -1034,7 +1034,7 @@ impl Server {
                         log::warn!(
                             "client {}: sending the object failed: {}",
                             conn.peer,
-                            crate::oserror::text(&e)
+                            crate::errtext::reason(&e)
                         );
                         return self.close(t);
                     }

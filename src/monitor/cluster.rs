@@ -120,7 +120,7 @@ impl From<io::Error> for NoStats {
         match e.kind() {
             io::ErrorKind::ConnectionRefused => NoStats::Refused,
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => NoStats::Timeout,
-            _ => NoStats::Other(crate::oserror::text(&e)),
+            _ => NoStats::Other(crate::errtext::reason(&e)),
         }
     }
 }
@@ -156,7 +156,7 @@ fn read_some(s: &mut TcpStream, limit: usize) -> Result<Vec<u8>, NoStats> {
 pub fn fetch(host: &str, port: u16) -> Result<HashMap<String, String>, NoStats> {
     let addr = (host, port)
         .to_socket_addrs()
-        .map_err(|e| NoStats::Resolve(crate::oserror::text(&e)))?
+        .map_err(|e| NoStats::Resolve(crate::errtext::reason(&e)))?
         .next()
         .ok_or_else(|| NoStats::Resolve("no address".into()))?;
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
