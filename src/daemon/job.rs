@@ -524,14 +524,15 @@ fn open_object(path: &Path) -> Result<(File, u64), String> {
 }
 
 /// Turn a success into distcc's EXIT_IO_ERROR, with the reason in SERR
-/// after whatever the compiler printed.
+/// after whatever the compiler printed, under the name the daemon's other
+/// words to clients use (`refusal_reply`, the access refusal line).
 fn fail_without_object(reply: &mut Reply, why: &str) {
     reply.status = w_exitcode(crate::exitcode::EXIT_IO_ERROR);
     reply.object.clear();
     reply.dotd = None;
     reply
         .stderr
-        .extend_from_slice(format!("distccd: {why}\n").as_bytes());
+        .extend_from_slice(format!("tinydccd: {why}\n").as_bytes());
 }
 
 /// distccd's per-job log line for a compile that exited 0 but left no
