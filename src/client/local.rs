@@ -17,7 +17,7 @@ pub fn run(argv: &[String]) -> i32 {
     match Command::new(&argv[0]).args(&argv[1..]).status() {
         Ok(s) => exit_code(s),
         Err(e) => {
-            log::error!("failed to exec {}: {e}", argv[0]);
+            log::error!("failed to exec {}: {}", argv[0], crate::errtext::reason(&e));
             crate::exitcode::EXIT_COMPILER_MISSING
         }
     }

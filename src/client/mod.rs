@@ -320,7 +320,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
                 match std::fs::read(&input) {
                     Ok(d) => source = Some(Source::Ready(d)),
                     Err(e) => {
-                        log::error!("failed to read {input}: {e}");
+                        log::error!("failed to read {input}: {}", crate::errtext::reason(&e));
                         return run_local(s, local_argv, false, Some(&list));
                     }
                 }
@@ -341,7 +341,11 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
                 match cpp::Cpp::start(&cpp_argv) {
                     Ok(c) => source = Some(Source::Running(c)),
                     Err(e) => {
-                        log::error!("failed to start preprocessor {}: {e}", local_argv[0]);
+                        log::error!(
+                            "failed to start preprocessor {}: {}",
+                            local_argv[0],
+                            crate::errtext::reason(&e)
+                        );
                         return EXIT_COMPILER_MISSING;
                     }
                 }
@@ -423,8 +427,12 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
                 let filled = deps
                     .as_ref()
                     .map(|d| d.fill(r.dotd.as_deref().unwrap_or_default()));
-                if let Some(Err(e)) = filled {
-                    log::error!("cannot write the dependency file: {e}");
+                if let (Some(Err(e)), Some(d)) = (filled, deps.as_ref()) {
+                    log::error!(
+                        "cannot write {}: {}",
+                        d.temp.display(),
+                        crate::errtext::reason(&e)
+                    );
                     return run_local(s, local_argv, false, Some(&list));
                 }
             } else if let PumpState::FailedRemotely(why) = &pump_state {
@@ -594,7 +602,11 @@ fn accept_object(
     if let Err(e) = written {
         // Let the compiler itself report it (e.g. a missing output dir),
         // exactly as a local build would.
-        log::debug!("cannot write {}: {e}; compiling locally", scan.output);
+        log::debug!(
+            "cannot write {}: {}; compiling locally",
+            scan.output,
+            crate::errtext::reason(&e)
+        );
         return run_local(s, local_argv, false, Some(list));
     }
     emit(&r.stdout, &r.stderr);
