@@ -16,6 +16,33 @@ fn client(kind: Kind, dir: &Path, hosts: &str, args: &[&str], env: &[(&str, &str
     run(c)
 }
 
+/// `compile FILE on HOST completed ok`, for remote and local jobs, in
+/// both clients' logs.
+#[test]
+fn completed_ok_lines_in_distcc_log() {
+    let d = Daemon::start(Kind::Tiny, &[]);
+    let dead = format!("127.0.0.1:{}/2", free_port());
+    for kind in [Kind::Stock, Kind::Tiny] {
+        let dir = TempDir::new("okline");
+        dir.write("x.c", HELLO);
+        let log = dir.join("client.log");
+        let env = [("DISTCC_LOG", log.to_str().unwrap())];
+        let args = ["gcc", "-c", "x.c", "-o", "x.o"];
+        let host = format!("{},lzo", d.host(false));
+        let out = client(kind, dir.path(), &host, &args, &env);
+        assert!(out.status.success(), "{kind:?}");
+        let out = client(kind, dir.path(), &dead, &args, &env);
+        assert!(out.status.success(), "{kind:?}");
+        let l = std::fs::read_to_string(&log).unwrap();
+        for want in [
+            format!("compile x.c on {host} completed ok"),
+            "compile x.c on localhost completed ok".to_string(),
+        ] {
+            assert!(l.contains(&want), "{kind:?} lacks {want:?}:\n{l}");
+        }
+    }
+}
+
 /// A host that failed is backed off: the first job names it, the next
 /// skips it; both clients say so in the same words.
 #[test]
@@ -49,4 +76,49 @@ fn backed_off_host_warnings_match() {
             );
         }
     }
+}
+
+/// A compiler that cannot be run: exit 110 and distcc's words.
+#[test]
+fn missing_compiler_in_distccs_words() {
+    let dead = format!("127.0.0.1:{}", free_port());
+    for kind in [Kind::Stock, Kind::Tiny] {
+        let dir = TempDir::new("nocc");
+        dir.write("x.c", HELLO);
+        let out = client(kind, dir.path(), &dead, &["nosuchcc", "-c", "x.c"], &[]);
+        assert_eq!(out.status.code(), Some(110), "{kind:?}");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("ERROR: failed to exec nosuchcc: No such file or directory"),
+            "{kind:?}: {err}"
+        );
+    }
+}
+
+/// README: a compile error is never compiled a second time; distcc
+/// retries it locally and says so. Same exit code either way.
+#[test]
+fn compile_error_is_not_retried_unlike_distcc() {
+    let d = Daemon::start(Kind::Tiny, &[]);
+    let mut codes = Vec::new();
+    for kind in [Kind::Stock, Kind::Tiny] {
+        let dir = TempDir::new("noretrymsg");
+        dir.write("bad.c", BAD);
+        let out = client(
+            kind,
+            dir.path(),
+            &d.host(false),
+            &["gcc", "-c", "bad.c"],
+            &[],
+        );
+        let err = text(&out.stderr);
+        let retried = err.contains("remote compilation of 'bad.c' failed, retrying locally");
+        assert_eq!(retried, kind == Kind::Stock, "{kind:?}: {err}");
+        assert!(
+            err.contains("error: expected expression"),
+            "{kind:?}: {err}"
+        );
+        codes.push(out.status.code());
+    }
+    assert_eq!(codes[0], codes[1]);
 }

@@ -148,7 +148,8 @@ fn compile_job(argv: Vec<String>, tweaked_path: bool) -> i32 {
         return EXIT_RECURSION;
     }
     let Some(real) = invoke::resolve_compiler(&argv[0]) else {
-        log::error!("compiler '{}' not found on PATH", argv[0]);
+        // distcc's words when exec fails (it would try): scripts grep them.
+        log::error!("failed to exec {}: No such file or directory", argv[0]);
         return EXIT_COMPILER_MISSING;
     };
     let mut local_argv = argv.clone();
@@ -439,7 +440,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
                 log::warn!("{input} compiled in plain mode after failing in pump mode");
                 pump::note_fallback(pump::Stage::After, &input, why, true);
             }
-            return accept_object(s, &scan, local_argv, &r, deps.as_mut(), &list);
+            return accept_object(s, &scan, local_argv, &r, deps.as_mut(), &list, host);
         }
         if code == Some(EXIT_BAD_ARGUMENTS) {
             // tinydcc's daemon refuses some command lines in-band (exit 101
@@ -481,6 +482,11 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
             pump_state.failed(&input, format!("compile failed on {}", host.spec), true);
             continue;
         }
+        log::info!(
+            "compile {input} on {} failed with exit code {}",
+            host.spec,
+            code.unwrap_or(EXIT_DISTCC_FAILED)
+        );
         // Never compiled again: these are gcc's diagnostics and exit code.
         // Plain mode lacks only gcc's source excerpts (the server had no
         // sources); pump mode has them too.
@@ -593,6 +599,7 @@ fn accept_object(
     r: &crate::protocol::reply::Reply,
     deps: Option<&mut depfile::DepFile>,
     list: &HostList,
+    host: &Host,
 ) -> i32 {
     let written =
         output::write_atomic(Path::new(&scan.output), &r.object).and_then(|_| match deps {
@@ -609,6 +616,7 @@ fn accept_object(
         );
         return run_local(s, local_argv, false, Some(list));
     }
+    log::debug!("compile {} on {} completed ok", scan.input, host.spec);
     emit(&r.stdout, &r.stderr);
     0
 }
