@@ -16,6 +16,101 @@ fn client(kind: Kind, dir: &Path, hosts: &str, args: &[&str], env: &[(&str, &str
     run(c)
 }
 
+/// Every message line of tinydcc's stderr carries one program name.
+fn all_ours(stderr: &[u8]) {
+    for l in text(stderr).lines() {
+        assert!(l.starts_with("tinydcc["), "not tinydcc's shape: {l:?}");
+    }
+}
+
+/// The case: with `DISTCC_LOG` set and fallback off, a compile that
+/// ends in an error still says why on stderr (stock distcc is silent here),
+/// and the log file has it too.
+#[test]
+fn an_error_that_ends_a_compile_reaches_stderr_with_distcc_log() {
+    let dir = TempDir::new("teelog");
+    dir.write("x.c", HELLO);
+    let log = dir.join("client.log");
+    let logs = log.to_str().unwrap();
+    let dead = format!("127.0.0.1:{}", free_port());
+    std::fs::write(dir.join("x.i"), "int x;\n").unwrap();
+    let env = [("DISTCC_LOG", logs), ("DISTCC_FALLBACK", "0")];
+    let out = client(
+        Kind::Tiny,
+        dir.path(),
+        &dead,
+        &["nosuchcc", "-c", "x.i"],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(110));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("ERROR: failed to exec nosuchcc: No such file or directory"),
+        "{err}"
+    );
+    all_ours(&out.stderr);
+    let l = std::fs::read_to_string(&log).unwrap();
+    assert!(l.contains("failed to exec nosuchcc"), "{l}");
+    // A dead host without fallback: distcc's 116, and the reason.
+    std::fs::remove_file(&log).unwrap();
+    let args = ["gcc", "-c", "x.c", "-o", "x.o"];
+    let out = client(Kind::Tiny, dir.path(), &dead, &args, &env);
+    assert_eq!(out.status.code(), Some(116));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("failed to distribute and fallbacks are disabled"),
+        "{err}"
+    );
+    // Only what ended the compile: the warnings stay in the log.
+    assert!(!err.contains("WARNING"), "{err}");
+    let l = std::fs::read_to_string(&log).unwrap();
+    assert!(l.contains("failed to connect to"), "{l}");
+    // Stock distcc says nothing on stderr here; the exit code agrees.
+    let sdir = TempDir::new("teelog-stock");
+    sdir.write("x.c", HELLO);
+    let slog = sdir.join("client.log");
+    let senv = [
+        ("DISTCC_LOG", slog.to_str().unwrap()),
+        ("DISTCC_FALLBACK", "0"),
+    ];
+    let out = client(Kind::Stock, sdir.path(), &dead, &args, &senv);
+    assert_eq!(out.status.code(), Some(116));
+    assert_eq!(text(&out.stderr), "");
+}
+
+#[test]
+fn unwritable_distcc_log_falls_back_to_stderr() {
+    for kind in [Kind::Stock, Kind::Tiny] {
+        let dir = TempDir::new("badlog");
+        dir.write("x.c", HELLO);
+        let bad = dir.join("no-such-dir/client.log");
+        let dead = format!("127.0.0.1:{}", free_port());
+        let args = ["gcc", "-c", "x.c", "-o", "x.o"];
+        let out = client(
+            kind,
+            dir.path(),
+            &dead,
+            &args,
+            &[("DISTCC_LOG", bad.to_str().unwrap())],
+        );
+        assert!(out.status.success(), "{kind:?}");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "ERROR: failed to open logfile {}: No such file or directory",
+                bad.display()
+            )),
+            "{kind:?}: {err}"
+        );
+        assert!(err.contains("running locally instead"), "{kind:?}: {err}");
+        // At stderr's level, as distcc: no info lines.
+        assert!(!err.contains("compile from x.c"), "{kind:?}: {err}");
+        if kind == Kind::Tiny {
+            all_ours(&out.stderr);
+        }
+    }
+}
+
 /// `compile FILE on HOST completed ok`, for remote and local jobs, in
 /// both clients' logs.
 #[test]
@@ -121,4 +216,23 @@ fn compile_error_is_not_retried_unlike_distcc() {
         codes.push(out.status.code());
     }
     assert_eq!(codes[0], codes[1]);
+}
+
+/// One program name per process, and no bare "(os error N)".
+#[test]
+fn messages_name_tinydcc_and_the_reason() {
+    let dir = TempDir::new("names1");
+    let out = client(Kind::Tiny, dir.path(), "x", &[], &[]);
+    assert_eq!(out.status.code(), Some(101));
+    all_ours(&out.stderr);
+    // A preprocessed source that is not there.
+    let dead = format!("127.0.0.1:{}", free_port());
+    let out = client(Kind::Tiny, dir.path(), &dead, &["gcc", "-c", "gone.i"], &[]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("failed to read gone.i: No such file or directory"),
+        "{err}"
+    );
+    assert!(!err.contains("(os error"), "{err}");
 }

@@ -30,32 +30,44 @@ use remote::{SendError, Source};
 use settings::{env_bool, Settings};
 
 fn init_logging() {
-    use crate::logging::{init, Target};
+    use crate::logging::{init, tee_to_stderr, Target};
     use log::LevelFilter;
     let verbose = env_bool("DISTCC_VERBOSE", false);
-    if let Some(f) = std::env::var_os("DISTCC_LOG").filter(|f| !f.is_empty()) {
-        // distcc: a log file gets INFO, or everything with DISTCC_VERBOSE.
-        let lvl = if verbose {
-            LevelFilter::Trace
-        } else {
-            LevelFilter::Debug
-        };
-        init("tinydcc", Target::File(f.into()), lvl);
-        return;
-    }
     let lvl = if verbose {
         LevelFilter::Trace
     } else {
         LevelFilter::Warn
     };
+    if let Some(f) = std::env::var_os("DISTCC_LOG").filter(|f| !f.is_empty()) {
+        // distcc: a log file gets INFO, or everything with DISTCC_VERBOSE.
+        let file_lvl = if verbose {
+            LevelFilter::Trace
+        } else {
+            LevelFilter::Debug
+        };
+        if init("tinydcc", Target::File(f.into()), file_lvl) {
+            // What ends a compile must still reach the user.
+            tee_to_stderr();
+        } else {
+            // On stderr instead, at stderr's level (as distcc).
+            log::set_max_level(lvl);
+        }
+        return;
+    }
     // ccache hands its real stderr to the compiler as UNCACHED_ERR_FD so
-    // our messages are not cached as compiler output.
+    // our messages are not cached as compiler output. A closed fd would
+    // swallow them: stderr then.
     match std::env::var("UNCACHED_ERR_FD")
         .ok()
         .and_then(|v| v.parse::<i32>().ok())
     {
-        Some(fd) if fd > 2 => init("tinydcc", Target::Fd(fd), lvl),
-        _ => init("tinydcc", Target::Stderr, lvl),
+        // SAFETY: F_GETFD only asks whether the fd is open.
+        Some(fd) if fd > 2 && unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1 => {
+            init("tinydcc", Target::Fd(fd), lvl);
+        }
+        _ => {
+            init("tinydcc", Target::Stderr, lvl);
+        }
     }
 }
 
@@ -96,7 +108,8 @@ pub fn main_explicit(args: Vec<String>) -> i32 {
         }
         Invocation::Check(rest) => crate::check::main(rest),
         Invocation::Fail(code, msg) => {
-            eprintln!("tinydcc: {msg}");
+            init_logging();
+            log::error!("{msg}");
             code
         }
         Invocation::Compile(argv) => compile(argv, false),
