@@ -78,6 +78,60 @@ fn an_error_that_ends_a_compile_reaches_stderr_with_distcc_log() {
     assert_eq!(text(&out.stderr), "");
 }
 
+/// `make -j$(tinydcc -j)` must not become `make -j`: without a usable
+/// list, the local slot count and a warning (stock distcc prints nothing).
+#[test]
+fn j_without_a_usable_list_prints_the_local_slot_count() {
+    let dir = TempDir::new("jsafe");
+    let log = dir.join("client.log");
+    for hosts in ["", "a,bogus", "box:notaport"] {
+        let out = client(Kind::Stock, dir.path(), hosts, &["-j"], &[]);
+        assert_eq!(text(&out.stdout), "", "stock, {hosts:?}");
+        for env in [&[][..], &[("DISTCC_LOG", log.to_str().unwrap())][..]] {
+            let out = client(Kind::Tiny, dir.path(), hosts, &["-j"], env);
+            assert_eq!(out.status.code(), Some(0));
+            assert_eq!(text(&out.stdout), "4\n", "{hosts:?} {env:?}");
+            let err = text(&out.stderr);
+            assert!(
+                err.contains("-j prints the local slot count, 4"),
+                "{hosts:?} {env:?}: {err}"
+            );
+            all_ours(&out.stderr);
+        }
+    }
+    // A good list: the sum, as before and as distcc.
+    let out = client(Kind::Tiny, dir.path(), "a/3 b/2", &["-j"], &[]);
+    assert_eq!(text(&out.stdout), "5\n");
+    assert_eq!(text(&out.stderr), "");
+}
+
+#[test]
+fn empty_host_list_warns_in_distccs_words() {
+    for kind in [Kind::Stock, Kind::Tiny] {
+        let dir = TempDir::new("emptylist");
+        dir.write("x.c", HELLO);
+        let out = client(
+            kind,
+            dir.path(),
+            "",
+            &["gcc", "-c", "x.c", "-o", "x.o"],
+            &[],
+        );
+        assert!(out.status.success(), "{kind:?}");
+        let err = text(&out.stderr);
+        for phrase in [
+            "Warning: $DISTCC_HOSTS contained no hosts; can't distribute work",
+            "Warning: failed to distribute, running locally instead",
+        ] {
+            // distcc writes "Warning:", tinydcc "WARNING:".
+            assert!(
+                err.to_lowercase().contains(&phrase.to_lowercase()),
+                "{kind:?}: {err}"
+            );
+        }
+    }
+}
+
 #[test]
 fn unwritable_distcc_log_falls_back_to_stderr() {
     for kind in [Kind::Stock, Kind::Tiny] {

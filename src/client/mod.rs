@@ -24,6 +24,7 @@ use std::path::Path;
 use crate::args;
 use crate::exitcode::*;
 use crate::hosts::{self, Host, HostList};
+use crate::logging::USER;
 use invoke::Invocation;
 use phase::Phase;
 use remote::{SendError, Source};
@@ -92,18 +93,14 @@ pub fn main_explicit(args: Vec<String>) -> i32 {
                     l.warnings.iter().for_each(|w| log::warn!("{w}"));
                     l.hosts.iter().for_each(|h| println!("{}", h.spec))
                 }
-                Ok(None) => log::warn!("no hostlist is set"),
-                Err(e) => log::error!("{e}"),
+                Ok(None) => log::warn!(target: USER, "no hostlist is set"),
+                Err(e) => log::log!(target: USER, e.level(), "{e}"),
             }
             0
         }
         Invocation::Jobs => {
             init_logging();
-            match hosts::load() {
-                Ok(Some(l)) => println!("{}", l.hosts.iter().map(|h| h.slots).sum::<u32>()),
-                Ok(None) => log::warn!("no hostlist is set"),
-                Err(e) => log::error!("{e}"),
-            }
+            println!("{}", jobs());
             0
         }
         Invocation::Check(rest) => crate::check::main(rest),
@@ -125,6 +122,26 @@ pub fn main_masquerade(argv0: &str, args: Vec<String>) -> i32 {
     argv.push(argv0.rsplit('/').next().unwrap_or(argv0).to_string());
     argv.extend(args);
     compile(argv, tweaked)
+}
+
+/// `-j`: the list's slots. Without a usable list, distcc prints nothing,
+/// and `make -j$(distcc -j)` becomes an unbounded `make -j`; the local
+/// slot count is the safe answer then.
+fn jobs() -> u32 {
+    let why = match hosts::load() {
+        Ok(Some(l)) => {
+            l.warnings.iter().for_each(|w| log::warn!("{w}"));
+            return l.hosts.iter().map(|h| h.slots).sum();
+        }
+        Ok(None) => "no hostlist is set".to_string(),
+        Err(e) => {
+            log::log!(target: USER, e.level(), "{e}");
+            "failed to get host list".to_string()
+        }
+    };
+    let n = hosts::DEFAULT_LOCALSLOTS;
+    log::warn!(target: USER, "{why}; -j prints the local slot count, {n}");
+    n
 }
 
 const HELP: &str = "\
@@ -206,8 +223,8 @@ fn run_local(s: &Settings, argv: &[String], cpp_only: bool, list: Option<&HostLi
     let n = match (list, cpp_only) {
         (Some(l), true) => l.local_slots_cpp,
         (Some(l), false) => l.local_slots,
-        (None, true) => 8,
-        (None, false) => 4,
+        (None, true) => hosts::DEFAULT_LOCALSLOTS_CPP,
+        (None, false) => hosts::DEFAULT_LOCALSLOTS,
     };
     let slot = s
         .sub_dir("lock")
@@ -271,7 +288,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
             return give_up(s, local_argv, &input, None, None);
         }
         Err(e) => {
-            log::error!("{e}");
+            log::log!(e.level(), "{e}");
             return give_up(s, local_argv, &input, None, None);
         }
     };
