@@ -6,7 +6,7 @@
 mod common;
 use common::*;
 use std::path::Path;
-use std::process::Output;
+use std::process::{Command, Output};
 
 /// `kind`'s client with `args` in `dir`, a private DISTCC_DIR, `hosts`,
 /// and `env` on top.
@@ -16,10 +16,49 @@ fn client(kind: Kind, dir: &Path, hosts: &str, args: &[&str], env: &[(&str, &str
     run(c)
 }
 
+fn lines(b: &[u8]) -> Vec<String> {
+    text(b).lines().map(String::from).collect()
+}
+
 /// Every message line of tinydcc's stderr carries one program name.
 fn all_ours(stderr: &[u8]) {
     for l in text(stderr).lines() {
         assert!(l.starts_with("tinydcc["), "not tinydcc's shape: {l:?}");
+    }
+}
+
+#[test]
+fn version_lines_have_distccs_shape() {
+    let dir = TempDir::new("version");
+    for (stock, ours) in [
+        (
+            Command::new(require("distcc")).arg("--version").output(),
+            Command::new(tinydcc()).arg("--version").output(),
+        ),
+        (
+            Command::new(require("distccd")).arg("--version").output(),
+            Command::new(tinydcc())
+                .args(["--daemon", "--version"])
+                .current_dir(dir.path())
+                .output(),
+        ),
+    ] {
+        let (stock, ours) = (stock.unwrap(), ours.unwrap());
+        assert_eq!(
+            (stock.status.code(), ours.status.code()),
+            (Some(0), Some(0))
+        );
+        let (s, o) = (lines(&stock.stdout), lines(&ours.stdout));
+        // "distcc 3.4 x86_64-pc-linux-gnu": name, version, target.
+        let sf: Vec<&str> = s[0].split(' ').collect();
+        let of: Vec<&str> = o[0].split(' ').collect();
+        assert_eq!((sf.len(), of.len()), (3, 3), "{s:?} {o:?}");
+        assert!(of[0] == "tinydcc" || of[0] == "tinydccd", "{o:?}");
+        assert_eq!(of[0].ends_with('d'), sf[0].ends_with('d'));
+        assert_eq!(of[1], env!("CARGO_PKG_VERSION"));
+        assert_eq!(of[2], sf[2], "the same target triplet");
+        // "  (protocols 1, 2 and 3) (default port 3632)"
+        assert_eq!(o[1], s[1]);
     }
 }
 

@@ -80,10 +80,7 @@ pub fn main_explicit(args: Vec<String>) -> i32 {
             0
         }
         Invocation::Version => {
-            println!(
-                "tinydcc {} (distcc 3.4 compatible)",
-                env!("CARGO_PKG_VERSION")
-            );
+            print!("{}", crate::version::text("tinydcc"));
             0
         }
         Invocation::ShowHosts => {
