@@ -311,6 +311,86 @@ fn compile_error_is_not_retried_unlike_distcc() {
     assert_eq!(codes[0], codes[1]);
 }
 
+fn scan_project(dir: &TempDir) {
+    std::fs::create_dir_all(dir.join("inc")).unwrap();
+    dir.write("inc/a.h", "#define A 0\n");
+    dir.write(
+        "s.c",
+        "#include \"inc/a.h\"\n#include <stdio.h>\nint main(void) { return A; }\n",
+    );
+}
+
+/// `--scan-includes` under `pump`: the same listing as stock distcc's,
+/// from the same include server; and distcc's errors outside pump mode.
+#[test]
+fn scan_includes_lists_what_stock_distcc_lists() {
+    let dir = TempDir::new("scanincl");
+    scan_project(&dir);
+    let cpp = "127.0.0.1:1/2,lzo,cpp";
+    let mut listings = Vec::new();
+    for bin in [require("distcc"), tinydcc()] {
+        let mut c = client_cmd(Kind::Tiny, dir.path(), cpp);
+        c.arg("--pump")
+            .arg(&bin)
+            .args(["--scan-includes", "gcc", "-c", "s.c", "-o", "s.o"]);
+        let out = run(c);
+        assert_eq!(out.status.code(), Some(0), "{bin:?}: {}", text(&out.stderr));
+        assert!(!dir.join("s.o").exists(), "nothing is compiled");
+        listings.push(text(&out.stdout));
+    }
+    assert_eq!(listings[0], listings[1]);
+    let l = &listings[1];
+    let src = dir.path().canonicalize().unwrap();
+    assert!(
+        l.contains(&format!("FILE      {}/s.c\n", src.display())),
+        "{l}"
+    );
+    assert!(
+        l.contains(&format!("FILE      {}/inc/a.h\n", src.display())),
+        "{l}"
+    );
+    assert!(l.contains("SYSTEMDIR /usr/include\n"), "{l}");
+    // No ',cpp' host: distcc's error and exit 100. Not under pump: 1.
+    for (hosts, code, phrase) in [
+        (
+            "127.0.0.1:1/2,lzo",
+            100,
+            "wouldn't have used include server",
+        ),
+        (cpp, 1, "failed to get includes from include server"),
+    ] {
+        for kind in [Kind::Stock, Kind::Tiny] {
+            let out = client(
+                kind,
+                dir.path(),
+                hosts,
+                &["--scan-includes", "gcc", "-c", "s.c"],
+                &[],
+            );
+            assert_eq!(out.status.code(), Some(code), "{kind:?} {hosts}");
+            let err = text(&out.stderr);
+            assert!(err.contains(phrase), "{kind:?} {hosts}: {err}");
+            assert_eq!(text(&out.stdout), "");
+        }
+    }
+}
+
+/// README: tinydcc lists nothing for a command that would run locally
+/// (stock distcc runs it: `--scan-includes gcc s.c` links a.out).
+#[test]
+fn scan_includes_never_compiles() {
+    let dir = TempDir::new("scanlocal");
+    scan_project(&dir);
+    let mut c = client_cmd(Kind::Tiny, dir.path(), "127.0.0.1:1/2,lzo,cpp");
+    c.arg("--pump")
+        .arg(tinydcc())
+        .args(["--scan-includes", "gcc", "s.c"]);
+    let out = run(c);
+    assert_eq!(out.status.code(), Some(100));
+    assert!(text(&out.stderr).contains("wouldn't have used include server"));
+    assert!(!dir.join("a.out").exists());
+}
+
 /// One program name per process, and no bare "(os error N)".
 #[test]
 fn messages_name_tinydcc_and_the_reason() {

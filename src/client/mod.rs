@@ -15,6 +15,7 @@ pub mod phase;
 pub mod pick;
 pub mod pump;
 pub mod remote;
+pub mod scan_includes;
 pub mod settings;
 pub mod temps;
 pub mod transport;
@@ -101,6 +102,10 @@ pub fn main_explicit(args: Vec<String>) -> i32 {
             0
         }
         Invocation::Check(rest) => crate::check::main(rest),
+        Invocation::ScanIncludes(rest) => {
+            init_logging();
+            scan_includes::main(&rest)
+        }
         Invocation::Fail(code, msg) => {
             init_logging();
             log::error!("{msg}");
@@ -144,6 +149,7 @@ fn jobs() -> u32 {
 const HELP: &str = "\
 Usage: tinydcc [COMPILER] [compile options] -o OBJECT -c SOURCE
        tinydcc --show-hosts | -j | --check | --help | --version
+       tinydcc --scan-includes [COMPILER] [compile options] (under pump)
        tinydcc --daemon [distccd options]
 
 Distributes C/C++ compiles to the hosts in $DISTCC_HOSTS, $DISTCC_DIR/hosts

@@ -26,6 +26,11 @@ impl Shipment {
     pub fn new(cwd: String, listed: Vec<String>) -> Shipment {
         Shipment { cwd, listed }
     }
+
+    /// The include server's paths, in its order.
+    pub fn listed(&self) -> &[String] {
+        &self.listed
+    }
 }
 
 /// The include server's directory (`pump` puts the socket there), when
