@@ -47,7 +47,7 @@ RUST_WEB_PACKAGES=(rustc-web cargo-web rust-web-src)
 # ARM_STD_FEATURES overrides this (tests/bench/arm.sh compares variants).
 STD_FEATURES=${ARM_STD_FEATURES-optimize_for_size}
 # Size flags for every crate, std included, added to .cargo/config.toml's
-# (README, "Size and speed"): -Zlocation-detail=none drops the file:line:col
+# (doc/size.md): -Zlocation-detail=none drops the file:line:col
 # of every possible panic (-20 KB; a panic says "<redacted>" instead);
 # -Zfmt-debug=none makes every {:?} print nothing (-9 KB): so tinydcc's own
 # messages never use {:?}, only tests do, and a panic shows no Debug value.

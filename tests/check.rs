@@ -1,5 +1,6 @@
 //! `tinydcc --check`: one line per host, OK/FAIL, exit status; and the
-//! bare-machine case with a private daemon.
+//! bare-machine case with a private daemon. Also the README's first set-up
+//! command's toolchain step, cross/host-tools.sh, on stand-in machines.
 
 mod common;
 use common::*;
@@ -66,6 +67,29 @@ fn check_names_a_refusing_daemon() {
     assert_eq!(out.status.code(), Some(100));
 }
 
+/// A tinydcc daemon whose access list leaves this client out says so, and
+/// --check names it.
+#[test]
+fn check_names_a_host_that_refuses_this_client() {
+    let d = Daemon::start(Kind::Tiny, &["--allow", "10.0.0.0/8"]);
+    let dir = TempDir::new("check-not-allowed");
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &d.host(false));
+    c.args(["--check", "--runs", "1", "--no-suggest"]);
+    let out = run(c);
+    let o = text(&out.stdout);
+    let first = o.lines().next().unwrap_or("");
+    assert!(
+        first.starts_with("FAIL") && first.contains(&d.host(false)),
+        "{o}"
+    );
+    assert!(
+        first.ends_with(" plain  refused: not allowed (127.0.0.1 is not in its --allow list)"),
+        "{o}"
+    );
+    assert_eq!(out.status.code(), Some(100));
+    assert!(d.wait_log("denied").contains("denied by access list"));
+}
+
 /// No host anywhere (no $DISTCC_HOSTS, no ~/.distcc/hosts, and an empty
 /// /etc/distcc in a private mount namespace): a private daemon is checked.
 #[test]
@@ -88,4 +112,77 @@ fn check_on_a_bare_machine() {
     assert_eq!(out.status.code(), Some(0), "{o}\n{}", text(&out.stderr));
     assert!(o.contains("checking a private daemon on 127.0.0.1:"), "{o}");
     assert!(o.lines().any(|l| l.starts_with("OK    127.0.0.1:")), "{o}");
+}
+
+/// A stand-in machine for cross/host-tools.sh: a PATH with the few real
+/// tools it uses, gcc, and a recording apt-get whose "install" of
+/// cargo-web puts a Rust 1.96 on that PATH.
+fn fake_machine(dir: &TempDir) -> (std::path::PathBuf, std::path::PathBuf) {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in ["sh", "sed", "grep", "id", "env", "cp"] {
+        std::os::unix::fs::symlink(require(tool), bin.join(tool)).unwrap();
+    }
+    script(&bin.join("gcc"), "#!/bin/sh\n");
+    let log = dir.join("apt.log");
+    // What the packages would bring, put in place by apt-get.
+    let pkg = dir.join("rustc-web");
+    script(&pkg, "#!/bin/sh\necho 'rustc 1.96.0 (Debian)'\n");
+    script(
+        &bin.join("apt-get"),
+        &format!(
+            "#!/bin/sh\necho \"$*\" >> '{log}'\n\
+             case \"$*\" in *cargo-web*) cp '{pkg}' '{bin}/rustc'; cp '{pkg}' '{bin}/cargo';; esac\n",
+            log = log.display(),
+            pkg = pkg.display(),
+            bin = bin.display(),
+        ),
+    );
+    (bin, log)
+}
+
+fn host_tools(bin: &std::path::Path) -> std::process::Output {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cross/host-tools.sh");
+    Command::new(require("sh"))
+        .arg(script)
+        .env("PATH", bin)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn host_tools_installs_debians_rust_only_when_missing() {
+    // A fresh Debian 12: no cargo. rustc-web and cargo-web are installed.
+    let dir = TempDir::new("host-tools-fresh");
+    let (bin, log) = fake_machine(&dir);
+    let out = host_tools(&bin);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let apt = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        apt.contains("install -y -q --no-install-recommends rustc-web cargo-web"),
+        "{apt}"
+    );
+    // Run again: everything is there, apt is not called.
+    std::fs::remove_file(&log).unwrap();
+    let out = host_tools(&bin);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!log.exists());
+
+    // rustup's Rust too old: told to update it, apt left alone.
+    let dir = TempDir::new("host-tools-rustup");
+    let (bin, log) = fake_machine(&dir);
+    script(
+        &bin.join("rustc"),
+        "#!/bin/sh\necho 'rustc 1.80.1 (3f5fd8dd4 2024-08-06)'\n",
+    );
+    script(&bin.join("cargo"), "#!/bin/sh\n");
+    script(&bin.join("rustup"), "#!/bin/sh\n");
+    let out = host_tools(&bin);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("rustup's Rust is older than 1.85: run 'rustup update stable'"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!log.exists());
 }

@@ -194,3 +194,86 @@ fn refused_job_falls_back_without_backoff() {
     assert_eq!(out.status.code(), Some(116), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("fallbacks are disabled"));
 }
+
+/// A daemon whose access list leaves this client out answers with a
+/// refusal line: the client names the host and why once, at warning level,
+/// backs it off and compiles here; `make -j`'s other jobs stay quiet.
+#[test]
+fn refusing_daemon_is_named_once_and_backed_off() {
+    let d = Daemon::start(Kind::Tiny, &["--allow", "10.0.0.0/8"]);
+    let dir = TempDir::new("refusing");
+    for f in ["x.c", "y.c", "z.c", "j0.c", "j1.c", "j2.c", "j3.c"] {
+        dir.write(f, HELLO);
+    }
+    assert!(local_gcc(dir.path(), &["-c", "x.c", "-o", "ref.o"])
+        .status
+        .success());
+    let host = d.host(true);
+    let name = format!("127.0.0.1:{}", d.port);
+    let line = format!(
+        "{name} refused this client (127.0.0.1 is not in its --allow list); \
+         {name} is backed off for 60 s"
+    );
+    let told = |err: &str| err.matches("refused this client").count();
+
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &host);
+    c.args(["gcc", "-c", "x.c", "-o", "x.o"]);
+    let out = run(c);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(told(&err), 1, "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("tinydcc[") && l.contains("WARNING: ") && l.ends_with(&line)),
+        "{err}"
+    );
+    assert!(!err.contains("Connection reset"), "{err}");
+    assert!(backoff_file(&dir, d.port).exists());
+    assert_eq!(
+        std::fs::read(dir.join("x.o")).unwrap(),
+        std::fs::read(dir.join("ref.o")).unwrap()
+    );
+
+    // Within the backoff period the host is skipped: not said again.
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &host);
+    c.args(["gcc", "-c", "y.c", "-o", "y.o"]);
+    let out = run(c);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(told(&err), 0, "{err}");
+    assert!(dir.join("y.o").exists());
+
+    // Without fallback: distcc's exit code for a job no host took.
+    std::fs::remove_file(backoff_file(&dir, d.port)).unwrap();
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &host);
+    c.args(["gcc", "-c", "z.c", "-o", "z.o"])
+        .env("DISTCC_FALLBACK", "0");
+    let out = run(c);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(116), "{err}");
+    assert_eq!(told(&err), 1, "{err}");
+    assert!(!dir.join("z.o").exists());
+
+    // Several jobs refused at once: one of them says so.
+    std::fs::remove_file(backoff_file(&dir, d.port)).unwrap();
+    let jobs: Vec<_> = (0..4)
+        .map(|i| {
+            let mut c = client_cmd(Kind::Tiny, dir.path(), &host);
+            c.args(["gcc", "-c", &format!("j{i}.c"), "-o", &format!("j{i}.o")]);
+            c.stderr(std::process::Stdio::piped());
+            c.spawn().unwrap()
+        })
+        .collect();
+    let mut total = 0;
+    for j in jobs {
+        let out = j.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        total += told(&text(&out.stderr));
+    }
+    assert_eq!(total, 1);
+
+    // The daemon logs each refused connection and compiles nothing.
+    let log = d.log_text();
+    assert!(log.contains("denied by access list"), "{log}");
+    assert!(!log.contains("COMPILE_"), "{log}");
+}

@@ -250,3 +250,33 @@ fn signal_leaves_no_temp_files() {
     assert!(stray.is_empty(), "{stray:?}");
     assert!(!dir.join("x.o").exists());
 }
+
+/// `tinydcc --help` is the map of every mode and names the man pages.
+#[test]
+fn help_lists_every_mode_and_the_man_pages() {
+    let out = Command::new(tinydcc()).arg("--help").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let help = text(&out.stdout);
+    for mode in [
+        "tinydcc --show-hosts",
+        "tinydcc -j",
+        "tinydcc --scan-includes",
+        "tinydcc --check [--runs N] [--no-suggest]",
+        "tinydcc --daemon",
+        "tinydccd",
+        "tinydcc --pump COMMAND",
+        "pump",
+        "--startup",
+        "--shutdown",
+        "tinydcc --mon [SECS]",
+        "distccmon-text",
+        "tinydcc --mon --cluster [SECS]",
+        "--version",
+    ] {
+        assert!(help.contains(mode), "--help lacks {mode}: {help}");
+    }
+    assert!(
+        help.ends_with("See tinydcc(1) and tinydccd(8).\n"),
+        "{help}"
+    );
+}

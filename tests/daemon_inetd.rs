@@ -105,3 +105,51 @@ fn stock_client_over_fake_ssh() {
         std::fs::remove_file(dir.join("s.o")).unwrap();
     }
 }
+
+/// inetd hands the daemon a TCP socket: a peer outside `--allow` gets the
+/// refusal line (whole, though it was still sending) and exit 113.
+#[test]
+fn tcp_peer_outside_allow_is_told() {
+    use std::io::Read;
+    use std::os::fd::OwnedFd;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (server, _) = l.accept().unwrap();
+    let stdout = server.try_clone().unwrap();
+    let mut child = Command::new(tinydcc())
+        .args([
+            "--daemon",
+            "--inetd",
+            "--allow",
+            "10.0.0.0/8",
+            "--log-stderr",
+        ])
+        .stdin(Stdio::from(OwnedFd::from(server)))
+        .stdout(Stdio::from(OwnedFd::from(stdout)))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The request arrives after the daemon has answered.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let req = request_v1(&["gcc", "-c", "x.c", "-o", "x.o"], &vec![b' '; 1 << 20]);
+    client.write_all(&req).unwrap();
+    client
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut got = Vec::new();
+    client.read_to_end(&mut got).unwrap();
+    assert_eq!(
+        text(&got),
+        "tinydccd: 127.0.0.1 refused this client (127.0.0.1 is not in its --allow list)\n"
+    );
+    drop(client);
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(113), "{err}");
+    assert!(err.contains("denied by access list"), "{err}");
+}

@@ -142,21 +142,109 @@ fn refuses_clients_outside_allow() {
     let d = Daemon::start(Kind::Tiny, &["--allow", "10.1.2.3/32"]);
     let req = request_v1(&["gcc", "-c", "x.c", "-o", "x.o"], HELLO.as_bytes());
     let reply = raw_exchange(d.port, &req, Duration::from_secs(5));
-    assert!(reply.is_empty());
+    // In place of a reply: one line saying who refused whom, and why.
+    assert_eq!(text(&reply), format!("{}\n", refusal("127.0.0.1")));
     let log = d.wait_log("denied");
     assert!(
         log.contains("127.0.0.1") && log.contains("denied by access list"),
         "{log}"
     );
-    // A stock client is refused too, and falls back to compiling locally.
+    // A stock client is refused too, shows the line as its error context,
+    // and falls back to compiling locally.
     let dir = TempDir::new("deny");
     dir.write("x.c", HELLO);
+    assert!(local_gcc(dir.path(), &["-c", "x.c", "-o", "ref.o"])
+        .status
+        .success());
     let mut c = client_cmd(Kind::Stock, dir.path(), &d.host(false));
     c.args(["gcc", "-c", "x.c", "-o", "x.o"]);
     let out = run(c);
-    assert!(out.status.success());
-    assert!(text(&out.stderr).contains("running locally instead"));
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("error context: \"{}\"", refusal("127.0.0.1"))),
+        "{err}"
+    );
+    assert!(err.contains("running locally instead"), "{err}");
+    assert_eq!(
+        std::fs::read(dir.join("x.o")).unwrap(),
+        std::fs::read(dir.join("ref.o")).unwrap()
+    );
     assert!(!d.log_text().contains("COMPILE_OK"));
+}
+
+/// What a tinydcc daemon sends a client outside its access list.
+fn refusal(client: &str) -> String {
+    format!("tinydccd: 127.0.0.1 refused this client ({client} is not in its --allow list)")
+}
+
+/// A TCP connection to `port` from the local address `from` (any of
+/// 127.0.0.0/8 works on Linux loopback).
+fn connect_from(from: &str, port: u16) -> TcpStream {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    let local: std::net::SocketAddr = format!("{from}:0").parse().unwrap();
+    s.bind(&local.into()).unwrap();
+    let to: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    s.connect(&to.into()).unwrap();
+    s.into()
+}
+
+/// The refusal line survives a request the client is still sending (the
+/// daemon reads and drops it rather than reset the connection); refused
+/// connections are let go after a few seconds, only a few are held at
+/// once, and they never keep allowed clients out.
+#[test]
+fn refused_clients_get_the_line_and_never_crowd_out_others() {
+    use std::io::Read;
+    let d = Daemon::start(Kind::Tiny, &["--allow", "127.0.0.1", "-j", "1"]);
+    let fd_dir = format!("/proc/{}/fd", d.child.id());
+    let fds = || std::fs::read_dir(&fd_dir).unwrap().count();
+    let idle = fds();
+    let line = format!("{}\n", refusal("127.0.0.2"));
+    // A client that starts sending late and sends a lot (a big source).
+    let mut s = connect_from("127.0.0.2", d.port);
+    std::thread::sleep(Duration::from_millis(300));
+    let req = request_v1(&["gcc", "-c", "x.c", "-o", "x.o"], &vec![b' '; 2 << 20]);
+    s.write_all(&req).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut got = Vec::new();
+    s.read_to_end(&mut got).unwrap();
+    assert_eq!(text(&got), line);
+    drop(s);
+
+    // A flood of refused clients that never close, past the daemon's
+    // connection limit (64 + 4 per job slot): a few are held, the others
+    // get the line and an immediate close, and allowed clients still get in.
+    let mut flood: Vec<TcpStream> = (0..100)
+        .map(|_| connect_from("127.0.0.2", d.port))
+        .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while d.log_text().matches("denied by access list").count() < 101 {
+        assert!(std::time::Instant::now() < deadline, "{}", d.log_text());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let held = fds() - idle;
+    assert!((1..=32).contains(&held), "{held} refused connections held");
+    still_serves(&d, "flood");
+    for s in &mut flood {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut got = Vec::new();
+        let _ = s.read_to_end(&mut got);
+        assert_eq!(text(&got), line);
+    }
+    // Our side stays open (`flood` lives on): the daemon lets go by itself.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while fds() > idle {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "refused connections still held: {} fds, {idle} when idle",
+            fds()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(d.log_text().matches("denied by access list").count(), 101);
+    drop(flood);
 }
 
 /// A compiler that is whitelisted but missing gives distcc's status 110

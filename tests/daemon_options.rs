@@ -194,7 +194,9 @@ fn clients_allow_file() {
     // Denied: only the LAN.
     let (_b, f) = allow_file("192.168.0.0/24 192.168.0.1\n");
     let d = Daemon::start(Kind::Tiny, &["--allow-file", &f]);
-    assert!(job(&d, "gcc").is_empty());
+    let refused =
+        b"tinydccd: 127.0.0.1 refused this client (127.0.0.1 is not in its --allow list)\n";
+    assert_eq!(job(&d, "gcc"), refused);
     assert!(d.wait_log("denied").contains("denied by access list"));
     // Empty or missing: everyone refused, said at start.
     let (_c, f) = allow_file("# nobody yet\n");
@@ -204,7 +206,7 @@ fn clients_allow_file() {
         "{}",
         d.log_text()
     );
-    assert!(job(&d, "gcc").is_empty());
+    assert_eq!(job(&d, "gcc"), refused);
     let d = Daemon::start(Kind::Tiny, &["--allow-file", "/nonexistent/clients.allow"]);
     assert!(d.log_text().contains("every client will be refused"));
     // Malformed: a clear error naming file and line; the daemon does not start.

@@ -137,16 +137,19 @@ fn kernel_build(client: &str, arch: &str) {
 }
 
 #[test]
+#[ignore = "slow tier (Linux kernel builds): tests/run runs it"]
 fn pump_distcc_x86() {
     kernel_build("distcc", "x86");
 }
 
 #[test]
+#[ignore = "slow tier (Linux kernel builds): tests/run runs it"]
 fn pump_tinydcc_x86() {
     kernel_build("tinydcc", "x86");
 }
 
 #[test]
+#[ignore = "slow tier (Linux kernel builds): tests/run runs it"]
 fn pump_distcc_arm() {
     kernel_build("distcc", "arm");
 }
@@ -154,11 +157,13 @@ fn pump_distcc_arm() {
 /// The issue's "the same for ARCH=arm": with our own client too. The arm
 /// tree builds in about half the x86 time, so both clients are affordable.
 #[test]
+#[ignore = "slow tier (Linux kernel builds): tests/run runs it"]
 fn pump_tinydcc_arm() {
     kernel_build("tinydcc", "arm");
 }
 
 #[test]
+#[ignore = "slow tier (Linux kernel builds): tests/run runs it"]
 fn parse_reads_build_sh_output() {
     let r = parse(
         "pump: 426 compile(s) sent with their headers, 0 preprocessed locally\n\

@@ -82,6 +82,7 @@ fn mon_shows_a_running_stock_client() {
 /// runs: the DOM shows the job, and a screenshot is kept as an artifact
 /// (target/test-artifacts/status-page.png).
 #[test]
+#[ignore = "slow tier (chromium): tests/run runs it"]
 fn status_page_in_chromium() {
     let chromium = require("chromium");
     let tools = TempDir::new("slowtools");

@@ -3,6 +3,8 @@
 //! against the files `gcc -M` says the same compile reads. gcc missing is a
 //! failure, never a skip.
 
+mod common;
+
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::os::unix::fs::symlink;
@@ -357,6 +359,288 @@ fn computed_includes() {
     assert_eq!(rel(&t, &c), ["w.c", "cfg.h", "inc/obj.h"]);
 }
 
+/// GNU Emacs's pattern (src/dispextern.h): a computed include in a branch
+/// the configuration never takes, its macro defined nowhere (configure
+/// leaves `/* #undef TERM_HEADER */` in config.h for --without-x).
+fn emacs_tree(tag: &str) -> Tree {
+    let t = Tree::new(tag);
+    t.write(
+        "src/config.h",
+        "/* #undef TERM_HEADER */\n#define HAVE_TERMINFO 1\n#include <conf_post.h>\n",
+    );
+    t.write("src/conf_post.h", "#define EMACS_INLINE static inline\n");
+    t.write(
+        "src/dispextern.h",
+        "#ifdef HAVE_WINDOW_SYSTEM\n# include TERM_HEADER\n#endif\n\
+         EMACS_INLINE int glyph_width(void)\n{\n#ifdef HAVE_WINDOW_SYSTEM\n\
+         \x20 return term_cols();\n#else\n  return 7;\n#endif\n}\n",
+    );
+    t.write("src/term.h", "static int term_cols(void) { return 80; }\n");
+    t.write(
+        "src/xdisp.c",
+        "#include <config.h>\n#include \"frame.h\"\n#include \"dispextern.h\"\n\
+         int redisplay(void) { return glyph_width() * 6; }\n",
+    );
+    t.write("src/frame.h", "struct frame { int w; };\n");
+    t
+}
+
+const EMACS_CC: &str = "gcc -Isrc -c src/xdisp.c -o xdisp.o";
+
+/// A computed include that no definition turns into a header name is left
+/// out, not a reason to give up: gcc rejects it wherever it reaches it.
+#[test]
+fn computed_include_of_a_macro_defined_nowhere() {
+    let t = emacs_tree("termhdr");
+    let mut sc = Scanner::new();
+    let c = check_with(&mut sc, &t, EMACS_CC);
+    assert_eq!(
+        rel(&t, &c),
+        [
+            "src/xdisp.c",
+            "src/config.h",
+            "src/frame.h",
+            "src/dispextern.h",
+            "src/conf_post.h"
+        ]
+    );
+    assert_eq!(sc.stats().rejected_includes, 1);
+    assert_eq!(sc.stats().give_ups, 0);
+    // Taking the branch is gcc's error, not a header the scan missed.
+    let err = Command::new(gcc_path("gcc"))
+        .current_dir(t.path())
+        .args(argv(
+            "-Isrc -DHAVE_WINDOW_SYSTEM -E src/xdisp.c -o /dev/null",
+        ))
+        .output()
+        .unwrap();
+    assert!(!err.status.success());
+    assert!(
+        String::from_utf8_lossy(&err.stderr)
+            .contains("#include expects \"FILENAME\" or <FILENAME>"),
+        "{}",
+        String::from_utf8_lossy(&err.stderr)
+    );
+    // Defined, but to nothing or to no header name: rejected all the same.
+    for def in ["#define TERM_HEADER\n", "#define TERM_HEADER xterm\n"] {
+        t.write("src/frame.h", &format!("{def}struct frame {{ int w; }};\n"));
+        let c = check_with(&mut sc, &t, EMACS_CC);
+        assert!(!has(&t, &c, "src/term.h"), "{def}: {:?}", rel(&t, &c));
+    }
+    // Outside any conditional: the compile fails wherever it runs. So does
+    // a `__has_include` of such a macro (gcc evaluates it even after `0 &&`).
+    t.write("comp.c", "#include UNDEFINED_HEADER_MACRO\n");
+    t.write(
+        "has.c",
+        "#if 0 && __has_include(UNDEFINED_HEADER_MACRO)\n#endif\n",
+    );
+    for f in ["comp.c", "has.c"] {
+        let c = scan(&mut sc, &t, &format!("gcc -c {f}")).unwrap();
+        assert_eq!(rel(&t, &c), [f]);
+    }
+    assert_eq!(sc.stats().rejected_includes, 5);
+}
+
+/// The macro defined by a header the scan reaches after the computed
+/// include (deeper in the tree, though gcc reads it before): resolved.
+#[test]
+fn computed_include_defined_by_a_later_header() {
+    let t = emacs_tree("termlate");
+    t.write(
+        "src/frame.h",
+        "#ifdef HAVE_WINDOW_SYSTEM\n#include \"termhooks.h\"\n#endif\nstruct frame { int w; };\n",
+    );
+    t.write("src/termhooks.h", "#include \"sys/termchoice.h\"\n");
+    t.write("src/sys/termchoice.h", "#define TERM_HEADER \"term.h\"\n");
+    for cmd in [
+        EMACS_CC.to_string(),
+        EMACS_CC.replace("-c", "-DHAVE_WINDOW_SYSTEM -c"),
+    ] {
+        let mut sc = Scanner::new();
+        let c = check_with(&mut sc, &t, &cmd);
+        assert!(has(&t, &c, "src/term.h"), "{cmd}: {:?}", rel(&t, &c));
+        assert!(has(&t, &c, "src/sys/termchoice.h"));
+        assert_eq!(sc.stats().rejected_includes, 0);
+    }
+}
+
+/// `-DTERM_HEADER="term.h"` on the command line resolves it.
+#[test]
+fn computed_include_defined_on_the_command_line() {
+    let t = emacs_tree("termcmd");
+    let cmd = EMACS_CC.replace("-c", "-DHAVE_WINDOW_SYSTEM -DTERM_HEADER=\"term.h\" -c");
+    let mut sc = Scanner::new();
+    let c = check_with(&mut sc, &t, &cmd);
+    assert!(has(&t, &c, "src/term.h"), "{:?}", rel(&t, &c));
+    assert_eq!(sc.stats().rejected_includes, 0);
+    // -U takes it away again: nothing left to name a header.
+    let c = scan(&mut sc, &t, &format!("{cmd} -UTERM_HEADER")).unwrap();
+    assert!(!has(&t, &c, "src/term.h"), "{:?}", rel(&t, &c));
+    assert_eq!(sc.stats().rejected_includes, 1);
+}
+
+/// The macro defined only in a header found through another computed
+/// include: found when the scan reaches its fixpoint, and resolved. Two
+/// includes each defined only behind the other are never reached by gcc.
+#[test]
+fn computed_include_defined_behind_another_computed_include() {
+    let t = emacs_tree("termfix");
+    t.write(
+        "src/config.h",
+        "#define SYSTEM_CONFIG \"s/gnu-linux.h\"\n#include <conf_post.h>\n",
+    );
+    t.write(
+        "src/frame.h",
+        "#include SYSTEM_CONFIG\nstruct frame { int w; };\n",
+    );
+    t.write("src/s/gnu-linux.h", "#define TERM_HEADER \"term.h\"\n");
+    for cmd in [
+        EMACS_CC.to_string(),
+        EMACS_CC.replace("-c", "-DHAVE_WINDOW_SYSTEM -c"),
+    ] {
+        let mut sc = Scanner::new();
+        let c = check_with(&mut sc, &t, &cmd);
+        assert!(has(&t, &c, "src/s/gnu-linux.h"), "{:?}", rel(&t, &c));
+        assert!(has(&t, &c, "src/term.h"), "{cmd}: {:?}", rel(&t, &c));
+        assert_eq!(sc.stats().rejected_includes, 0);
+    }
+    t.write("m1.h", "#define M2 \"m2.h\"\n");
+    t.write("m2.h", "#define M1 \"m1.h\"\n");
+    t.write(
+        "cycle.c",
+        "#ifdef A\n#include M1\n#endif\n#ifdef B\n#include M2\n#endif\nint x;\n",
+    );
+    let mut sc = Scanner::new();
+    let c = check_with(&mut sc, &t, "gcc -c cycle.c");
+    assert_eq!(rel(&t, &c), ["cycle.c"]);
+    assert_eq!(sc.stats().rejected_includes, 2);
+}
+
+/// `tinydcc --pump tinydcc gcc ARGS` in the tree against our daemon.
+fn pump_compile(d: &common::Daemon, t: &Tree, args: &[&str]) -> std::process::Output {
+    let mut c = common::client_cmd(
+        common::Kind::Tiny,
+        t.path(),
+        &format!("{},cpp", d.host(true)),
+    );
+    c.arg("--pump")
+        .arg(common::tinydcc())
+        .arg("gcc")
+        .args(args)
+        .env("DISTCC_FALLBACK", "0");
+    common::run(c)
+}
+
+/// A tag, files written over the Emacs tree, the compile's extra flags.
+type PumpCase = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static [&'static str],
+);
+
+/// End to end: the Emacs pattern, with the macro defined nowhere, later,
+/// on the command line or behind another computed include, is sent with
+/// its headers (protocol 3, nothing preprocessed locally) and the object
+/// equals local gcc's; taking the branch fails on the server with gcc's
+/// own message.
+#[test]
+fn emacs_term_header_pump_compiles() {
+    let d = common::Daemon::start(common::Kind::Tiny, &[]);
+    let cases: [PumpCase; 5] = [
+        ("nowhere", &[], &[]),
+        (
+            "later",
+            &[
+                (
+                    "src/frame.h",
+                    "#include \"termhooks.h\"\nstruct frame { int w; };\n",
+                ),
+                ("src/termhooks.h", "#define TERM_HEADER \"term.h\"\n"),
+            ],
+            &["-DHAVE_WINDOW_SYSTEM"],
+        ),
+        (
+            "cmdline",
+            &[],
+            &["-DHAVE_WINDOW_SYSTEM", "-DTERM_HEADER=\"term.h\""],
+        ),
+        (
+            "fixpoint",
+            &[
+                (
+                    "src/frame.h",
+                    "#include SYSTEM_CONFIG\nstruct frame { int w; };\n",
+                ),
+                (
+                    "src/config.h",
+                    "#define SYSTEM_CONFIG \"s/gnu-linux.h\"\n#include <conf_post.h>\n",
+                ),
+                ("src/s/gnu-linux.h", "#define TERM_HEADER \"term.h\"\n"),
+            ],
+            &["-DHAVE_WINDOW_SYSTEM"],
+        ),
+        ("taken", &[], &["-DHAVE_WINDOW_SYSTEM"]),
+    ];
+    for (n, (tag, files, defs)) in cases.into_iter().enumerate() {
+        let t = emacs_tree(&format!("pump{tag}"));
+        for (f, text) in files {
+            t.write(f, text);
+        }
+        let args = |o: &str| -> Vec<String> {
+            let mut v: Vec<String> = vec!["-Isrc".into()];
+            v.extend(defs.iter().map(|s| s.to_string()));
+            v.extend(["-c", "src/xdisp.c", "-o", o].map(String::from));
+            v
+        };
+        let local_args = args("local.o");
+        let local_args: Vec<&str> = local_args.iter().map(String::as_str).collect();
+        let local = common::local_gcc(t.path(), &local_args);
+        let remote_args = args("xdisp.o");
+        let remote_args: Vec<&str> = remote_args.iter().map(String::as_str).collect();
+        let out = pump_compile(&d, &t, &remote_args);
+        let err = common::text(&out.stderr);
+        assert!(
+            err.contains("pump: 1 compile(s) sent with their headers, 0 preprocessed locally"),
+            "{tag}: {err}"
+        );
+        // One more protocol 3 job than before this case.
+        let needle = "protocol 3 request for src/xdisp.c";
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while d.log_text().matches(needle).count() <= n && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(
+            d.log_text().matches(needle).count(),
+            n + 1,
+            "{tag}: {}",
+            d.log_text()
+        );
+        if tag == "taken" {
+            assert!(!local.status.success());
+            assert_eq!(out.status.code(), local.status.code(), "{tag}: {err}");
+            let diag: String = err
+                .lines()
+                .filter(|l| !l.starts_with("pump:"))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            assert_eq!(diag, common::text(&local.stderr), "{tag}");
+            assert!(!t.p("xdisp.o").exists());
+            continue;
+        }
+        assert!(
+            local.status.success(),
+            "{tag}: {}",
+            common::text(&local.stderr)
+        );
+        assert!(out.status.success(), "{tag}: {err}");
+        assert_eq!(
+            std::fs::read(t.p("xdisp.o")).unwrap(),
+            std::fs::read(t.p("local.o")).unwrap(),
+            "{tag}"
+        );
+    }
+}
+
 #[test]
 fn kernel_style_trace_include() {
     let t = Tree::new("trace");
@@ -592,7 +876,10 @@ fn give_ups() {
     let t = Tree::new("giveup");
     t.write("x.c", "int x;\n");
     t.write("opts", "-Iinc\n");
-    t.write("comp.c", "#include UNDEFINED_HEADER_MACRO\n");
+    t.write(
+        "comp.c",
+        "#define HAS(h) __has_include(h)\n#if HAS(UNDEFINED_HEADER_MACRO)\n#endif\n",
+    );
     t.write(
         "line.c",
         "#define S(x) #x\n#define XS(x) S(x)\n#include XS(__LINE__)\n",
@@ -612,7 +899,7 @@ fn give_ups() {
     let cases = [
         ("gcc -c fifo.c", "not a regular file"),
         ("gcc @opts -c x.c", "response files"),
-        ("gcc -c comp.c", "UNDEFINED_HEADER_MACRO"),
+        ("gcc -c comp.c", "cannot resolve __has_include operand"),
         ("gcc -c line.c", "__LINE__"),
         ("gcc -c abs.c", "absolute include"),
         ("gcc -c bad.c", "unterminated comment"),

@@ -3,7 +3,8 @@
 //! USER), the seed's OPTIONS and clients.allow, with a stand-in binary; then
 //! Debian's real runit (runsv, sv, svlogd) supervising a private copy of the
 //! service: up, a compile, `sv down` (clean exit 0, no job dirs, pid file
-//! gone), `sv up`, and the log lines.
+//! gone), `sv up`, and the log lines. Last, runit/install into a private
+//! root: the tree the README's install steps describe.
 
 mod common;
 use common::arm::whitelist;
@@ -138,6 +139,7 @@ fn run_builds_voids_command_line() {
 /// The shipped conf (all comments) and the example clients.allow in
 /// /etc/distcc, with tinydcc found on PATH: what a fresh board runs.
 #[test]
+#[ignore = "slow tier (runit, namespaces): tests/run runs it"]
 fn run_with_shipped_conf_and_example_clients_allow() {
     let unshare = require("unshare");
     let dir = TempDir::new("runit-shipped");
@@ -269,6 +271,7 @@ fn count(path: &Path, needle: &str) -> usize {
 }
 
 #[test]
+#[ignore = "slow tier (runit, namespaces): tests/run runs it"]
 fn runsv_runs_stops_and_restarts_the_service() {
     let dir = TempDir::new("runit-sv");
     let svc = service_dir(&dir, false);
@@ -362,6 +365,7 @@ fn runsv_runs_stops_and_restarts_the_service() {
 
 /// log/run: with --log-stderr in OPTS the daemon's lines reach svlogd.
 #[test]
+#[ignore = "slow tier (runit, namespaces): tests/run runs it"]
 fn svlogd_log_service_collects_daemon_lines() {
     require("svlogd");
     let dir = TempDir::new("runit-log");
@@ -398,4 +402,176 @@ fn svlogd_log_service_collects_daemon_lines() {
     wait_for("the shutdown line", || {
         (count(&current, "shutting down") == 1).then_some(())
     });
+}
+
+/// `runit/install BINARY` with DESTDIR and PREFIX; its output.
+fn install(root: &Path, extra_env: &[(&str, &str)]) -> std::process::Output {
+    Command::new(repo("runit/install"))
+        .arg(tinydcc())
+        .env("DESTDIR", root)
+        .env("PREFIX", "/usr")
+        .envs(extra_env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+fn link_target(p: &Path) -> String {
+    std::fs::read_link(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .display()
+        .to_string()
+}
+
+#[test]
+fn install_script_fills_a_root_and_keeps_existing_config() {
+    let dir = TempDir::new("runit-install");
+    let root = dir.join("root");
+    // A board that already has its own host list and service settings.
+    std::fs::create_dir_all(root.join("etc/distcc")).unwrap();
+    std::fs::create_dir_all(root.join("etc/sv/distcc")).unwrap();
+    std::fs::write(root.join("etc/distcc/hosts"), "mine/8\n").unwrap();
+    std::fs::write(root.join("etc/sv/distcc/conf"), "USER=distcc\n").unwrap();
+
+    let out = install(&root, &[("WITH_LOG", "1")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("kept"), "{}", text(&out.stdout));
+    let bin = root.join("usr/bin/tinydcc");
+    assert_eq!(
+        std::fs::read(&bin).unwrap(),
+        std::fs::read(tinydcc()).unwrap()
+    );
+    assert_eq!(
+        std::fs::metadata(&bin).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
+    for n in [
+        "distcc",
+        "distccd",
+        "tinydccd",
+        "pump",
+        "distcc-pump",
+        "distccmon-text",
+    ] {
+        assert_eq!(link_target(&root.join("usr/bin").join(n)), "tinydcc", "{n}");
+    }
+    // The names pick the roles.
+    let version = |name: &str| {
+        let out = Command::new(root.join("usr/bin").join(name))
+            .arg("--version")
+            .output()
+            .unwrap();
+        text(&out.stdout)
+    };
+    assert!(version("distccd").starts_with("tinydccd "));
+    assert!(version("distcc").starts_with("tinydcc "));
+    for c in [
+        "cc",
+        "gcc",
+        "c++",
+        "g++",
+        "armv7l-linux-gnueabihf-gcc",
+        "armv7l-linux-musleabihf-gcc",
+    ] {
+        assert_eq!(
+            link_target(&root.join("usr/lib/distcc/bin").join(c)),
+            "/usr/bin/distcc",
+            "{c}"
+        );
+    }
+    // Existing settings kept, missing ones from the examples.
+    assert_eq!(
+        std::fs::read_to_string(root.join("etc/distcc/hosts")).unwrap(),
+        "mine/8\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("etc/sv/distcc/conf")).unwrap(),
+        "USER=distcc\n"
+    );
+    for (installed, shipped) in [
+        ("etc/distcc/clients.allow", "etc/distcc/clients.allow"),
+        ("etc/sv/distcc/run", "runit/run"),
+        ("etc/sv/distcc/log/run", "runit/log/run"),
+        ("usr/share/man/man1/tinydcc.1", "man/tinydcc.1"),
+        ("usr/share/man/man8/tinydccd.8", "man/tinydccd.8"),
+    ] {
+        assert_eq!(
+            std::fs::read(root.join(installed)).unwrap(),
+            std::fs::read(repo(shipped)).unwrap(),
+            "{installed}"
+        );
+    }
+    for exe in ["etc/sv/distcc/run", "etc/sv/distcc/log/run"] {
+        let mode = std::fs::metadata(root.join(exe))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o755, "{exe}");
+    }
+
+    // The installed service runs the installed binary's command line.
+    let svc = root.join("etc/sv/distcc");
+    let (fake, args) = recorder(&dir, "fake-tinydcc");
+    std::fs::write(
+        svc.join("conf"),
+        format!(
+            "TINYDCC={}\nALLOW_FILE={}\n",
+            fake.display(),
+            root.join("etc/distcc/clients.allow").display()
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        run_args(&svc, &args, &[]),
+        words(
+            "--daemon --no-detach --user nobody --log-level=warning \
+             --allow 192.168.0.0/24 --allow 192.168.0.1"
+        )
+    );
+
+    // Installing again (an upgrade) replaces the binary, keeps the rest.
+    std::fs::write(&bin, "old").unwrap();
+    let out = install(&root, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read(&bin).unwrap(),
+        std::fs::read(tinydcc()).unwrap()
+    );
+    assert!(std::fs::read_to_string(svc.join("conf"))
+        .unwrap()
+        .starts_with("TINYDCC="));
+}
+
+/// Another distcc's programs under our names stop the script before it
+/// changes anything; a missing binary is named.
+#[test]
+fn install_script_refuses_to_overwrite_another_distcc() {
+    let dir = TempDir::new("runit-install-refuse");
+    let root = dir.join("root");
+    std::fs::create_dir_all(root.join("usr/bin")).unwrap();
+    std::fs::write(root.join("usr/bin/distcc"), "stock distcc").unwrap();
+    let out = install(&root, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("usr/bin/distcc is a program of another package"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!root.join("usr/bin/tinydcc").exists());
+    assert!(!root.join("etc").exists());
+
+    let out = install(&root, &[("FORCE", "1")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(link_target(&root.join("usr/bin/distcc")), "tinydcc");
+
+    let out = Command::new(repo("runit/install"))
+        .arg(dir.join("nonexistent"))
+        .env("DESTDIR", &root)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no tinydcc binary at"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -164,6 +164,7 @@ fn ok_jobs(d: &Daemon, n: usize) -> usize {
 /// XBPS_DISTCC=yes: /usr/lib/distcc/bin first on PATH; make's `cc` is the
 /// masquerade link, i.e. tinydcc by way of the `distcc` symlink.
 #[test]
+#[ignore = "slow tier (xbps-src): tests/run runs it"]
 fn xbps_src_native_build_through_the_masquerade_dir() {
     let root = VoidRoot::new("xbps-native");
     let wl = whitelist(&root.dir, &["cc", "gcc", "x86_64-linux-gnu-gcc"]);
@@ -201,6 +202,7 @@ fn xbps_src_native_build_through_the_masquerade_dir() {
 /// CCACHE_PREFIX=/usr/bin/distcc. Misses go to the daemon; after a clean,
 /// every object is a cache hit and nothing is sent.
 #[test]
+#[ignore = "slow tier (xbps-src): tests/run runs it"]
 fn xbps_src_ccache_with_distcc_as_prefix() {
     let ccache = require("ccache");
     let root = VoidRoot::new("xbps-ccache");
@@ -244,6 +246,7 @@ fn xbps_src_ccache_with_distcc_as_prefix() {
 /// compiler names runs `distcc /usr/bin/<triplet>-gcc ...`, so the client
 /// gets an absolute compiler path and the daemon strips /usr/bin/.
 #[test]
+#[ignore = "slow tier (xbps-src): tests/run runs it"]
 fn xbps_src_cross_build_with_absolute_compiler_path() {
     let root = VoidRoot::new("xbps-cross");
     let cross = require(CROSS_GCC);

@@ -42,11 +42,17 @@ pub fn once(
     };
     match sent {
         Ok(()) => {}
-        Err(SendError::Io(e)) => return Err(e.to_string()),
+        Err(SendError::Io(e)) => {
+            return Err(match remote::refusal_after_send_error(&mut conn) {
+                Some(d) => not_allowed(&d),
+                None => e.to_string(),
+            })
+        }
         Err(SendError::Cpp(_)) => return Err("preprocessing failed".into()),
         Err(SendError::Listed(why)) => return Err(why),
     }
     let r = remote::receive(&mut conn, version).map_err(|e| match e {
+        crate::protocol::ProtoError::AccessDenied(d) => not_allowed(&d),
         crate::protocol::ProtoError::Truncated => {
             "server closed the connection without an answer (access list? compiler whitelist?)"
                 .to_string()
@@ -66,6 +72,14 @@ pub fn once(
         return Err("object differs from a local compile".into());
     }
     Ok(t.elapsed())
+}
+
+/// The host's access list leaves this client out.
+fn not_allowed(d: &crate::protocol::access_denied::Denied) -> String {
+    format!(
+        "refused: not allowed ({} is not in its --allow list)",
+        d.client
+    )
 }
 
 pub fn median(mut v: Vec<Duration>) -> Duration {

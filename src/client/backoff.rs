@@ -5,10 +5,13 @@
 //! each other's verdicts.
 
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::io::AsRawFd;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use crate::hosts::Host;
+use crate::protocol::access_denied::Denied;
 
 fn path(dir: &Path, host: &Host) -> std::path::PathBuf {
     dir.join(super::lock::file_name("backoff", &host.mode, 0))
@@ -25,11 +28,71 @@ pub fn is_backed_off(dir: &Path, host: &Host, period: Duration) -> bool {
     let Ok(mtime) = m.modified() else {
         return false;
     };
+    fresh(mtime, period)
+}
+
+fn fresh(mtime: SystemTime, period: Duration) -> bool {
     match SystemTime::now().duration_since(mtime) {
         Ok(age) => age < period,
         // mtime in the future (clock step): treat as fresh, like distcc.
         Err(_) => true,
     }
+}
+
+/// `host` refused this client (its access list): back it off, and say so
+/// at warning level once per host: only the client that puts the host in
+/// backoff prints it, not every job of a `make -j` that was refused too.
+pub fn refused(dir: &Path, host: &Host, d: &Denied, period: Duration) {
+    // The host list's name for it, without slots and options.
+    let name = host.spec.split(['/', ',']).next().unwrap_or(&host.spec);
+    let why = format!(
+        "{name} refused this client ({} is not in its --allow list)",
+        d.client
+    );
+    if period.is_zero() {
+        log::warn!("{why}");
+    } else if mark_first(dir, host, period) {
+        log::warn!("{why}; {name} is backed off for {} s", period.as_secs());
+    } else {
+        log::debug!("{why}; already backed off");
+    }
+}
+
+/// Record a failure of `host` now, unless some client did within `period`;
+/// true if this call did. Clients checking the same host take turns
+/// (flock), so exactly one of them sees the file old or empty.
+fn mark_first(dir: &Path, host: &Host, period: Duration) -> bool {
+    let p = path(dir, host);
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .mode(0o666)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(&p);
+    let mut f = match f {
+        Ok(f) => f,
+        Err(e) => {
+            log::warn!("cannot write backoff file {}: {e}", p.display());
+            return true;
+        }
+    };
+    // SAFETY: a valid open fd; the lock goes with the file when it closes.
+    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
+    let marked = f
+        .metadata()
+        .ok()
+        .filter(|m| m.len() > 0)
+        .and_then(|m| m.modified().ok())
+        .is_some_and(|t| fresh(t, period));
+    if marked {
+        return false;
+    }
+    log::debug!("mark {} as backed off for {}s", host.spec, period.as_secs());
+    if let Err(e) = f.set_len(0).and_then(|_| f.write_all(b"x")) {
+        log::warn!("cannot write backoff file {}: {e}", p.display());
+    }
+    true
 }
 
 /// Record a failure of `host` now.

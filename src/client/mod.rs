@@ -148,13 +148,29 @@ fn jobs() -> u32 {
 
 const HELP: &str = "\
 Usage: tinydcc [COMPILER] [compile options] -o OBJECT -c SOURCE
-       tinydcc --show-hosts | -j | --check | --help | --version
-       tinydcc --scan-includes [COMPILER] [compile options] (under pump)
-       tinydcc --daemon [distccd options]
+       COMPILER [compile options]    (a link named gcc, cc, g++, ... to tinydcc)
 
 Distributes C/C++ compiles to the hosts in $DISTCC_HOSTS, $DISTCC_DIR/hosts
 (~/.distcc/hosts) or /etc/distcc/hosts, like distcc. Compiles that cannot be
 distributed, and jobs whose hosts fail, run locally.
+
+Other modes:
+  tinydcc --show-hosts           print the host list in use, one host a line
+  tinydcc -j                     print the number of slots (make -j$(tinydcc -j))
+  tinydcc --scan-includes COMPILE...
+                                 list the files pump mode would send, compile nothing
+  tinydcc --check [--runs N] [--no-suggest]
+                                 compile a test file on every host: OK or FAIL,
+                                 latency and a suggested /N per host
+  tinydcc --daemon [OPTIONS]     the daemon, as distccd (also named tinydccd,
+                                 distccd); tinydcc --daemon --help lists OPTIONS
+  tinydcc --pump COMMAND...      run a build with an include server (also named
+                                 pump, distcc-pump); --pump --startup, --shutdown
+  tinydcc --mon [SECS]           this machine's running jobs (also distccmon-text)
+  tinydcc --mon --cluster [SECS] every host's slots, jobs and failures (--stats)
+  tinydcc --help | --version
+
+See tinydcc(1) and tinydccd(8).
 ";
 
 /// Run one compiler command, remotely if possible. `tweaked_path` says a
@@ -424,7 +440,8 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
         drop(cpp_slot.take());
         let result = match sent {
             Err(SendError::Cpp(c)) => return c.0,
-            Err(SendError::Io(e)) => Err(e),
+            Err(SendError::Io(e)) => Err(remote::refusal_after_send_error(&mut conn)
+                .map_or(e, crate::protocol::ProtoError::AccessDenied)),
             Err(SendError::Listed(why)) => {
                 // Our side's problem, not the host's: plain mode, same host.
                 conn.abandon();
@@ -438,6 +455,11 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
         };
         let r = match result {
             Ok(r) => r,
+            Err(crate::protocol::ProtoError::AccessDenied(d)) => {
+                backoff::refused(&lock_dir, host, &d, s.backoff_period);
+                tried.push(host);
+                continue;
+            }
             Err(e) => {
                 conn.abandon();
                 log::warn!("failed to distribute {input} to {}: {e}", host.spec);

@@ -5,7 +5,10 @@
 //! reply format is shared.
 
 use std::io::{Read, Write};
+use std::time::Duration;
 
+use crate::protocol::access_denied::{self, Denied};
+use crate::protocol::token::TOKEN_LEN;
 use crate::protocol::{reply, request, Limits, ProtoError};
 
 use super::cpp::Cpp;
@@ -69,6 +72,24 @@ pub fn send<S: Write>(
 
 pub fn receive<S: Read>(conn: &mut S, version: u32) -> Result<reply::Reply, ProtoError> {
     reply::read(conn, version, &Limits::default())
+}
+
+/// Sending failed: was it because the daemon refused us? It sends its
+/// refusal line at once and may close before reading the whole request;
+/// the line stays readable after the reset that causes.
+pub fn refusal_after_send_error(conn: &mut super::transport::Conn) -> Option<Denied> {
+    // Only TCP peers are refused: ssh connections are trusted.
+    let super::transport::Conn::Tcp(s) = conn else {
+        return None;
+    };
+    // Whatever the daemon sent is already here.
+    let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+    let mut head = [0u8; TOKEN_LEN];
+    s.read_exact(&mut head).ok()?;
+    if !access_denied::may_start(&head) {
+        return None;
+    }
+    access_denied::read_rest(&head, s)
 }
 
 /// Exit code and signal of a raw wait status from STAT.

@@ -2,6 +2,14 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
+use std::time::Duration;
+
+/// A refused client gets its refusal line, then what it still sends is
+/// read and dropped until it closes, for at most this long and this many
+/// bytes: closing on unread data would reset the connection and could
+/// lose the line before the client reads it.
+pub const REFUSED_LINGER: Duration = Duration::from_secs(5);
+pub const REFUSED_DRAIN: usize = 8 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cidr {

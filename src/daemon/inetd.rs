@@ -2,9 +2,13 @@
 //! ssh connection running `distccd --inetd`). Blocking I/O: one job, no loop.
 
 use std::io::{Read, Write};
+use std::mem::ManuallyDrop;
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::io::FromRawFd;
+use std::time::Instant;
 
 use crate::exitcode::*;
+use crate::protocol::access_denied::{self, Denied};
 use crate::protocol::request::RequestDecoder;
 use crate::protocol::{reply, Limits};
 
@@ -12,11 +16,51 @@ use super::access::{self, Cidr};
 use super::job;
 use super::whitelist::Policy;
 
+/// stdin as a socket, borrowed: never closed.
+fn stdin_socket() -> ManuallyDrop<TcpStream> {
+    // SAFETY: fd 0 stays open for the whole process; ManuallyDrop never
+    // closes it.
+    ManuallyDrop::new(unsafe { TcpStream::from_raw_fd(0) })
+}
+
 /// The peer of stdin, when stdin is a TCP socket (inetd), else None (a pipe).
-fn stdin_peer() -> Option<std::net::SocketAddr> {
-    // SAFETY: borrow fd 0 without taking ownership (ManuallyDrop: never closed).
-    let s = std::mem::ManuallyDrop::new(unsafe { std::net::TcpStream::from_raw_fd(0) });
-    s.peer_addr().ok().map(access::unmapped)
+fn stdin_peer() -> Option<SocketAddr> {
+    stdin_socket().peer_addr().ok().map(access::unmapped)
+}
+
+/// Send a client outside the access list its refusal line, then read and
+/// drop what it still sends (bounded), so closing does not reset the
+/// connection before it has read the line. Blocking: this process serves
+/// only this client.
+fn refuse(peer: SocketAddr) {
+    let mut s = stdin_socket();
+    let server = s
+        .local_addr()
+        .map(|a| access::unmapped(a).ip())
+        .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
+    let line = access_denied::line(&Denied {
+        server,
+        client: peer.ip(),
+    });
+    let _ = s.set_write_timeout(Some(access::REFUSED_LINGER));
+    if s.write_all(&line).is_err() || s.shutdown(std::net::Shutdown::Write).is_err() {
+        return;
+    }
+    let deadline = Instant::now() + access::REFUSED_LINGER;
+    let mut chunk = [0u8; 64 * 1024];
+    let mut drained = 0;
+    while drained <= access::REFUSED_DRAIN {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || s.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match s.read(&mut chunk) {
+            Ok(0) => return,
+            Ok(n) => drained += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
 }
 
 /// True when stdin is a socket: distccd then defaults to inetd mode.
@@ -34,6 +78,7 @@ pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Op
     if let Some(p) = peer {
         if !access::allowed(allow, p.ip()) {
             log::warn!("connection from {p} denied by access list");
+            refuse(p);
             return EXIT_ACCESS_DENIED;
         }
     }

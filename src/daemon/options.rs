@@ -76,13 +76,18 @@ Usage: tinydcc --daemon [OPTIONS]      (also as: tinydccd, distccd)
       --log-stderr          log to stderr
       --verbose             same as --log-level debug
       --job-lifetime SECS   kill compiles that run longer than SECS
+      --lifetime SECS       accepted for compatibility; ignored
       --stats               serve statistics on --stats-port
       --stats-port PORT     (default 3633)
       --enable-tcp-insecure, --make-me-a-botnet
                             accept any compiler name (no /usr/lib/distcc whitelist)
       --zeroconf            accepted; not supported in this build
       --no-sandbox          do not confine compilers with Landlock (tinydcc only)
+      --whitelist-dir DIR   compiler whitelist directory (default /usr/lib/distcc)
+      --no-fifo             accepted for compatibility; ignored
   -h, --help, --version
+
+See tinydccd(8).
 ";
 
 fn bad(msg: impl std::fmt::Display) -> String {

@@ -22,6 +22,7 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use crate::exitcode::*;
+use crate::protocol::access_denied::{self, Denied};
 use crate::protocol::request::RequestDecoder;
 use crate::protocol::{reply, Limits};
 
@@ -39,6 +40,9 @@ const FEED: usize = 1 << (usize::BITS - 1);
 /// How long a job started early keeps its slot against whole requests
 /// that wait (a client's cpp usually takes far less).
 const EARLY_GRACE: Duration = Duration::from_secs(1);
+/// Refused connections held open at once (see `State::Refused`); past
+/// this, a refused client gets its line and an immediate close.
+const MAX_REFUSED: usize = 32;
 
 pub struct Config {
     pub allow: Vec<Cidr>,
@@ -97,6 +101,14 @@ enum State {
         out: Vec<u8>,
         off: usize,
     },
+    /// Outside the access list: sending the refusal line, then dropping
+    /// what the client still sends until it closes (`access::REFUSED_*`).
+    Refused {
+        line: Vec<u8>,
+        off: usize,
+        drained: usize,
+        since: Instant,
+    },
 }
 
 impl State {
@@ -128,6 +140,9 @@ pub struct Server {
     signals: SignalFd,
     cfg: Config,
     conns: HashMap<Token, Conn>,
+    /// How many of `conns` are `State::Refused`: they do not count
+    /// against `max_conns`, so refused clients never keep allowed ones out.
+    refused: usize,
     queue: VecDeque<Token>,
     running: Vec<Token>,
     next_token: usize,
@@ -196,6 +211,7 @@ impl Server {
             signals,
             cfg,
             conns: HashMap::new(),
+            refused: 0,
             queue: VecDeque::new(),
             running: Vec::new(),
             next_token: FIRST_CONN,
@@ -247,7 +263,7 @@ impl Server {
     /// Room for one more connection and one more queued request?
     fn has_room(&self) -> bool {
         !self.out_of_fds
-            && self.conns.len() < self.cfg.max_conns
+            && self.conns.len() - self.refused < self.cfg.max_conns
             && self.queue.len() < self.cfg.max_queued
     }
 
@@ -282,6 +298,9 @@ impl Server {
             let peer = access::unmapped(peer);
             if !access::allowed(&self.cfg.allow, peer.ip()) {
                 log::warn!("connection from {peer} denied by access list");
+                if !stats {
+                    self.refuse(stream, peer);
+                }
                 continue;
             }
             if stats && self.conns.len() >= self.cfg.max_conns {
@@ -323,6 +342,63 @@ impl Server {
             );
             self.update_accepting();
         }
+    }
+
+    /// Tell a client outside the access list so, in a line a stock client
+    /// shows too, and hold the connection until it has read it.
+    fn refuse(&mut self, mut stream: TcpStream, peer: SocketAddr) {
+        let server = stream
+            .local_addr()
+            .map(|a| access::unmapped(a).ip())
+            .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
+        let line = access_denied::line(&Denied {
+            server,
+            client: peer.ip(),
+        });
+        // A new socket's send buffer is empty: this normally sends it all.
+        let off = stream.write(&line).unwrap_or(0);
+        if off == line.len() {
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+        }
+        if self.refused >= MAX_REFUSED {
+            log::debug!(
+                "{} refused connections held: closing {peer} now",
+                self.refused
+            );
+            return;
+        }
+        let token = Token(self.next_token);
+        self.next_token += 1;
+        let writable = off < line.len();
+        let interest = if writable {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        if self
+            .poll
+            .registry()
+            .register(&mut stream, token, interest)
+            .is_err()
+        {
+            return;
+        }
+        self.refused += 1;
+        self.conns.insert(
+            token,
+            Conn {
+                stream,
+                peer,
+                state: State::Refused {
+                    line,
+                    off,
+                    drained: 0,
+                    since: Instant::now(),
+                },
+                last_io: Instant::now(),
+                writable,
+            },
+        );
     }
 
     /// Stop taking connections while full; start again once there is room.
@@ -715,7 +791,9 @@ impl Server {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    log::warn!("client {}: read failed: {e}", conn.peer);
+                    if !matches!(conn.state, State::Refused { .. }) {
+                        log::warn!("client {}: read failed: {e}", conn.peer);
+                    }
                     return self.close(t);
                 }
             };
@@ -844,6 +922,12 @@ impl Server {
                         return self.close(t);
                     }
                 }
+                State::Refused { drained, .. } => {
+                    *drained += n;
+                    if n == 0 || *drained > access::REFUSED_DRAIN {
+                        return self.close(t);
+                    }
+                }
                 State::Queued { .. } | State::Compiling { .. } | State::Replying { .. } => {
                     if n == 0 {
                         log::warn!("client {peer}: disconnected before the reply; job abandoned");
@@ -863,6 +947,24 @@ impl Server {
         let Some(conn) = self.conns.get_mut(&t) else {
             return;
         };
+        if let State::Refused { line, off, .. } = &mut conn.state {
+            while *off < line.len() {
+                match conn.stream.write(&line[*off..]) {
+                    Ok(0) => return self.close(t),
+                    Ok(n) => *off += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => return self.close(t),
+                }
+            }
+            let _ = conn.stream.shutdown(std::net::Shutdown::Write);
+            conn.writable = false;
+            let _ = self
+                .poll
+                .registry()
+                .reregister(&mut conn.stream, t, Interest::READABLE);
+            return;
+        }
         let (head, off) = match &mut conn.state {
             State::Replying { head, off, .. } => (head, off),
             State::Stats { out, off } if !out.is_empty() => (out, off),
@@ -919,6 +1021,7 @@ impl Server {
         let now = Instant::now();
         let mut idle = Vec::new();
         let mut overdue = Vec::new();
+        let mut refused = Vec::new();
         for (t, c) in &self.conns {
             match &c.state {
                 State::Compiling { job } => {
@@ -929,6 +1032,11 @@ impl Server {
                     }
                 }
                 State::Queued { .. } => {}
+                State::Refused { since, .. } => {
+                    if now.duration_since(*since) > access::REFUSED_LINGER {
+                        refused.push(*t);
+                    }
+                }
                 _ => {
                     if now.duration_since(c.last_io) > self.cfg.io_timeout {
                         idle.push(*t);
@@ -944,6 +1052,9 @@ impl Server {
         }
         for t in overdue {
             self.kill_overdue(t);
+        }
+        for t in refused {
+            self.close(t);
         }
         self.preempt();
     }
@@ -992,6 +1103,7 @@ impl Server {
                 job: Some(Checked::Started(job)),
                 ..
             } => job::abort(*job),
+            State::Refused { .. } => self.refused -= 1,
             _ => {}
         }
         self.running.retain(|x| *x != t);

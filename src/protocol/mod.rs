@@ -3,6 +3,7 @@
 //! `reply` the server→client stream, `lzo` the payload compression.
 //! Every length from the wire is checked against `Limits` before it is used.
 
+pub mod access_denied;
 pub mod include;
 pub mod lzo;
 pub mod reply;
@@ -64,6 +65,8 @@ pub enum ProtoError {
     NotUtf8(&'static str),
     Lzo(&'static str),
     Io(std::io::Error),
+    /// The daemon's access list does not include us (its refusal line).
+    AccessDenied(access_denied::Denied),
 }
 
 impl fmt::Display for ProtoError {
@@ -81,6 +84,7 @@ impl fmt::Display for ProtoError {
             ProtoError::NotUtf8(what) => write!(f, "{what} is not valid UTF-8"),
             ProtoError::Lzo(why) => write!(f, "bad LZO data: {why}"),
             ProtoError::Io(e) => f.write_str(&crate::errtext::reason(e)),
+            ProtoError::AccessDenied(d) => write!(f, "{d}"),
         }
     }
 }
@@ -104,6 +108,7 @@ impl ProtoError {
         match self {
             ProtoError::Truncated => EXIT_TRUNCATED,
             ProtoError::Io(_) => EXIT_IO_ERROR,
+            ProtoError::AccessDenied(_) => EXIT_ACCESS_DENIED,
             _ => EXIT_PROTOCOL_ERROR,
         }
     }

@@ -4,7 +4,7 @@
 use std::io::Read;
 
 use super::token::{self, Name, TOKEN_LEN};
-use super::{check_len, lzo, Limits, ProtoError};
+use super::{access_denied, check_len, lzo, Limits, ProtoError};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Reply {
@@ -92,7 +92,15 @@ fn read_payload<R: Read>(
 
 /// Blocking read of a whole reply to a request of `version`.
 pub fn read<R: Read>(r: &mut R, version: u32, limits: &Limits) -> Result<Reply, ProtoError> {
-    let got = read_header(r, token::DONE)?;
+    let mut hdr = [0u8; TOKEN_LEN];
+    r.read_exact(&mut hdr)?;
+    // A tinydcc daemon that refuses us says so in one line instead of DONE.
+    if access_denied::may_start(&hdr) {
+        if let Some(d) = access_denied::read_rest(&hdr, r) {
+            return Err(ProtoError::AccessDenied(d));
+        }
+    }
+    let got = token::expect(&hdr, token::DONE)?;
     if got != version {
         return Err(ProtoError::UnexpectedToken {
             expected: "DONE with the request's version",
@@ -202,6 +210,30 @@ mod tests {
             read(&mut &wire[..], 1, &limits),
             Err(ProtoError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn refusal_line_instead_of_done() {
+        let d = access_denied::Denied {
+            server: "10.0.0.1".parse().unwrap(),
+            client: "192.168.0.80".parse().unwrap(),
+        };
+        let wire = access_denied::line(&d);
+        for v in [1, 2, 3] {
+            match read(&mut &wire[..], v, &Limits::default()) {
+                Err(ProtoError::AccessDenied(got)) => assert_eq!(got, d),
+                other => panic!("{other:?}"),
+            }
+        }
+        // Not quite the line: still a derailment, as before.
+        let e = read(
+            &mut &b"tinydccd: no
+"[..],
+            1,
+            &Limits::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(e, ProtoError::UnexpectedToken { .. }), "{e}");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! in the closure is an alternative, so one expansion gives a *set* of
 //! results. If the real macro state is among the alternatives (it is, when
 //! every file and every `-D` was seen), the real header name is among the
-//! results; extra names only cost a lookup.
+//! results; extra names only cost a lookup. When no result is a header name,
+//! gcc rejects the directive wherever it reaches it.
 //!
 //! The expander follows the C standard's algorithm with hide sets
 //! (Prosser's), plus gcc's extensions: `, ## __VA_ARGS__`, named variadic

@@ -21,9 +21,15 @@
 //! regular file, is too big, or has an unterminated comment; `#embed`; a
 //! `.gch` next to a header gcc may take it for; an absolute `#include` of a
 //! file outside the system dirs (the server would read its own); a user path
-//! that resolves into a system dir; a computed include or `__has_include`
-//! operand that no definition turns into a header name, or that depends on
-//! `__LINE__`-like macros, or has too many alternative expansions.
+//! that resolves into a system dir; a `__has_include` reached through a
+//! macro whose operand no definition turns into a header name; a computed
+//! include or `__has_include` operand that depends on `__LINE__`-like
+//! macros, or has too many alternative expansions.
+//!
+//! A computed include (or a `__has_include` written out in an `#if`) that
+//! no definition turns into a header name is left out instead: gcc rejects
+//! it wherever it reaches it, so only a compile that fails reaches it
+//! (`ScanStats::rejected_includes` counts them).
 
 use super::compiler_dirs::{self, DefaultDirs};
 use super::directives::{self, has_include_operand, IncKind, MacroDef, Operand, Parsed};
@@ -98,6 +104,10 @@ pub struct ScanStats {
     pub compiler_hits: u64,
     /// Parsed files held in the cache now.
     pub cached_files: u64,
+    /// Computed `#include`s (and written-out `__has_include`s) left out
+    /// because no definition makes them name a header: gcc rejects them
+    /// wherever it reaches them.
+    pub rejected_includes: u64,
 }
 
 /// A file's identity and version.
@@ -655,20 +665,28 @@ impl<'s> ScanState<'s> {
                 break;
             }
         }
-        if let Some(p) = self.pending.iter().find(|p| !p.resolved) {
+        if let Some(p) = self.pending.iter().find(|p| p.cond && !p.resolved) {
             let n = &self.nodes[p.node];
             let line = self.item_line(p);
-            let what = if p.cond {
-                "__has_include operand"
-            } else {
-                "computed #include"
-            };
             return give_up(format!(
-                "{}:{line}: cannot resolve {what}: {}",
+                "{}:{line}: cannot resolve __has_include operand: {}",
                 String::from_utf8_lossy(&n.path),
                 p.why.clone().unwrap_or_else(|| "it names no header".into())
             ));
         }
+        // A computed #include that, now that nothing is left to find, no
+        // definition in the closure, on the command line or among the
+        // compiler's predefined macros turns into "FILENAME" or <FILENAME>
+        // (Emacs's `#include TERM_HEADER` in a branch a --without-x build
+        // never takes, TERM_HEADER defined nowhere) is an error wherever gcc
+        // reaches it: up to there gcc read only files of this closure, so
+        // its expansion is one of those tried. A compile that succeeds never
+        // reaches it; one that does fails on the server as it would here.
+        self.sc.stats.rejected_includes += self
+            .pending
+            .iter()
+            .filter(|p| !p.cond && !p.resolved)
+            .count() as u64;
         self.finish()
     }
 
@@ -1381,11 +1399,8 @@ impl<'s> ScanState<'s> {
                     p.touched.extend(ex.touched.iter().copied());
                     let res = res.map_err(|e| expand_give_up(&shown, d.line, e))?;
                     let names = names_of(&res, ex.interner, &shown, d.line)?;
-                    if names.is_empty() {
-                        p.why = Some(unresolved_why(&res, ex.interner, toks));
-                    } else {
-                        p.resolved = true;
-                    }
+                    // None yet: a file found later may define the macro.
+                    p.resolved |= !names.is_empty();
                     work.extend(names.into_iter().map(|n| (node, d.kind, n, d.line)));
                 }
             }
@@ -1446,36 +1461,6 @@ fn names_of(
         }
     }
     Ok(out)
-}
-
-fn unresolved_why(res: &[Vec<super::macros::XTok>], interner: &Interner, toks: &[Tok]) -> String {
-    let spell = |t: &[Tok]| -> String {
-        let mut s = String::new();
-        for (i, x) in t.iter().enumerate() {
-            if i > 0 && x.ws {
-                s.push(' ');
-            }
-            s.push_str(&String::from_utf8_lossy(interner.get(x.sym)));
-        }
-        s
-    };
-    let firsts: Vec<String> = res
-        .iter()
-        .filter_map(|r| match interpret(r, interner) {
-            Interpreted::NotAName(f) => Some(f),
-            _ => None,
-        })
-        .take(3)
-        .collect();
-    format!(
-        "`#include {}` expands to {} (no definition seen makes it a header name)",
-        spell(toks),
-        if firsts.is_empty() {
-            "nothing".to_string()
-        } else {
-            firsts.join(" / ")
-        }
-    )
 }
 
 trait IntoVec {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod arm;
+pub mod bed;
 pub mod netns;
 
 use std::io::{Read, Write};
