@@ -3,13 +3,14 @@
 //! Where things live: `protocol` (wire format), `args` (local vs remote),
 //! `hosts` (host lists), `client`, `daemon`, `check` (`--check`),
 //! `pump` (include server, scanner, `pump` command), `logging`, `paths`,
-//! `exitcode`.
+//! `exitcode`, `errtext` (I/O errors as messages say them), `version`.
 
 pub mod args;
 pub mod check;
 pub mod client;
 pub mod daemon;
 pub mod decimal;
+pub mod errtext;
 pub mod exitcode;
 pub mod fuzzing;
 pub mod hosts;
@@ -18,3 +19,4 @@ pub mod monitor;
 pub mod paths;
 pub mod protocol;
 pub mod pump;
+pub mod version;

@@ -83,7 +83,7 @@ impl fmt::Display for ProtoError {
             ProtoError::BadVersion(v) => write!(f, "can't handle requested protocol version {v}"),
             ProtoError::NotUtf8(what) => write!(f, "{what} is not valid UTF-8"),
             ProtoError::Lzo(why) => write!(f, "bad LZO data: {why}"),
-            ProtoError::Io(e) => write!(f, "{e}"),
+            ProtoError::Io(e) => f.write_str(&crate::errtext::reason(e)),
             ProtoError::AccessDenied(d) => write!(f, "{d}"),
         }
     }
