@@ -8,6 +8,10 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_PORT: u16 = 3632;
 const DEFAULT_REMOTE_SLOTS: u32 = 4;
 const DEFAULT_LOCAL_SLOTS: u32 = 2;
+/// `--localslots`: compiles at once on this machine when not distributed.
+pub const DEFAULT_LOCALSLOTS: u32 = 4;
+/// `--localslots_cpp`: local preprocessors at once.
+pub const DEFAULT_LOCALSLOTS_CPP: u32 = 8;
 pub const SYSTEM_HOSTS_FILE: &str = "/etc/distcc/hosts";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +86,20 @@ impl fmt::Display for HostError {
         if self.line > 0 {
             write!(f, "{}:{}: {}", self.source, self.line, self.msg)
         } else {
-            write!(f, "{}: {}", self.source, self.msg)
+            // distcc's shape: "$DISTCC_HOSTS contained no hosts; ..."
+            write!(f, "{} {}", self.source, self.msg)
+        }
+    }
+}
+
+impl HostError {
+    /// An empty list is only a warning (distcc's level): jobs run here.
+    /// A malformed one is an error the user must see.
+    pub fn level(&self) -> log::Level {
+        if self.line == 0 {
+            log::Level::Warn
+        } else {
+            log::Level::Error
         }
     }
 }
@@ -216,8 +233,8 @@ pub fn parse(text: &str, source: &str) -> Result<HostList, HostError> {
     let mut list = HostList {
         hosts: Vec::new(),
         randomize: false,
-        local_slots: 4,
-        local_slots_cpp: 8,
+        local_slots: DEFAULT_LOCALSLOTS,
+        local_slots_cpp: DEFAULT_LOCALSLOTS_CPP,
         source: source.to_string(),
         warnings: Vec::new(),
     };
@@ -293,7 +310,7 @@ pub fn load() -> Result<Option<HostList>, HostError> {
         return Err(HostError {
             source,
             line: 0,
-            msg: "contained no hosts".into(),
+            msg: "contained no hosts; can't distribute work".into(),
         });
     }
     Ok(Some(list))

@@ -3,7 +3,7 @@
 //! Where things live: `protocol` (wire format), `args` (local vs remote),
 //! `hosts` (host lists), `client`, `daemon`, `check` (`--check`),
 //! `pump` (include server, scanner, `pump` command), `logging`, `paths`,
-//! `exitcode`.
+//! `exitcode`, `errtext` (I/O errors as messages say them), `version`.
 
 pub mod args;
 pub mod check;
@@ -19,3 +19,4 @@ pub mod monitor;
 pub mod paths;
 pub mod protocol;
 pub mod pump;
+pub mod version;

@@ -2,12 +2,17 @@
 //! (facility daemon), or a raw fd (ccache's UNCACHED_ERR_FD). distcc's level
 //! names map onto the `log` crate: critical/error→Error, warning→Warn,
 //! notice→Info, info→Debug, debug→Trace.
+//!
+//! A client logging to a file (`DISTCC_LOG`) still owes its user the reason
+//! a compile failed: with [`tee_to_stderr`], errors, and warnings logged
+//! with the target [`USER`], are also written to stderr.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::io::FromRawFd;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
@@ -58,6 +63,13 @@ impl syslog::LogFormat<String> for Rfc3164 {
         .map_err(syslog::Error::Write)
     }
 }
+
+/// The `log` target of a warning the user must see even when the log goes
+/// to a file: `log::warn!(target: logging::USER, ...)`.
+pub const USER: &str = "user";
+
+/// Set by [`tee_to_stderr`].
+static TEE: AtomicBool = AtomicBool::new(false);
 
 struct Logger {
     ident: &'static str,
@@ -168,29 +180,26 @@ impl Log for Logger {
                 };
             }
             sink => {
-                let line = if self.stamp {
-                    format!(
-                        "{} {}[{}] {}: {}\n",
-                        timestamp(c"%Y-%m-%d %H:%M:%S", false),
-                        self.ident,
-                        std::process::id(),
-                        level_name(r.level()),
-                        r.args()
-                    )
-                } else {
-                    format!(
-                        "{}[{}] {}: {}\n",
-                        self.ident,
-                        std::process::id(),
-                        level_name(r.level()),
-                        r.args()
-                    )
-                };
+                let line = format!(
+                    "{}[{}] {}: {}\n",
+                    self.ident,
+                    std::process::id(),
+                    level_name(r.level()),
+                    r.args()
+                );
                 // One write per line, so concurrent writers never interleave.
                 let _ = match sink {
+                    Sink::File(f) if self.stamp => {
+                        let stamped = format!("{} {line}", timestamp(c"%Y-%m-%d %H:%M:%S", false));
+                        f.write_all(stamped.as_bytes())
+                    }
                     Sink::File(f) => f.write_all(line.as_bytes()),
                     _ => std::io::stderr().write_all(line.as_bytes()),
                 };
+                let for_user = r.level() == Level::Error || r.target() == USER;
+                if for_user && matches!(sink, Sink::File(_)) && TEE.load(Ordering::Relaxed) {
+                    let _ = std::io::stderr().write_all(line.as_bytes());
+                }
             }
         }
     }
@@ -201,15 +210,17 @@ impl Log for Logger {
 static LOGGER: std::sync::OnceLock<Logger> = std::sync::OnceLock::new();
 
 /// Install the process-wide logger. A file that cannot be opened falls back
-/// to stderr, with a warning there.
-pub fn init(ident: &'static str, target: Target, level: LevelFilter) {
-    let stamp = matches!(target, Target::File(_));
-    let sink = match open_sink(ident, &target) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("{ident}: cannot open log: {e}; logging to stderr");
-            Sink::Stderr
-        }
+/// to stderr, with an error there naming it (distcc's words); returns false
+/// then.
+pub fn init(ident: &'static str, target: Target, level: LevelFilter) -> bool {
+    let (sink, failed) = match open_sink(ident, &target) {
+        Ok(s) => (s, None),
+        Err(e) => (Sink::Stderr, Some(crate::errtext::reason(&e))),
+    };
+    let stamp = matches!(target, Target::File(_)) && failed.is_none();
+    let path = match &target {
+        Target::File(p) => p.display().to_string(),
+        _ => String::new(),
     };
     let logger = LOGGER.get_or_init(|| Logger {
         ident,
@@ -219,6 +230,32 @@ pub fn init(ident: &'static str, target: Target, level: LevelFilter) {
     });
     let _ = log::set_logger(logger);
     log::set_max_level(level);
+    if let Some(why) = &failed {
+        log::error!("failed to open logfile {path}: {why}");
+    }
+    failed.is_none()
+}
+
+/// Also write errors and [`USER`] warnings to stderr while the log goes to
+/// a file, unless stderr is that very file (`DISTCC_LOG=/dev/stderr`).
+pub fn tee_to_stderr() {
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::io::AsFd;
+    let Some(l) = LOGGER.get() else { return };
+    let Ok(sink) = l.sink.lock() else { return };
+    let Sink::File(f) = &*sink else { return };
+    let stderr = std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(File::from)
+        .and_then(|e| e.metadata());
+    let same = match (f.metadata(), stderr) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        // No stderr at all: nowhere to tee to.
+        (_, Err(_)) => true,
+        _ => false,
+    };
+    TEE.store(!same, Ordering::Relaxed);
 }
 
 /// Reopen a log file (SIGHUP, after logrotate moved it away).

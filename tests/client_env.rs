@@ -1,6 +1,7 @@
 //! Environment variables, each with distcc's meaning: DISTCC_VERBOSE,
 //! DISTCC_LOG, DISTCC_SAVE_TEMPS, DISTCC_DIR, DISTCC_IO_TIMEOUT,
 //! DISTCC_SKIP_LOCAL_RETRY, DISTCC_PAUSE_TIME_MSEC, UNCACHED_ERR_FD, TMPDIR.
+//! (What distcc 3.4 users see, side by side: distcc_fidelity.rs.)
 //! (DISTCC_BACKOFF_PERIOD: client_backoff.rs; DISTCC_SSH: client_ssh.rs;
 //! DISTCC_FALLBACK: client.rs.)
 
@@ -82,6 +83,43 @@ fn uncached_err_fd_takes_the_messages() {
     assert_eq!(text(&out.stderr), "");
     let got = std::fs::read_to_string(dir.join("fd5.txt")).unwrap();
     assert!(got.contains("running locally instead"), "{got}");
+}
+
+/// An UNCACHED_ERR_FD that is not open would swallow every message:
+/// they go to stderr instead.
+#[test]
+fn closed_uncached_err_fd_falls_back_to_stderr() {
+    let dir = TempDir::new("errfd-closed");
+    dir.write("x.c", HELLO);
+    let mut c = client_cmd(
+        Kind::Tiny,
+        dir.path(),
+        &format!("127.0.0.1:{}", free_port()),
+    );
+    c.args(["gcc", "-c", "x.c", "-o", "x.o"])
+        .env("UNCACHED_ERR_FD", "97");
+    let out = run(c);
+    assert!(out.status.success());
+    assert!(text(&out.stderr).contains("running locally instead"));
+}
+
+/// `DISTCC_LOG=/dev/stderr`: an error is written once, not teed twice.
+#[test]
+fn log_on_stderr_is_not_doubled() {
+    let dir = TempDir::new("log-stderr");
+    dir.write("x.c", HELLO);
+    let mut c = client_cmd(
+        Kind::Tiny,
+        dir.path(),
+        &format!("127.0.0.1:{}", free_port()),
+    );
+    c.args(["gcc", "-c", "x.c", "-o", "x.o"])
+        .env("DISTCC_LOG", "/dev/stderr")
+        .env("DISTCC_FALLBACK", "0");
+    let out = run(c);
+    assert_eq!(out.status.code(), Some(116));
+    let err = text(&out.stderr);
+    assert_eq!(err.matches("fallbacks are disabled").count(), 1, "{err}");
 }
 
 #[test]

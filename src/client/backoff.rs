@@ -111,7 +111,11 @@ pub fn mark(dir: &Path, host: &Host, period: Duration) {
         .open(&p)
         .and_then(|mut f| f.write_all(b"x"));
     if let Err(e) = r {
-        log::warn!("cannot write backoff file {}: {e}", p.display());
+        log::warn!(
+            "cannot write backoff file {}: {}",
+            p.display(),
+            crate::errtext::reason(&e)
+        );
     }
 }
 

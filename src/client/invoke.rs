@@ -15,6 +15,8 @@ pub enum Invocation {
     ShowHosts,
     Jobs,
     Check(Vec<String>),
+    /// `--scan-includes COMMAND...`: list what pump mode would send.
+    ScanIncludes(Vec<String>),
     /// A compiler command; argv[0] is the compiler name as given.
     Compile(Vec<String>),
     Fail(i32, String),
@@ -35,6 +37,7 @@ pub fn explicit(args: &[String]) -> Invocation {
         "--show-hosts" => return Invocation::ShowHosts,
         "-j" => return Invocation::Jobs,
         "--check" => return Invocation::Check(args[1..].to_vec()),
+        "--scan-includes" => return Invocation::ScanIncludes(args[1..].to_vec()),
         _ => {}
     }
     // distcc's dcc_find_compiler: an option, a source or an object first

@@ -12,12 +12,26 @@ pub fn exit_code(status: std::process::ExitStatus) -> i32 {
     }
 }
 
-/// Run `argv` here and return its exit code.
+/// Run `argv` here and return its exit code. The log says how it ended,
+/// in distcc's words (`compile x.c on localhost completed ok`).
 pub fn run(argv: &[String]) -> i32 {
+    let input = argv
+        .iter()
+        .rev()
+        .find(|a| crate::args::is_source(a))
+        .map_or("", String::as_str);
     match Command::new(&argv[0]).args(&argv[1..]).status() {
-        Ok(s) => exit_code(s),
+        Ok(s) => {
+            let code = exit_code(s);
+            if code == 0 {
+                log::debug!("compile {input} on localhost completed ok");
+            } else {
+                log::info!("compile {input} on localhost failed with exit code {code}");
+            }
+            code
+        }
         Err(e) => {
-            log::error!("failed to exec {}: {e}", argv[0]);
+            log::error!("failed to exec {}: {}", argv[0], crate::errtext::reason(&e));
             crate::exitcode::EXIT_COMPILER_MISSING
         }
     }

@@ -46,7 +46,11 @@ pub fn try_lock(dir: &Path, mode: &Mode, slot: u32) -> io::Result<Try> {
         .map_err(|e| {
             io::Error::new(
                 e.kind(),
-                format!("failed to create {}: {e}", path.display()),
+                format!(
+                    "failed to create {}: {}",
+                    path.display(),
+                    crate::errtext::reason(&e)
+                ),
             )
         })?;
     // SAFETY: flock is plain data; zeroed is a valid initial value.
@@ -63,7 +67,11 @@ pub fn try_lock(dir: &Path, mode: &Mode, slot: u32) -> io::Result<Try> {
         Some(libc::EAGAIN) | Some(libc::EACCES) => Ok(Try::Busy),
         _ => Err(io::Error::new(
             e.kind(),
-            format!("lock {} failed: {e}", path.display()),
+            format!(
+                "lock {} failed: {}",
+                path.display(),
+                crate::errtext::reason(&e)
+            ),
         )),
     }
 }

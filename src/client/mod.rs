@@ -15,6 +15,7 @@ pub mod phase;
 pub mod pick;
 pub mod pump;
 pub mod remote;
+pub mod scan_includes;
 pub mod settings;
 pub mod temps;
 pub mod transport;
@@ -24,38 +25,51 @@ use std::path::Path;
 use crate::args;
 use crate::exitcode::*;
 use crate::hosts::{self, Host, HostList};
+use crate::logging::USER;
 use invoke::Invocation;
 use phase::Phase;
 use remote::{SendError, Source};
 use settings::{env_bool, Settings};
 
 fn init_logging() {
-    use crate::logging::{init, Target};
+    use crate::logging::{init, tee_to_stderr, Target};
     use log::LevelFilter;
     let verbose = env_bool("DISTCC_VERBOSE", false);
-    if let Some(f) = std::env::var_os("DISTCC_LOG").filter(|f| !f.is_empty()) {
-        // distcc: a log file gets INFO, or everything with DISTCC_VERBOSE.
-        let lvl = if verbose {
-            LevelFilter::Trace
-        } else {
-            LevelFilter::Debug
-        };
-        init("tinydcc", Target::File(f.into()), lvl);
-        return;
-    }
     let lvl = if verbose {
         LevelFilter::Trace
     } else {
         LevelFilter::Warn
     };
+    if let Some(f) = std::env::var_os("DISTCC_LOG").filter(|f| !f.is_empty()) {
+        // distcc: a log file gets INFO, or everything with DISTCC_VERBOSE.
+        let file_lvl = if verbose {
+            LevelFilter::Trace
+        } else {
+            LevelFilter::Debug
+        };
+        if init("tinydcc", Target::File(f.into()), file_lvl) {
+            // What ends a compile must still reach the user.
+            tee_to_stderr();
+        } else {
+            // On stderr instead, at stderr's level (as distcc).
+            log::set_max_level(lvl);
+        }
+        return;
+    }
     // ccache hands its real stderr to the compiler as UNCACHED_ERR_FD so
-    // our messages are not cached as compiler output.
+    // our messages are not cached as compiler output. A closed fd would
+    // swallow them: stderr then.
     match std::env::var("UNCACHED_ERR_FD")
         .ok()
         .and_then(|v| v.parse::<i32>().ok())
     {
-        Some(fd) if fd > 2 => init("tinydcc", Target::Fd(fd), lvl),
-        _ => init("tinydcc", Target::Stderr, lvl),
+        // SAFETY: F_GETFD only asks whether the fd is open.
+        Some(fd) if fd > 2 && unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1 => {
+            init("tinydcc", Target::Fd(fd), lvl);
+        }
+        _ => {
+            init("tinydcc", Target::Stderr, lvl);
+        }
     }
 }
 
@@ -67,10 +81,7 @@ pub fn main_explicit(args: Vec<String>) -> i32 {
             0
         }
         Invocation::Version => {
-            println!(
-                "tinydcc {} (distcc 3.4 compatible)",
-                env!("CARGO_PKG_VERSION")
-            );
+            print!("{}", crate::version::text("tinydcc"));
             0
         }
         Invocation::ShowHosts => {
@@ -80,23 +91,24 @@ pub fn main_explicit(args: Vec<String>) -> i32 {
                     l.warnings.iter().for_each(|w| log::warn!("{w}"));
                     l.hosts.iter().for_each(|h| println!("{}", h.spec))
                 }
-                Ok(None) => log::warn!("no hostlist is set"),
-                Err(e) => log::error!("{e}"),
+                Ok(None) => log::warn!(target: USER, "no hostlist is set"),
+                Err(e) => log::log!(target: USER, e.level(), "{e}"),
             }
             0
         }
         Invocation::Jobs => {
             init_logging();
-            match hosts::load() {
-                Ok(Some(l)) => println!("{}", l.hosts.iter().map(|h| h.slots).sum::<u32>()),
-                Ok(None) => log::warn!("no hostlist is set"),
-                Err(e) => log::error!("{e}"),
-            }
+            println!("{}", jobs());
             0
         }
         Invocation::Check(rest) => crate::check::main(rest),
+        Invocation::ScanIncludes(rest) => {
+            init_logging();
+            scan_includes::main(&rest)
+        }
         Invocation::Fail(code, msg) => {
-            eprintln!("tinydcc: {msg}");
+            init_logging();
+            log::error!("{msg}");
             code
         }
         Invocation::Compile(argv) => compile(argv, false),
@@ -112,6 +124,26 @@ pub fn main_masquerade(argv0: &str, args: Vec<String>) -> i32 {
     argv.push(argv0.rsplit('/').next().unwrap_or(argv0).to_string());
     argv.extend(args);
     compile(argv, tweaked)
+}
+
+/// `-j`: the list's slots. Without a usable list, distcc prints nothing,
+/// and `make -j$(distcc -j)` becomes an unbounded `make -j`; the local
+/// slot count is the safe answer then.
+fn jobs() -> u32 {
+    let why = match hosts::load() {
+        Ok(Some(l)) => {
+            l.warnings.iter().for_each(|w| log::warn!("{w}"));
+            return l.hosts.iter().map(|h| h.slots).sum();
+        }
+        Ok(None) => "no hostlist is set".to_string(),
+        Err(e) => {
+            log::log!(target: USER, e.level(), "{e}");
+            "failed to get host list".to_string()
+        }
+    };
+    let n = hosts::DEFAULT_LOCALSLOTS;
+    log::warn!(target: USER, "{why}; -j prints the local slot count, {n}");
+    n
 }
 
 const HELP: &str = "\
@@ -165,7 +197,8 @@ fn compile_job(argv: Vec<String>, tweaked_path: bool) -> i32 {
         return EXIT_RECURSION;
     }
     let Some(real) = invoke::resolve_compiler(&argv[0]) else {
-        log::error!("compiler '{}' not found on PATH", argv[0]);
+        // distcc's words when exec fails (it would try): scripts grep them.
+        log::error!("failed to exec {}: No such file or directory", argv[0]);
         return EXIT_COMPILER_MISSING;
     };
     let mut local_argv = argv.clone();
@@ -209,8 +242,8 @@ fn run_local(s: &Settings, argv: &[String], cpp_only: bool, list: Option<&HostLi
     let n = match (list, cpp_only) {
         (Some(l), true) => l.local_slots_cpp,
         (Some(l), false) => l.local_slots,
-        (None, true) => 8,
-        (None, false) => 4,
+        (None, true) => hosts::DEFAULT_LOCALSLOTS_CPP,
+        (None, false) => hosts::DEFAULT_LOCALSLOTS,
     };
     let slot = s
         .sub_dir("lock")
@@ -274,7 +307,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
             return give_up(s, local_argv, &input, None, None);
         }
         Err(e) => {
-            log::error!("{e}");
+            log::log!(e.level(), "{e}");
             return give_up(s, local_argv, &input, None, None);
         }
     };
@@ -337,7 +370,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
                 match std::fs::read(&input) {
                     Ok(d) => source = Some(Source::Ready(d)),
                     Err(e) => {
-                        log::error!("failed to read {input}: {e}");
+                        log::error!("failed to read {input}: {}", crate::errtext::reason(&e));
                         return run_local(s, local_argv, false, Some(&list));
                     }
                 }
@@ -358,7 +391,11 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
                 match cpp::Cpp::start(&cpp_argv) {
                     Ok(c) => source = Some(Source::Running(c)),
                     Err(e) => {
-                        log::error!("failed to start preprocessor {}: {e}", local_argv[0]);
+                        log::error!(
+                            "failed to start preprocessor {}: {}",
+                            local_argv[0],
+                            crate::errtext::reason(&e)
+                        );
                         return EXIT_COMPILER_MISSING;
                     }
                 }
@@ -446,15 +483,19 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
                 let filled = deps
                     .as_ref()
                     .map(|d| d.fill(r.dotd.as_deref().unwrap_or_default()));
-                if let Some(Err(e)) = filled {
-                    log::error!("cannot write the dependency file: {e}");
+                if let (Some(Err(e)), Some(d)) = (filled, deps.as_ref()) {
+                    log::error!(
+                        "cannot write {}: {}",
+                        d.temp.display(),
+                        crate::errtext::reason(&e)
+                    );
                     return run_local(s, local_argv, false, Some(&list));
                 }
             } else if let PumpState::FailedRemotely(why) = &pump_state {
                 log::warn!("{input} compiled in plain mode after failing in pump mode");
                 pump::note_fallback(pump::Stage::After, &input, why, true);
             }
-            return accept_object(s, &scan, local_argv, &r, deps.as_mut(), &list);
+            return accept_object(s, &scan, local_argv, &r, deps.as_mut(), &list, host);
         }
         if code == Some(EXIT_BAD_ARGUMENTS) {
             // tinydcc's daemon refuses some command lines in-band (exit 101
@@ -496,6 +537,11 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
             pump_state.failed(&input, format!("compile failed on {}", host.spec), true);
             continue;
         }
+        log::info!(
+            "compile {input} on {} failed with exit code {}",
+            host.spec,
+            code.unwrap_or(EXIT_DISTCC_FAILED)
+        );
         // Never compiled again: these are gcc's diagnostics and exit code.
         // Plain mode lacks only gcc's source excerpts (the server had no
         // sources); pump mode has them too.
@@ -608,6 +654,7 @@ fn accept_object(
     r: &crate::protocol::reply::Reply,
     deps: Option<&mut depfile::DepFile>,
     list: &HostList,
+    host: &Host,
 ) -> i32 {
     let written =
         output::write_atomic(Path::new(&scan.output), &r.object).and_then(|_| match deps {
@@ -617,9 +664,14 @@ fn accept_object(
     if let Err(e) = written {
         // Let the compiler itself report it (e.g. a missing output dir),
         // exactly as a local build would.
-        log::debug!("cannot write {}: {e}; compiling locally", scan.output);
+        log::debug!(
+            "cannot write {}: {}; compiling locally",
+            scan.output,
+            crate::errtext::reason(&e)
+        );
         return run_local(s, local_argv, false, Some(list));
     }
+    log::debug!("compile {} on {} completed ok", scan.input, host.spec);
     emit(&r.stdout, &r.stderr);
     0
 }

@@ -26,6 +26,11 @@ impl Shipment {
     pub fn new(cwd: String, listed: Vec<String>) -> Shipment {
         Shipment { cwd, listed }
     }
+
+    /// The include server's paths, in its order.
+    pub fn listed(&self) -> &[String] {
+        &self.listed
+    }
 }
 
 /// The include server's directory (`pump` puts the socket there), when
@@ -78,13 +83,19 @@ pub enum NoList {
 pub fn ask(argv: &[String], timeout: Duration) -> Result<Shipment, NoList> {
     let port = std::env::var_os("INCLUDE_SERVER_PORT").unwrap_or_default();
     let cwd = std::env::current_dir()
-        .map_err(|e| NoList::Failed(format!("getcwd: {e}")))?
+        .map_err(|e| {
+            NoList::Failed(format!(
+                "cannot read the current directory: {}",
+                crate::errtext::reason(&e)
+            ))
+        })?
         .to_string_lossy()
         .into_owned();
     let fail = |e: std::io::Error| {
         NoList::Failed(format!(
-            "include server at {}: {e}",
-            Path::new(&port).display()
+            "include server at {}: {}",
+            Path::new(&port).display(),
+            crate::errtext::reason(&e)
         ))
     };
     let mut s = UnixStream::connect(&port).map_err(fail)?;
@@ -108,7 +119,8 @@ pub fn send<W: Write>(conn: &mut W, argv: &[String], files: &Shipment) -> Result
     let mut out = request::encode_header(3, Some(&files.cwd), argv);
     request::put_nfil(&mut out, files.listed.len() as u32);
     for listed in &files.listed {
-        let entry = entry(listed).map_err(|e| SendError::Listed(format!("{listed}: {e}")))?;
+        let entry = entry(listed)
+            .map_err(|e| SendError::Listed(format!("{listed}: {}", crate::errtext::reason(&e))))?;
         request::put_entry(&mut out, &entry).map_err(SendError::Io)?;
         if out.len() >= 64 << 10 {
             conn.write_all(&out).map_err(io)?;

@@ -33,7 +33,7 @@ impl Source {
                 Ok((out, st)) if st.success() => *self = Source::Ready(out),
                 Ok((_, st)) => return Err(CppFailed(super::local::exit_code(st))),
                 Err(e) => {
-                    log::error!("failed to run preprocessor: {e}");
+                    log::error!("failed to run preprocessor: {}", crate::errtext::reason(&e));
                     return Err(CppFailed(crate::exitcode::EXIT_DISTCC_FAILED));
                 }
             }

@@ -116,7 +116,11 @@ fn mkdir(p: &std::path::Path) -> std::io::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(std::io::Error::new(
             e.kind(),
-            format!("mkdir '{}' failed: {e}", p.display()),
+            format!(
+                "mkdir '{}' failed: {}",
+                p.display(),
+                crate::errtext::reason(&e)
+            ),
         )),
     }
 }

@@ -22,7 +22,11 @@ impl SavedTemps {
         let p = PathBuf::from(format!("{}.{ext}", self.stem.display()));
         match std::fs::write(&p, data) {
             Ok(()) => self.kept.push(p),
-            Err(e) => log::warn!("DISTCC_SAVE_TEMPS: cannot write {}: {e}", p.display()),
+            Err(e) => log::warn!(
+                "DISTCC_SAVE_TEMPS: cannot write {}: {}",
+                p.display(),
+                crate::errtext::reason(&e)
+            ),
         }
     }
 

@@ -41,7 +41,7 @@ pub fn open(mode: &Mode, ssh_cmd: &[String], timeout: Duration) -> Result<Conn, 
 fn tcp(host: &str, port: u16, io_timeout: Duration) -> Result<TcpStream, String> {
     let addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
-        .map_err(|e| format!("failed to look up {host}: {e}"))?
+        .map_err(|e| format!("failed to look up {host}: {}", crate::errtext::reason(&e)))?
         .collect();
     let mut last = format!("{host} has no address");
     for a in addrs {
@@ -53,7 +53,7 @@ fn tcp(host: &str, port: u16, io_timeout: Duration) -> Result<TcpStream, String>
                 let _ = s.set_write_timeout(Some(io_timeout));
                 return Ok(s);
             }
-            Err(e) => last = format!("failed to connect to {a}: {e}"),
+            Err(e) => last = format!("failed to connect to {a}: {}", crate::errtext::reason(&e)),
         }
     }
     Err(last)
@@ -94,7 +94,7 @@ fn ssh(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("failed to run {}: {e}", argv[0]))?;
+        .map_err(|e| format!("failed to run {}: {}", argv[0], crate::errtext::reason(&e)))?;
     let stdin = child.stdin.take();
     let stdout = child.stdout.take().ok_or("ssh has no stdout")?;
     Ok(Ssh {

@@ -206,10 +206,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
             return 0;
         }
         Ok(Parsed::Version) => {
-            println!(
-                "tinydccd {} (distccd 3.4 compatible)",
-                env!("CARGO_PKG_VERSION")
-            );
+            print!("{}", crate::version::text("tinydccd"));
             return 0;
         }
         Err(e) => {
