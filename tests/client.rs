@@ -86,8 +86,8 @@ fn local_only_commands_stay_local() {
     );
 }
 
-/// A server that accepts one job and answers with a truncated object.
-fn truncating_server() -> (u16, std::thread::JoinHandle<()>) {
+/// A server that accepts one job and answers with `reply`.
+fn fake_server(reply: &'static [u8]) -> (u16, std::thread::JoinHandle<()>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let h = std::thread::spawn(move || {
@@ -101,10 +101,16 @@ fn truncating_server() -> (u16, std::thread::JoinHandle<()>) {
                 break;
             }
         }
-        let _ = s.write_all(b"DONE00000001STAT00000000SERR00000000SOUT00000000DOTO00001000");
-        let _ = s.write_all(&[0x7f; 100]);
+        let _ = s.write_all(reply);
     });
     (port, h)
+}
+
+/// A server that accepts one job and answers with a truncated object.
+fn truncating_server() -> (u16, std::thread::JoinHandle<()>) {
+    let mut reply = b"DONE00000001STAT00000000SERR00000000SOUT00000000DOTO00001000".to_vec();
+    reply.extend_from_slice(&[0x7f; 100]);
+    fake_server(reply.leak())
 }
 
 #[test]
@@ -141,6 +147,55 @@ fn truncated_reply_never_leaves_a_partial_object() {
     h.join().unwrap();
     assert!(out.status.success());
     same_as_local(&dir, "x.c", "x.o");
+}
+
+/// A server that says success but sends an empty object (`DOTO00000000`):
+/// a failed job, never a 0-byte `.o`. And a failure that also sends an
+/// object: the compile error stands, the object is not installed.
+#[test]
+fn empty_or_failed_object_is_never_installed() {
+    let dir = TempDir::new("emptyobj");
+    dir.write("x.c", HELLO);
+    std::fs::write(dir.join("x.o"), b"previous object").unwrap();
+    let empty: &[u8] = b"DONE00000001STAT00000000SERR00000000SOUT00000000DOTO00000000";
+    let (port, h) = fake_server(empty);
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &format!("127.0.0.1:{port}"));
+    c.args(["gcc", "-c", "x.c", "-o", "x.o"])
+        .env("DISTCC_FALLBACK", "0");
+    let out = run(c);
+    h.join().unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("the server reported success but sent an empty object file"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(std::fs::read(dir.join("x.o")).unwrap(), b"previous object");
+    // With fallback: compiled here.
+    let (port, h) = fake_server(empty);
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &format!("127.0.0.1:{port}"));
+    c.args(["gcc", "-c", "x.c", "-o", "x.o"]);
+    let out = run(c);
+    h.join().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    same_as_local(&dir, "x.c", "x.o");
+
+    // Exit 1 with an object: gcc's error stands, the object is dropped.
+    std::fs::write(dir.join("x.o"), b"previous object").unwrap();
+    let (port, h) =
+        fake_server(b"DONE00000001STAT00000100SERR00000006error\nSOUT00000000DOTO00000004\x7fELF");
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &format!("127.0.0.1:{port}"));
+    c.args(["gcc", "-c", "x.c", "-o", "x.o"]);
+    let out = run(c);
+    h.join().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(compiler_lines(&out.stderr), "error\n");
+    assert_eq!(std::fs::read(dir.join("x.o")).unwrap(), b"previous object");
+    let names = entries(dir.path());
+    assert!(
+        names.iter().all(|n| !n.contains(".tinydcc-")),
+        "temp files left: {names:?}"
+    );
 }
 
 /// `gcc -> tinydcc` early on PATH: distributes, finds the real gcc, no loop.

@@ -153,3 +153,28 @@ fn tcp_peer_outside_allow_is_told() {
     assert_eq!(child.wait().unwrap().code(), Some(113), "{err}");
     assert!(err.contains("denied by access list"), "{err}");
 }
+
+/// Over ssh, a client whose cpp failed sends its argv and closes: logged at
+/// info (not a WARNING), exit 108 as for any short request.
+#[test]
+fn client_whose_cpp_fails_is_logged_at_info() {
+    let mut req = request_v1(&["gcc", "-c", "p.c", "-o", "p.o"], b"");
+    req.truncate(req.len() - 12); // no DOTI at all
+    let mut child = Command::new(tinydcc())
+        .args(["--daemon", "--inetd", "--log-stderr", "--log-level", "info"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.as_mut().unwrap().write_all(&req).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(108));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("] info: client stdin: sent its command line but no source (its preprocessor failed, most likely); job dropped\n"),
+        "{err}"
+    );
+    assert!(!err.contains("WARNING"), "{err}");
+    assert!(out.stdout.is_empty());
+}

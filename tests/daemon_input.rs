@@ -90,6 +90,73 @@ fn truncated_request() {
     assert!(d.leftovers_after_reply().is_empty());
 }
 
+/// A client whose preprocessor fails (a missing header, a missing source)
+/// sends its argv, then closes: its normal behaviour, logged at info, not
+/// as a WARNING. A connection cut inside the source stays a WARNING.
+#[test]
+fn client_whose_cpp_fails_is_not_a_warning() {
+    let no_source =
+        "sent its command line but no source (its preprocessor failed, most likely); job dropped";
+    let dir = TempDir::new("cppfail");
+    dir.write("nohdr.c", "#include \"missing.h\"\nint x;\n");
+    for level in ["info", "warning"] {
+        let d = Daemon::start(Kind::Tiny, &["--log-level", level]);
+        let mut runs = 0;
+        for kind in [Kind::Tiny, Kind::Stock] {
+            for src in ["nohdr.c", "nosuch.c"] {
+                let mut c = client_cmd(kind, dir.path(), &d.host(false));
+                c.args(["gcc", "-c", src, "-o", "x.o"]);
+                let out = run(c);
+                assert_eq!(
+                    out.status.code(),
+                    Some(1),
+                    "{kind:?} {src}: {}",
+                    text(&out.stderr)
+                );
+                runs += 1;
+            }
+        }
+        if level == "info" {
+            let mut log = d.wait_log(no_source);
+            for _ in 0..200 {
+                if log.matches(no_source).count() >= runs {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+                log = d.log_text();
+            }
+            assert!(
+                log.lines()
+                    .filter(|l| l.contains(no_source))
+                    .all(|l| l.contains("] info: client 127.0.0.1:")),
+                "{log}"
+            );
+            assert_eq!(log.matches(no_source).count(), runs, "{log}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        let log = d.log_text();
+        assert!(!log.contains("WARNING"), "{log}");
+        assert!(
+            !log.contains("closed before the request was complete"),
+            "{log}"
+        );
+        if level == "warning" {
+            assert!(!log.contains(no_source), "{log}");
+        }
+        // Cut inside the source: a real fault, still a warning.
+        let mut req = request_v1(&["gcc", "-c", "x.c", "-o", "x.o"], HELLO.as_bytes());
+        req.truncate(req.len() - 10);
+        assert!(send_then_eof(d.port, &req, Duration::from_secs(5)).is_empty());
+        let needle = "WARNING: client 127.0.0.1:";
+        let log = d.wait_log(needle);
+        assert!(
+            log.lines().any(|l| l.contains(needle)
+                && l.ends_with("connection closed before the request was complete")),
+            "{log}"
+        );
+    }
+}
+
 /// A client that sends a byte at a time holds no compile slot: with -j 1
 /// a normal compile still goes through while it dawdles.
 #[test]

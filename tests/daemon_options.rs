@@ -61,20 +61,150 @@ fn tinydccd(args: &[&str]) -> std::process::Output {
 fn help_version_and_bad_options() {
     let out = tinydccd(&["--help"]);
     assert_eq!(out.status.code(), Some(0));
-    assert!(text(&out.stdout).contains("--allow"));
+    let help = text(&out.stdout);
+    assert!(help.contains("--allow"));
+    // What to do when nobody is allowed, before it happens.
+    assert!(
+        help.contains("every client is\nrefused: start with --allow 192.168.0.0/24 (your network) or create the file."),
+        "{help}"
+    );
     let out = tinydccd(&["--version"]);
     assert_eq!(out.status.code(), Some(0));
-    for bad in [
-        &["--bogus"][..],
-        &["--jobs", "500"],
-        &["--port", "x"],
-        &["--allow", "1.2.3.4/99"],
-        &["--log-level", "loud"],
+    // Each error names the option and the value, in one line under one name.
+    for (bad, msg) in [
+        (&["--bogus"][..], "--bogus: unknown option"),
+        (&["--jobs", "500"], "--jobs: '500' is not a number from 1 to 200"),
+        (&["--port", "abc"], "--port: 'abc' is not a port number"),
+        (&["--port"], "--port: missing value"),
+        (&["--stats-port=70000"], "--stats-port: '70000' is not a port number"),
+        (&["-j", "x"], "--jobs: 'x' is not a number from 1 to 200"),
+        (&["--listen", "1.2.3"], "--listen: '1.2.3' is not an IP address"),
+        (&["--job-lifetime", "-3"], "--job-lifetime: '-3' is not a number of seconds"),
+        (&["--allow", "1.2.3.4/99"], "--allow: '1.2.3.4/99': bad prefix length '99'"),
+        (
+            &["--log-level", "loud"],
+            "--log-level: 'loud' is not a log level (critical, error, warning, notice, info or debug)",
+        ),
     ] {
         let out = tinydccd(bad);
         assert_eq!(out.status.code(), Some(101), "{bad:?}");
-        assert!(!text(&out.stderr).is_empty());
+        assert_eq!(text(&out.stderr), format!("distccd: {msg}\n"), "{bad:?}");
     }
+}
+
+/// Files and addresses the daemon cannot use are named with the system's
+/// reason, never a bare "(os error N)".
+#[test]
+fn unusable_files_and_addresses_are_named() {
+    let port = free_port().to_string();
+    let mut d = Command::new(tinydcc())
+        .args([
+            "--daemon",
+            "--no-detach",
+            "--listen",
+            "127.0.0.1",
+            "--port",
+            &port,
+        ])
+        .args(["--allow", "127.0.0.1", "--log-file", "/nonexistent/x"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Like distccd it carries on, logging to stderr.
+    let port_n: u16 = port.parse().unwrap();
+    assert!(wait_for_port(port_n, &mut d));
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(d.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let out = d.wait_with_output().unwrap();
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(
+            "ERROR: --log-file /nonexistent/x: No such file or directory; logging to stderr"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("os error"), "{err}");
+
+    // An address this machine does not have (TEST-NET-1: never routed).
+    let out = tinydccd(&[
+        "--no-detach",
+        "--log-stderr",
+        "--allow",
+        "127.0.0.1",
+        "--listen",
+        "192.0.2.1",
+        "--port",
+        &port,
+    ]);
+    assert_eq!(out.status.code(), Some(102));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("ERROR: --listen 192.0.2.1: Cannot assign requested address (no interface of this machine has that address)"),
+        "{err}"
+    );
+    // A port in use, compile and stats.
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = held.local_addr().unwrap().port().to_string();
+    let out = tinydccd(&[
+        "--no-detach",
+        "--log-stderr",
+        "--allow",
+        "127.0.0.1",
+        "--listen",
+        "127.0.0.1",
+        "--port",
+        &busy,
+    ]);
+    assert_eq!(out.status.code(), Some(102));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "ERROR: --port {busy} on 127.0.0.1: Address already in use (is another distccd running?)"
+        )),
+        "{err}"
+    );
+    let out = tinydccd(&[
+        "--no-detach",
+        "--log-stderr",
+        "--allow",
+        "127.0.0.1",
+        "--listen",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--stats",
+        "--stats-port",
+        &busy,
+    ]);
+    assert_eq!(out.status.code(), Some(102));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "ERROR: --stats-port {busy} on 127.0.0.1: Address already in use"
+        )),
+        "{err}"
+    );
+    // A pid file in a directory that does not exist.
+    let out = tinydccd(&[
+        "--no-detach",
+        "--log-stderr",
+        "--allow",
+        "127.0.0.1",
+        "--listen",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--pid-file",
+        "/nonexistent/d.pid",
+    ]);
+    assert_eq!(out.status.code(), Some(100));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("ERROR: --pid-file /nonexistent/d.pid: No such file or directory"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -198,17 +328,21 @@ fn clients_allow_file() {
         b"tinydccd: 127.0.0.1 refused this client (127.0.0.1 is not in its --allow list)\n";
     assert_eq!(job(&d, "gcc"), refused);
     assert!(d.wait_log("denied").contains("denied by access list"));
-    // Empty or missing: everyone refused, said at start.
+    // Empty or missing: everyone refused, said at start with the fix.
     let (_c, f) = allow_file("# nobody yet\n");
     let d = Daemon::start(Kind::Tiny, &["--allow-file", &f]);
-    assert!(
-        d.log_text().contains("every client will be refused"),
-        "{}",
-        d.log_text()
+    let want = format!(
+        "WARNING: no --allow given and {f} lists no clients: every client will be refused; \
+         add your network to {f} (a line such as 192.168.0.0/24) or start with --allow 192.168.0.0/24\n"
     );
+    assert!(d.wait_log(&want).contains(&want), "{}", d.log_text());
     assert_eq!(job(&d, "gcc"), refused);
     let d = Daemon::start(Kind::Tiny, &["--allow-file", "/nonexistent/clients.allow"]);
-    assert!(d.log_text().contains("every client will be refused"));
+    let want = "WARNING: no --allow given and /nonexistent/clients.allow does not exist: \
+         every client will be refused; start with --allow 192.168.0.0/24 (your network) \
+         or create /nonexistent/clients.allow listing it\n";
+    assert!(d.wait_log(want).contains(want), "{}", d.log_text());
+    assert!(!d.log_text().contains("lists no clients"));
     // Malformed: a clear error naming file and line; the daemon does not start.
     let (_e, f) = allow_file("192.168.0.0/24\n192.168.0.300\n");
     let out = tinydccd(&[

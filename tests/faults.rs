@@ -306,3 +306,98 @@ fn host_that_never_answers() {
     same_as_local(&dir, "s");
     held.join().unwrap();
 }
+
+/// Compilers that exit 0 but leave no usable object on the server: none
+/// written, an empty one, one the daemon (running as nobody) cannot read.
+/// The daemon answers EXIT_IO_ERROR (107) with the reason in SERR, never
+/// success with an empty object; the client then keeps the old `.o`
+/// (fallback off) or compiles locally, and the daemon still serves.
+#[test]
+fn success_without_an_object_is_a_failure() {
+    let tools = TempDir::new("noobj");
+    let find_out = "for a; do case \"$prev\" in -o) out=$a;; esac; prev=$a; done";
+    let cases = [
+        (
+            "noobj-cc",
+            "exit 0",
+            "compiler exited 0 but wrote no object file",
+        ),
+        (
+            "emptyobj-cc",
+            ": > \"$out\"",
+            "compiler exited 0 but wrote an empty object file",
+        ),
+        (
+            "lockedobj-cc",
+            "echo object > \"$out\"; chmod 000 \"$out\"",
+            "compiler exited 0 but its object file cannot be read: Permission denied",
+        ),
+    ];
+    let mut path = String::new();
+    for (name, body, _) in cases {
+        // Faulty only on the server (in a job dir): the fallback is gcc.
+        path = tool(
+            &tools,
+            name,
+            &format!(
+                "case \"$PWD\" in *tinydccd_*) {find_out}; {body}; exit 0;; esac\nexec gcc \"$@\""
+            ),
+        );
+    }
+    std::os::unix::fs::symlink(require("gcc"), tools.join("gcc")).unwrap();
+    let wl = tools.path().to_str().unwrap().to_string();
+    let d = Daemon::start_env(Kind::Tiny, &["--whitelist-dir", &wl], &[("PATH", &path)]);
+    for (name, _, why) in cases {
+        let r = raw_exchange(
+            d.port,
+            &request_v1(&[name, "-c", "x.c", "-o", "x.o"], b"int x;\n"),
+            Duration::from_secs(30),
+        );
+        let serr = format!("tinydccd: {why}\n");
+        let want = format!(
+            "DONE00000001STAT00006b00SERR{:08x}{serr}SOUT00000000DOTO00000000",
+            serr.len()
+        );
+        assert_eq!(text(&r), want, "{name}");
+        assert!(d.wait_job("OTHER exit:107", name), "{}", d.log_text());
+        let log = d.log_text();
+        let warning = format!(" {name} x.c: {why}; answered as a failure");
+        assert!(
+            log.lines()
+                .any(|l| l.contains("WARNING: client 127.0.0.1:") && l.ends_with(&warning)),
+            "{log}"
+        );
+        assert!(
+            !log.lines()
+                .any(|l| l.contains("COMPILE_OK") && l.contains(name)),
+            "{log}"
+        );
+
+        // Protocol 2 through our client, fallback off: the old object stays.
+        let dir = TempDir::new("noobj-build");
+        dir.write("n.c", HELLO);
+        std::fs::write(dir.join("n.o"), b"old object").unwrap();
+        let mut c = client_cmd(Kind::Tiny, dir.path(), &d.host(true));
+        c.env("PATH", &path)
+            .env("DISTCC_FALLBACK", "0")
+            .args([name, "-c", "n.c", "-o", "n.o"]);
+        let out = run(c);
+        assert_ne!(out.status.code(), Some(0), "{name}");
+        assert!(text(&out.stderr).contains(why), "{}", text(&out.stderr));
+        assert_eq!(std::fs::read(dir.join("n.o")).unwrap(), b"old object");
+        // With fallback: compiled here, the object a local gcc makes.
+        let mut c = client_cmd(Kind::Tiny, dir.path(), &d.host(true));
+        c.env("PATH", &path).args([name, "-c", "n.c", "-o", "n.o"]);
+        let out = run(c);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        same_as_local(&dir, "n");
+    }
+    assert!(d.leftovers_after_reply().is_empty(), "{:?}", d.leftovers());
+    let r = raw_exchange(
+        d.port,
+        &request_v1(&["gcc", "-c", "x.c", "-o", "x.o"], b"int x;\n"),
+        Duration::from_secs(30),
+    );
+    assert!(r.starts_with(b"DONE00000001STAT00000000"));
+    assert!(!r.ends_with(b"DOTO00000000"));
+}

@@ -167,12 +167,27 @@ fn status_page_in_chromium() {
     );
 }
 
-/// The cluster view against a stock distccd and our daemon, both with
-/// --stats on the compile port + 1, plus a dead host.
+/// The cluster view against a stock distccd and our daemon with --stats on
+/// ports of their own (told with `--stats-port HOST:PORT=STATS`), and hosts
+/// without stats, each with its reason under the table: a daemon started
+/// without --stats, a dead host (both on the `--stats-port N` default), a
+/// daemon whose --allow leaves us out, a port that is no stats port and one
+/// that never answers.
 #[test]
 fn cluster_view() {
     let stock = Daemon::start(Kind::Stock, &["--stats", "--stats-port", "STATS_PORT"]);
     let tiny = Daemon::start(Kind::Tiny, &["--stats", "--stats-port", "STATS_PORT"]);
+    let plain = Daemon::start(Kind::Tiny, &[]);
+    let denied = Daemon::start(
+        Kind::Tiny,
+        &[
+            "--allow",
+            "192.0.2.0/24",
+            "--stats",
+            "--stats-port",
+            "STATS_PORT",
+        ],
+    );
     let dir = TempDir::new("cluster");
     dir.write("c.c", HELLO);
     for d in [&stock, &tiny] {
@@ -183,27 +198,91 @@ fn cluster_view() {
         assert!(d.wait_job("COMPILE_OK", "c.c"));
     }
     let dead = free_port();
+    let nothing = free_port();
+    let junk = TcpListener::bind("127.0.0.1:0").unwrap();
+    let junk_port = junk.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        if let Ok((mut s, _)) = junk.accept() {
+            let _ = s.write_all(b"SSH-2.0-OpenSSH_9.2\r\n");
+        }
+    });
+    // Never accepted: the kernel completes the handshake, nobody answers.
+    let hole = TcpListener::bind("127.0.0.1:0").unwrap();
+    let hole_port = hole.local_addr().unwrap().port();
     let hosts = format!(
-        "{}/3 {}/2 127.0.0.1:{dead}/1 localhost",
+        "{}/3 {}/2 127.0.0.1:{}/1 127.0.0.1:{dead}/1 127.0.0.1:{}/1 127.0.0.1:{junk_port}/1 127.0.0.1:{hole_port}/1 localhost",
         stock.host(false),
-        tiny.host(false)
+        tiny.host(false),
+        plain.port,
+        denied.port,
     );
+    let rule = |d: &Daemon| format!("127.0.0.1:{}={}", d.port, d.port + 1);
     let mut c = client_cmd(Kind::Tiny, dir.path(), &hosts);
-    c.args(["--mon", "--cluster"]);
+    c.args(["--mon", "--cluster", "--stats-port", &nothing.to_string()])
+        .args(["--stats-port", &rule(&stock), "--stats-port", &rule(&tiny)])
+        .arg(format!("--stats-port={}", rule(&denied)))
+        .args([
+            "--stats-port",
+            &format!("127.0.0.1:{junk_port}={junk_port}"),
+        ])
+        .args([
+            "--stats-port",
+            &format!("127.0.0.1:{hole_port}={hole_port}"),
+        ]);
     let out = run(c);
-    assert!(out.status.success());
+    assert!(out.status.success(), "{}", text(&out.stderr));
     let t = text(&out.stdout);
     let lines: Vec<&str> = t.lines().collect();
     assert!(lines[0].starts_with("HOST"), "{t}");
-    assert!(lines.iter().all(|l| l.len() <= 80), "{t}");
+    // The table fits 80 columns; the reasons below it may not.
+    assert!(lines[..9].iter().all(|l| l.len() <= 80), "{t}");
     for (i, slots) in [(1, 3), (2, 2)] {
         let f: Vec<&str> = lines[i].split_whitespace().collect();
         assert_eq!(f[1], slots.to_string(), "{t}");
         assert_eq!(f[3], "1", "jobs done: {t}");
         assert_eq!(f[6], "up", "{t}");
     }
-    assert!(lines[3].contains("no stats"), "{t}");
-    assert!(lines[4].contains("compiles here"), "{t}");
+    for l in &lines[3..8] {
+        assert!(l.ends_with("  no stats"), "{t}");
+    }
+    assert!(lines[8].contains("compiles here"), "{t}");
+    assert_eq!(lines[9], "", "{t}");
+    let refused = "connection refused (is distccd started with --stats?)";
+    assert_eq!(lines.len(), 16, "{t}");
+    assert_eq!(
+        &lines[10..15],
+        [
+            format!("127.0.0.1:{}/1: no stats on port {nothing}: {refused}", plain.port),
+            format!("127.0.0.1:{dead}/1: no stats on port {nothing}: {refused}"),
+            format!(
+                "127.0.0.1:{}/1: no stats on port {}: closed without an answer (is this machine in the daemon's --allow?)",
+                denied.port,
+                denied.port + 1
+            ),
+            format!(
+                "127.0.0.1:{junk_port}/1: no stats on port {junk_port}: not a stats page (is this a --stats port?)"
+            ),
+            format!(
+                "127.0.0.1:{hole_port}/1: no stats on port {hole_port}: timeout (no answer within 2 s)"
+            ),
+        ],
+        "{t}"
+    );
+    drop(hole);
+
+    // Bad arguments: the usage and distcc's exit 101.
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &hosts);
+    c.args(["--mon", "--cluster", "--stats-port", "node:x=3"]);
+    let out = run(c);
+    assert_eq!(out.status.code(), Some(101));
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with(
+            "tinydcc --mon --cluster: --stats-port: 'node:x=3' is not [HOST[:PORT]=]STATSPORT\nusage: tinydcc --mon --cluster"
+        ),
+        "{err}"
+    );
 }
 
 /// Stock distccmon-text shows a running tinydcc client (a compile held

@@ -70,8 +70,15 @@ pub fn send<S: Write>(
         .map_err(|e| SendError::Io(e.into()))
 }
 
+/// Read the reply. A success with an empty object is a failed job, never a
+/// 0-byte `.o`: no compile of a source produces an empty object, but a
+/// server whose compiler wrote nothing (or an unreadable file) may say so.
 pub fn receive<S: Read>(conn: &mut S, version: u32) -> Result<reply::Reply, ProtoError> {
-    reply::read(conn, version, &Limits::default())
+    let r = reply::read(conn, version, &Limits::default())?;
+    if r.status == 0 && r.object.is_empty() {
+        return Err(ProtoError::EmptyObject);
+    }
+    Ok(r)
 }
 
 /// Sending failed: was it because the daemon refused us? It sends its

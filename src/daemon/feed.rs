@@ -68,7 +68,10 @@ impl Feed {
         }
         let f = File::open(&self.source).map_err(|e| Refusal {
             code: EXIT_IO_ERROR,
-            why: format!("cannot read the job's source: {e}"),
+            why: format!(
+                "cannot read the job's source: {}",
+                crate::errtext::reason(&e)
+            ),
         })?;
         let len = f.metadata().map(|m| m.len()).unwrap_or(0);
         self.src = Some((f, 0, len));
@@ -134,7 +137,7 @@ fn splice(src: &File, off: u64, pipe: &File, len: u64) -> io::Result<usize> {
 /// A v2 request's LZO source, decompressed into `to`.
 pub fn decompress(wire: &PathBuf, to: &PathBuf, max_source: usize) -> Result<(), Refusal> {
     let text = std::fs::read(wire)
-        .map_err(|e| e.to_string())
+        .map_err(|e| crate::errtext::reason(&e))
         .and_then(|c| crate::protocol::lzo::decompress(&c, max_source).map_err(|e| e.to_string()))
         .map_err(|e| Refusal {
             code: EXIT_PROTOCOL_ERROR,
@@ -142,7 +145,7 @@ pub fn decompress(wire: &PathBuf, to: &PathBuf, max_source: usize) -> Result<(),
         })?;
     std::fs::write(to, text).map_err(|e| Refusal {
         code: EXIT_IO_ERROR,
-        why: format!("cannot write the source: {e}"),
+        why: format!("cannot write the source: {}", crate::errtext::reason(&e)),
     })?;
     let _ = std::fs::remove_file(wire);
     Ok(())

@@ -95,6 +95,10 @@ pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Op
     let mut job = None;
     while !dec.is_done() {
         let n = match input.read(&mut chunk) {
+            Ok(0) if dec.awaiting_source() && buf.is_empty() => {
+                log::debug!("client {who}: {}", super::server::NO_SOURCE);
+                return EXIT_TRUNCATED;
+            }
             Ok(0) => {
                 log::warn!("client {who}: connection closed before the request was complete");
                 return EXIT_TRUNCATED;
@@ -102,7 +106,7 @@ pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Op
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                log::warn!("client {who}: read failed: {e}");
+                log::warn!("client {who}: read failed: {}", crate::errtext::reason(&e));
                 return EXIT_IO_ERROR;
             }
         };
@@ -151,14 +155,21 @@ pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Op
                     let st = match running.child.wait() {
                         Ok(st) => st,
                         Err(e) => {
-                            log::error!("cannot collect compiler: {e}");
+                            log::error!("cannot collect compiler: {}", crate::errtext::reason(&e));
                             job::abort(running);
                             return EXIT_DISTCC_FAILED;
                         }
                     };
                     let ms = running.started.elapsed().as_millis();
-                    let summary = job::summary(&who, &running, st, ms);
-                    (job::finish(running, st).into_reply(), summary, 0)
+                    let mut summary = job::summary(&who, &running, st, ms);
+                    let (reply, no_object) = job::finish(running, st).into_reply();
+                    if let Some(why) = no_object {
+                        log::warn!(
+                            "client {who}: {compiler} {input_name}: {why}; answered as a failure"
+                        );
+                        summary = job::no_object_summary(&who, &compiler, &input_name, ms);
+                    }
+                    (reply, summary, 0)
                 }
                 Err(r) => {
                     let s = format!(
@@ -178,7 +189,7 @@ pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Op
         }
     };
     if let Err(e) = output.write_all(&wire).and_then(|_| output.flush()) {
-        log::warn!("client {who}: write failed: {e}");
+        log::warn!("client {who}: write failed: {}", crate::errtext::reason(&e));
         return EXIT_IO_ERROR;
     }
     log::info!("{summary}");

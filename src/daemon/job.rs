@@ -141,7 +141,11 @@ impl Prepared {
     pub fn new(plan: Plan, version: u32, tmp: &Path, pipe: bool) -> Result<Prepared, Refusal> {
         let dir = JobDir::create(tmp).map_err(|e| Refusal {
             code: crate::exitcode::EXIT_IO_ERROR,
-            why: format!("cannot create a job directory in {}: {e}", tmp.display()),
+            why: format!(
+                "cannot create a job directory in {}: {}",
+                tmp.display(),
+                crate::errtext::reason(&e)
+            ),
         })?;
         let piped = pipe
             && version < 3
@@ -173,7 +177,7 @@ impl Prepared {
         let mirror = self.mirror();
         let cwd = req.cwd.as_deref().unwrap_or("/");
         let run = std::fs::create_dir(&mirror)
-            .map_err(|e| e.to_string())
+            .map_err(|e| crate::errtext::reason(&e))
             .and_then(|_| super::pump_job::materialize(&mirror, cwd, &req.files))
             .map_err(|why| Refusal {
                 code: crate::exitcode::EXIT_PROTOCOL_ERROR,
@@ -243,7 +247,10 @@ pub fn prepare(
             }
             let f = p.source_sink().map_err(|e| Refusal {
                 code: crate::exitcode::EXIT_IO_ERROR,
-                why: format!("cannot write the job's source: {e}"),
+                why: format!(
+                    "cannot write the job's source: {}",
+                    crate::errtext::reason(&e)
+                ),
             })?;
             dec.set_source_sink(Box::new(std::io::BufWriter::with_capacity(64 * 1024, f)));
             Ok(p)
@@ -307,7 +314,10 @@ pub fn spawn(
             .map_err(|e| {
                 fail(
                     crate::exitcode::EXIT_IO_ERROR,
-                    format!("cannot set up the compiler's input: {e}"),
+                    format!(
+                        "cannot set up the compiler's input: {}",
+                        crate::errtext::reason(&e)
+                    ),
                 )
             })?;
         if complete {
@@ -356,7 +366,7 @@ pub fn spawn(
     let (out, err) = files.map_err(|e| {
         fail(
             crate::exitcode::EXIT_IO_ERROR,
-            format!("cannot create output files: {e}"),
+            format!("cannot create output files: {}", crate::errtext::reason(&e)),
         )
     })?;
     use std::os::unix::process::CommandExt;
@@ -379,7 +389,10 @@ pub fn spawn(
                 sandbox::Ruleset::for_job(abi, dir, root.as_deref()).map_err(|e| {
                     fail(
                         crate::exitcode::EXIT_DISTCC_FAILED,
-                        format!("cannot set up the Landlock sandbox: {e}"),
+                        format!(
+                            "cannot set up the Landlock sandbox: {}",
+                            crate::errtext::reason(&e)
+                        ),
                     )
                 })?,
             )
@@ -394,7 +407,7 @@ pub fn spawn(
     let child = cmd.spawn().map_err(|e| {
         fail(
             crate::exitcode::EXIT_COMPILER_MISSING,
-            format!("failed to exec {}: {e}", argv[0]),
+            format!("failed to exec {}: {}", argv[0], crate::errtext::reason(&e)),
         )
     })?;
     drop(ruleset);
@@ -465,17 +478,70 @@ pub struct Finished {
     pub reply: Reply,
     pub object_file: Option<(File, u64)>,
     pub dir: JobDir,
+    /// The compiler exited 0 but left no object to send: why. The reply
+    /// then says EXIT_IO_ERROR, never success with an empty object.
+    pub no_object: Option<String>,
 }
 
 impl Finished {
-    /// The whole reply in memory (the object read from its file if needed).
-    pub fn into_reply(mut self) -> Reply {
-        if let Some((mut f, _)) = self.object_file.take() {
+    /// The whole reply in memory (the object read from its file if needed),
+    /// and why a success has no object, if so.
+    pub fn into_reply(mut self) -> (Reply, Option<String>) {
+        if let Some((mut f, len)) = self.object_file.take() {
             use std::io::Read;
-            let _ = f.read_to_end(&mut self.reply.object);
+            let why = match f.read_to_end(&mut self.reply.object) {
+                Ok(n) if n as u64 == len => None,
+                Ok(_) => Some("compiler exited 0 but its object file changed size".to_string()),
+                Err(e) => Some(unreadable(&e)),
+            };
+            if let Some(why) = why {
+                fail_without_object(&mut self.reply, &why);
+                self.no_object = Some(why);
+            }
         }
-        self.reply
+        (self.reply, self.no_object)
     }
+}
+
+fn unreadable(e: &std::io::Error) -> String {
+    format!(
+        "compiler exited 0 but its object file cannot be read: {}",
+        crate::errtext::reason(e)
+    )
+}
+
+/// The object of a successful compile, or why there is nothing to send.
+fn open_object(path: &Path) -> Result<(File, u64), String> {
+    let f = File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => "compiler exited 0 but wrote no object file".to_string(),
+        _ => unreadable(&e),
+    })?;
+    let len = f.metadata().map(|m| m.len()).map_err(|e| unreadable(&e))?;
+    if len == 0 {
+        return Err("compiler exited 0 but wrote an empty object file".into());
+    }
+    Ok((f, len))
+}
+
+/// Turn a success into distcc's EXIT_IO_ERROR, with the reason in SERR
+/// after whatever the compiler printed, under the name the daemon's other
+/// words to clients use (`refusal_reply`, the access refusal line).
+fn fail_without_object(reply: &mut Reply, why: &str) {
+    reply.status = w_exitcode(crate::exitcode::EXIT_IO_ERROR);
+    reply.object.clear();
+    reply.dotd = None;
+    reply
+        .stderr
+        .extend_from_slice(format!("tinydccd: {why}\n").as_bytes());
+}
+
+/// distccd's per-job log line for a compile that exited 0 but left no
+/// object: answered, and counted, as a failure.
+pub fn no_object_summary(peer: &str, compiler: &str, input: &str, ms: u128) -> String {
+    format!(
+        "client: {peer} OTHER exit:{} sig:0 core:0 ret:0 time:{ms}ms {compiler} {input}",
+        crate::exitcode::EXIT_IO_ERROR
+    )
 }
 
 pub fn finish(job: Running, status: ExitStatus) -> Finished {
@@ -487,6 +553,21 @@ pub fn finish(job: Running, status: ExitStatus) -> Finished {
     let stdout = std::fs::read(job.dir.path().join("stdout")).unwrap_or_default();
     let mut object = Vec::new();
     let mut object_file = None;
+    let mut no_object = None;
+    if raw == 0 {
+        let opened = open_object(&job.output_path());
+        match opened {
+            Ok((mut f, len)) if job.version >= 2 => {
+                use std::io::Read;
+                object.reserve(len as usize);
+                if let Err(e) = f.read_to_end(&mut object) {
+                    no_object = Some(unreadable(&e));
+                }
+            }
+            Ok(f) => object_file = Some(f),
+            Err(why) => no_object = Some(why),
+        }
+    }
     let dotd = match (&job.mirror, raw) {
         (Some(m), 0) => {
             let d = std::fs::read(job.dir.path().join("deps.d")).unwrap_or_default();
@@ -494,26 +575,22 @@ pub fn finish(job: Running, status: ExitStatus) -> Finished {
         }
         _ => None,
     };
-    if raw == 0 {
-        let path = job.output_path();
-        if job.version >= 2 {
-            object = std::fs::read(&path).unwrap_or_default();
-        } else if let Ok(f) = File::open(&path) {
-            let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-            object_file = Some((f, len));
-        }
+    let mut reply = Reply {
+        version: job.version,
+        status: raw,
+        stderr,
+        stdout,
+        object,
+        dotd,
+    };
+    if let Some(why) = &no_object {
+        fail_without_object(&mut reply, why);
     }
     Finished {
-        reply: Reply {
-            version: job.version,
-            status: raw,
-            stderr,
-            stdout,
-            object,
-            dotd,
-        },
+        reply,
         object_file,
         dir: job.dir,
+        no_object,
     }
 }
 

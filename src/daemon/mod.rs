@@ -79,16 +79,65 @@ pub fn drop_privileges(user: Option<&str>) -> Result<(), String> {
 
 /// Whom to serve: `--allow` if given, else the clients.allow file. An
 /// empty result refuses everyone (distccd 3.4 would let everyone in).
-fn allow_list(o: &Options) -> Result<Vec<access::Cidr>, String> {
+/// `false`: the file does not exist.
+fn allow_list(o: &Options) -> Result<(Vec<access::Cidr>, bool), String> {
     if !o.allow.is_empty() {
-        return Ok(o.allow.clone());
+        return Ok((o.allow.clone(), true));
     }
-    let list = match std::fs::read_to_string(&o.allow_file) {
-        Ok(text) => access::parse_allow_file(&text, &o.allow_file)?,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(format!("{}: {e}", o.allow_file.display())),
-    };
-    Ok(list)
+    match std::fs::read_to_string(&o.allow_file) {
+        Ok(text) => Ok((access::parse_allow_file(&text, &o.allow_file)?, true)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok((Vec::new(), false)),
+        Err(e) => Err(format!(
+            "{}: {}",
+            o.allow_file.display(),
+            crate::errtext::reason(&e)
+        )),
+    }
+}
+
+/// What is missing when nobody may connect, and the fix.
+fn nobody_allowed(file: &Path, exists: bool) -> String {
+    let f = file.display();
+    if exists {
+        format!(
+            "no --allow given and {f} lists no clients: every client will be refused; \
+             add your network to {f} (a line such as 192.168.0.0/24) or start with --allow 192.168.0.0/24"
+        )
+    } else {
+        format!(
+            "no --allow given and {f} does not exist: every client will be refused; \
+             start with --allow 192.168.0.0/24 (your network) or create {f} listing it"
+        )
+    }
+}
+
+/// A failed bind, naming the option and value at fault.
+fn bind_error(option: &str, listen: Option<IpAddr>, port: u16, e: &io::Error) -> String {
+    let text = crate::errtext::reason(e);
+    let on = listen.map(|a| format!(" on {a}")).unwrap_or_default();
+    match (e.raw_os_error(), listen) {
+        (Some(libc::EADDRNOTAVAIL), Some(a)) => {
+            format!("--listen {a}: {text} (no interface of this machine has that address)")
+        }
+        (Some(libc::EADDRINUSE), _) => {
+            format!("{option} {port}{on}: {text} (is another distccd running?)")
+        }
+        (Some(libc::EACCES), _) => {
+            format!("{option} {port}{on}: {text} (ports below 1024 need root)")
+        }
+        _ => format!("{option} {port}{on}: {text}"),
+    }
+}
+
+/// Open (and create) the log file as the logger will: append, mode 0666.
+fn logging_file_usable(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o666)
+        .open(path)
+        .map(drop)
 }
 
 fn write_pid_file(path: &Path) -> io::Result<()> {
@@ -161,25 +210,38 @@ pub fn main(args: Vec<OsString>) -> i32 {
             return 0;
         }
         Err(e) => {
-            eprintln!("tinydccd: {e}");
+            // The name the daemon logs under (syslog ident, log lines).
+            eprintln!("distccd: {e}");
             return EXIT_BAD_ARGUMENTS;
         }
     };
     let inetd = o.inetd || (!o.daemon && inetd::stdin_is_socket());
+    // A log file is tried here first, so that when it cannot be opened the
+    // message names the option and file; like distccd, carry on on stderr.
+    let mut log_file_error = None;
     let target = if o.log_stderr {
         Target::Stderr
     } else if let Some(f) = &o.log_file {
-        Target::File(f.clone())
+        match logging_file_usable(f) {
+            Ok(()) => Target::File(f.clone()),
+            Err(e) => {
+                log_file_error = Some((f, crate::errtext::reason(&e)));
+                Target::Stderr
+            }
+        }
     } else if inetd {
         Target::SyslogOrQuiet
     } else {
         Target::Syslog
     };
     logging::init("distccd", target, o.log_level);
+    if let Some((f, why)) = log_file_error {
+        log::error!("--log-file {}: {why}; logging to stderr", f.display());
+    }
     if o.zeroconf {
         log::warn!("--zeroconf is not supported in this build; continuing without it");
     }
-    let allow = match allow_list(&o) {
+    let (allow, allow_file_exists) = match allow_list(&o) {
         Ok(a) => a,
         Err(e) => {
             log::error!("{e}");
@@ -205,27 +267,24 @@ pub fn main(args: Vec<OsString>) -> i32 {
         return inetd::serve(&allow, &policy, &tmp, sandbox);
     }
     if allow.is_empty() {
-        log::warn!(
-            "no --allow given and {} lists no clients: every client will be refused",
-            o.allow_file.display()
-        );
+        log::warn!("{}", nobody_allowed(&o.allow_file, allow_file_exists));
     }
     let listener = match bind(o.listen, o.port) {
         Ok(l) => l,
         Err(e) => {
-            log::error!("cannot listen on port {}: {e}", o.port);
+            log::error!("{}", bind_error("--port", o.listen, o.port, &e));
             return EXIT_BIND_FAILED;
         }
     };
     if !o.no_detach {
         if let Err(e) = detach() {
-            log::error!("cannot detach: {e}");
+            log::error!("cannot detach: {}", crate::errtext::reason(&e));
             return EXIT_DISTCC_FAILED;
         }
     }
     if let Some(p) = &o.pid_file {
         if let Err(e) = write_pid_file(p) {
-            log::error!("cannot write pid file {}: {e}", p.display());
+            log::error!("--pid-file {}: {}", p.display(), crate::errtext::reason(&e));
             return EXIT_DISTCC_FAILED;
         }
     }
@@ -271,17 +330,20 @@ pub fn main(args: Vec<OsString>) -> i32 {
         match bind(o.listen, o.stats_port) {
             Ok(l) => Some(l),
             Err(e) => {
-                log::error!("cannot listen on stats port {}: {e}", o.stats_port);
+                log::error!("{}", bind_error("--stats-port", o.listen, o.stats_port, &e));
                 return EXIT_BIND_FAILED;
             }
         }
     } else {
         None
     };
+    if stats_listener.is_some() {
+        log::info!("statistics (--stats) on port {}", o.stats_port);
+    }
     let code = match server::Server::new(listener, stats_listener, cfg) {
         Ok(mut s) => s.run(),
         Err(e) => {
-            log::error!("cannot start event loop: {e}");
+            log::error!("cannot start event loop: {}", crate::errtext::reason(&e));
             EXIT_DISTCC_FAILED
         }
     };

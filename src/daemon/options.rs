@@ -78,7 +78,8 @@ Usage: tinydcc --daemon [OPTIONS]      (also as: tinydccd, distccd)
       --job-lifetime SECS   kill compiles that run longer than SECS
       --lifetime SECS       accepted for compatibility; ignored
       --stats               serve statistics on --stats-port
-      --stats-port PORT     (default 3633)
+      --stats-port PORT     (default 3633, whatever --port is; tell
+                            `tinydcc --mon --cluster --stats-port` another)
       --enable-tcp-insecure, --make-me-a-botnet
                             accept any compiler name (no /usr/lib/distcc whitelist)
       --zeroconf            accepted; not supported in this build
@@ -87,27 +88,63 @@ Usage: tinydcc --daemon [OPTIONS]      (also as: tinydccd, distccd)
       --no-fifo             accepted for compatibility; ignored
   -h, --help, --version
 
+Clients: with no --allow, the networks listed in the allow file, one
+per line (/etc/distcc/clients.allow). With neither, every client is
+refused: start with --allow 192.168.0.0/24 (your network) or create the file.
+
 See tinydccd(8).
 ";
 
-fn bad(msg: impl std::fmt::Display) -> String {
-    msg.to_string()
+/// Every value of an option, in order. Errors name the option.
+fn values(
+    p: &mut pico_args::Arguments,
+    keys: impl Into<pico_args::Keys> + Copy,
+    name: &str,
+) -> Result<Vec<String>, String> {
+    let mut v = Vec::new();
+    loop {
+        match p.opt_value_from_str::<_, String>(keys) {
+            Ok(Some(x)) => v.push(x),
+            Ok(None) => return Ok(v),
+            Err(pico_args::Error::OptionWithoutAValue(_)) => {
+                return Err(format!("{name}: missing value"))
+            }
+            Err(pico_args::Error::NonUtf8Argument) => {
+                return Err(format!("{name}: the value is not valid UTF-8"))
+            }
+            Err(e) => return Err(format!("{name}: {e}")),
+        }
+    }
 }
 
 /// The last of repeated values, as popt does for distccd: runit scripts
 /// often carry a default (`OPTS`) followed by the user's own options.
-fn last<T: std::str::FromStr>(
+/// Each value must parse; an error says what the value is not
+/// (`--port: 'abc' is not a port number`).
+fn last<T>(
     p: &mut pico_args::Arguments,
     keys: impl Into<pico_args::Keys> + Copy,
-) -> Result<Option<T>, String>
-where
-    T::Err: std::fmt::Display,
-{
-    let mut v = None;
-    while let Some(x) = p.opt_value_from_str(keys).map_err(bad)? {
-        v = Some(x);
+    name: &str,
+    what: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<Option<T>, String> {
+    let mut last = None;
+    for v in values(p, keys, name)? {
+        last = Some(parse(&v).ok_or_else(|| format!("{name}: '{v}' is not {what}"))?);
     }
-    Ok(v)
+    Ok(last)
+}
+
+fn port(s: &str) -> Option<u16> {
+    s.parse().ok()
+}
+
+fn path(s: &str) -> Option<PathBuf> {
+    (!s.is_empty()).then(|| PathBuf::from(s))
+}
+
+fn text(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
 }
 
 /// Parse distccd's arguments (everything after `--daemon`/the program name).
@@ -147,50 +184,96 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
         return Ok(Parsed::Version);
     }
     let mut allow = Vec::new();
-    for a in p
-        .values_from_str::<_, String>(["-a", "--allow"])
-        .map_err(bad)?
-    {
-        allow.push(Cidr::parse(&a)?);
+    for a in values(&mut p, ["-a", "--allow"], "--allow")? {
+        allow.push(Cidr::parse(&a).map_err(|e| format!("--allow: {e}"))?);
     }
-    let level_name: Option<String> = last(&mut p, "--log-level")?;
+    let log_level = last(
+        &mut p,
+        "--log-level",
+        "--log-level",
+        "a log level (critical, error, warning, notice, info or debug)",
+        crate::logging::parse_level,
+    )?;
     let verbose = p.contains("--verbose");
-    let log_level = match level_name {
-        Some(n) => access_level(&n)?,
+    let log_level = match log_level {
+        Some(l) => l,
         None if verbose => LevelFilter::Trace,
         None => LevelFilter::Info,
     };
-    let jobs: u32 = last(&mut p, ["-j", "--jobs"])?.unwrap_or_else(default_jobs);
-    if !(1..=200).contains(&jobs) {
-        return Err(format!("--jobs must be between 1 and 200, not {jobs}"));
-    }
+    let jobs = last(
+        &mut p,
+        ["-j", "--jobs"],
+        "--jobs",
+        "a number from 1 to 200",
+        |s| s.parse().ok().filter(|n| (1..=200).contains(n)),
+    )?
+    .unwrap_or_else(default_jobs);
+    let seconds = |s: &str| s.parse::<u64>().ok();
     let mut o = Options {
         allow,
         allow_private: p.contains("--allow-private"),
-        allow_file: last(&mut p, "--allow-file")?
+        allow_file: last(&mut p, "--allow-file", "--allow-file", "a file name", path)?
             .unwrap_or_else(|| PathBuf::from(DEFAULT_ALLOW_FILE)),
-        listen: last(&mut p, "--listen")?,
-        port: last(&mut p, ["-p", "--port"])?.unwrap_or(3632),
+        listen: last(&mut p, "--listen", "--listen", "an IP address", |s| {
+            s.parse::<IpAddr>().ok()
+        })?,
+        port: last(&mut p, ["-p", "--port"], "--port", "a port number", port)?.unwrap_or(3632),
         jobs,
-        nice: last(&mut p, ["-N", "--nice"])?.unwrap_or(5),
-        user: last(&mut p, "--user")?,
-        pid_file: last(&mut p, ["-P", "--pid-file"])?,
+        nice: last(&mut p, ["-N", "--nice"], "--nice", "a number", |s| {
+            s.parse::<i32>().ok()
+        })?
+        .unwrap_or(5),
+        user: last(&mut p, "--user", "--user", "a user name", text)?,
+        pid_file: last(
+            &mut p,
+            ["-P", "--pid-file"],
+            "--pid-file",
+            "a file name",
+            path,
+        )?,
         no_detach: p.contains("--no-detach"),
         daemon: p.contains("--daemon"),
         inetd: p.contains("--inetd"),
         no_fork: p.contains("--no-fork"),
-        log_file: last(&mut p, "--log-file")?,
+        log_file: last(&mut p, "--log-file", "--log-file", "a file name", path)?,
         log_level,
         log_stderr: p.contains("--log-stderr"),
-        job_lifetime: last(&mut p, "--job-lifetime")?.unwrap_or(0),
-        lifetime: last(&mut p, "--lifetime")?.unwrap_or(0),
+        job_lifetime: last(
+            &mut p,
+            "--job-lifetime",
+            "--job-lifetime",
+            "a number of seconds",
+            seconds,
+        )?
+        .unwrap_or(0),
+        lifetime: last(
+            &mut p,
+            "--lifetime",
+            "--lifetime",
+            "a number of seconds",
+            seconds,
+        )?
+        .unwrap_or(0),
         stats: p.contains("--stats"),
-        stats_port: last(&mut p, "--stats-port")?.unwrap_or(3633),
+        stats_port: last(
+            &mut p,
+            "--stats-port",
+            "--stats-port",
+            "a port number",
+            port,
+        )?
+        .unwrap_or(3633),
         insecure: p.contains("--enable-tcp-insecure") | p.contains("--make-me-a-botnet"),
         zeroconf: p.contains("--zeroconf"),
         no_sandbox: p.contains("--no-sandbox"),
-        whitelist_dir: last(&mut p, "--whitelist-dir")?
-            .unwrap_or_else(|| PathBuf::from(super::whitelist::MASQ_DIR)),
+        whitelist_dir: last(
+            &mut p,
+            "--whitelist-dir",
+            "--whitelist-dir",
+            "a directory name",
+            path,
+        )?
+        .unwrap_or_else(|| PathBuf::from(super::whitelist::MASQ_DIR)),
     };
     // Accepted for compatibility; they change nothing here.
     let _ = p.contains("--no-fifo");
@@ -202,10 +285,6 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
         o.allow.extend(access::private_networks());
     }
     Ok(Parsed::Run(Box::new(o)))
-}
-
-fn access_level(name: &str) -> Result<LevelFilter, String> {
-    crate::logging::parse_level(name).ok_or_else(|| format!("invalid --log-level '{name}'"))
 }
 
 #[cfg(test)]
@@ -262,12 +341,25 @@ mod tests {
     }
 
     #[test]
-    fn errors() {
-        assert!(parse_str("--bogus").is_err());
-        assert!(parse_str("--jobs 500").is_err());
-        assert!(parse_str("--jobs 0").is_err());
-        assert!(parse_str("--allow 300.1.1.1").is_err());
-        assert!(parse_str("--port x").is_err());
-        assert!(parse_str("--log-level loud").is_err());
+    fn errors_name_the_option_and_value() {
+        for (args, msg) in [
+            ("--bogus", "--bogus: unknown option"),
+            ("--jobs 500", "--jobs: '500' is not a number from 1 to 200"),
+            ("--jobs 0", "--jobs: '0' is not a number from 1 to 200"),
+            ("-j4 -jx", "--jobs: 'x' is not a number from 1 to 200"),
+            ("--allow 300.1.1.1", "--allow: '300.1.1.1' is not an IP address or network"),
+            ("--port x", "--port: 'x' is not a port number"),
+            ("--port=65536", "--port: '65536' is not a port number"),
+            ("-p", "--port: missing value"),
+            ("--nice 1.5", "--nice: '1.5' is not a number"),
+            ("--listen localhost", "--listen: 'localhost' is not an IP address"),
+            ("--lifetime soon", "--lifetime: 'soon' is not a number of seconds"),
+            (
+                "--log-level loud",
+                "--log-level: 'loud' is not a log level (critical, error, warning, notice, info or debug)",
+            ),
+        ] {
+            assert_eq!(parse_str(args).err().as_deref(), Some(msg), "{args}");
+        }
     }
 }

@@ -77,11 +77,22 @@ fn open_or_create(parent: &OwnedFd, p: &str) -> Result<OwnedFd, String> {
             let r = unsafe { libc::mkdirat(parent.as_raw_fd(), c.as_ptr(), 0o755) };
             let err = std::io::Error::last_os_error();
             if r != 0 && err.raw_os_error() != Some(libc::EEXIST) {
-                return Err(format!("cannot create '{p}': {err}"));
+                return Err(format!(
+                    "cannot create '{p}': {}",
+                    crate::errtext::reason(&err)
+                ));
             }
-            open_sub(parent, &c).map_err(|e| format!("'{p}' is not a plain directory: {e}"))
+            open_sub(parent, &c).map_err(|e| {
+                format!(
+                    "'{p}' is not a plain directory: {}",
+                    crate::errtext::reason(&e)
+                )
+            })
         }
-        Err(e) => Err(format!("'{p}' is not a plain directory: {e}")),
+        Err(e) => Err(format!(
+            "'{p}' is not a plain directory: {}",
+            crate::errtext::reason(&e)
+        )),
     }
 }
 
@@ -193,8 +204,9 @@ pub fn materialize(root: &Path, cwd: &str, files: &[PumpEntry]) -> Result<PathBu
                 // SAFETY: a fresh fd we own.
                 let mut f = unsafe { std::fs::File::from_raw_fd(f) };
                 use std::io::Write;
-                f.write_all(data)
-                    .map_err(|e| format!("cannot write '{name}': {e}"))?;
+                f.write_all(data).map_err(|e| {
+                    format!("cannot write '{name}': {}", crate::errtext::reason(&e))
+                })?;
             }
             PumpEntry::Link { target, .. } => {
                 if target.is_empty() || target.len() > 4096 || target.contains('\0') {

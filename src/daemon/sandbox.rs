@@ -71,7 +71,7 @@ pub fn why_unavailable() -> String {
             Some(libc::EOPNOTSUPP) => {
                 "Landlock is built in but disabled (add landlock to the lsm= boot parameter)".into()
             }
-            _ => format!("Landlock probe failed: {e}"),
+            _ => format!("Landlock probe failed: {}", crate::errtext::reason(&e)),
         },
     }
 }

@@ -37,6 +37,11 @@ const STATS: Token = Token(2);
 const FIRST_CONN: usize = 3;
 /// A connection's token with this bit set: its compiler's stdin pipe.
 const FEED: usize = 1 << (usize::BITS - 1);
+/// The log line (at info) for a client that ends the connection after its
+/// argv, before any source: its preprocessor failed (a missing header or
+/// source file), which is its normal behaviour, not a network fault.
+pub const NO_SOURCE: &str =
+    "sent its command line but no source (its preprocessor failed, most likely); job dropped";
 /// How long a job started early keeps its slot against whole requests
 /// that wait (a client's cpp usually takes far less).
 const EARLY_GRACE: Duration = Duration::from_secs(1);
@@ -235,7 +240,7 @@ impl Server {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
-                log::error!("poll failed: {e}");
+                log::error!("poll failed: {}", crate::errtext::reason(&e));
                 return EXIT_DISTCC_FAILED;
             }
             for ev in events.iter() {
@@ -287,7 +292,10 @@ impl Server {
                     // Out of descriptors (EMFILE, ENFILE, ...): leave the rest
                     // in the backlog and pause until a connection closes;
                     // with edge-triggered polling nothing would wake us.
-                    log::warn!("accept failed: {e}; pausing until a connection closes");
+                    log::warn!(
+                        "accept failed: {}; pausing until a connection closes",
+                        crate::errtext::reason(&e)
+                    );
                     if !stats {
                         self.out_of_fds = true;
                         self.update_accepting();
@@ -313,7 +321,10 @@ impl Server {
                 .registry()
                 .register(&mut stream, token, Interest::READABLE)
             {
-                log::warn!("cannot watch connection from {peer}: {e}");
+                log::warn!(
+                    "cannot watch connection from {peer}: {}",
+                    crate::errtext::reason(&e)
+                );
                 continue;
             }
             let state = if stats {
@@ -490,24 +501,25 @@ impl Server {
             return;
         };
         let ms = job.started.elapsed().as_millis();
-        let summary = job::summary(&peer, &job, st, ms);
-        let outcome = if st.success() {
-            Outcome::CompileOk
-        } else {
-            Outcome::CompileError
-        };
-        self.stats.compiled(
-            &job.plan.input,
-            &job.plan.argv[0],
-            &peer,
-            ms as u64,
-            st.success(),
-        );
+        let mut summary = job::summary(&peer, &job, st, ms);
+        let (input, compiler) = (job.plan.input.clone(), job.plan.argv[0].clone());
         let job::Finished {
             reply,
             object_file,
             dir,
+            no_object,
         } = job::finish(*job, st);
+        let outcome = match &no_object {
+            None if st.success() => Outcome::CompileOk,
+            None => Outcome::CompileError,
+            Some(why) => {
+                log::warn!("client {peer}: {compiler} {input}: {why}; answered as a failure");
+                summary = job::no_object_summary(&peer, &compiler, &input, ms);
+                Outcome::Other
+            }
+        };
+        let ok = outcome == Outcome::CompileOk;
+        self.stats.compiled(&input, &compiler, &peer, ms as u64, ok);
         // Answer first: removing a pump job's mirror (hundreds of headers)
         // would delay the client. An open object file outlives its directory.
         self.start_reply(t, reply, object_file, summary, outcome);
@@ -562,7 +574,10 @@ impl Server {
                 .registry()
                 .register(&mut SourceFd(&fd), Token(t.0 | FEED), Interest::WRITABLE)
         {
-            log::warn!("cannot watch a compiler's input pipe: {e}");
+            log::warn!(
+                "cannot watch a compiler's input pipe: {}",
+                crate::errtext::reason(&e)
+            );
         }
         self.on_feed(t);
     }
@@ -587,7 +602,10 @@ impl Server {
             Err(e) if e.raw_os_error() == Some(libc::EPIPE) => {}
             Err(e) => {
                 // Never let the compiler see a cut-short source as whole.
-                log::warn!("client {peer}: feeding the compiler failed: {e}");
+                log::warn!(
+                    "client {peer}: feeding the compiler failed: {}",
+                    crate::errtext::reason(&e)
+                );
                 let _ = nix::sys::signal::killpg(
                     nix::unistd::Pid::from_raw(job.child.id() as i32),
                     nix::sys::signal::Signal::SIGKILL,
@@ -792,7 +810,11 @@ impl Server {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     if !matches!(conn.state, State::Refused { .. }) {
-                        log::warn!("client {}: read failed: {e}", conn.peer);
+                        log::warn!(
+                            "client {}: read failed: {}",
+                            conn.peer,
+                            crate::errtext::reason(&e)
+                        );
                     }
                     return self.close(t);
                 }
@@ -805,6 +827,10 @@ impl Server {
                         if dec.version().is_none() && buf.is_empty() {
                             // A port probe (nc -z, a health check): not worth a warning.
                             log::debug!("client {peer}: closed without sending a request");
+                        } else if dec.awaiting_source() && buf.is_empty() {
+                            // A client's normal way out when its cpp fails.
+                            log::debug!("client {peer}: {}", NO_SOURCE);
+                            self.stats.record(Outcome::CliDisconnect);
                         } else {
                             log::warn!(
                                 "client {peer}: connection closed before the request was complete"
@@ -980,7 +1006,11 @@ impl Server {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    log::warn!("client {}: write failed: {e}", conn.peer);
+                    log::warn!(
+                        "client {}: write failed: {}",
+                        conn.peer,
+                        crate::errtext::reason(&e)
+                    );
                     return self.close(t);
                 }
             }
@@ -1001,10 +1031,22 @@ impl Server {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => {
-                        log::warn!("client {}: sending the object failed: {e}", conn.peer);
+                        log::warn!(
+                            "client {}: sending the object failed: {}",
+                            conn.peer,
+                            crate::errtext::reason(&e)
+                        );
                         return self.close(t);
                     }
                 }
+            }
+            if *sent < *len {
+                // The file shrank under us: the client sees a short reply.
+                log::warn!(
+                    "client {}: the object file shrank while being sent",
+                    conn.peer
+                );
+                return self.close(t);
             }
         }
         if let State::Replying {

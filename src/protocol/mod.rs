@@ -67,6 +67,8 @@ pub enum ProtoError {
     Io(std::io::Error),
     /// The daemon's access list does not include us (its refusal line).
     AccessDenied(access_denied::Denied),
+    /// A reply that says success but carries no object: never installed.
+    EmptyObject,
 }
 
 impl fmt::Display for ProtoError {
@@ -85,6 +87,12 @@ impl fmt::Display for ProtoError {
             ProtoError::Lzo(why) => write!(f, "bad LZO data: {why}"),
             ProtoError::Io(e) => f.write_str(&crate::errtext::reason(e)),
             ProtoError::AccessDenied(d) => write!(f, "{d}"),
+            ProtoError::EmptyObject => {
+                write!(
+                    f,
+                    "the server reported success but sent an empty object file"
+                )
+            }
         }
     }
 }

@@ -163,6 +163,13 @@ impl RequestDecoder {
         )
     }
 
+    /// True between a whole argv and the first byte of the source (DOTI,
+    /// or NFIL in pump mode): where a client stops when its preprocessor
+    /// fails. The caller must also hold no unfed bytes.
+    pub fn awaiting_source(&self) -> bool {
+        matches!(self.phase, Phase::Doti | Phase::Nfil) && self.partial.is_empty()
+    }
+
     /// Bytes of payload still buffered inside the decoder.
     pub fn buffered(&self) -> usize {
         self.partial.len()

@@ -158,8 +158,8 @@ impl Daemon {
             if !args.iter().any(|a| a.starts_with("--allow")) {
                 cmd.args(["--allow", "127.0.0.1"]);
             }
-            // "STATS_PORT" stands for the compile port + 1 (the cluster
-            // view's convention).
+            // "STATS_PORT" stands for the compile port + 1 (the stats
+            // port stays 3633 unless given: tests give one of their own).
             let stats = (port + 1).to_string();
             cmd.args(args.iter().map(|a| {
                 if *a == "STATS_PORT" {
