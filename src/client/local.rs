@@ -13,11 +13,11 @@ pub fn exit_code(status: std::process::ExitStatus) -> i32 {
 }
 
 /// Run `argv` here and return its exit code.
-pub fn run(argv: &[String]) -> i32 {
+pub fn run(argv: &[std::ffi::OsString]) -> i32 {
     match Command::new(&argv[0]).args(&argv[1..]).status() {
         Ok(s) => exit_code(s),
         Err(e) => {
-            log::error!("failed to exec {}: {e}", argv[0]);
+            log::error!("failed to exec {}: {e}", argv[0].to_string_lossy());
             crate::exitcode::EXIT_COMPILER_MISSING
         }
     }

@@ -61,7 +61,6 @@ pub enum ProtoError {
         limit: u64,
     },
     BadVersion(u32),
-    NotUtf8(&'static str),
     Lzo(&'static str),
     Io(std::io::Error),
 }
@@ -78,7 +77,6 @@ impl fmt::Display for ProtoError {
                 write!(f, "{what} of {len} exceeds the limit of {limit}")
             }
             ProtoError::BadVersion(v) => write!(f, "can't handle requested protocol version {v}"),
-            ProtoError::NotUtf8(what) => write!(f, "{what} is not valid UTF-8"),
             ProtoError::Lzo(why) => write!(f, "bad LZO data: {why}"),
             ProtoError::Io(e) => write!(f, "{e}"),
         }
