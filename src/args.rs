@@ -515,4 +515,47 @@ mod tests {
         assert_eq!(preprocessed_ext("a.mm"), "mii");
         assert!(is_preprocessed("x.i") && !is_preprocessed("x.c"));
     }
+
+    #[test]
+    fn names_that_are_not_utf8_pass_through() {
+        let b = |s: &[u8]| OsString::from_vec(s.to_vec());
+        let argv = vec![
+            b(b"gcc"),
+            b(b"-Wp,-MD,dep\xff.d,-DX=\xfe"),
+            b(b"-I\xff"),
+            b(b"-c"),
+            b(b"dir\xe8/caf\xe9.c"),
+        ];
+        let s = scan(&argv).unwrap();
+        assert_eq!(s.input, b(b"dir\xe8/caf\xe9.c"));
+        assert_eq!(s.output, b(b"caf\xe9.o"));
+        assert_eq!(
+            s.argv,
+            vec![
+                b(b"gcc"),
+                b(b"-MD"),
+                b(b"-MF"),
+                b(b"dep\xff.d"),
+                b(b"-DX=\xfe"),
+                b(b"-I\xff"),
+                b(b"-c"),
+                b(b"dir\xe8/caf\xe9.c"),
+                b(b"-o"),
+                b(b"caf\xe9.o"),
+            ]
+        );
+        assert_eq!(
+            strip_local_args(&s.argv),
+            vec![
+                b(b"gcc"),
+                b(b"-c"),
+                b(b"dir\xe8/caf\xe9.c"),
+                b(b"-o"),
+                b(b"caf\xe9.o")
+            ]
+        );
+        assert_eq!(preprocessed_ext(&s.input), "i");
+        let joined = vec![b(b"gcc"), b(b"-c"), b(b"x.c"), b(b"-o\xff.o")];
+        assert_eq!(scan(&joined).unwrap().output, b(b"\xff.o"));
+    }
 }
