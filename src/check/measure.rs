@@ -15,7 +15,7 @@ pub struct Job<'a> {
     pub argv: &'a [std::ffi::OsString],
     pub preprocessed: &'a [u8],
     pub reference: &'a [u8],
-    pub ssh: &'a [String],
+    pub ssh: &'a [std::ffi::OsString],
     pub timeout: Duration,
 }
 
