@@ -288,3 +288,36 @@ fn masquerade_from_a_non_utf8_directory() {
     t.assert_same(&run(m), "masquerade");
     assert_compiled_by(&d);
 }
+
+/// DISTCC_SAVE_TEMPS in a `$TMPDIR` whose name is not UTF-8: the kept
+/// files land there, and the argv file holds the argument bytes sent.
+#[test]
+fn save_temps_in_a_non_utf8_tmpdir() {
+    let d = Daemon::start(Kind::Tiny, &[]);
+    let t = Trees::new("bytes-savetemps");
+    let tmp = t.dir().join(os(b"tmp\xfd"));
+    std::fs::create_dir(&tmp).unwrap();
+    let mut c = client(Kind::Tiny, &t, &d.host(true), false);
+    c.env("DISTCC_SAVE_TEMPS", "1").env("TMPDIR", &tmp);
+    let out = run(c);
+    t.assert_same(&out, "save temps");
+    let kept: Vec<PathBuf> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let with_ext = |ext: &str| {
+        kept.iter()
+            .find(|p| p.extension().is_some_and(|e| e == ext))
+            .unwrap_or_else(|| panic!("no .{ext} kept in {kept:?}"))
+    };
+    let argv = std::fs::read(with_ext("argv")).unwrap();
+    assert!(
+        argv.windows(13).any(|w| w == b"\nsrc\xe8/caf\xe9.c\n"),
+        "{}",
+        String::from_utf8_lossy(&argv)
+    );
+    assert_eq!(
+        std::fs::read(with_ext("o")).unwrap(),
+        std::fs::read(t.dir().join(os(b"caf\xe9.o"))).unwrap()
+    );
+}

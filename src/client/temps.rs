@@ -19,7 +19,10 @@ impl SavedTemps {
     }
 
     fn save(&mut self, ext: &str, data: &[u8]) {
-        let p = PathBuf::from(format!("{}.{ext}", self.stem.display()));
+        // Bytes: $TMPDIR need not be UTF-8.
+        let mut p = self.stem.clone().into_os_string();
+        p.push(format!(".{ext}"));
+        let p = PathBuf::from(p);
         match std::fs::write(&p, data) {
             Ok(()) => self.kept.push(p),
             Err(e) => log::warn!("DISTCC_SAVE_TEMPS: cannot write {}: {e}", p.display()),
