@@ -2,6 +2,7 @@
 
 use std::ffi::OsString;
 use std::net::IpAddr;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
 use log::LevelFilter;
@@ -105,6 +106,22 @@ where
     Ok(v)
 }
 
+/// The last of repeated path values, taken as bytes: a path need not be
+/// UTF-8 (`FromStr` would refuse it).
+fn last_path(
+    p: &mut pico_args::Arguments,
+    keys: impl Into<pico_args::Keys> + Copy,
+) -> Result<Option<PathBuf>, String> {
+    let mut v = None;
+    while let Some(x) = p
+        .opt_value_from_os_str(keys, |s| Ok::<_, String>(PathBuf::from(s)))
+        .map_err(bad)?
+    {
+        v = Some(x);
+    }
+    Ok(v)
+}
+
 /// Parse distccd's arguments (everything after `--daemon`/the program name).
 /// popt accepts `--opt=value`, `--opt value` and `-j4`; pico-args would
 /// not keep their order when both long forms are mixed, and last-wins needs
@@ -113,19 +130,20 @@ fn normalize(args: Vec<OsString>) -> Vec<OsString> {
     const SHORT_WITH_VALUE: &[&str] = &["-a", "-j", "-p", "-N", "-P"];
     let mut out = Vec::with_capacity(args.len() + 4);
     for a in args {
-        let Some(s) = a.to_str() else {
-            out.push(a);
-            continue;
-        };
-        if let Some((k, v)) = s.strip_prefix("--").and_then(|r| r.split_once('=')) {
-            out.push(format!("--{k}").into());
-            out.push(v.into());
+        // Bytes: a value (a path) need not be UTF-8; option names are ASCII.
+        let s = a.as_bytes();
+        let long = s
+            .strip_prefix(b"--")
+            .and_then(|r| r.iter().position(|&b| b == b'=').map(|eq| (r, eq)));
+        if let Some((r, eq)) = long {
+            out.push(OsString::from_vec([b"--", &r[..eq]].concat()));
+            out.push(OsString::from_vec(r[eq + 1..].to_vec()));
         } else if let Some(k) = SHORT_WITH_VALUE
             .iter()
-            .find(|k| s.len() > 2 && s.starts_with(*k))
+            .find(|k| s.len() > 2 && s.starts_with(k.as_bytes()))
         {
             out.push(k.into());
-            out.push(s[2..].into());
+            out.push(OsString::from_vec(s[2..].to_vec()));
         } else {
             out.push(a);
         }
@@ -162,19 +180,19 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
     let mut o = Options {
         allow,
         allow_private: p.contains("--allow-private"),
-        allow_file: last(&mut p, "--allow-file")?
+        allow_file: last_path(&mut p, "--allow-file")?
             .unwrap_or_else(|| PathBuf::from(DEFAULT_ALLOW_FILE)),
         listen: last(&mut p, "--listen")?,
         port: last(&mut p, ["-p", "--port"])?.unwrap_or(3632),
         jobs,
         nice: last(&mut p, ["-N", "--nice"])?.unwrap_or(5),
         user: last(&mut p, "--user")?,
-        pid_file: last(&mut p, ["-P", "--pid-file"])?,
+        pid_file: last_path(&mut p, ["-P", "--pid-file"])?,
         no_detach: p.contains("--no-detach"),
         daemon: p.contains("--daemon"),
         inetd: p.contains("--inetd"),
         no_fork: p.contains("--no-fork"),
-        log_file: last(&mut p, "--log-file")?,
+        log_file: last_path(&mut p, "--log-file")?,
         log_level,
         log_stderr: p.contains("--log-stderr"),
         job_lifetime: last(&mut p, "--job-lifetime")?.unwrap_or(0),
@@ -184,7 +202,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
         insecure: p.contains("--enable-tcp-insecure") | p.contains("--make-me-a-botnet"),
         zeroconf: p.contains("--zeroconf"),
         no_sandbox: p.contains("--no-sandbox"),
-        whitelist_dir: last(&mut p, "--whitelist-dir")?
+        whitelist_dir: last_path(&mut p, "--whitelist-dir")?
             .unwrap_or_else(|| PathBuf::from(super::whitelist::MASQ_DIR)),
     };
     // Accepted for compatibility; they change nothing here.
