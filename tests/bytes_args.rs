@@ -321,3 +321,41 @@ fn save_temps_in_a_non_utf8_tmpdir() {
         std::fs::read(t.dir().join(os(b"caf\xe9.o"))).unwrap()
     );
 }
+
+/// The client's state file for monitors holds the source's name as bytes,
+/// as distcc writes it (distccmon-text shows what the user typed).
+#[test]
+fn monitor_state_names_the_source_by_its_bytes() {
+    use std::process::Stdio;
+    let t = Trees::new("bytes-state");
+    // A host that accepts and never answers holds the client in its send.
+    let hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = hole.local_addr().unwrap().port();
+    let mut c = client(Kind::Tiny, &t, &format!("127.0.0.1:{port}"), true);
+    c.env("DISTCC_IO_TIMEOUT", "5")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let _held = hole.accept().unwrap();
+    let state = t
+        .dir()
+        .join(format!(".distcc-private/state/binstate_{}", child.id()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut seen = Vec::new();
+    while std::time::Instant::now() < deadline {
+        seen = std::fs::read(&state).unwrap_or_default();
+        if !seen.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SIGTERM: the client removes its state file and stops its cpp.
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+    let _ = child.wait();
+    assert!(
+        seen.windows(7).any(|w| w == b"caf\xe9.c\0"),
+        "{}",
+        String::from_utf8_lossy(&seen)
+    );
+}

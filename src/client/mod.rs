@@ -209,7 +209,7 @@ fn run_local(s: &Settings, argv: &[OsString], cpp_only: bool, list: Option<&Host
     let input = argv.iter().rev().find(|a| args::is_source(*a));
     phase::note(
         Phase::Compile,
-        &input.map(|a| a.to_string_lossy()).unwrap_or_default(),
+        input.map_or(OsStr::new(""), |a| a.as_os_str()),
         "localhost",
         slot.as_ref().map(|l| l.slot).unwrap_or(0),
     );
@@ -302,7 +302,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
     let mut refusal: Option<crate::protocol::reply::Reply> = None;
     let mut pump_state = PumpState::Untried;
     loop {
-        let (host, slot) = match pick::pick(s, &lock_dir, &order, &tried, &input) {
+        let (host, slot) = match pick::pick(s, &lock_dir, &order, &tried, &scan.input) {
             Ok(pick::Picked::Host(h, l)) => (h, l),
             Ok(pick::Picked::NoHosts) => break,
             Err(e) => {
@@ -314,7 +314,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
             // `localhost` in the list: its slot is the local compile slot.
             drop(deps.take());
             finish_cpp(&mut source, &mut cpp_slot);
-            phase::note(Phase::Compile, &input, "localhost", slot.slot);
+            phase::note(Phase::Compile, &scan.input, "localhost", slot.slot);
             return local::run(local_argv);
         }
         let shipment = if host.cpp {
@@ -338,7 +338,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
                     .ok();
                 phase::note(
                     Phase::Preprocess,
-                    &input,
+                    &scan.input,
                     "localhost",
                     cpp_slot.as_ref().map_or(0, |l| l.slot),
                 );
@@ -361,7 +361,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
             Some(_) => 3,
             None => host.protocol().min(2),
         };
-        phase::note(Phase::Connect, &input, host.hostname(), slot.slot);
+        phase::note(Phase::Connect, &scan.input, host.hostname(), slot.slot);
         let mut conn = match transport::open(&host.mode, &s.ssh, s.io_timeout) {
             Ok(c) => c,
             Err(why) => {
@@ -374,7 +374,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
                 continue;
             }
         };
-        phase::note(Phase::Send, &input, host.hostname(), slot.slot);
+        phase::note(Phase::Send, &scan.input, host.hostname(), slot.slot);
         log::debug!("sending {input} to {} (protocol {version})", host.spec);
         let sent = match (shipment, source.as_mut()) {
             (Some((files, argv)), _) => {
@@ -404,7 +404,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
                 continue;
             }
             Ok(()) => {
-                phase::note(Phase::Compile, &input, host.hostname(), slot.slot);
+                phase::note(Phase::Compile, &scan.input, host.hostname(), slot.slot);
                 remote::receive(&mut conn, version)
             }
         };
@@ -418,7 +418,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
                 continue;
             }
         };
-        phase::note(Phase::Receive, &input, host.hostname(), slot.slot);
+        phase::note(Phase::Receive, &scan.input, host.hostname(), slot.slot);
         drop(conn);
         if let Some(t) = saved.as_mut() {
             t.object(&r.object);
@@ -534,7 +534,7 @@ impl PumpState {
                     .ok();
                 phase::note(
                     Phase::Preprocess,
-                    &input,
+                    &scan.input,
                     "localhost",
                     slot.as_ref().map_or(0, |l| l.slot),
                 );
