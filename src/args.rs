@@ -3,6 +3,9 @@
 //! tinydcc sends exactly the jobs stock distcc sends. They live in one table,
 //! `OPTION_RULES`, checked in order; the first matching rule wins.
 
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
 /// Why a command must run on this machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Local {
@@ -16,10 +19,10 @@ pub enum Local {
 pub struct Scan {
     /// The argv, after `-Wp,` expansion and with `-o OUT` appended when the
     /// user gave no output.
-    pub argv: Vec<String>,
-    pub input: String,
+    pub argv: Vec<OsString>,
+    pub input: OsString,
     pub input_index: usize,
-    pub output: String,
+    pub output: OsString,
     /// `-S` was given: the output is assembly.
     pub assembly: bool,
 }
@@ -126,56 +129,82 @@ const SOURCE_EXTS: &[&str] = &[
     "c", "cc", "cpp", "cxx", "cp", "c++", "C", "i", "ii", "m", "mm", "mi", "mii", "M",
 ];
 
-fn extension(path: &str) -> Option<&str> {
-    let base = path.rsplit('/').next().unwrap_or(path);
-    base.rfind('.').map(|i| &base[i + 1..])
+/// The bytes of an argument or path: options are recognised on these, so
+/// a file name or a macro value that is not UTF-8 passes through intact.
+fn bytes<S: AsRef<OsStr> + ?Sized>(s: &S) -> &[u8] {
+    s.as_ref().as_bytes()
 }
 
-pub fn is_source(path: &str) -> bool {
-    extension(path).is_some_and(|e| SOURCE_EXTS.contains(&e))
+fn extension(path: &[u8]) -> Option<&[u8]> {
+    let base = basename(path);
+    base.iter()
+        .rposition(|&b| b == b'.')
+        .map(|i| &base[i + 1..])
+}
+
+/// The last `/`-separated component, as distcc's `dcc_find_basename`.
+pub fn basename(path: &[u8]) -> &[u8] {
+    path.rsplit(|&b| b == b'/').next().unwrap_or(path)
+}
+
+fn ext_is(path: &[u8], exts: &[&str]) -> bool {
+    extension(path).is_some_and(|e| exts.iter().any(|x| x.as_bytes() == e))
+}
+
+pub fn is_source<S: AsRef<OsStr> + ?Sized>(path: &S) -> bool {
+    ext_is(bytes(path), SOURCE_EXTS)
 }
 
 /// Already preprocessed: sent as is, no local cpp.
-pub fn is_preprocessed(path: &str) -> bool {
-    matches!(extension(path), Some("i" | "ii" | "mi" | "mii"))
+pub fn is_preprocessed<S: AsRef<OsStr> + ?Sized>(path: &S) -> bool {
+    ext_is(bytes(path), &["i", "ii", "mi", "mii"])
 }
 
 /// The extension of the preprocessed form of a source (distcc's
 /// `dcc_preproc_exten`).
-pub fn preprocessed_ext(path: &str) -> &'static str {
-    match extension(path) {
-        Some("c" | "i") => "i",
-        Some("cc" | "cpp" | "cxx" | "cp" | "c++" | "C" | "ii") => "ii",
-        Some("m" | "mi") => "mi",
-        Some("mm" | "M" | "mii") => "mii",
-        _ => "tmp",
+pub fn preprocessed_ext<S: AsRef<OsStr> + ?Sized>(path: &S) -> &'static str {
+    let p = bytes(path);
+    if ext_is(p, &["c", "i"]) {
+        "i"
+    } else if ext_is(p, &["cc", "cpp", "cxx", "cp", "c++", "C", "ii"]) {
+        "ii"
+    } else if ext_is(p, &["m", "mi"]) {
+        "mi"
+    } else if ext_is(p, &["mm", "M", "mii"]) {
+        "mii"
+    } else {
+        "tmp"
     }
 }
 
-fn matches(m: Match, a: &str) -> bool {
+fn matches(m: Match, a: &[u8]) -> bool {
     match m {
-        Exact(s) => a == s,
-        Prefix(p) => a.starts_with(p),
+        Exact(s) => a == s.as_bytes(),
+        Prefix(p) => a.starts_with(p.as_bytes()),
     }
+}
+
+fn os(b: &[u8]) -> OsString {
+    OsStr::from_bytes(b).to_os_string()
 }
 
 /// Expand `-Wp,a,b` into `a b`, and `-Wp,-MD,f` into `-MD -MF f`, as distcc does
 /// before anything else looks at the command line.
-pub fn expand_wp(argv: &[String]) -> Vec<String> {
+pub fn expand_wp(argv: &[OsString]) -> Vec<OsString> {
     let mut out = Vec::with_capacity(argv.len());
     for a in argv {
-        let Some(rest) = a.strip_prefix("-Wp,") else {
+        let Some(rest) = bytes(a).strip_prefix(b"-Wp,") else {
             out.push(a.clone());
             continue;
         };
-        let mut parts = rest.split(',');
+        let mut parts = rest.split(|&b| b == b',');
         while let Some(p) = parts.next() {
-            out.push(p.to_string());
-            if p == "-MD" || p == "-MMD" {
+            out.push(os(p));
+            if p == b"-MD" || p == b"-MMD" {
                 match parts.next() {
                     Some(f) => {
                         out.push("-MF".into());
-                        out.push(f.to_string());
+                        out.push(os(f));
                     }
                     None => break,
                 }
@@ -187,10 +216,11 @@ pub fn expand_wp(argv: &[String]) -> Vec<String> {
 
 /// The output name gcc uses for `-c`/`-S` without `-o`: the input's basename
 /// with its extension replaced, in the current directory.
-fn default_output(input: &str, assembly: bool) -> Option<String> {
-    let base = input.rsplit('/').next().unwrap_or(input);
-    let stem = &base[..base.rfind('.')?];
-    Some(format!("{stem}.{}", if assembly { "s" } else { "o" }))
+fn default_output(input: &OsStr, assembly: bool) -> Option<OsString> {
+    let base = basename(bytes(input));
+    let mut out = base[..base.iter().rposition(|&b| b == b'.')?].to_vec();
+    out.extend_from_slice(if assembly { b".s" } else { b".o" });
+    Some(OsString::from_vec(out))
 }
 
 fn local(why: impl Into<String>) -> Local {
@@ -198,65 +228,70 @@ fn local(why: impl Into<String>) -> Local {
 }
 
 /// Decide whether `argv` (argv[0] is the compiler) can be distributed.
-pub fn scan(argv: &[String]) -> Result<Scan, Local> {
+pub fn scan(argv: &[OsString]) -> Result<Scan, Local> {
     let mut argv = expand_wp(argv);
     if argv.is_empty() {
         return Err(local("empty command"));
     }
     let (mut seen_c, mut seen_s) = (false, false);
-    let mut input: Option<(usize, String)> = None;
-    let mut output: Option<String> = None;
+    let mut input: Option<(usize, OsString)> = None;
+    let mut output: Option<OsString> = None;
     let mut i = 1;
     while i < argv.len() {
-        let a = argv[i].as_str();
-        let mut out_arg: Option<&str> = None;
-        if a.starts_with('-') {
+        let arg = argv[i].as_os_str();
+        let a = bytes(arg);
+        // Reasons are for the log: a lossy spelling is fine there.
+        let shown = || arg.to_string_lossy();
+        let mut out_arg: Option<&[u8]> = None;
+        if a.starts_with(b"-") {
             let action = OPTION_RULES
                 .iter()
                 .find(|(m, _)| matches(*m, a))
                 .map(|(_, act)| *act);
             match action {
                 None | Some(Pass) => {}
-                Some(Local(why)) => return Err(local(format!("{a}: {why}"))),
+                Some(Local(why)) => return Err(local(format!("{}: {why}", shown()))),
                 Some(SkipNext) => i += 1,
                 Some(SeenC) => seen_c = true,
                 Some(SeenS) => seen_s = true,
                 Some(Preprocess) => return Err(Local::Preprocess),
                 Some(AssemblerOpts) => {
-                    if a.contains(",-a") || a.contains("--MD") {
-                        return Err(local(format!("{a}: assembler writes extra files")));
+                    if contains(a, b",-a") || contains(a, b"--MD") {
+                        return Err(local(format!("{}: assembler writes extra files", shown())));
                     }
                 }
                 Some(Language) => {
-                    let next = argv.get(i + 1).map(String::as_str).unwrap_or("");
+                    let next = argv.get(i + 1).map(bytes).unwrap_or(b"");
                     let ok = ["c", "c++", "objective-c", "objective-c++", "go"]
                         .iter()
-                        .any(|l| next.starts_with(l));
+                        .any(|l| next.starts_with(l.as_bytes()));
                     if !ok {
                         return Err(local(format!(
-                            "{a} {next}: language must be compiled locally"
+                            "{} {}: language must be compiled locally",
+                            shown(),
+                            String::from_utf8_lossy(next)
                         )));
                     }
                 }
                 Some(OutputNext) => {
                     i += 1;
-                    out_arg = Some(argv.get(i).map(String::as_str).unwrap_or(""));
+                    out_arg = Some(argv.get(i).map(bytes).unwrap_or(b""));
                 }
                 Some(OutputJoined) => out_arg = Some(&a[2..]),
             }
-        } else if is_source(a) {
+        } else if is_source(arg) {
             if input.is_some() {
                 return Err(local("two input files"));
             }
-            input = Some((i, a.to_string()));
-        } else if a.ends_with(".o") {
+            input = Some((i, arg.to_os_string()));
+        } else if a.ends_with(b".o") {
             out_arg = Some(a);
         }
         if let Some(o) = out_arg {
             if output.is_some() {
                 return Err(local("several outputs: called for link"));
             }
-            output = Some(o.to_string());
+            output = Some(os(o));
         }
         i += 1;
     }
@@ -266,8 +301,8 @@ pub fn scan(argv: &[String]) -> Result<Scan, Local> {
     let Some((input_index, input)) = input else {
         return Err(local("no source file"));
     };
-    let base = input.rsplit('/').next().unwrap_or(&input);
-    if base.starts_with("conftest.") || base.starts_with("tmp.conftest.") {
+    let base = basename(bytes(&input));
+    if base.starts_with(b"conftest.") || base.starts_with(b"tmp.conftest.") {
         return Err(local("autoconf test"));
     }
     let output = match output {
@@ -291,15 +326,19 @@ pub fn scan(argv: &[String]) -> Result<Scan, Local> {
     })
 }
 
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
 /// The argv for local preprocessing: `-o X` removed, `-c`/`-S` turned into
 /// `-E` (distcc's `dcc_strip_dasho` and `dcc_set_action_opt`).
-pub fn cpp_argv(scan: &Scan) -> Vec<String> {
+pub fn cpp_argv(scan: &Scan) -> Vec<OsString> {
     let mut out = Vec::with_capacity(scan.argv.len());
     let mut it = scan.argv.iter();
     while let Some(a) = it.next() {
         if a == "-o" {
             it.next();
-        } else if a.starts_with("-o") {
+        } else if bytes(a).starts_with(b"-o") {
         } else if a == "-c" || a == "-S" {
             out.push("-E".into());
         } else {
@@ -341,16 +380,18 @@ const STRIP_EXACT: &[&str] = &[
 ];
 
 /// The argv sent to the server for a plain-mode (locally preprocessed) job.
-pub fn strip_local_args(argv: &[String]) -> Vec<String> {
+pub fn strip_local_args(argv: &[OsString]) -> Vec<OsString> {
     let mut out = Vec::with_capacity(argv.len());
     let mut i = 0;
     while i < argv.len() {
-        let a = argv[i].as_str();
-        if STRIP_WITH_ARG.contains(&a) {
+        let a = bytes(&argv[i]);
+        if STRIP_WITH_ARG.iter().any(|o| a == o.as_bytes()) {
             i += 2;
             continue;
         }
-        if STRIP_EXACT.contains(&a) || STRIP_JOINED.iter().any(|p| a.starts_with(p)) {
+        if STRIP_EXACT.iter().any(|o| a == o.as_bytes())
+            || STRIP_JOINED.iter().any(|p| a.starts_with(p.as_bytes()))
+        {
             i += 1;
             continue;
         }
@@ -364,8 +405,8 @@ pub fn strip_local_args(argv: &[String]) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn v(s: &str) -> Vec<String> {
-        s.split_whitespace().map(String::from).collect()
+    fn v(s: &str) -> Vec<OsString> {
+        s.split_whitespace().map(OsString::from).collect()
     }
 
     fn remote(s: &str) -> Scan {
@@ -473,5 +514,48 @@ mod tests {
         assert_eq!(preprocessed_ext("a.m"), "mi");
         assert_eq!(preprocessed_ext("a.mm"), "mii");
         assert!(is_preprocessed("x.i") && !is_preprocessed("x.c"));
+    }
+
+    #[test]
+    fn names_that_are_not_utf8_pass_through() {
+        let b = |s: &[u8]| OsString::from_vec(s.to_vec());
+        let argv = vec![
+            b(b"gcc"),
+            b(b"-Wp,-MD,dep\xff.d,-DX=\xfe"),
+            b(b"-I\xff"),
+            b(b"-c"),
+            b(b"dir\xe8/caf\xe9.c"),
+        ];
+        let s = scan(&argv).unwrap();
+        assert_eq!(s.input, b(b"dir\xe8/caf\xe9.c"));
+        assert_eq!(s.output, b(b"caf\xe9.o"));
+        assert_eq!(
+            s.argv,
+            vec![
+                b(b"gcc"),
+                b(b"-MD"),
+                b(b"-MF"),
+                b(b"dep\xff.d"),
+                b(b"-DX=\xfe"),
+                b(b"-I\xff"),
+                b(b"-c"),
+                b(b"dir\xe8/caf\xe9.c"),
+                b(b"-o"),
+                b(b"caf\xe9.o"),
+            ]
+        );
+        assert_eq!(
+            strip_local_args(&s.argv),
+            vec![
+                b(b"gcc"),
+                b(b"-c"),
+                b(b"dir\xe8/caf\xe9.c"),
+                b(b"-o"),
+                b(b"caf\xe9.o")
+            ]
+        );
+        assert_eq!(preprocessed_ext(&s.input), "i");
+        let joined = vec![b(b"gcc"), b(b"-c"), b(b"x.c"), b(b"-o\xff.o")];
+        assert_eq!(scan(&joined).unwrap().output, b(b"\xff.o"));
     }
 }

@@ -114,7 +114,7 @@ fn median_of(
 /// The hello job as a pump client sends it: the include server's list.
 struct Pump<'a> {
     files: crate::client::pump::Shipment,
-    argv: &'a [String],
+    argv: &'a [std::ffi::OsString],
 }
 
 fn check_host(
@@ -241,8 +241,9 @@ pub fn main(args: Vec<String>) -> i32 {
     // Pump: our own include server lists what the hello job ships.
     let include_server = crate::pump::include_server::IncludeServer::new()
         .map_err(|e| format!("cannot start an include server: {e}"));
-    let hello = [compiler(), "-c", "hello_distcc.c", "-o", "hello_distcc.o"].map(String::from);
-    let cwd = dir.to_string_lossy().into_owned();
+    let hello =
+        [compiler(), "-c", "hello_distcc.c", "-o", "hello_distcc.o"].map(std::ffi::OsString::from);
+    let cwd = dir.clone().into_os_string();
     let listed = include_server.and_then(|mut s| {
         let listed = s.answer(&cwd, &hello);
         Ok((s, listed?))

@@ -69,12 +69,14 @@ pub fn hosts(data: &[u8]) {
     }
 }
 
-/// The argument classifier and the daemon's checks, on NUL-separated words.
+/// The argument classifier and the daemon's checks, on NUL-separated words
+/// of any bytes (arguments need not be UTF-8).
 pub fn args(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    let argv: Vec<String> = text.split('\0').map(String::from).collect();
+    use std::os::unix::ffi::OsStringExt;
+    let argv: Vec<std::ffi::OsString> = data
+        .split(|&b| b == 0)
+        .map(|w| std::ffi::OsString::from_vec(w.to_vec()))
+        .collect();
     if let Ok(scan) = crate::args::scan(&argv) {
         assert!(scan.input_index < scan.argv.len());
         let _ = crate::args::cpp_argv(&scan);
@@ -83,7 +85,7 @@ pub fn args(data: &[u8]) {
     let policy = crate::daemon::whitelist::Policy::Insecure;
     let _ = crate::daemon::job::plan(&argv, &policy);
     let pump = crate::daemon::harden::Mode::Pump;
-    let _ = crate::daemon::job::plan_mode(&argv, &policy, pump, "/home/u/src");
+    let _ = crate::daemon::job::plan_mode(&argv, &policy, pump, "/home/u/src".as_ref());
 }
 
 /// LZO: hostile streams stay within the limit; round trips are exact.
@@ -218,7 +220,7 @@ fn scanner_on_disk(flags: u8, files: &[&[u8]; 3]) {
             return;
         }
     }
-    let mut argv: Vec<String> = vec!["gcc".into(), "-Iinc".into()];
+    let mut argv: Vec<std::ffi::OsString> = vec!["gcc".into(), "-Iinc".into()];
     let options: [(u8, &[&str]); 6] = [
         (2, &["-include", "b.h"]),
         (4, &["-DCFG=<a.h>", "-DQ=\"b.h\""]),
@@ -229,10 +231,10 @@ fn scanner_on_disk(flags: u8, files: &[&[u8]; 3]) {
     ];
     for (bit, opts) in options {
         if flags & bit != 0 {
-            argv.extend(opts.iter().map(|s| s.to_string()));
+            argv.extend(opts.iter().map(std::ffi::OsString::from));
         }
     }
-    argv.extend(["-c", "main.c", "-o", "main.o"].map(String::from));
+    argv.extend(["-c", "main.c", "-o", "main.o"].map(std::ffi::OsString::from));
     let mut guard = SCANNER.lock().unwrap_or_else(|e| e.into_inner());
     if guard.as_ref().is_none_or(|(_, n)| *n >= 2000) {
         *guard = Some((crate::pump::Scanner::new(), 0));

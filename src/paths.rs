@@ -56,7 +56,8 @@ pub fn make_temp_dir(parent: &Path, prefix: &str) -> io::Result<PathBuf> {
 }
 
 /// Find an executable called `name` in `path` (a PATH value).
-pub fn which_in(name: &str, path: &OsString) -> Option<PathBuf> {
+pub fn which_in<S: AsRef<std::ffi::OsStr> + ?Sized>(name: &S, path: &OsString) -> Option<PathBuf> {
+    let name = name.as_ref();
     use std::os::unix::fs::PermissionsExt;
     std::env::split_paths(path).find_map(|dir| {
         let p = dir.join(name);
@@ -65,6 +66,6 @@ pub fn which_in(name: &str, path: &OsString) -> Option<PathBuf> {
     })
 }
 
-pub fn which(name: &str) -> Option<PathBuf> {
+pub fn which<S: AsRef<std::ffi::OsStr> + ?Sized>(name: &S) -> Option<PathBuf> {
     which_in(name, &std::env::var_os("PATH").unwrap_or_default())
 }

@@ -93,7 +93,8 @@ enum Decision {
 use Decision::*;
 
 fn ours(argv: &[String]) -> Decision {
-    match tinydcc::args::scan(argv) {
+    let argv: Vec<std::ffi::OsString> = argv.iter().map(Into::into).collect();
+    match tinydcc::args::scan(&argv) {
         Ok(_) => Remote,
         Err(tinydcc::args::Local::Preprocess) => Cpp,
         Err(_) => Local,

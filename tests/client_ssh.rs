@@ -108,6 +108,43 @@ fn distcc_ssh_words_and_remote_command() {
     );
 }
 
+/// DISTCC_SSH is run as given, bytes and all: an ssh in a directory whose
+/// name is not UTF-8 is the one that runs (not a default `ssh`).
+#[test]
+fn distcc_ssh_path_need_not_be_utf8() {
+    use std::os::unix::ffi::OsStringExt;
+    let ssh = FakeSsh::new();
+    let odd = ssh
+        .dir
+        .path()
+        .join(std::ffi::OsString::from_vec(b"bin\xff".to_vec()));
+    std::os::unix::fs::symlink(ssh.dir.join("bin"), &odd).unwrap();
+    let mut ssh_cmd = odd.join("ssh").into_os_string();
+    ssh_cmd.push(" -o BatchMode=yes");
+    let distccd = require("distccd");
+    let dir = TempDir::new("sshbytes");
+    dir.write("s.c", HELLO);
+    let mut c = client_cmd(
+        Kind::Tiny,
+        dir.path(),
+        &format!("@buildbox:{}", distccd.display()),
+    );
+    c.args(["gcc", "-c", "s.c", "-o", "s.o"])
+        .env("PATH", ssh.path())
+        .env("DISTCC_FALLBACK", "0")
+        .env("DISTCC_SSH", &ssh_cmd);
+    let out = run(c);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let calls = ssh.calls();
+    assert!(
+        calls.contains(&format!(
+            "-o BatchMode=yes buildbox {} --inetd --enable-tcp-insecure",
+            distccd.display()
+        )),
+        "{calls}"
+    );
+}
+
 /// A broken ssh (exits at once) is a failed host: fallback, with backoff.
 #[test]
 fn failing_ssh_falls_back() {

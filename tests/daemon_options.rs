@@ -563,6 +563,55 @@ fn log_level_filters() {
 
 /// --daemon without --no-detach: the command returns, the daemon keeps
 /// serving, and its pid file names the detached process.
+/// File options take any bytes, joined (`--log-file=F`) or not: distccd's
+/// paths need not be UTF-8.
+#[test]
+fn file_options_need_not_be_utf8() {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let dir = TempDir::new("bytesopts");
+    let log = dir
+        .path()
+        .join(std::ffi::OsString::from_vec(b"log\xff".to_vec()));
+    let pidfile = dir
+        .path()
+        .join(std::ffi::OsString::from_vec(b"pid\xfe".to_vec()));
+    let mut joined_log = std::ffi::OsString::from("--log-file=");
+    joined_log.push(&log);
+    let port = free_port();
+    let mut child = Command::new(tinydcc())
+        .args([
+            "--daemon",
+            "--no-detach",
+            "--listen",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--allow",
+            "127.0.0.1",
+        ])
+        .arg(&joined_log)
+        .arg("--pid-file")
+        .arg(&pidfile)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_for_port(port, &mut child),
+        "{:?}",
+        child.wait_with_output().map(|o| text(&o.stderr))
+    );
+    let d = Fake { port };
+    assert!(job_on(&d, "gcc").starts_with(b"DONE00000001STAT00000000"));
+    wait_until("the log line", || {
+        std::fs::read(&log).is_ok_and(|l| l.windows(10).any(|w| w == b"COMPILE_OK"))
+    });
+    let pid = std::fs::read_to_string(&pidfile).unwrap();
+    assert_eq!(pid.trim(), child.id().to_string());
+    assert!(pidfile.as_os_str().as_bytes().ends_with(b"pid\xfe"));
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 #[test]
 fn detaches_and_writes_pid_file() {
     let dir = TempDir::new("detach");

@@ -12,8 +12,8 @@ use tinydcc::protocol::{lzo, reply, token, Limits};
 
 /// A pump request: CDIR, argv, then every file as NAME + FILE (LZO).
 fn request_v3(cwd: &Path, argv: &[&str], files: &[&Path], links: &[(&str, &str)]) -> Vec<u8> {
-    let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
-    let mut v = tinydcc::protocol::request::encode_header(3, Some(cwd.to_str().unwrap()), &argv);
+    let argv: Vec<std::ffi::OsString> = argv.iter().map(Into::into).collect();
+    let mut v = tinydcc::protocol::request::encode_header(3, Some(cwd.as_os_str()), &argv);
     token::put(&mut v, token::NFIL, (files.len() + links.len()) as u32);
     for (name, target) in links {
         token::put_bytes(&mut v, token::NAME, name.as_bytes()).unwrap();
@@ -106,7 +106,7 @@ fn pump_names_that_escape_are_refused() {
     let name = format!("{}/evil", cwd.display());
     let mut req = tinydcc::protocol::request::encode_header(
         3,
-        Some(cwd.to_str().unwrap()),
+        Some(cwd.as_os_str()),
         &[
             "gcc".into(),
             "-c".into(),
@@ -142,9 +142,8 @@ fn pump_names_that_escape_are_refused() {
             vec![],
         ),
     ] {
-        let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
-        let mut req =
-            tinydcc::protocol::request::encode_header(3, Some(cwd.to_str().unwrap()), &argv);
+        let argv: Vec<std::ffi::OsString> = argv.iter().map(Into::into).collect();
+        let mut req = tinydcc::protocol::request::encode_header(3, Some(cwd.as_os_str()), &argv);
         token::put(&mut req, token::NFIL, files.len() as u32);
         for f in &files {
             token::put_bytes(&mut req, token::NAME, f.as_bytes()).unwrap();

@@ -54,8 +54,8 @@ impl Drop for Tree {
     }
 }
 
-fn argv(s: &str) -> Vec<String> {
-    s.split_whitespace().map(String::from).collect()
+fn argv(s: &str) -> Vec<std::ffi::OsString> {
+    s.split_whitespace().map(Into::into).collect()
 }
 
 fn gcc_path(name: &str) -> PathBuf {
@@ -71,16 +71,16 @@ fn gcc_path(name: &str) -> PathBuf {
 }
 
 /// The files gcc reads for this compile (`-M`), canonicalized.
-fn gcc_reads(t: &Tree, cmd: &[String]) -> Vec<PathBuf> {
+fn gcc_reads(t: &Tree, cmd: &[std::ffi::OsString]) -> Vec<PathBuf> {
     try_gcc_reads(t, cmd).unwrap_or_else(|e| panic!("gcc -M failed: {e}"))
 }
 
-fn try_gcc_reads(t: &Tree, cmd: &[String]) -> Result<Vec<PathBuf>, String> {
+fn try_gcc_reads(t: &Tree, cmd: &[std::ffi::OsString]) -> Result<Vec<PathBuf>, String> {
     let dep = t.p("gcc-deps.d");
-    let mut args: Vec<String> = Vec::new();
+    let mut args: Vec<std::ffi::OsString> = Vec::new();
     let mut it = cmd[1..].iter();
     while let Some(a) = it.next() {
-        match a.as_str() {
+        match a.to_str().unwrap_or("") {
             "-c" => {}
             "-o" => {
                 it.next();
@@ -88,7 +88,7 @@ fn try_gcc_reads(t: &Tree, cmd: &[String]) -> Result<Vec<PathBuf>, String> {
             _ => args.push(a.clone()),
         }
     }
-    let out = Command::new(gcc_path(&cmd[0]))
+    let out = Command::new(gcc_path(&cmd[0].to_string_lossy()))
         .current_dir(t.path())
         .args(&args)
         .args(["-M", "-MF"])

@@ -12,10 +12,10 @@ use crate::hosts::Host;
 
 /// What every job sends and must get back.
 pub struct Job<'a> {
-    pub argv: &'a [String],
+    pub argv: &'a [std::ffi::OsString],
     pub preprocessed: &'a [u8],
     pub reference: &'a [u8],
-    pub ssh: &'a [String],
+    pub ssh: &'a [std::ffi::OsString],
     pub timeout: Duration,
 }
 
@@ -24,7 +24,7 @@ pub struct Job<'a> {
 pub fn once(
     host: &Host,
     job: &Job,
-    pump: Option<(&Shipment, &[String])>,
+    pump: Option<(&Shipment, &[std::ffi::OsString])>,
 ) -> Result<Duration, String> {
     let t = Instant::now();
     let version = if pump.is_some() {

@@ -10,7 +10,7 @@ pub struct Cpp {
 
 impl Cpp {
     /// Start `argv` (already turned into a `-E` command) with stdout captured.
-    pub fn start(argv: &[String]) -> io::Result<Cpp> {
+    pub fn start(argv: &[std::ffi::OsString]) -> io::Result<Cpp> {
         let child = Command::new(&argv[0])
             .args(&argv[1..])
             .stdin(Stdio::null())

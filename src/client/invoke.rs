@@ -4,7 +4,8 @@
 //! distcc client (ourselves or a stock masquerade link), and applies
 //! distcc's compiler-name rewriting for the server (distcc-compat.md §3.1-3.2).
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 use crate::exitcode::*;
@@ -16,35 +17,43 @@ pub enum Invocation {
     Jobs,
     Check(Vec<String>),
     /// `--scan-includes COMMAND...`: list what pump mode would send.
-    ScanIncludes(Vec<String>),
+    ScanIncludes(Vec<OsString>),
     /// A compiler command; argv[0] is the compiler name as given.
-    Compile(Vec<String>),
+    Compile(Vec<OsString>),
     Fail(i32, String),
 }
 
 /// Interpret the arguments after our own name, when called as
 /// `distcc`/`tinydcc`.
-pub fn explicit(args: &[String]) -> Invocation {
+pub fn explicit(args: &[OsString]) -> Invocation {
     let Some(first) = args.first() else {
         return Invocation::Fail(
             EXIT_BAD_ARGUMENTS,
             "missing option/operand; try --help".into(),
         );
     };
-    match first.as_str() {
-        "--help" => return Invocation::Help,
-        "--version" => return Invocation::Version,
-        "--show-hosts" => return Invocation::ShowHosts,
-        "-j" => return Invocation::Jobs,
-        "--check" => return Invocation::Check(args[1..].to_vec()),
-        "--scan-includes" => return Invocation::ScanIncludes(args[1..].to_vec()),
+    match first.to_str() {
+        Some("--help") => return Invocation::Help,
+        Some("--version") => return Invocation::Version,
+        Some("--show-hosts") => return Invocation::ShowHosts,
+        Some("-j") => return Invocation::Jobs,
+        Some("--check") => {
+            // Its options are words of our own, never file names.
+            let rest = args[1..]
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            return Invocation::Check(rest);
+        }
+        Some("--scan-includes") => return Invocation::ScanIncludes(args[1..].to_vec()),
         _ => {}
     }
     // distcc's dcc_find_compiler: an option, a source or an object first
     // means the compiler was left out and is `cc`.
-    if first.starts_with('-') || crate::args::is_source(first) || first.ends_with(".o") {
+    let b = first.as_bytes();
+    if b.starts_with(b"-") || crate::args::is_source(first) || b.ends_with(b".o") {
         let mut v = Vec::with_capacity(args.len() + 1);
-        v.push("cc".to_string());
+        v.push("cc".into());
         v.extend_from_slice(args);
         return Invocation::Compile(v);
     }
@@ -60,15 +69,20 @@ fn is_executable(p: &Path) -> bool {
 /// we were found in, so the real compiler is found further down and a
 /// child never finds us again. Returns true if PATH was trimmed (distcc's
 /// `dcc_support_masquerade`).
-pub fn trim_path_for_masquerade(argv0: &str) -> bool {
+pub fn trim_path_for_masquerade(argv0: &OsStr) -> bool {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
-    let base = argv0.rsplit('/').next().unwrap_or(argv0);
-    let found = if argv0.contains('/') {
-        let dir = &argv0[..argv0.len() - base.len()].trim_end_matches('/');
-        let dir = if dir.is_empty() { "/" } else { dir };
-        dirs.iter().position(|d| d.as_os_str() == dir)
+    let a = argv0.as_bytes();
+    let base = crate::args::basename(a);
+    let found = if a.contains(&b'/') {
+        let mut dir = &a[..a.len() - base.len()];
+        while let [rest @ .., b'/'] = dir {
+            dir = rest;
+        }
+        let dir = if dir.is_empty() { b"/" } else { dir };
+        dirs.iter().position(|d| d.as_os_str().as_bytes() == dir)
     } else {
+        let base = OsStr::from_bytes(base);
         dirs.iter().position(|d| is_executable(&d.join(base)))
     };
     let Some(i) = found else {
@@ -76,7 +90,8 @@ pub fn trim_path_for_masquerade(argv0: &str) -> bool {
     };
     let rest = std::env::join_paths(&dirs[i + 1..]).unwrap_or_else(|_| OsString::new());
     log::trace!(
-        "masquerading as {base}: PATH trimmed after {}",
+        "masquerading as {}: PATH trimmed after {}",
+        String::from_utf8_lossy(base),
         dirs[i].display()
     );
     std::env::set_var("PATH", rest);
@@ -106,8 +121,8 @@ fn is_distcc_client(p: &Path, me: Option<&Path>) -> bool {
 
 /// The real compiler for `name`: `name` itself if it has a slash, else the
 /// first executable on PATH that is not a distcc client.
-pub fn resolve_compiler(name: &str) -> Option<PathBuf> {
-    if name.contains('/') {
+pub fn resolve_compiler(name: &OsStr) -> Option<PathBuf> {
+    if name.as_bytes().contains(&b'/') {
         return Some(PathBuf::from(name));
     }
     let me = std::env::current_exe().ok();
@@ -154,14 +169,11 @@ fn host_triplets() -> &'static [&'static str] {
     }
 }
 
-fn basename(p: &str) -> &str {
-    p.rsplit('/').next().unwrap_or(p)
-}
-
 /// `cc`/`c++` name whatever /usr/bin/cc points at (through
 /// /etc/alternatives); distcc sends that name so the server runs the same
 /// kind of compiler.
-fn rewrite_generic(name: &str) -> Option<&'static str> {
+fn rewrite_generic(name: &OsStr) -> Option<&'static str> {
+    let name = name.to_str()?;
     if name != "cc" && name != "c++" {
         return None;
     }
@@ -183,29 +195,38 @@ fn rewrite_generic(name: &str) -> Option<&'static str> {
 /// distcc's compiler rewriting for the server: `cc` → `gcc`, `gcc-12` →
 /// `<triplet>-gcc-12` when that exists here (so an x86 server uses its ARM
 /// cross compiler for a Banana Pi's job), clang gets `-target <triplet>`.
-pub fn rewrite_for_server(argv: &mut Vec<String>) {
+pub fn rewrite_for_server(argv: &mut Vec<OsString>) {
     let name = argv[0].clone();
-    let mut name: String = rewrite_generic(&name).map(String::from).unwrap_or(name);
-    let base = basename(&name).to_string();
-    let is_gcc = ["gcc", "g++"]
-        .iter()
-        .any(|g| base == *g || base.starts_with(&format!("{g}-")));
-    if is_gcc && !name.contains('/') {
+    let mut name: OsString = rewrite_generic(&name).map(OsString::from).unwrap_or(name);
+    let base = crate::args::basename(name.as_bytes()).to_vec();
+    let named = |family: &[&str]| {
+        family.iter().any(|g| {
+            base == g.as_bytes()
+                || base
+                    .strip_prefix(g.as_bytes())
+                    .is_some_and(|r| r.starts_with(b"-"))
+        })
+    };
+    let is_gcc = named(&["gcc", "g++"]);
+    if is_gcc && !name.as_bytes().contains(&b'/') {
+        let cross = |t: &str| {
+            let mut n = format!("{t}-").into_bytes();
+            n.extend_from_slice(&base);
+            OsString::from_vec(n)
+        };
         if let Some(t) = host_triplets()
             .iter()
-            .find(|t| crate::paths::which(&format!("{t}-{base}")).is_some())
+            .find(|t| crate::paths::which(&cross(t)).is_some())
         {
-            name = format!("{t}-{base}");
+            name = cross(t);
         }
     }
-    let is_clang = ["clang", "clang++"]
-        .iter()
-        .any(|c| base == *c || base.starts_with(&format!("{c}-")));
+    let is_clang = named(&["clang", "clang++"]);
     argv[0] = name;
     if is_clang && !argv.iter().any(|a| a == "-target") {
         if let Some(t) = host_triplets().first() {
             argv.push("-target".into());
-            argv.push(t.to_string());
+            argv.push(t.into());
         }
     }
 }
@@ -214,8 +235,8 @@ pub fn rewrite_for_server(argv: &mut Vec<String>) {
 mod tests {
     use super::*;
 
-    fn v(s: &str) -> Vec<String> {
-        s.split_whitespace().map(String::from).collect()
+    fn v(s: &str) -> Vec<OsString> {
+        s.split_whitespace().map(OsString::from).collect()
     }
 
     #[test]

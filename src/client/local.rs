@@ -14,12 +14,13 @@ pub fn exit_code(status: std::process::ExitStatus) -> i32 {
 
 /// Run `argv` here and return its exit code. The log says how it ended,
 /// in distcc's words (`compile x.c on localhost completed ok`).
-pub fn run(argv: &[String]) -> i32 {
+pub fn run(argv: &[std::ffi::OsString]) -> i32 {
     let input = argv
         .iter()
         .rev()
-        .find(|a| crate::args::is_source(a))
-        .map_or("", String::as_str);
+        .find(crate::args::is_source)
+        .map(|a| a.to_string_lossy())
+        .unwrap_or_default();
     match Command::new(&argv[0]).args(&argv[1..]).status() {
         Ok(s) => {
             let code = exit_code(s);
@@ -31,7 +32,11 @@ pub fn run(argv: &[String]) -> i32 {
             code
         }
         Err(e) => {
-            log::error!("failed to exec {}: {}", argv[0], crate::errtext::reason(&e));
+            log::error!(
+                "failed to exec {}: {}",
+                argv[0].to_string_lossy(),
+                crate::errtext::reason(&e)
+            );
             crate::exitcode::EXIT_COMPILER_MISSING
         }
     }

@@ -20,6 +20,8 @@ pub mod settings;
 pub mod temps;
 pub mod transport;
 
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use crate::args;
@@ -74,7 +76,7 @@ fn init_logging() {
 }
 
 /// Entry point when called as `distcc`/`tinydcc` with `args` after the name.
-pub fn main_explicit(args: Vec<String>) -> i32 {
+pub fn main_explicit(args: Vec<OsString>) -> i32 {
     match invoke::explicit(&args) {
         Invocation::Help => {
             print!("{}", HELP);
@@ -117,11 +119,11 @@ pub fn main_explicit(args: Vec<String>) -> i32 {
 
 /// Entry point when a link named like a compiler points at us; `argv0` is
 /// the name as called (with its directory, if any).
-pub fn main_masquerade(argv0: &str, args: Vec<String>) -> i32 {
+pub fn main_masquerade(argv0: &OsStr, args: Vec<OsString>) -> i32 {
     init_logging();
     let tweaked = invoke::trim_path_for_masquerade(argv0);
     let mut argv = Vec::with_capacity(args.len() + 1);
-    argv.push(argv0.rsplit('/').next().unwrap_or(argv0).to_string());
+    argv.push(OsStr::from_bytes(args::basename(argv0.as_bytes())).to_os_string());
     argv.extend(args);
     compile(argv, tweaked)
 }
@@ -175,21 +177,21 @@ See tinydcc(1) and tinydccd(8).
 
 /// Run one compiler command, remotely if possible. `tweaked_path` says a
 /// masquerade link just cut PATH (distcc's recursion rule needs it).
-pub fn compile(argv: Vec<String>, tweaked_path: bool) -> i32 {
+pub fn compile(argv: Vec<OsString>, tweaked_path: bool) -> i32 {
     let code = compile_job(argv, tweaked_path);
     phase::finish();
     code
 }
 
-fn compile_job(argv: Vec<String>, tweaked_path: bool) -> i32 {
+fn compile_job(argv: Vec<OsString>, tweaked_path: bool) -> i32 {
     init_logging();
     let level = invoke::bump_safeguard();
     let s = match Settings::from_env() {
         Ok(s) => s,
         Err(code) => return code,
     };
-    if argv[0].starts_with('-') {
-        log::error!("unrecognized distcc option: {}", argv[0]);
+    if argv[0].as_bytes().starts_with(b"-") {
+        log::error!("unrecognized distcc option: {}", argv[0].to_string_lossy());
         return EXIT_BAD_ARGUMENTS;
     }
     if level > tweaked_path as u32 {
@@ -198,23 +200,30 @@ fn compile_job(argv: Vec<String>, tweaked_path: bool) -> i32 {
     }
     let Some(real) = invoke::resolve_compiler(&argv[0]) else {
         // distcc's words when exec fails (it would try): scripts grep them.
-        log::error!("failed to exec {}: No such file or directory", argv[0]);
+        log::error!(
+            "failed to exec {}: No such file or directory",
+            argv[0].to_string_lossy()
+        );
         return EXIT_COMPILER_MISSING;
     };
     let mut local_argv = argv.clone();
-    local_argv[0] = real.to_string_lossy().into_owned();
+    local_argv[0] = real.into_os_string();
     if level > 0 {
         // A distcc client called us as its compiler: it holds the slot.
         return local::run(&local_argv);
     }
     let dist_argv = if native::has_native(&argv) {
-        native::resolve(&s, &real, &argv).unwrap_or_else(|| argv.clone())
+        native::resolve(&s, Path::new(&local_argv[0]), &argv).unwrap_or_else(|| argv.clone())
     } else {
         argv.clone()
     };
     match args::scan(&dist_argv) {
         Ok(scan) => {
-            log::debug!("compile from {} to {}", scan.input, scan.output);
+            log::debug!(
+                "compile from {} to {}",
+                scan.input.to_string_lossy(),
+                scan.output.to_string_lossy()
+            );
             distribute(&s, scan, &local_argv)
         }
         Err(args::Local::Preprocess) => {
@@ -230,7 +239,7 @@ fn compile_job(argv: Vec<String>, tweaked_path: bool) -> i32 {
 
 /// Compile here under a local slot (`--localslots`, or `--localslots_cpp`
 /// for `-E`), as distcc does for local-only jobs and fallbacks.
-fn run_local(s: &Settings, argv: &[String], cpp_only: bool, list: Option<&HostList>) -> i32 {
+fn run_local(s: &Settings, argv: &[OsString], cpp_only: bool, list: Option<&HostList>) -> i32 {
     let loaded;
     let list = match list {
         Some(l) => Some(l),
@@ -250,10 +259,10 @@ fn run_local(s: &Settings, argv: &[String], cpp_only: bool, list: Option<&HostLi
         .and_then(|d| pick::local(s, &d, n))
         .map_err(|e| log::error!("{e}; running without a local slot"))
         .ok();
-    let input = argv.iter().rev().find(|a| args::is_source(a));
+    let input = argv.iter().rev().find(|a| args::is_source(*a));
     phase::note(
         Phase::Compile,
-        input.map(String::as_str).unwrap_or(""),
+        input.map_or(OsStr::new(""), |a| a.as_os_str()),
         "localhost",
         slot.as_ref().map(|l| l.slot).unwrap_or(0),
     );
@@ -270,7 +279,7 @@ fn emit(stdout: &[u8], stderr: &[u8]) {
 /// Nothing more to try remotely: compile here, or fail as distcc does.
 fn give_up(
     s: &Settings,
-    argv: &[String],
+    argv: &[OsString],
     input: &str,
     host: Option<&Host>,
     list: Option<&HostList>,
@@ -298,8 +307,9 @@ fn is_host_failure(code: Option<i32>) -> bool {
     )
 }
 
-fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
-    let input = scan.input.clone();
+fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
+    // The input's name for messages only; files are opened by `scan.input`.
+    let input = scan.input.to_string_lossy().into_owned();
     let list = match hosts::load() {
         Ok(Some(l)) => l,
         Ok(None) => {
@@ -325,7 +335,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
     if list.randomize {
         pick::shuffle(&mut order);
     }
-    let preprocessed = args::is_preprocessed(&input);
+    let preprocessed = args::is_preprocessed(&scan.input);
     // Pump mode sends the whole argv; plain mode without what only the
     // local cpp needs.
     let mut full_argv = scan.argv.clone();
@@ -345,7 +355,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
     let mut refusal: Option<crate::protocol::reply::Reply> = None;
     let mut pump_state = PumpState::Untried;
     loop {
-        let (host, slot) = match pick::pick(s, &lock_dir, &order, &tried, &input) {
+        let (host, slot) = match pick::pick(s, &lock_dir, &order, &tried, &scan.input) {
             Ok(pick::Picked::Host(h, l)) => (h, l),
             Ok(pick::Picked::NoHosts) => break,
             Err(e) => {
@@ -357,7 +367,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
             // `localhost` in the list: its slot is the local compile slot.
             drop(deps.take());
             finish_cpp(&mut source, &mut cpp_slot);
-            phase::note(Phase::Compile, &input, "localhost", slot.slot);
+            phase::note(Phase::Compile, &scan.input, "localhost", slot.slot);
             return local::run(local_argv);
         }
         let shipment = if host.cpp {
@@ -367,7 +377,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
         };
         if shipment.is_none() && source.is_none() {
             if preprocessed {
-                match std::fs::read(&input) {
+                match std::fs::read(&scan.input) {
                     Ok(d) => source = Some(Source::Ready(d)),
                     Err(e) => {
                         log::error!("failed to read {input}: {}", crate::errtext::reason(&e));
@@ -381,7 +391,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
                     .ok();
                 phase::note(
                     Phase::Preprocess,
-                    &input,
+                    &scan.input,
                     "localhost",
                     cpp_slot.as_ref().map_or(0, |l| l.slot),
                 );
@@ -393,7 +403,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
                     Err(e) => {
                         log::error!(
                             "failed to start preprocessor {}: {}",
-                            local_argv[0],
+                            local_argv[0].to_string_lossy(),
                             crate::errtext::reason(&e)
                         );
                         return EXIT_COMPILER_MISSING;
@@ -405,7 +415,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
             Some(_) => 3,
             None => host.protocol().min(2),
         };
-        phase::note(Phase::Connect, &input, host.hostname(), slot.slot);
+        phase::note(Phase::Connect, &scan.input, host.hostname(), slot.slot);
         let mut conn = match transport::open(&host.mode, &s.ssh, s.io_timeout) {
             Ok(c) => c,
             Err(why) => {
@@ -418,7 +428,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
                 continue;
             }
         };
-        phase::note(Phase::Send, &input, host.hostname(), slot.slot);
+        phase::note(Phase::Send, &scan.input, host.hostname(), slot.slot);
         log::debug!("sending {input} to {} (protocol {version})", host.spec);
         let sent = match (shipment, source.as_mut()) {
             (Some((files, argv)), _) => {
@@ -430,7 +440,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
             (None, Some(src)) => {
                 let sent = remote::send(&mut conn, version, &server_argv, src);
                 if let (Some(t), Source::Ready(text)) = (saved.as_mut(), &*src) {
-                    t.source(&input, text);
+                    t.source(&scan.input, text);
                     t.argv(&host.spec, &server_argv);
                 }
                 sent
@@ -449,7 +459,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
                 continue;
             }
             Ok(()) => {
-                phase::note(Phase::Compile, &input, host.hostname(), slot.slot);
+                phase::note(Phase::Compile, &scan.input, host.hostname(), slot.slot);
                 remote::receive(&mut conn, version)
             }
         };
@@ -468,7 +478,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
                 continue;
             }
         };
-        phase::note(Phase::Receive, &input, host.hostname(), slot.slot);
+        phase::note(Phase::Receive, &scan.input, host.hostname(), slot.slot);
         drop(conn);
         if let Some(t) = saved.as_mut() {
             t.object(&r.object);
@@ -562,7 +572,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[String]) -> i32 {
 /// the argv for the server, or off (plain mode) and why.
 enum PumpState {
     Untried,
-    Ready(pump::Shipment, Vec<String>),
+    Ready(pump::Shipment, Vec<OsString>),
     Off,
     /// The pump compile failed on a server; plain mode now. If that
     /// succeeds, it was a pump discrepancy.
@@ -578,14 +588,15 @@ impl PumpState {
         scan: &args::Scan,
         lock_dir: &Path,
         list: &HostList,
-        server_argv: &[String],
-        original: &[String],
-    ) -> Option<(&pump::Shipment, &[String])> {
+        server_argv: &[OsString],
+        original: &[OsString],
+    ) -> Option<(&pump::Shipment, &[OsString])> {
         if let PumpState::Untried = self {
             *self = PumpState::Off;
+            let input = scan.input.to_string_lossy();
             if let Some(why) = pump::unusable(&scan.input) {
                 log::warn!("{why}; preprocessing locally");
-                pump::note_fallback(pump::Stage::Before, &scan.input, &why, false);
+                pump::note_fallback(pump::Stage::Before, &input, &why, false);
             } else {
                 let slot = pick::local(s, lock_dir, list.local_slots_cpp)
                     .map_err(|e| log::error!("{e}"))
@@ -611,7 +622,7 @@ impl PumpState {
                         log::warn!(
                             "failed to get includes from include server ({why}); preprocessing locally"
                         );
-                        pump::note_fallback(pump::Stage::Before, &scan.input, &why, false);
+                        pump::note_fallback(pump::Stage::Before, &input, &why, false);
                     }
                 }
             }
@@ -650,7 +661,7 @@ fn finish_cpp(source: &mut Option<Source>, slot: &mut Option<lock::SlotLock>) ->
 fn accept_object(
     s: &Settings,
     scan: &args::Scan,
-    local_argv: &[String],
+    local_argv: &[OsString],
     r: &crate::protocol::reply::Reply,
     deps: Option<&mut depfile::DepFile>,
     list: &HostList,
@@ -666,12 +677,16 @@ fn accept_object(
         // exactly as a local build would.
         log::debug!(
             "cannot write {}: {}; compiling locally",
-            scan.output,
+            scan.output.to_string_lossy(),
             crate::errtext::reason(&e)
         );
         return run_local(s, local_argv, false, Some(list));
     }
-    log::debug!("compile {} on {} completed ok", scan.input, host.spec);
+    log::debug!(
+        "compile {} on {} completed ok",
+        scan.input.to_string_lossy(),
+        host.spec
+    );
     emit(&r.stdout, &r.stderr);
     0
 }

@@ -6,6 +6,7 @@
 //! local compile would. The answer is cached per compiler binary (path, size,
 //! mtime) in `$DISTCC_DIR/native/`, so the probe runs once, not per job.
 
+use std::ffi::OsString;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -13,8 +14,12 @@ use super::settings::Settings;
 
 const NATIVE_FLAGS: &[&str] = &["-march=native", "-mtune=native", "-mcpu=native"];
 
-pub fn has_native(argv: &[String]) -> bool {
-    argv.iter().any(|a| NATIVE_FLAGS.contains(&a.as_str()))
+fn is_native(a: &OsString) -> bool {
+    NATIVE_FLAGS.iter().any(|f| a == f)
+}
+
+pub fn has_native(argv: &[OsString]) -> bool {
+    argv.iter().any(is_native)
 }
 
 /// The cc1 command line the driver runs for `flags` (gcc's `-v` output).
@@ -110,20 +115,20 @@ fn expansion(s: &Settings, compiler: &Path, native: &[&str]) -> Option<Vec<Strin
 /// `argv` with its native flags replaced by what the local compiler makes
 /// of them, or `None` if that cannot be found out (the job then follows
 /// distcc's rules).
-pub fn resolve(s: &Settings, compiler: &Path, argv: &[String]) -> Option<Vec<String>> {
+pub fn resolve(s: &Settings, compiler: &Path, argv: &[OsString]) -> Option<Vec<OsString>> {
     let native: Vec<&str> = argv
         .iter()
-        .map(String::as_str)
-        .filter(|a| NATIVE_FLAGS.contains(a))
+        .filter(|a| is_native(a))
+        .filter_map(|a| a.to_str())
         .collect();
     let flags = expansion(s, compiler, &native)?;
     log::debug!("{} means {}", native.join(" "), flags.join(" "));
     let mut out = Vec::with_capacity(argv.len() + flags.len());
     let mut placed = false;
     for a in argv {
-        if NATIVE_FLAGS.contains(&a.as_str()) {
+        if is_native(a) {
             if !placed {
-                out.extend(flags.iter().cloned());
+                out.extend(flags.iter().map(OsString::from));
                 placed = true;
             }
         } else {

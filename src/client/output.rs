@@ -1,7 +1,9 @@
 //! Writing results: an output file appears whole or not at all.
 
+use std::ffi::OsString;
 use std::fs::OpenOptions;
 use std::io::{self, Write};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -17,10 +19,10 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "output has no file name"))?;
     let mut last = None;
     for _ in 0..20 {
-        let tmp = dir.join(format!(
-            ".{}.tinydcc-{}",
-            name.to_string_lossy(),
-            crate::paths::random_suffix()
+        // Bytes: the object's name need not be UTF-8.
+        let suffix = format!(".tinydcc-{}", crate::paths::random_suffix());
+        let tmp = dir.join(OsString::from_vec(
+            [b".", name.as_bytes(), suffix.as_bytes()].concat(),
         ));
         let f = OpenOptions::new()
             .write(true)

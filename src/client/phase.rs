@@ -16,8 +16,12 @@ pub use crate::monitor::state::Phase;
 
 /// The client entered `phase` for `file` on `host` (`localhost` for local
 /// work) in lock slot `slot`.
-pub fn note(phase: Phase, file: &str, host: &str, slot: u32) {
-    log::trace!("phase {}: {file} on {host}[{slot}]", phase.name());
+pub fn note(phase: Phase, file: &std::ffi::OsStr, host: &str, slot: u32) {
+    log::trace!(
+        "phase {}: {} on {host}[{slot}]",
+        phase.name(),
+        file.to_string_lossy()
+    );
     let pid = std::process::id();
     STATE.with(|cell| {
         let mut cur = cell.borrow_mut();
@@ -35,7 +39,7 @@ pub fn note(phase: Phase, file: &str, host: &str, slot: u32) {
         if let Some((f, _)) = cur.as_ref() {
             let _ = f.write(&TaskState {
                 pid: pid as u64,
-                file: file.to_string(),
+                file: file.to_os_string(),
                 host: host.to_string(),
                 slot: slot as i32,
                 phase,

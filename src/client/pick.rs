@@ -22,7 +22,7 @@ pub fn pick<'h>(
     lock_dir: &Path,
     hosts: &[&'h Host],
     exclude: &[&'h Host],
-    input: &str,
+    input: &std::ffi::OsStr,
 ) -> std::io::Result<Picked<'h>> {
     let live: Vec<&Host> = hosts
         .iter()

@@ -5,6 +5,7 @@
 //! sends the job in plain mode instead, as distcc 3.4 does
 //! (distcc-compat.md §6.2–6.4), and says why in the pump directory.
 
+use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -18,17 +19,17 @@ use crate::pump::mirror::client_name;
 /// The files one translation unit needs, as the include server listed
 /// them (paths in its client root).
 pub struct Shipment {
-    cwd: String,
-    listed: Vec<String>,
+    cwd: OsString,
+    listed: Vec<OsString>,
 }
 
 impl Shipment {
-    pub fn new(cwd: String, listed: Vec<String>) -> Shipment {
+    pub fn new(cwd: OsString, listed: Vec<OsString>) -> Shipment {
         Shipment { cwd, listed }
     }
 
     /// The include server's paths, in its order.
-    pub fn listed(&self) -> &[String] {
+    pub fn listed(&self) -> &[OsString] {
         &self.listed
     }
 }
@@ -42,7 +43,7 @@ fn pump_dir() -> Option<PathBuf> {
 
 /// Why this job cannot use pump mode at all (§6.4), checked before the
 /// include server is asked.
-pub fn unusable(input: &str) -> Option<String> {
+pub fn unusable(input: &OsStr) -> Option<String> {
     if crate::args::is_preprocessed(input) {
         return Some("cannot use distcc_pump on already preprocessed file".into());
     }
@@ -80,7 +81,7 @@ pub enum NoList {
 }
 
 /// One query to the include server at `$INCLUDE_SERVER_PORT`.
-pub fn ask(argv: &[String], timeout: Duration) -> Result<Shipment, NoList> {
+pub fn ask(argv: &[OsString], timeout: Duration) -> Result<Shipment, NoList> {
     let port = std::env::var_os("INCLUDE_SERVER_PORT").unwrap_or_default();
     let cwd = std::env::current_dir()
         .map_err(|e| {
@@ -89,8 +90,7 @@ pub fn ask(argv: &[String], timeout: Duration) -> Result<Shipment, NoList> {
                 crate::errtext::reason(&e)
             ))
         })?
-        .to_string_lossy()
-        .into_owned();
+        .into_os_string();
     let fail = |e: std::io::Error| {
         NoList::Failed(format!(
             "include server at {}: {}",
@@ -114,13 +114,18 @@ pub fn ask(argv: &[String], timeout: Duration) -> Result<Shipment, NoList> {
 /// The protocol-3 request: DIST CDIR ARGC ARGV… NFIL {NAME FILE|LINK}…,
 /// written as it is read so only one file is in memory at a time. FILE
 /// carries the include server's `.lzo` bytes as they are (§6.3).
-pub fn send<W: Write>(conn: &mut W, argv: &[String], files: &Shipment) -> Result<(), SendError> {
+pub fn send<W: Write>(conn: &mut W, argv: &[OsString], files: &Shipment) -> Result<(), SendError> {
     let io = |e: std::io::Error| SendError::Io(e.into());
     let mut out = request::encode_header(3, Some(&files.cwd), argv);
     request::put_nfil(&mut out, files.listed.len() as u32);
     for listed in &files.listed {
-        let entry = entry(listed)
-            .map_err(|e| SendError::Listed(format!("{listed}: {}", crate::errtext::reason(&e))))?;
+        let entry = entry(listed).map_err(|e| {
+            SendError::Listed(format!(
+                "{}: {}",
+                Path::new(listed).display(),
+                crate::errtext::reason(&e)
+            ))
+        })?;
         request::put_entry(&mut out, &entry).map_err(SendError::Io)?;
         if out.len() >= 64 << 10 {
             conn.write_all(&out).map_err(io)?;
@@ -132,7 +137,7 @@ pub fn send<W: Write>(conn: &mut W, argv: &[String], files: &Shipment) -> Result
 }
 
 /// One listed path as the entry a pump client sends for it.
-fn entry(listed: &str) -> std::io::Result<request::PumpEntry> {
+fn entry(listed: &OsStr) -> std::io::Result<request::PumpEntry> {
     let name = client_name(listed)
         .ok_or_else(|| std::io::Error::other("not in an include server's client root"))?;
     let path = Path::new(listed);
@@ -140,7 +145,7 @@ fn entry(listed: &str) -> std::io::Result<request::PumpEntry> {
         if std::fs::symlink_metadata(path)?.file_type().is_symlink() {
             request::PumpEntry::Link {
                 name,
-                target: std::fs::read_link(path)?.to_string_lossy().into_owned(),
+                target: std::fs::read_link(path)?.into_os_string(),
             }
         } else {
             request::PumpEntry::File {
@@ -161,7 +166,7 @@ pub fn maybe_incomplete(stderr: &[u8]) -> bool {
 /// The argv for the server: the user's, with the target of the `.d` named
 /// (`-MQ`) when the server could not know it, since it names it after the
 /// object the client asked for.
-pub fn server_argv(mut argv: Vec<String>, dep_target: Option<String>) -> Vec<String> {
+pub fn server_argv(mut argv: Vec<OsString>, dep_target: Option<OsString>) -> Vec<OsString> {
     if let Some(t) = dep_target {
         argv.push("-MQ".into());
         argv.push(t);
@@ -215,9 +220,9 @@ mod tests {
         let lzo = crate::protocol::lzo::compress(b"int x;\n");
         std::fs::write(root.join("src/p.c.lzo"), &lzo).unwrap();
         std::os::unix::fs::symlink("../../../x/usr/include", root.join("sys")).unwrap();
-        let listed: Vec<String> = ["src/p.c.lzo", "sys"]
+        let listed: Vec<OsString> = ["src/p.c.lzo", "sys"]
             .iter()
-            .map(|p| root.join(p).to_string_lossy().into_owned())
+            .map(|p| root.join(p).into_os_string())
             .collect();
         let files = Shipment {
             cwd: "/src".into(),
@@ -235,8 +240,8 @@ mod tests {
         assert_eq!(at, out.len());
         let req = dec.take();
         assert_eq!(req.version, 3);
-        assert_eq!(req.cwd.as_deref(), Some("/src"));
-        let names: Vec<String> =
+        assert_eq!(req.cwd, Some("/src".into()));
+        let names: Vec<OsString> =
             req.files
                 .iter()
                 .map(|e| match e {
@@ -247,7 +252,7 @@ mod tests {
         assert_eq!(names, vec!["/src/p.c", "/sys"]);
         assert!(
             matches!(&req.files[1], request::PumpEntry::Link { target, .. }
-            if target == "../../../x/usr/include")
+            if *target == *"../../../x/usr/include")
         );
         std::fs::remove_dir_all(&d).unwrap();
     }

@@ -57,7 +57,7 @@ pub enum SendError {
 pub fn send<S: Write>(
     conn: &mut S,
     version: u32,
-    argv: &[String],
+    argv: &[std::ffi::OsString],
     source: &mut Source,
 ) -> Result<(), SendError> {
     let header = request::encode_header(version, None, argv);

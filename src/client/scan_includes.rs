@@ -16,7 +16,7 @@ const WOULD_NOT: &str =
 /// ... and when the include server gave no list (distcc exits 1 then).
 const NO_LIST: &str = "failed to get includes from include server";
 
-pub fn main(rest: &[String]) -> i32 {
+pub fn main(rest: &[std::ffi::OsString]) -> i32 {
     let argv = match invoke::explicit(rest) {
         invoke::Invocation::Compile(argv) => argv,
         _ => {
@@ -29,7 +29,10 @@ pub fn main(rest: &[String]) -> i32 {
         Err(code) => return code,
     };
     let Some(real) = invoke::resolve_compiler(&argv[0]) else {
-        log::error!("failed to exec {}: No such file or directory", argv[0]);
+        log::error!(
+            "failed to exec {}: No such file or directory",
+            argv[0].to_string_lossy()
+        );
         return EXIT_COMPILER_MISSING;
     };
     let argv = if native::has_native(&argv) {
@@ -75,13 +78,15 @@ pub fn main(rest: &[String]) -> i32 {
     }
     match pump::ask(&server_argv, s.io_timeout) {
         Ok(files) => {
-            let lines: String = files
-                .listed()
-                .iter()
-                .filter_map(|l| describe(l))
-                .map(|(kind, path)| format!("{kind:<9} {path}\n"))
-                .collect();
-            print!("{lines}");
+            // Raw bytes: a listed path need not be UTF-8.
+            let mut out = Vec::new();
+            for (kind, path) in files.listed().iter().filter_map(|l| describe(l)) {
+                out.extend_from_slice(format!("{kind:<9} ").as_bytes());
+                out.extend_from_slice(&path);
+                out.push(b'\n');
+            }
+            use std::io::Write;
+            let _ = std::io::stdout().write_all(&out);
             0
         }
         Err(pump::NoList::GaveUp) => {
@@ -100,17 +105,22 @@ pub fn main(rest: &[String]) -> i32 {
 /// The kind and original path of one listed entry: a forcing file stands
 /// for its directory, a link that climbs back to its own path is a system
 /// directory, any other link a symlink, the rest files.
-fn describe(listed: &str) -> Option<(&'static str, String)> {
-    let name = client_name(listed)?;
-    if let Some(dir) = name.strip_suffix(FORCING_FILE) {
-        let dir = dir.trim_end_matches('/');
-        return Some(("DIRECTORY", if dir.is_empty() { "/" } else { dir }.into()));
+fn describe(listed: &std::ffi::OsStr) -> Option<(&'static str, Vec<u8>)> {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let name = client_name(listed)?.into_vec();
+    if let Some(dir) = name.strip_suffix(FORCING_FILE.as_bytes()) {
+        let end = dir.iter().rposition(|&b| b != b'/').map_or(0, |i| i + 1);
+        let dir = if end == 0 { &b"/"[..] } else { &dir[..end] };
+        return Some(("DIRECTORY", dir.to_vec()));
     }
     let kind = match std::fs::read_link(listed) {
         Ok(t) => {
-            let t = t.to_string_lossy();
-            let climbed = t.trim_start_matches("../");
-            if climbed.len() < t.len() && name.strip_prefix('/') == Some(climbed) {
+            let t = t.as_os_str().as_bytes();
+            let mut climbed = t;
+            while let Some(rest) = climbed.strip_prefix(b"../") {
+                climbed = rest;
+            }
+            if climbed.len() < t.len() && name.strip_prefix(b"/") == Some(climbed) {
                 "SYSTEMDIR"
             } else {
                 "SYMLINK"
@@ -134,22 +144,22 @@ mod tests {
         std::fs::write(root.join("src").join(FORCING_FILE), b"").unwrap();
         std::os::unix::fs::symlink("../../../../usr/include", root.join("sys")).unwrap();
         std::os::unix::fs::symlink("../../../../usr/include", root.join("usr")).unwrap();
-        let at = |p: &str| root.join(p).to_string_lossy().into_owned();
+        let at = |p: &str| root.join(p).into_os_string();
         assert_eq!(
             describe(&at("src/p.c.lzo")),
-            Some(("FILE", "/src/p.c".into()))
+            Some(("FILE", b"/src/p.c".to_vec()))
         );
         assert_eq!(
             describe(&at(&format!("src/{FORCING_FILE}"))),
-            Some(("DIRECTORY", "/src".into()))
+            Some(("DIRECTORY", b"/src".to_vec()))
         );
-        assert_eq!(describe(&at("sys")), Some(("SYMLINK", "/sys".into())));
+        assert_eq!(describe(&at("sys")), Some(("SYMLINK", b"/sys".to_vec())));
         std::fs::remove_file(root.join("usr")).unwrap();
         std::fs::create_dir_all(root.join("usr")).unwrap();
         std::os::unix::fs::symlink("../../../../../usr/include", root.join("usr/include")).unwrap();
         assert_eq!(
             describe(&at("usr/include")),
-            Some(("SYSTEMDIR", "/usr/include".into()))
+            Some(("SYSTEMDIR", b"/usr/include".to_vec()))
         );
         std::fs::remove_dir_all(&d).unwrap();
     }

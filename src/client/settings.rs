@@ -1,6 +1,8 @@
 //! The client's environment, read once per process: every `DISTCC_*`
 //! variable with distcc's meaning and default (distcc-compat.md §3.9).
 
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -19,8 +21,9 @@ pub struct Settings {
     pub io_timeout: Duration,
     /// `DISTCC_SAVE_TEMPS` (bool): keep the .i, the object and the argv.
     pub save_temps: bool,
-    /// `DISTCC_SSH` split on spaces (default `ssh`), as distcc does.
-    pub ssh: Vec<String>,
+    /// `DISTCC_SSH` split on spaces (default `ssh`), as distcc does; bytes,
+    /// since it is run (its path need not be UTF-8).
+    pub ssh: Vec<OsString>,
     /// `DISTCC_NO_REWRITE_CROSS` (any value): send the compiler name as given.
     pub no_rewrite_cross: bool,
     /// `$DISTCC_DIR`, else `~/.distcc`.
@@ -69,16 +72,16 @@ impl Settings {
                 }
             },
         };
-        let ssh = std::env::var("DISTCC_SSH")
-            .ok()
+        let ssh = std::env::var_os("DISTCC_SSH")
             .map(|v| {
-                v.split(' ')
+                v.as_bytes()
+                    .split(|&b| b == b' ')
                     .filter(|w| !w.is_empty())
-                    .map(String::from)
+                    .map(|w| OsString::from_vec(w.to_vec()))
                     .collect()
             })
-            .filter(|v: &Vec<String>| !v.is_empty())
-            .unwrap_or_else(|| vec!["ssh".to_string()]);
+            .filter(|v: &Vec<OsString>| !v.is_empty())
+            .unwrap_or_else(|| vec!["ssh".into()]);
         Ok(Settings {
             fallback: env_bool("DISTCC_FALLBACK", true),
             backoff_period: Duration::from_secs(env_u64("DISTCC_BACKOFF_PERIOD", 60)),

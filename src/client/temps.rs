@@ -19,7 +19,10 @@ impl SavedTemps {
     }
 
     fn save(&mut self, ext: &str, data: &[u8]) {
-        let p = PathBuf::from(format!("{}.{ext}", self.stem.display()));
+        // Bytes: $TMPDIR need not be UTF-8.
+        let mut p = self.stem.clone().into_os_string();
+        p.push(format!(".{ext}"));
+        let p = PathBuf::from(p);
         match std::fs::write(&p, data) {
             Ok(()) => self.kept.push(p),
             Err(e) => log::warn!(
@@ -31,18 +34,19 @@ impl SavedTemps {
     }
 
     /// The preprocessed source, with the extension distcc uses for it.
-    pub fn source(&mut self, input: &str, text: &[u8]) {
+    pub fn source(&mut self, input: &std::ffi::OsStr, text: &[u8]) {
         self.save(crate::args::preprocessed_ext(input), text);
     }
 
     /// The argv sent to the server, one argument per line, host first.
-    pub fn argv(&mut self, host: &str, argv: &[String]) {
-        let mut s = format!("# sent to {host}\n");
+    pub fn argv(&mut self, host: &str, argv: &[std::ffi::OsString]) {
+        use std::os::unix::ffi::OsStrExt;
+        let mut s = format!("# sent to {host}\n").into_bytes();
         for a in argv {
-            s.push_str(a);
-            s.push('\n');
+            s.extend_from_slice(a.as_bytes());
+            s.push(b'\n');
         }
-        self.save("argv", s.as_bytes());
+        self.save("argv", &s);
     }
 
     pub fn object(&mut self, data: &[u8]) {

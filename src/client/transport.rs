@@ -2,6 +2,7 @@
 //! `ssh HOST distccd --inetd` for `@host` entries (distcc's src/ssh.c).
 //! Both honour `DISTCC_IO_TIMEOUT` on every read and write.
 
+use std::ffi::OsString;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::unix::io::{AsFd, AsRawFd};
@@ -26,7 +27,7 @@ pub struct Ssh {
 }
 
 /// Open a stream to `mode` (never `Local`).
-pub fn open(mode: &Mode, ssh_cmd: &[String], timeout: Duration) -> Result<Conn, String> {
+pub fn open(mode: &Mode, ssh_cmd: &[OsString], timeout: Duration) -> Result<Conn, String> {
     match mode {
         Mode::Tcp { host, port } => tcp(host, *port, timeout).map(Conn::Tcp),
         Mode::Ssh {
@@ -63,12 +64,12 @@ fn tcp(host: &str, port: u16, io_timeout: Duration) -> Result<TcpStream, String>
 /// `HOST`, the remote daemon (default `distccd`), `--inetd
 /// --enable-tcp-insecure` (the remote side serves only this pipe).
 pub fn ssh_argv(
-    ssh_cmd: &[String],
+    ssh_cmd: &[OsString],
     user: Option<&str>,
     host: &str,
     command: Option<&str>,
-) -> Vec<String> {
-    let mut v: Vec<String> = ssh_cmd.to_vec();
+) -> Vec<OsString> {
+    let mut v: Vec<OsString> = ssh_cmd.to_vec();
     if let Some(u) = user {
         v.push("-l".into());
         v.push(u.into());
@@ -80,21 +81,33 @@ pub fn ssh_argv(
     v
 }
 
+/// A command line for the log (lossy; what runs is the bytes).
+fn shown(argv: &[OsString]) -> String {
+    let words: Vec<_> = argv.iter().map(|a| a.to_string_lossy()).collect();
+    words.join(" ")
+}
+
 fn ssh(
-    ssh_cmd: &[String],
+    ssh_cmd: &[OsString],
     user: Option<&str>,
     host: &str,
     command: Option<&str>,
     timeout: Duration,
 ) -> Result<Ssh, String> {
     let argv = ssh_argv(ssh_cmd, user, host, command);
-    log::debug!("run {}", argv.join(" "));
+    log::debug!("run {}", shown(&argv));
     let mut child = Command::new(&argv[0])
         .args(&argv[1..])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("failed to run {}: {}", argv[0], crate::errtext::reason(&e)))?;
+        .map_err(|e| {
+            format!(
+                "failed to run {}: {}",
+                argv[0].to_string_lossy(),
+                crate::errtext::reason(&e)
+            )
+        })?;
     let stdin = child.stdin.take();
     let stdout = child.stdout.take().ok_or("ssh has no stdout")?;
     Ok(Ssh {
@@ -206,13 +219,13 @@ mod tests {
 
     #[test]
     fn ssh_command_line_is_distccs() {
-        let ssh = vec!["ssh".to_string(), "-o".into(), "BatchMode=yes".into()];
+        let ssh = vec![OsString::from("ssh"), "-o".into(), "BatchMode=yes".into()];
         assert_eq!(
-            ssh_argv(&ssh, Some("pi"), "b1", None).join(" "),
+            shown(&ssh_argv(&ssh, Some("pi"), "b1", None)),
             "ssh -o BatchMode=yes -l pi b1 distccd --inetd --enable-tcp-insecure"
         );
         assert_eq!(
-            ssh_argv(&ssh[..1], None, "b1", Some("/opt/bin/distccd")).join(" "),
+            shown(&ssh_argv(&ssh[..1], None, "b1", Some("/opt/bin/distccd"))),
             "ssh b1 /opt/bin/distccd --inetd --enable-tcp-insecure"
         );
     }

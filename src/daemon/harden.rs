@@ -8,6 +8,8 @@
 //! except the input and the output, which the daemon rewrites into the
 //! job's directory.
 
+use std::ffi::{OsStr, OsString};
+
 /// What to do with one argument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Act {
@@ -319,22 +321,56 @@ fn joined_value(a: &str) -> &str {
 /// positions of input and output. In pump mode `cwd` is the client's
 /// working directory (relative paths must stay inside the mirror).
 pub fn sanitize(
-    argv: &[String],
+    argv: &[OsString],
     input: usize,
     output: usize,
-) -> Result<(Vec<String>, usize, usize), String> {
-    sanitize_mode(argv, input, output, Mode::Plain, "/")
+) -> Result<(Vec<OsString>, usize, usize), String> {
+    sanitize_mode(argv, input, output, Mode::Plain, OsStr::new("/"))
+}
+
+/// One argument of the sanitized argv.
+enum Out {
+    /// The client's argument at this index, byte for byte.
+    Client(usize),
+    /// One of ours (a rewritten language or `-save-temps`).
+    Ours(String),
 }
 
 pub fn sanitize_mode(
+    argv: &[OsString],
+    input: usize,
+    output: usize,
+    mode: Mode,
+    cwd: &OsStr,
+) -> Result<(Vec<OsString>, usize, usize), String> {
+    // The rules are decided on a lossy text view: they look only at ASCII
+    // (option names, '/', '@', '..', '='), and a lossy conversion neither
+    // adds nor removes an ASCII byte, so they decide as on the bytes. What
+    // is run is the client's bytes.
+    let text: Vec<String> = argv
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let (out, new_in, new_out) = decide(&text, input, output, mode, &cwd.to_string_lossy())?;
+    let out = out
+        .into_iter()
+        .map(|o| match o {
+            Out::Client(i) => argv[i].clone(),
+            Out::Ours(s) => s.into(),
+        })
+        .collect();
+    Ok((out, new_in, new_out))
+}
+
+fn decide(
     argv: &[String],
     input: usize,
     output: usize,
     mode: Mode,
     cwd: &str,
-) -> Result<(Vec<String>, usize, usize), String> {
-    let mut out: Vec<String> = Vec::with_capacity(argv.len());
-    out.push(argv[0].clone());
+) -> Result<(Vec<Out>, usize, usize), String> {
+    let mut out: Vec<Out> = Vec::with_capacity(argv.len());
+    out.push(Out::Client(0));
     let (mut new_in, mut new_out) = (0, 0);
     let mut i = 1;
     let value = |i: usize, opt: &str| -> Result<&String, String> {
@@ -345,13 +381,13 @@ pub fn sanitize_mode(
         let a = argv[i].as_str();
         if i == input {
             new_in = out.len();
-            out.push(a.to_string());
+            out.push(Out::Client(i));
             i += 1;
             continue;
         }
         if i == output {
             new_out = out.len();
-            out.push(a.to_string());
+            out.push(Out::Client(i));
             i += 1;
             continue;
         }
@@ -371,12 +407,13 @@ pub fn sanitize_mode(
                 } else {
                     joined_value(a)
                 };
-                if is_path && (v.starts_with('@') || !super::pump_job::stays_inside(cwd, v)) {
+                let inside = super::pump_job::stays_inside(cwd.as_bytes(), v.as_bytes());
+                if is_path && (v.starts_with('@') || !inside) {
                     return Err(format!("argument '{a} {v}' reaches outside the job"));
                 }
-                out.push(a.to_string());
+                out.push(Out::Client(i));
                 if sep {
-                    out.push(v.to_string());
+                    out.push(Out::Client(i + 1));
                     i += 1;
                 }
                 i += 1;
@@ -390,7 +427,7 @@ pub fn sanitize_mode(
             return Err(format!("extra input '{a}' would be read on the server"));
         }
         match check_arg(a)? {
-            Outcome::Keep => out.push(a.to_string()),
+            Outcome::Keep => out.push(Out::Client(i)),
             Outcome::Drop => {
                 let sep = RULES
                     .iter()
@@ -408,12 +445,12 @@ pub fn sanitize_mode(
                     if a != "-o" || i + 1 != output {
                         return Err(format!("a second output '{a}' {WRITES_FILE}"));
                     }
-                    out.push(a.to_string());
+                    out.push(Out::Client(i));
                 }
                 KeepNextRaw => {
-                    let v = value(i, a)?;
-                    out.push(a.to_string());
-                    out.push(v.clone());
+                    value(i, a)?;
+                    out.push(Out::Client(i));
+                    out.push(Out::Client(i + 1));
                     i += 1;
                 }
                 KeepNext => {
@@ -421,8 +458,8 @@ pub fn sanitize_mode(
                     if looks_like_path(v) || v.starts_with('@') {
                         return Err(format!("argument '{a} {v}' names a path on the server"));
                     }
-                    out.push(a.to_string());
-                    out.push(v.clone());
+                    out.push(Out::Client(i));
+                    out.push(Out::Client(i + 1));
                     i += 1;
                 }
                 Language => {
@@ -438,8 +475,8 @@ pub fn sanitize_mode(
                     let Some(pp) = pp else {
                         return Err(format!("language '{lang}' could read files on the server"));
                     };
-                    out.push("-x".into());
-                    out.push(pp.into());
+                    out.push(Out::Ours("-x".into()));
+                    out.push(Out::Ours(pp.into()));
                     if sep {
                         i += 1;
                     }
@@ -449,26 +486,26 @@ pub fn sanitize_mode(
                     if !matches!(v, None | Some("cwd") | Some("obj")) {
                         return Err(format!("argument '{a}' {WRITES_FILE}"));
                     }
-                    out.push(format!("-{}", a.trim_start_matches('-')));
+                    out.push(Out::Ours(format!("-{}", a.trim_start_matches('-'))));
                 }
                 AssemblerList => {
                     for item in a["-Wa,".len()..].split(',') {
                         check_assembler(item)?;
                     }
-                    out.push(a.to_string());
+                    out.push(Out::Client(i));
                 }
                 AssemblerNext => {
                     let v = value(i, a)?;
                     check_assembler(v)?;
-                    out.push(a.to_string());
-                    out.push(v.clone());
+                    out.push(Out::Client(i));
+                    out.push(Out::Client(i + 1));
                     i += 1;
                 }
                 ClangNext => {
                     let v = value(i, a)?;
                     check_clang(v)?;
-                    out.push(a.to_string());
-                    out.push(v.clone());
+                    out.push(Out::Client(i));
+                    out.push(Out::Client(i + 1));
                     i += 1;
                 }
                 Sysroot { sep } => {
@@ -482,9 +519,9 @@ pub fn sanitize_mode(
                             "sysroot '{v}' must be an absolute path without '..'"
                         ));
                     }
-                    out.push(a.to_string());
+                    out.push(Out::Client(i));
                     if sep {
-                        out.push(v.to_string());
+                        out.push(Out::Client(i + 1));
                         i += 1;
                     }
                 }
@@ -503,12 +540,12 @@ pub fn sanitize_mode(
 mod tests {
     use super::*;
 
-    fn v(s: &str) -> Vec<String> {
-        s.split_whitespace().map(String::from).collect()
+    fn v(s: &str) -> Vec<OsString> {
+        s.split_whitespace().map(OsString::from).collect()
     }
 
     /// `gcc EXTRA -c x.i -o x.o`, sanitized.
-    fn run(extra: &str) -> Result<Vec<String>, String> {
+    fn run(extra: &str) -> Result<Vec<OsString>, String> {
         let mut a = v("gcc");
         a.extend(v(extra));
         let input = a.len() + 1;
@@ -731,12 +768,13 @@ mod tests {
             "gcc -I/src/inc -Iinc -I ../lib -DX=1 -include cfg.h -MD -MF x.d -MT x.o -c x.c -o x.o",
         );
         let input = a.iter().position(|s| s == "x.c").unwrap();
-        let (out, i, o) = sanitize_mode(&a, input, a.len() - 1, Mode::Pump, "/home/u/src").unwrap();
+        let (out, i, o) =
+            sanitize_mode(&a, input, a.len() - 1, Mode::Pump, "/home/u/src".as_ref()).unwrap();
         assert_eq!(
             out,
             v("gcc -I/src/inc -Iinc -I ../lib -DX=1 -include cfg.h -MD -MT x.o -c x.c -o x.o")
         );
-        assert_eq!((out[i].as_str(), out[o].as_str()), ("x.c", "x.o"));
+        assert_eq!((&out[i], &out[o]), (&"x.c".into(), &"x.o".into()));
         for bad in [
             "gcc -I../../../../etc -c x.c -o x.o",
             "gcc -I/usr/../etc -c x.c -o x.o",
@@ -747,7 +785,7 @@ mod tests {
             let a = v(bad);
             let input = a.iter().position(|s| s == "x.c").unwrap();
             assert!(
-                sanitize_mode(&a, input, a.len() - 1, Mode::Pump, "/home/u/src").is_err(),
+                sanitize_mode(&a, input, a.len() - 1, Mode::Pump, "/home/u/src".as_ref()).is_err(),
                 "{bad}"
             );
         }
@@ -765,5 +803,43 @@ mod tests {
         let a = v("gcc -c x.i -oout.o");
         let (argv, _, o) = sanitize(&a, 2, 3).unwrap();
         assert_eq!(argv[o], "-oout.o");
+    }
+
+    #[test]
+    fn non_utf8_bytes_are_kept_and_checked() {
+        use std::os::unix::ffi::OsStringExt;
+        let b = |s: &[u8]| OsString::from_vec(s.to_vec());
+        // Pump mode keeps -D and -I values byte for byte.
+        let a = vec![
+            b(b"gcc"),
+            b(b"-DN=\"caf\xe9\""),
+            b(b"-Iinc\xff"),
+            b(b"-c"),
+            b(b"caf\xe9.c"),
+            b(b"-o"),
+            b(b"caf\xe9.o"),
+        ];
+        let (out, i, o) = sanitize_mode(&a, 4, 6, Mode::Pump, "/src\u{e9}".as_ref()).unwrap();
+        assert_eq!(out, a);
+        assert_eq!((i, o), (4, 6));
+        // The rules still apply to what surrounds the odd bytes.
+        let escape = vec![
+            b(b"gcc"),
+            b(b"-I../../\xff/../../.."),
+            b(b"-c"),
+            b(b"x.c"),
+            b(b"-o"),
+            b(b"x.o"),
+        ];
+        assert!(sanitize_mode(&escape, 3, 5, Mode::Pump, "/src".as_ref()).is_err());
+        let path = vec![
+            b(b"gcc"),
+            b(b"-fplugin=/\xff.so"),
+            b(b"-c"),
+            b(b"x.i"),
+            b(b"-o"),
+            b(b"x.o"),
+        ];
+        assert!(sanitize(&path, 3, 5).is_err());
     }
 }

@@ -149,7 +149,7 @@ pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Op
             (job::refusal_reply(version, &r), s, r.code)
         }
         Some(Ok(p)) => {
-            let (compiler, input_name) = (p.plan.argv[0].clone(), p.plan.input.clone());
+            let (compiler, input_name) = (p.plan.compiler(), p.plan.input.clone());
             match job::spawn(p, sandbox, Limits::default().max_decompressed, true) {
                 Ok(mut running) => {
                     let st = match running.child.wait() {

@@ -1,7 +1,9 @@
 //! One compile on the daemon: check the request, lay out a private job
 //! directory, spawn the compiler, and turn its results into a reply.
 
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Instant;
@@ -17,30 +19,39 @@ use super::whitelist::{self, Policy};
 /// A request that passed every check, ready to run.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    pub argv: Vec<String>,
+    /// The client's bytes: names need not be UTF-8.
+    pub argv: Vec<OsString>,
     pub input_index: usize,
     /// Index of the argument holding the output name (`-o` value or `-oX`).
     pub output_index: usize,
     pub output_joined: bool,
+    /// The source's name for logs and the status page (lossy text).
     pub input: String,
     /// The output as the client named it (the target of a pump `.d` file).
-    pub output: String,
+    pub output: OsString,
     pub output_ext: String,
+}
+
+impl Plan {
+    /// The compiler's name for logs and statistics (lossy text).
+    pub fn compiler(&self) -> String {
+        self.argv[0].to_string_lossy().into_owned()
+    }
 }
 
 /// Check the client's argv before anything is written or run: distcc's
 /// own rules (it must be a remote-able compile), the compiler whitelist,
 /// then the argument hardening of `harden` (`cwd`: the client's working
 /// directory, pump mode only).
-pub fn plan(argv: &[String], policy: &Policy) -> Result<Plan, String> {
-    plan_mode(argv, policy, harden::Mode::Plain, "/")
+pub fn plan(argv: &[OsString], policy: &Policy) -> Result<Plan, String> {
+    plan_mode(argv, policy, harden::Mode::Plain, OsStr::new("/"))
 }
 
 pub fn plan_mode(
-    argv: &[String],
+    argv: &[OsString],
     policy: &Policy,
     mode: harden::Mode,
-    cwd: &str,
+    cwd: &OsStr,
 ) -> Result<Plan, String> {
     let scan = args::scan(argv).map_err(|why| match why {
         args::Local::Preprocess => "-E cannot be run remotely".to_string(),
@@ -52,9 +63,9 @@ pub fn plan_mode(
         .iter()
         .enumerate()
         .skip(1)
-        .find_map(|(i, a)| match a.as_str() {
-            "-o" => Some((i + 1, false)),
-            a if a.starts_with("-o") => Some((i, true)),
+        .find_map(|(i, a)| match a.as_bytes() {
+            b"-o" => Some((i + 1, false)),
+            a if a.starts_with(b"-o") => Some((i, true)),
             _ => None,
         })
         .filter(|(i, _)| *i < scan.argv.len())
@@ -70,7 +81,7 @@ pub fn plan_mode(
         input_index,
         output_index,
         output_joined,
-        input: scan.input,
+        input: scan.input.to_string_lossy().into_owned(),
         output: scan.output,
         output_ext,
         argv,
@@ -175,7 +186,7 @@ impl Prepared {
             req.files.len()
         );
         let mirror = self.mirror();
-        let cwd = req.cwd.as_deref().unwrap_or("/");
+        let cwd = req.cwd.as_deref().unwrap_or(OsStr::new("/"));
         let run = std::fs::create_dir(&mirror)
             .map_err(|e| crate::errtext::reason(&e))
             .and_then(|_| super::pump_job::materialize(&mirror, cwd, &req.files))
@@ -232,8 +243,8 @@ pub fn prepare(
 ) -> Result<Prepared, Refusal> {
     let version = dec.version().unwrap_or(1);
     let (mode, cwd) = match dec.cwd() {
-        Some(c) if version >= 3 => (harden::Mode::Pump, c.to_string()),
-        _ => (harden::Mode::Plain, "/".to_string()),
+        Some(c) if version >= 3 => (harden::Mode::Pump, c.to_os_string()),
+        _ => (harden::Mode::Plain, OsString::from("/")),
     };
     let prepared = plan_mode(dec.argv(), policy, mode, &cwd)
         .map_err(|why| Refusal {
@@ -336,9 +347,9 @@ pub fn spawn(
     let plan = &job.plan;
     let mut argv = plan.argv.clone();
     argv[plan.output_index] = if plan.output_joined {
-        format!("-o{}", output.display())
+        OsString::from_vec([b"-o", output.as_os_str().as_bytes()].concat())
     } else {
-        output.to_string_lossy().into_owned()
+        output.clone().into_os_string()
     };
     let mirror = job.run_dir.as_ref().map(|_| job.mirror());
     let run_dir = match (&job.run_dir, &mirror) {
@@ -354,7 +365,7 @@ pub fn spawn(
             run.clone()
         }
         _ => {
-            argv[plan.input_index] = input.to_string_lossy().into_owned();
+            argv[plan.input_index] = input.clone().into_os_string();
             dir.to_path_buf()
         }
     };
@@ -407,7 +418,11 @@ pub fn spawn(
     let child = cmd.spawn().map_err(|e| {
         fail(
             crate::exitcode::EXIT_COMPILER_MISSING,
-            format!("failed to exec {}: {}", argv[0], crate::errtext::reason(&e)),
+            format!(
+                "failed to exec {}: {}",
+                argv[0].to_string_lossy(),
+                crate::errtext::reason(&e)
+            ),
         )
     })?;
     drop(ruleset);
@@ -431,7 +446,7 @@ pub fn spawn(
 /// board's SD card and the assembler starts while the compiler still runs
 /// (about 2 ms less per small job on 2 cores). The object is the same.
 /// Not with `-save-temps`, where gcc ignores it with a warning.
-fn wants_pipe(argv: &[String]) -> bool {
+fn wants_pipe(argv: &[OsString]) -> bool {
     let name = Path::new(&argv[0])
         .file_name()
         .map(|n| n.to_string_lossy())
@@ -442,8 +457,8 @@ fn wants_pipe(argv: &[String]) -> bool {
         && !argv[1..].iter().any(|a| {
             a == "-pipe"
                 || a == "--pipe"
-                || a.starts_with("-save-temps")
-                || a.starts_with("--save-temps")
+                || a.as_bytes().starts_with(b"-save-temps")
+                || a.as_bytes().starts_with(b"--save-temps")
         })
 }
 
@@ -462,7 +477,8 @@ pub fn summary(peer: &str, job: &Running, st: ExitStatus, ms: u128) -> String {
     };
     format!(
         "client: {peer} {result} exit:{code} sig:{sig} core:{core} ret:0 time:{ms}ms {} {}",
-        job.plan.argv[0], job.plan.input
+        job.plan.compiler(),
+        job.plan.input
     )
 }
 
@@ -635,8 +651,8 @@ pub fn abort(mut job: Running) {
 mod tests {
     use super::*;
 
-    fn v(s: &str) -> Vec<String> {
-        s.split_whitespace().map(String::from).collect()
+    fn v(s: &str) -> Vec<OsString> {
+        s.split_whitespace().map(OsString::from).collect()
     }
 
     #[test]

@@ -248,7 +248,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
             return EXIT_BAD_ARGUMENTS;
         }
     };
-    if let Ok(p) = std::env::var("DISTCCD_PATH") {
+    if let Some(p) = std::env::var_os("DISTCCD_PATH") {
         std::env::set_var("PATH", p);
     }
     if o.nice != 0 {

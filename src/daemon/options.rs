@@ -2,6 +2,7 @@
 
 use std::ffi::OsString;
 use std::net::IpAddr;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
 use log::LevelFilter;
@@ -139,12 +140,32 @@ fn port(s: &str) -> Option<u16> {
     s.parse().ok()
 }
 
-fn path(s: &str) -> Option<PathBuf> {
-    (!s.is_empty()).then(|| PathBuf::from(s))
-}
-
 fn text(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_string())
+}
+
+/// The last of repeated path values, taken as bytes: a path need not be
+/// UTF-8 (`FromStr` would refuse it). Errors name the option, as `last`'s do.
+fn last_path(
+    p: &mut pico_args::Arguments,
+    keys: impl Into<pico_args::Keys> + Copy,
+    name: &str,
+    what: &str,
+) -> Result<Option<PathBuf>, String> {
+    let mut v = None;
+    loop {
+        match p.opt_value_from_os_str(keys, |s| Ok::<_, String>(PathBuf::from(s))) {
+            Ok(Some(x)) if x.as_os_str().is_empty() => {
+                return Err(format!("{name}: '' is not {what}"))
+            }
+            Ok(Some(x)) => v = Some(x),
+            Ok(None) => return Ok(v),
+            Err(pico_args::Error::OptionWithoutAValue(_)) => {
+                return Err(format!("{name}: missing value"))
+            }
+            Err(e) => return Err(format!("{name}: {e}")),
+        }
+    }
 }
 
 /// Parse distccd's arguments (everything after `--daemon`/the program name).
@@ -155,19 +176,20 @@ fn normalize(args: Vec<OsString>) -> Vec<OsString> {
     const SHORT_WITH_VALUE: &[&str] = &["-a", "-j", "-p", "-N", "-P"];
     let mut out = Vec::with_capacity(args.len() + 4);
     for a in args {
-        let Some(s) = a.to_str() else {
-            out.push(a);
-            continue;
-        };
-        if let Some((k, v)) = s.strip_prefix("--").and_then(|r| r.split_once('=')) {
-            out.push(format!("--{k}").into());
-            out.push(v.into());
+        // Bytes: a value (a path) need not be UTF-8; option names are ASCII.
+        let s = a.as_bytes();
+        let long = s
+            .strip_prefix(b"--")
+            .and_then(|r| r.iter().position(|&b| b == b'=').map(|eq| (r, eq)));
+        if let Some((r, eq)) = long {
+            out.push(OsString::from_vec([b"--", &r[..eq]].concat()));
+            out.push(OsString::from_vec(r[eq + 1..].to_vec()));
         } else if let Some(k) = SHORT_WITH_VALUE
             .iter()
-            .find(|k| s.len() > 2 && s.starts_with(*k))
+            .find(|k| s.len() > 2 && s.starts_with(k.as_bytes()))
         {
             out.push(k.into());
-            out.push(s[2..].into());
+            out.push(OsString::from_vec(s[2..].to_vec()));
         } else {
             out.push(a);
         }
@@ -212,7 +234,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
     let mut o = Options {
         allow,
         allow_private: p.contains("--allow-private"),
-        allow_file: last(&mut p, "--allow-file", "--allow-file", "a file name", path)?
+        allow_file: last_path(&mut p, "--allow-file", "--allow-file", "a file name")?
             .unwrap_or_else(|| PathBuf::from(DEFAULT_ALLOW_FILE)),
         listen: last(&mut p, "--listen", "--listen", "an IP address", |s| {
             s.parse::<IpAddr>().ok()
@@ -224,18 +246,12 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
         })?
         .unwrap_or(5),
         user: last(&mut p, "--user", "--user", "a user name", text)?,
-        pid_file: last(
-            &mut p,
-            ["-P", "--pid-file"],
-            "--pid-file",
-            "a file name",
-            path,
-        )?,
+        pid_file: last_path(&mut p, ["-P", "--pid-file"], "--pid-file", "a file name")?,
         no_detach: p.contains("--no-detach"),
         daemon: p.contains("--daemon"),
         inetd: p.contains("--inetd"),
         no_fork: p.contains("--no-fork"),
-        log_file: last(&mut p, "--log-file", "--log-file", "a file name", path)?,
+        log_file: last_path(&mut p, "--log-file", "--log-file", "a file name")?,
         log_level,
         log_stderr: p.contains("--log-stderr"),
         job_lifetime: last(
@@ -266,12 +282,11 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
         insecure: p.contains("--enable-tcp-insecure") | p.contains("--make-me-a-botnet"),
         zeroconf: p.contains("--zeroconf"),
         no_sandbox: p.contains("--no-sandbox"),
-        whitelist_dir: last(
+        whitelist_dir: last_path(
             &mut p,
             "--whitelist-dir",
             "--whitelist-dir",
             "a directory name",
-            path,
         )?
         .unwrap_or_else(|| PathBuf::from(super::whitelist::MASQ_DIR)),
     };

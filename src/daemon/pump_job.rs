@@ -5,9 +5,11 @@
 //! name is checked (absolute, no `.`/`..`, never written through a
 //! symlink), and the prefix R is mapped away with `-ffile-prefix-map`
 //! instead of patching the object, so `__FILE__` and debug info match a
-//! local build.
+//! local build. Names, link targets and arguments are bytes throughout: a
+//! client's file names need not be UTF-8.
 
-use std::ffi::CString;
+use std::ffi::{CString, OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -26,23 +28,31 @@ pub const PATH_OPTIONS: &[&str] = &[
     "-imacros",
 ];
 
+/// A name for messages (lossy: never used to reach a file).
+fn shown(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(b)
+}
+
 /// The components of an absolute client path, or why it is not acceptable.
-fn components(name: &str) -> Result<Vec<&str>, String> {
+fn components(name: &[u8]) -> Result<Vec<&[u8]>, String> {
     let rest = name
-        .strip_prefix('/')
-        .ok_or_else(|| format!("'{name}' is not an absolute path"))?;
-    if name.len() > 4096 || name.contains('\0') {
-        return Err(format!("'{name}' is not a usable path"));
+        .strip_prefix(b"/")
+        .ok_or_else(|| format!("'{}' is not an absolute path", shown(name)))?;
+    if name.len() > 4096 || name.contains(&0) {
+        return Err(format!("'{}' is not a usable path", shown(name)));
     }
-    let parts: Vec<&str> = rest.split('/').filter(|c| !c.is_empty()).collect();
-    if parts.iter().any(|c| *c == "." || *c == "..") {
-        return Err(format!("'{name}' contains '.' or '..'"));
+    let parts: Vec<&[u8]> = rest
+        .split(|&b| b == b'/')
+        .filter(|c| !c.is_empty())
+        .collect();
+    if parts.iter().any(|c| *c == b"." || *c == b"..") {
+        return Err(format!("'{}' contains '.' or '..'", shown(name)));
     }
     Ok(parts)
 }
 
-fn cstr(s: &str) -> Result<CString, String> {
-    CString::new(s).map_err(|_| format!("'{s}' contains NUL"))
+fn cstr(s: &[u8]) -> Result<CString, String> {
+    CString::new(s).map_err(|_| format!("'{}' contains NUL", shown(s)))
 }
 
 /// `openat(dir, name)` of a directory, never following a symlink.
@@ -68,8 +78,9 @@ const MAX_HELD: usize = 16;
 
 /// Open (creating as needed) directory `p` in `parent`, never following a
 /// symlink.
-fn open_or_create(parent: &OwnedFd, p: &str) -> Result<OwnedFd, String> {
+fn open_or_create(parent: &OwnedFd, p: &[u8]) -> Result<OwnedFd, String> {
     let c = cstr(p)?;
+    let p = shown(p);
     match open_sub(parent, &c) {
         Ok(fd) => Ok(fd),
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
@@ -105,7 +116,7 @@ fn open_or_create(parent: &OwnedFd, p: &str) -> Result<OwnedFd, String> {
 struct DirWalker<'r> {
     root: &'r OwnedFd,
     /// (component, fd of root/…/component), from the root down.
-    chain: Vec<(String, OwnedFd)>,
+    chain: Vec<(Vec<u8>, OwnedFd)>,
     /// The last directory opened below `MAX_HELD` components.
     deep: Option<OwnedFd>,
 }
@@ -119,7 +130,7 @@ impl<'r> DirWalker<'r> {
         }
     }
 
-    fn open(&mut self, parts: &[&str]) -> Result<&OwnedFd, String> {
+    fn open(&mut self, parts: &[&[u8]]) -> Result<&OwnedFd, String> {
         let (held, below) = parts.split_at(parts.len().min(MAX_HELD));
         let keep = self
             .chain
@@ -131,7 +142,7 @@ impl<'r> DirWalker<'r> {
         for p in &held[keep..] {
             let parent = self.chain.last().map_or(self.root, |(_, fd)| fd);
             let fd = open_or_create(parent, p)?;
-            self.chain.push((p.to_string(), fd));
+            self.chain.push((p.to_vec(), fd));
         }
         let top = self.chain.last().map_or(self.root, |(_, fd)| fd);
         if below.is_empty() {
@@ -147,8 +158,8 @@ impl<'r> DirWalker<'r> {
 
 /// Lay out the client's files under `root`; returns R + cwd, where the
 /// compiler will run.
-pub fn materialize(root: &Path, cwd: &str, files: &[PumpEntry]) -> Result<PathBuf, String> {
-    let croot = cstr(&root.to_string_lossy())?;
+pub fn materialize(root: &Path, cwd: &OsStr, files: &[PumpEntry]) -> Result<PathBuf, String> {
+    let croot = cstr(root.as_os_str().as_bytes())?;
     // SAFETY: open(2) of our own job directory.
     let fd = unsafe {
         libc::open(
@@ -164,16 +175,17 @@ pub fn materialize(root: &Path, cwd: &str, files: &[PumpEntry]) -> Result<PathBu
     }
     // SAFETY: a fresh fd we own.
     let rootfd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let cwd_parts = components(cwd)?;
+    let cwd_parts = components(cwd.as_bytes())?;
     let mut dirs = DirWalker::new(&rootfd);
     dirs.open(&cwd_parts)?;
-    let root_str = root.to_string_lossy();
+    let root_bytes = root.as_os_str().as_bytes();
     for e in files {
         let (name, is_file) = match e {
-            PumpEntry::File { name, .. } => (name, true),
-            PumpEntry::Link { name, .. } => (name, false),
+            PumpEntry::File { name, .. } => (name.as_bytes(), true),
+            PumpEntry::Link { name, .. } => (name.as_bytes(), false),
         };
         let parts = components(name)?;
+        let name = shown(name);
         let Some((last, parent)) = parts.split_last() else {
             return Err(format!("'{name}' names the root"));
         };
@@ -209,14 +221,15 @@ pub fn materialize(root: &Path, cwd: &str, files: &[PumpEntry]) -> Result<PathBu
                 })?;
             }
             PumpEntry::Link { target, .. } => {
-                if target.is_empty() || target.len() > 4096 || target.contains('\0') {
+                let target = target.as_bytes();
+                if target.is_empty() || target.len() > 4096 || target.contains(&0) {
                     return Err(format!("bad link target for '{name}'"));
                 }
                 // An absolute target points into the mirror, as with distccd.
-                let t = if target.starts_with('/') {
-                    format!("{root_str}{target}")
+                let t = if target.starts_with(b"/") {
+                    [root_bytes, target].concat()
                 } else {
-                    target.clone()
+                    target.to_vec()
                 };
                 let ct = cstr(&t)?;
                 // SAFETY: symlinkat on a valid dirfd with NUL-terminated strings.
@@ -233,22 +246,27 @@ pub fn materialize(root: &Path, cwd: &str, files: &[PumpEntry]) -> Result<PathBu
     }
     let mut run_dir = root.to_path_buf();
     for p in cwd_parts {
-        run_dir.push(p);
+        run_dir.push(OsStr::from_bytes(p));
     }
     Ok(run_dir)
 }
 
 /// True if relative `path`, taken from the client directory `cwd`, stays
 /// inside the client's filesystem (never climbs above its `/`).
-pub fn stays_inside(cwd: &str, path: &str) -> bool {
-    if path.starts_with('/') {
-        return !path.split('/').any(|c| c == "..");
+pub fn stays_inside(cwd: &[u8], path: &[u8]) -> bool {
+    let parts = |p: &[u8]| {
+        p.split(|&b| b == b'/')
+            .map(<[u8]>::to_vec)
+            .collect::<Vec<_>>()
+    };
+    if path.starts_with(b"/") {
+        return !parts(path).iter().any(|c| c == b"..");
     }
-    let mut depth = cwd.split('/').filter(|c| !c.is_empty()).count() as i64;
-    for c in path.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
+    let mut depth = parts(cwd).iter().filter(|c| !c.is_empty()).count() as i64;
+    for c in parts(path) {
+        match c.as_slice() {
+            b"" | b"." => {}
+            b".." => {
                 depth -= 1;
                 if depth < 0 {
                     return false;
@@ -265,52 +283,54 @@ pub fn stays_inside(cwd: &str, path: &str) -> bool {
 /// directory with the target the client would have got; the root mapped
 /// out of `__FILE__` and debug info.
 pub fn rewrite_argv(
-    argv: &[String],
+    argv: &[OsString],
     input_index: usize,
     root: &Path,
     deps: &Path,
-    target: &str,
-) -> Vec<String> {
-    let r = root.to_string_lossy();
+    target: &OsStr,
+) -> Vec<OsString> {
+    let r = root.as_os_str().as_bytes();
+    let cat = |parts: &[&[u8]]| OsString::from_vec(parts.concat());
     let mut out = Vec::with_capacity(argv.len() + 8);
     let mut i = 0;
     let (mut has_md, mut has_mt) = (false, false);
     while i < argv.len() {
-        let a = &argv[i];
-        if i == input_index && a.starts_with('/') {
-            out.push(format!("{r}{a}"));
-        } else if a == "-MF" {
+        let a = argv[i].as_bytes();
+        if i == input_index && a.starts_with(b"/") {
+            out.push(cat(&[r, a]));
+        } else if a == b"-MF" {
             i += 2; // ours replaces it
             continue;
-        } else if a.starts_with("-MF") {
+        } else if a.starts_with(b"-MF") {
             i += 1;
             continue;
-        } else if let Some(opt) = PATH_OPTIONS.iter().find(|o| a == *o) {
-            out.push(opt.to_string());
+        } else if let Some(opt) = PATH_OPTIONS.iter().find(|o| a == o.as_bytes()) {
+            out.push(opt.into());
             if let Some(v) = argv.get(i + 1) {
-                out.push(if v.starts_with('/') {
-                    format!("{r}{v}")
+                let v = v.as_bytes();
+                out.push(if v.starts_with(b"/") {
+                    cat(&[r, v])
                 } else {
-                    v.clone()
+                    cat(&[v])
                 });
             }
             i += 2;
             continue;
         } else if let Some(opt) = PATH_OPTIONS
             .iter()
-            .filter(|o| a.starts_with(*o) && a.len() > o.len())
+            .filter(|o| a.starts_with(o.as_bytes()) && a.len() > o.len())
             .max_by_key(|o| o.len())
         {
             let v = &a[opt.len()..];
-            out.push(if v.starts_with('/') {
-                format!("{opt}{r}{v}")
+            out.push(if v.starts_with(b"/") {
+                cat(&[opt.as_bytes(), r, v])
             } else {
-                a.clone()
+                cat(&[a])
             });
         } else {
-            has_md |= a == "-MD" || a == "-MMD";
-            has_mt |= a.starts_with("-MT") || a.starts_with("-MQ");
-            out.push(a.clone());
+            has_md |= a == b"-MD" || a == b"-MMD";
+            has_mt |= a.starts_with(b"-MT") || a.starts_with(b"-MQ");
+            out.push(cat(&[a]));
         }
         i += 1;
     }
@@ -319,60 +339,84 @@ pub fn rewrite_argv(
     }
     if !has_mt {
         out.push("-MT".into());
-        out.push(target.to_string());
+        out.push(target.to_os_string());
     }
     out.push("-MF".into());
-    out.push(deps.to_string_lossy().into_owned());
-    out.push(format!("-ffile-prefix-map={r}="));
+    out.push(deps.as_os_str().to_os_string());
+    out.push(cat(&[b"-ffile-prefix-map=", r, b"="]));
     out
 }
 
 /// The dependency file and the compiler's messages as the client would
-/// have got them locally: the job directory removed from every path.
+/// have got them locally: the job directory removed from every path
+/// (bytes: a path in them need not be UTF-8).
 pub fn strip_root(text: &[u8], root: &Path) -> Vec<u8> {
-    let r = root.to_string_lossy();
-    String::from_utf8_lossy(text)
-        .replace(r.as_ref(), "")
-        .into_bytes()
+    let r = root.as_os_str().as_bytes();
+    if r.is_empty() {
+        return text.to_vec();
+    }
+    let mut out = Vec::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.windows(r.len()).position(|w| w == r) {
+        out.extend_from_slice(&rest[..at]);
+        rest = &rest[at + r.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn v(s: &str) -> Vec<String> {
-        s.split_whitespace().map(String::from).collect()
+    fn v(s: &str) -> Vec<OsString> {
+        s.split_whitespace().map(OsString::from).collect()
     }
 
     #[test]
     fn names_are_checked() {
-        assert!(components("/usr/include/stdio.h").is_ok());
+        assert!(components(b"/usr/include/stdio.h").is_ok());
         for bad in ["relative/x.h", "/a/../b", "/a/./b", "/a/..", "..", ""] {
-            assert!(components(bad).is_err(), "{bad}");
+            assert!(components(bad.as_bytes()).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn relative_paths_must_stay_inside() {
-        assert!(stays_inside("/home/u/src", "../include"));
-        assert!(stays_inside("/home/u/src", "../../../x"));
-        assert!(!stays_inside("/home/u/src", "../../../../etc"));
-        assert!(!stays_inside("/", "../etc"));
-        assert!(stays_inside("/", "/usr/include"));
-        assert!(!stays_inside("/", "/usr/../etc"));
+        assert!(stays_inside(
+            "/home/u/src".as_bytes(),
+            "../include".as_bytes()
+        ));
+        assert!(stays_inside(
+            "/home/u/src".as_bytes(),
+            "../../../x".as_bytes()
+        ));
+        assert!(!stays_inside(
+            "/home/u/src".as_bytes(),
+            "../../../../etc".as_bytes()
+        ));
+        assert!(!stays_inside("/".as_bytes(), "../etc".as_bytes()));
+        assert!(stays_inside("/".as_bytes(), "/usr/include".as_bytes()));
+        assert!(!stays_inside("/".as_bytes(), "/usr/../etc".as_bytes()));
     }
 
     #[test]
     fn argv_rewriting() {
         let root = Path::new("/tmp/tinydccd_abc");
         let a = v("gcc -I/src/inc -Iinc -isystem /opt/x -include /src/cfg.h -MD -MF x.d -c /src/p.c -o p.o");
-        let out = rewrite_argv(&a, 11, root, Path::new("/tmp/tinydccd_abc/deps.d"), "p.o");
+        let out = rewrite_argv(
+            &a,
+            11,
+            root,
+            Path::new("/tmp/tinydccd_abc/deps.d"),
+            "p.o".as_ref(),
+        );
         assert_eq!(
             out,
             v("gcc -I/tmp/tinydccd_abc/src/inc -Iinc -isystem /tmp/tinydccd_abc/opt/x -include /tmp/tinydccd_abc/src/cfg.h -MD -c /tmp/tinydccd_abc/src/p.c -o p.o -MT p.o -MF /tmp/tinydccd_abc/deps.d -ffile-prefix-map=/tmp/tinydccd_abc=")
         );
         let a = v("gcc -MT foo -c p.c -o p.o");
-        let out = rewrite_argv(&a, 4, root, Path::new("/d"), "p.o");
+        let out = rewrite_argv(&a, 4, root, Path::new("/d"), "p.o".as_ref());
         assert_eq!(
             out,
             v("gcc -MT foo -c p.c -o p.o -MMD -MF /d -ffile-prefix-map=/tmp/tinydccd_abc=")
@@ -384,7 +428,7 @@ mod tests {
         let d = crate::paths::make_temp_dir(&std::env::temp_dir(), "pumpjob-").unwrap();
         let deep: String = (0..40).map(|i| format!("/d{i}")).collect();
         let file = |name: String| PumpEntry::File {
-            name,
+            name: name.into(),
             data: b"x".to_vec(),
         };
         let files = vec![
@@ -401,7 +445,7 @@ mod tests {
                 target: "/usr".into(),
             },
         ];
-        materialize(&d, "/src/build", &files).unwrap();
+        materialize(&d, "/src/build".as_ref(), &files).unwrap();
         for f in [
             "src/inc/a.h".to_string(),
             format!("{deep}/deep.h")[1..].to_string(),
@@ -415,7 +459,7 @@ mod tests {
         }
         assert!(d.join("src/build").is_dir());
         let through = vec![file("/src/inc/l/evil.h".into())];
-        let e = materialize(&d, "/src/build", &through).unwrap_err();
+        let e = materialize(&d, "/src/build".as_ref(), &through).unwrap_err();
         assert!(e.contains("not a plain directory"), "{e}");
         assert!(!d.join("usr/evil.h").exists());
         std::fs::remove_dir_all(&d).unwrap();
@@ -434,7 +478,7 @@ mod tests {
                 data: b"x".to_vec(),
             },
         ];
-        let e = materialize(&d, "/src", &files).unwrap_err();
+        let e = materialize(&d, "/src".as_ref(), &files).unwrap_err();
         assert!(e.contains("not a plain directory"), "{e}");
         assert!(!Path::new("/tmp/escaped").exists());
         let ok = vec![
@@ -448,7 +492,7 @@ mod tests {
             },
         ];
         let d2 = crate::paths::make_temp_dir(&std::env::temp_dir(), "pumpjob-").unwrap();
-        let run = materialize(&d2, "/src/build", &ok).unwrap();
+        let run = materialize(&d2, "/src/build".as_ref(), &ok).unwrap();
         assert_eq!(run, d2.join("src/build"));
         assert_eq!(std::fs::read(d2.join("src/inc/b.h")).unwrap(), b"int a;\n");
         std::fs::remove_dir_all(&d).unwrap();

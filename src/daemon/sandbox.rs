@@ -154,8 +154,9 @@ fn add_rule(ruleset: &OwnedFd, path: &Path, access: u64) -> io::Result<()> {
 
 /// The directory a compiler's toolchain lives in: `/usr` for
 /// `/usr/bin/gcc`, `~/x-tools/arm-…` for a crosstool-ng compiler.
-pub fn toolchain_root(compiler: &str) -> Option<PathBuf> {
-    let p = if compiler.contains('/') {
+pub fn toolchain_root(compiler: &std::ffi::OsStr) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let p = if compiler.as_bytes().contains(&b'/') {
         PathBuf::from(compiler)
     } else {
         crate::paths::which(compiler)?

@@ -502,7 +502,7 @@ impl Server {
         };
         let ms = job.started.elapsed().as_millis();
         let mut summary = job::summary(&peer, &job, st, ms);
-        let (input, compiler) = (job.plan.input.clone(), job.plan.argv[0].clone());
+        let (input, compiler) = (job.plan.input.clone(), job.plan.compiler());
         let job::Finished {
             reply,
             object_file,
@@ -538,11 +538,8 @@ impl Server {
             .map(|f| f.source_complete(self.cfg.limits.max_decompressed));
         if let Some(Err(r)) = ready {
             self.running.retain(|x| *x != t);
-            let (compiler, input, version) = (
-                job.plan.argv[0].clone(),
-                job.plan.input.clone(),
-                job.version,
-            );
+            let (compiler, input, version) =
+                (job.plan.compiler(), job.plan.input.clone(), job.version);
             job::abort(*job);
             self.spawn_failed(t, version, &compiler, &input, r);
             return self.start_queued();
@@ -647,7 +644,7 @@ impl Server {
     /// Start a job whose whole request is in.
     fn spawn(&mut self, t: Token, job: Prepared) {
         let version = job.version;
-        let compiler = job.plan.argv[0].clone();
+        let compiler = job.plan.compiler();
         let input = job.plan.input.clone();
         match job::spawn(
             job,
@@ -688,7 +685,7 @@ impl Server {
         let Some(Checked::Ready(p)) = job.take() else {
             unreachable!()
         };
-        let (compiler, input) = (p.plan.argv[0].clone(), p.plan.input.clone());
+        let (compiler, input) = (p.plan.compiler(), p.plan.input.clone());
         *job = Some(
             match job::spawn(p, self.cfg.sandbox, self.cfg.limits.max_decompressed, false) {
                 Ok(r) => {
@@ -866,7 +863,11 @@ impl Server {
                     }
                     if dec.is_done() {
                         let version = dec.version().unwrap_or(1);
-                        let argv0 = dec.argv().first().cloned().unwrap_or_default();
+                        let argv0 = dec
+                            .argv()
+                            .first()
+                            .map(|a| a.to_string_lossy().into_owned())
+                            .unwrap_or_default();
                         let mut job = job.take();
                         if version >= 3 {
                             // Pump: lay the client's files out now, so a queued
@@ -1112,11 +1113,7 @@ impl Server {
             return;
         };
         let peer = conn.peer;
-        let (compiler, input, version) = (
-            job.plan.argv[0].clone(),
-            job.plan.input.clone(),
-            job.version,
-        );
+        let (compiler, input, version) = (job.plan.compiler(), job.plan.input.clone(), job.version);
         let ms = job.started.elapsed().as_millis();
         job::abort(*job);
         log::warn!("client {peer}: {compiler} {input} ran past --job-lifetime; killed");

@@ -68,10 +68,21 @@ pub fn is_driver_name(name: &str) -> bool {
 }
 
 /// Check `compiler` (the client's argv[0]). Ok, or the reason for refusal.
-pub fn check(policy: &Policy, compiler: &str) -> Result<(), String> {
+pub fn check<S: AsRef<std::ffi::OsStr> + ?Sized>(
+    policy: &Policy,
+    compiler: &S,
+) -> Result<(), String> {
+    let compiler = compiler.as_ref();
     if let Policy::Insecure = policy {
         return Ok(());
     }
+    // Driver names are ASCII; a whitelist is never matched lossily.
+    let Some(compiler) = compiler.to_str() else {
+        return Err(format!(
+            "compiler '{}' is not a known compiler name",
+            compiler.to_string_lossy()
+        ));
+    };
     let lower = compiler.to_ascii_lowercase();
     let name = if lower.starts_with("/usr/bin/") {
         &compiler["/usr/bin/".len()..]

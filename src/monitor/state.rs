@@ -62,7 +62,8 @@ impl Phase {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskState {
     pub pid: u64,
-    pub file: String,
+    /// The input's name as bytes, as distcc stores it (need not be UTF-8).
+    pub file: std::ffi::OsString,
     pub host: String,
     pub slot: i32,
     pub phase: Phase,
@@ -72,10 +73,10 @@ fn put_word(b: &mut Vec<u8>, v: u64) {
     b.extend_from_slice(&v.to_ne_bytes()[..WORD.min(8)]);
 }
 
-fn put_name(b: &mut Vec<u8>, s: &str) {
+fn put_name(b: &mut Vec<u8>, s: &[u8]) {
     let mut f = [0u8; NAME_LEN];
     let n = s.len().min(NAME_LEN - 1);
-    f[..n].copy_from_slice(&s.as_bytes()[..n]);
+    f[..n].copy_from_slice(&s[..n]);
     b.extend_from_slice(&f);
 }
 
@@ -89,10 +90,14 @@ fn word_at(b: &[u8], off: usize) -> u64 {
     u64::from_ne_bytes(w)
 }
 
-fn name_at(b: &[u8], off: usize) -> String {
+fn bytes_at(b: &[u8], off: usize) -> &[u8] {
     let f = &b[off..off + NAME_LEN];
     let end = f.iter().position(|&c| c == 0).unwrap_or(NAME_LEN);
-    String::from_utf8_lossy(&f[..end]).into_owned()
+    &f[..end]
+}
+
+fn name_at(b: &[u8], off: usize) -> String {
+    String::from_utf8_lossy(bytes_at(b, off)).into_owned()
 }
 
 impl TaskState {
@@ -102,8 +107,9 @@ impl TaskState {
         put_word(&mut b, MAGIC);
         put_word(&mut b, self.pid);
         // distcc stores the basename of the input.
-        put_name(&mut b, self.file.rsplit('/').next().unwrap_or(&self.file));
-        put_name(&mut b, &self.host);
+        use std::os::unix::ffi::OsStrExt;
+        put_name(&mut b, crate::args::basename(self.file.as_bytes()));
+        put_name(&mut b, self.host.as_bytes());
         b.extend_from_slice(&self.slot.to_ne_bytes());
         b.extend_from_slice(&(self.phase as i32).to_ne_bytes());
         put_word(&mut b, 0);
@@ -121,7 +127,7 @@ impl TaskState {
         let int_at = |o: usize| i32::from_ne_bytes(b[o..o + 4].try_into().unwrap_or([0; 4]));
         Some(TaskState {
             pid: word_at(b, 2 * WORD),
-            file: name_at(b, names),
+            file: std::os::unix::ffi::OsStringExt::from_vec(bytes_at(b, names).to_vec()),
             host: name_at(b, names + NAME_LEN),
             slot: int_at(ints),
             phase: Phase::from_raw(int_at(ints + 4)),

@@ -21,7 +21,7 @@ pub fn render(tasks: &[TaskState]) -> String {
             "{:6}  {:<10.10}  {:<30.30} {:>24.24}[{}]\n",
             t.pid,
             t.phase.name(),
-            t.file,
+            t.file.to_string_lossy(),
             t.host,
             t.slot
         ));

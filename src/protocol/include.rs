@@ -2,33 +2,36 @@
 //! client asks `CDIR cwd ARGC n ARGV…` over a Unix socket and gets back
 //! `ARGC m ARGV…`, the paths in the include server's client root to ship.
 //! `ARGC00000000` means the server gave up. One query per connection.
+//! Every string is bytes, as in distcc: paths and arguments need not be UTF-8.
 
+use std::ffi::{OsStr, OsString};
 use std::io::Read;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use super::token::{self, TOKEN_LEN};
 use super::{check_len, Limits, ProtoError};
 
-pub fn encode_query(cwd: &str, argv: &[String]) -> Vec<u8> {
+pub fn encode_query(cwd: &OsStr, argv: &[OsString]) -> Vec<u8> {
     let mut out = Vec::new();
     let _ = token::put_bytes(&mut out, token::CDIR, cwd.as_bytes());
     put_list(&mut out, argv);
     out
 }
 
-pub fn encode_answer(paths: &[String]) -> Vec<u8> {
+pub fn encode_answer(paths: &[OsString]) -> Vec<u8> {
     let mut out = Vec::new();
     put_list(&mut out, paths);
     out
 }
 
-fn put_list(out: &mut Vec<u8>, items: &[String]) {
+fn put_list(out: &mut Vec<u8>, items: &[OsString]) {
     token::put(out, token::ARGC, items.len() as u32);
     for a in items {
         let _ = token::put_bytes(out, token::ARGV, a.as_bytes());
     }
 }
 
-fn read_string<R: Read>(r: &mut R, name: token::Name, limit: u32) -> Result<String, ProtoError> {
+fn read_string<R: Read>(r: &mut R, name: token::Name, limit: u32) -> Result<OsString, ProtoError> {
     let mut hdr = [0u8; TOKEN_LEN];
     r.read_exact(&mut hdr)?;
     let n = check_len(
@@ -38,14 +41,14 @@ fn read_string<R: Read>(r: &mut R, name: token::Name, limit: u32) -> Result<Stri
     )?;
     let mut buf = vec![0u8; n];
     r.read_exact(&mut buf)?;
-    String::from_utf8(buf).map_err(|_| ProtoError::NotUtf8(token::name_str(name)))
+    Ok(OsString::from_vec(buf))
 }
 
 fn read_list<R: Read>(
     r: &mut R,
     limits: &Limits,
     max_items: u32,
-) -> Result<Vec<String>, ProtoError> {
+) -> Result<Vec<OsString>, ProtoError> {
     let mut hdr = [0u8; TOKEN_LEN];
     r.read_exact(&mut hdr)?;
     let n = check_len("ARGC", token::expect(&hdr, token::ARGC)?, max_items as u64)?;
@@ -70,14 +73,14 @@ fn read_list<R: Read>(
 pub fn read_query<R: Read>(
     r: &mut R,
     limits: &Limits,
-) -> Result<(String, Vec<String>), ProtoError> {
+) -> Result<(OsString, Vec<OsString>), ProtoError> {
     let cwd = read_string(r, token::CDIR, limits.max_path)?;
     let argv = read_list(r, limits, limits.max_argc)?;
     Ok((cwd, argv))
 }
 
 /// The client side: the listed paths (empty: the server gave up).
-pub fn read_answer<R: Read>(r: &mut R, limits: &Limits) -> Result<Vec<String>, ProtoError> {
+pub fn read_answer<R: Read>(r: &mut R, limits: &Limits) -> Result<Vec<OsString>, ProtoError> {
     read_list(r, limits, limits.max_files)
 }
 
@@ -87,15 +90,20 @@ mod tests {
 
     #[test]
     fn query_and_answer_round_trip() {
-        let argv = vec!["gcc".to_string(), "-c".into(), "p.c".into()];
-        let q = encode_query("/tmp/dt", &argv);
+        let argv = vec![
+            OsString::from("gcc"),
+            "-c".into(),
+            OsString::from_vec(b"caf\xe9.c".to_vec()),
+        ];
+        let q = encode_query("/tmp/dt".as_ref(), &argv);
         assert!(q.starts_with(b"CDIR00000007/tmp/dtARGC00000003ARGV00000003gcc"));
         let (cwd, got) = read_query(&mut &q[..], &Limits::default()).unwrap();
-        assert_eq!((cwd.as_str(), got), ("/tmp/dt", argv));
-        let a = encode_answer(&["/r/o/o/x.h.lzo".to_string()]);
+        assert_eq!((cwd, got), ("/tmp/dt".into(), argv));
+        let listed = OsString::from_vec(b"/r/o/o/\xff.h.lzo".to_vec());
+        let a = encode_answer(std::slice::from_ref(&listed));
         assert_eq!(
             read_answer(&mut &a[..], &Limits::default()).unwrap(),
-            vec!["/r/o/o/x.h.lzo"]
+            vec![listed]
         );
         assert!(read_answer(&mut &b"ARGC00000000"[..], &Limits::default())
             .unwrap()

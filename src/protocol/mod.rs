@@ -62,7 +62,6 @@ pub enum ProtoError {
         limit: u64,
     },
     BadVersion(u32),
-    NotUtf8(&'static str),
     Lzo(&'static str),
     Io(std::io::Error),
     /// The daemon's access list does not include us (its refusal line).
@@ -83,7 +82,6 @@ impl fmt::Display for ProtoError {
                 write!(f, "{what} of {len} exceeds the limit of {limit}")
             }
             ProtoError::BadVersion(v) => write!(f, "can't handle requested protocol version {v}"),
-            ProtoError::NotUtf8(what) => write!(f, "{what} is not valid UTF-8"),
             ProtoError::Lzo(why) => write!(f, "bad LZO data: {why}"),
             ProtoError::Io(e) => f.write_str(&crate::errtext::reason(e)),
             ProtoError::AccessDenied(d) => write!(f, "{d}"),

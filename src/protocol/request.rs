@@ -5,22 +5,27 @@
 //! decoder by the daemon's event loop: it accepts whatever bytes have arrived
 //! and never allocates more than has actually been received.
 
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
 use super::token::{self, TOKEN_LEN};
 use super::{check_len, lzo, Limits, ProtoError, MAX_VERSION};
 
-/// One file or symlink shipped in a pump request.
+/// One file or symlink shipped in a pump request. Names, the argv and the
+/// working directory are bytes on the wire, as in distcc: a file name need
+/// not be UTF-8.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PumpEntry {
-    File { name: String, data: Vec<u8> },
-    Link { name: String, target: String },
+    File { name: OsString, data: Vec<u8> },
+    Link { name: OsString, target: OsString },
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Request {
     pub version: u32,
-    pub argv: Vec<String>,
+    pub argv: Vec<OsString>,
     /// v3 only: the client's working directory.
-    pub cwd: Option<String>,
+    pub cwd: Option<OsString>,
     /// v1/v2: the preprocessed source, decompressed.
     pub doti: Vec<u8>,
     /// v3 only.
@@ -28,7 +33,7 @@ pub struct Request {
 }
 
 /// DIST + ARGC + ARGV…, sent while the client's cpp still runs.
-pub fn encode_header(version: u32, cwd: Option<&str>, argv: &[String]) -> Vec<u8> {
+pub fn encode_header(version: u32, cwd: Option<&OsStr>, argv: &[OsString]) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + argv.iter().map(|a| a.len() + 12).sum::<usize>());
     token::put(&mut out, token::DIST, version);
     if let Some(cwd) = cwd {
@@ -105,7 +110,7 @@ pub struct RequestDecoder {
     argc: u32,
     argv_bytes: usize,
     nfil: u32,
-    pending_name: Option<String>,
+    pending_name: Option<OsString>,
     partial: Vec<u8>,
     /// Bytes of the current body received so far.
     received: usize,
@@ -142,12 +147,12 @@ impl RequestDecoder {
     }
 
     /// v3: the client's working directory (sent before the argv).
-    pub fn cwd(&self) -> Option<&str> {
+    pub fn cwd(&self) -> Option<&OsStr> {
         self.req.cwd.as_deref()
     }
 
     /// The argv so far (complete once the decoder is past ARGV).
-    pub fn argv(&self) -> &[String] {
+    pub fn argv(&self) -> &[OsString] {
         &self.req.argv
     }
 
@@ -271,8 +276,8 @@ impl RequestDecoder {
             Body::File if (self.req.files.len() as u32) + 1 < self.nfil => {
                 // Count the skipped file so NFIL still ends the request.
                 self.req.files.push(PumpEntry::Link {
-                    name: String::new(),
-                    target: String::new(),
+                    name: OsString::new(),
+                    target: OsString::new(),
                 });
                 Phase::Name
             }
@@ -360,16 +365,14 @@ impl RequestDecoder {
     }
 
     fn finish_body(&mut self, what: Body, body: Vec<u8>) -> Result<(), ProtoError> {
-        fn text(what: &'static str, b: Vec<u8>) -> Result<String, ProtoError> {
-            String::from_utf8(b).map_err(|_| ProtoError::NotUtf8(what))
-        }
+        let text = OsString::from_vec;
         match what {
             Body::Cdir => {
-                self.req.cwd = Some(text("CDIR", body)?);
+                self.req.cwd = Some(text(body));
                 self.phase = Phase::Argc;
             }
             Body::Argv => {
-                self.req.argv.push(text("ARGV", body)?);
+                self.req.argv.push(text(body));
                 self.phase = if self.req.argv.len() < self.argc as usize {
                     Phase::Argv
                 } else if self.req.version >= 3 {
@@ -387,7 +390,7 @@ impl RequestDecoder {
                 self.phase = Phase::Done;
             }
             Body::Name => {
-                self.pending_name = Some(text("NAME", body)?);
+                self.pending_name = Some(text(body));
                 self.phase = Phase::FileOrLink;
             }
             Body::File | Body::Link => {
@@ -400,7 +403,7 @@ impl RequestDecoder {
                 } else {
                     PumpEntry::Link {
                         name,
-                        target: text("LINK", body)?,
+                        target: text(body),
                     }
                 };
                 self.req.files.push(entry);
@@ -419,8 +422,8 @@ impl RequestDecoder {
 mod tests {
     use super::*;
 
-    fn argv(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
+    fn argv(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
     }
 
     fn plain(version: u32) -> (Vec<u8>, Request) {
@@ -493,7 +496,7 @@ mod tests {
     #[test]
     fn v3_pump_request() {
         let a = argv(&["gcc", "-c", "p.c", "-o", "p.o"]);
-        let mut wire = encode_header(3, Some("/tmp/dt"), &a);
+        let mut wire = encode_header(3, Some("/tmp/dt".as_ref()), &a);
         token::put(&mut wire, token::NFIL, 3);
         token::put_bytes(&mut wire, token::NAME, b"/tmp/dt/p.c").unwrap();
         token::put_bytes(&mut wire, token::FILE, &lzo::compress(b"int x;\n")).unwrap();
@@ -502,7 +505,7 @@ mod tests {
         token::put_bytes(&mut wire, token::NAME, b"/usr/include").unwrap();
         token::put_bytes(&mut wire, token::LINK, b"../../usr/include").unwrap();
         let r = decode_all(&wire, 3).unwrap();
-        assert_eq!(r.cwd.as_deref(), Some("/tmp/dt"));
+        assert_eq!(r.cwd, Some("/tmp/dt".into()));
         assert_eq!(r.argv, a);
         assert_eq!(
             r.files,
@@ -562,7 +565,7 @@ mod tests {
             ..Limits::default()
         };
         let mut d = RequestDecoder::new(limits);
-        let a: Vec<String> = (0..20).map(|_| "x".repeat(10)).collect();
+        let a: Vec<OsString> = (0..20).map(|_| "x".repeat(10).into()).collect();
         let wire = encode_header(1, None, &a);
         assert!(matches!(d.feed(&wire), Err(ProtoError::TooLarge { .. })));
     }
@@ -591,20 +594,47 @@ mod tests {
     }
 
     #[test]
-    fn non_utf8_argument() {
-        let mut wire = Vec::new();
-        token::put(&mut wire, token::DIST, 1);
-        token::put(&mut wire, token::ARGC, 1);
-        token::put_bytes(&mut wire, token::ARGV, b"\xff\xfe").unwrap();
-        assert!(matches!(
-            decode_all(&wire, 1000),
-            Err(ProtoError::NotUtf8("ARGV"))
-        ));
+    fn non_utf8_bytes_pass_through() {
+        // distcc sends arguments, the cwd and file names as bytes: a
+        // Latin-1 file name must arrive as it was sent, both ways.
+        let a = vec![
+            OsString::from("gcc"),
+            OsString::from_vec(b"-DN=\"caf\xe9\"".to_vec()),
+            OsString::from_vec(b"caf\xe9.c".to_vec()),
+        ];
+        let cwd = OsStr::from_bytes(b"/src/\xff");
+        let mut wire = encode_header(3, Some(cwd), &a);
+        assert!(contains(&wire, b"ARGV00000006caf\xe9.c"));
+        put_nfil(&mut wire, 2);
+        let name = OsString::from_vec(b"/src/\xff/caf\xe9.c".to_vec());
+        let data = lzo::compress(b"int x;\n");
+        let file = PumpEntry::File {
+            name: name.clone(),
+            data: data.clone(),
+        };
+        put_entry(&mut wire, &file).unwrap();
+        let link = PumpEntry::Link {
+            name: OsString::from_vec(b"/inc\xff".to_vec()),
+            target: OsString::from_vec(b"../\xfe".to_vec()),
+        };
+        put_entry(&mut wire, &link).unwrap();
+        let r = decode_all(&wire, 5).unwrap();
+        assert_eq!(r.argv, a);
+        assert_eq!(r.cwd.as_deref(), Some(cwd));
+        let text = PumpEntry::File {
+            name,
+            data: b"int x;\n".to_vec(),
+        };
+        assert_eq!(r.files, vec![text, link]);
+    }
+
+    fn contains(hay: &[u8], needle: &[u8]) -> bool {
+        hay.windows(needle.len()).any(|w| w == needle)
     }
 
     #[test]
     fn file_or_link_must_follow_name() {
-        let mut wire = encode_header(3, Some("/"), &argv(&["gcc"]));
+        let mut wire = encode_header(3, Some("/".as_ref()), &argv(&["gcc"]));
         token::put(&mut wire, token::NFIL, 1);
         token::put_bytes(&mut wire, token::NAME, b"/x").unwrap();
         token::put(&mut wire, token::DOTI, 0);

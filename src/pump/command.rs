@@ -108,9 +108,11 @@ fn stop_server(pid: nix::unistd::Pid, dir: &Path) {
             }
         }
     }
-    if let Ok(top) = std::fs::read_to_string(dir.join(MIRROR_NAME)) {
-        if top.contains("include_server") {
-            let _ = std::fs::remove_dir_all(top.trim());
+    if let Ok(top) = std::fs::read(dir.join(MIRROR_NAME)) {
+        // Bytes, as written: $TMPDIR need not be UTF-8.
+        if top.windows(14).any(|w| w == b"include_server") {
+            use std::os::unix::ffi::OsStringExt;
+            let _ = std::fs::remove_dir_all(std::ffi::OsString::from_vec(top));
         }
     }
 }
@@ -127,14 +129,16 @@ fn check_hosts() -> Result<(), String> {
     }
 }
 
-pub fn main(args: Vec<String>) -> i32 {
+/// `args`: `--startup`, `--shutdown`, or the command to run under the
+/// include server (bytes as given: it is executed).
+pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
     crate::logging::init(
         "pump",
         crate::logging::Target::Stderr,
         log::LevelFilter::Warn,
     );
-    match args.first().map(String::as_str) {
-        None | Some("--help") | Some("-h") => {
+    match args.first().map(|a| a.to_str()) {
+        None | Some(Some("--help")) | Some(Some("-h")) => {
             print!("{USAGE}");
             return if args.is_empty() {
                 EXIT_BAD_ARGUMENTS
@@ -142,7 +146,7 @@ pub fn main(args: Vec<String>) -> i32 {
                 0
             };
         }
-        Some("--shutdown") => {
+        Some(Some("--shutdown")) => {
             let pid = std::env::var("INCLUDE_SERVER_PID")
                 .ok()
                 .and_then(|p| p.parse::<i32>().ok());
@@ -195,7 +199,7 @@ pub fn main(args: Vec<String>) -> i32 {
     match status {
         Ok(s) => crate::client::local::exit_code(s),
         Err(e) => {
-            eprintln!("pump: cannot run {}: {e}", args[0]);
+            eprintln!("pump: cannot run {}: {e}", args[0].to_string_lossy());
             127
         }
     }

@@ -3,15 +3,16 @@
 //! `CC <flags> -x LANG -E -v -dM /dev/null` per compiler and flag set (and
 //! cached by the scanner: a build asks thousands of times).
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// Where the compiler searches by default, as it prints the directories.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DefaultDirs {
-    pub quote: Vec<String>,
-    pub bracket: Vec<String>,
+    pub quote: Vec<OsString>,
+    pub bracket: Vec<OsString>,
 }
 
 #[derive(Debug, Clone)]
@@ -33,7 +34,7 @@ pub fn query_in(
     compiler: &Path,
     cwd: &Path,
     lang: &str,
-    flags: &[String],
+    flags: &[OsString],
 ) -> Result<CompilerOutput, String> {
     let out = Command::new(compiler)
         .current_dir(cwd)
@@ -60,11 +61,15 @@ pub fn query_in(
         return Err(format!(
             "`{} {} -x {lang} -E -v /dev/null` failed ({}): {last}",
             compiler.display(),
-            flags.join(" "),
+            flags
+                .iter()
+                .map(|f| f.to_string_lossy())
+                .collect::<Vec<_>>()
+                .join(" "),
             out.status
         ));
     }
-    let dirs = parse_search_list(&stderr)?;
+    let dirs = parse_search_list(&out.stderr)?;
     Ok(CompilerOutput {
         dirs,
         predefined: out.stdout,
@@ -73,7 +78,8 @@ pub fn query_in(
 
 /// The directories between `#include "..." search starts here:` /
 /// `#include <...> search starts here:` and `End of search list.`.
-pub fn parse_search_list(stderr: &str) -> Result<DefaultDirs, String> {
+/// Bytes: a directory need not be UTF-8.
+pub fn parse_search_list(stderr: &[u8]) -> Result<DefaultDirs, String> {
     #[derive(PartialEq)]
     enum S {
         Before,
@@ -83,37 +89,38 @@ pub fn parse_search_list(stderr: &str) -> Result<DefaultDirs, String> {
     }
     let mut s = S::Before;
     let mut d = DefaultDirs::default();
-    for line in stderr.lines() {
-        let line = line.trim_end_matches('\r');
-        if line.starts_with("#include \"...\" search starts here:") {
+    for line in stderr.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.starts_with(b"#include \"...\" search starts here:") {
             s = S::Quote;
             continue;
         }
-        if line.starts_with("#include <...> search starts here:") {
+        if line.starts_with(b"#include <...> search starts here:") {
             s = S::Bracket;
             continue;
         }
-        if line.starts_with("End of search list.") {
+        if line.starts_with(b"End of search list.") {
             s = S::Done;
             break;
         }
         if s != S::Quote && s != S::Bracket {
             continue;
         }
-        let Some(dir) = line.strip_prefix(' ') else {
+        let Some(dir) = line.strip_prefix(b" ") else {
             return Err(format!(
-                "unexpected line in the compiler's search list: {line}"
+                "unexpected line in the compiler's search list: {}",
+                String::from_utf8_lossy(line)
             ));
         };
         // clang marks macOS framework dirs; frameworks are not supported,
         // but the dir still is a system dir.
-        let dir = dir.strip_suffix(" (framework directory)").unwrap_or(dir);
+        let dir = dir.strip_suffix(b" (framework directory)").unwrap_or(dir);
         let v = if s == S::Quote {
             &mut d.quote
         } else {
             &mut d.bracket
         };
-        v.push(dir.to_string());
+        v.push(OsString::from_vec(dir.to_vec()));
     }
     if s != S::Done {
         return Err("the compiler printed no include search list (-v)".into());
@@ -124,8 +131,8 @@ pub fn parse_search_list(stderr: &str) -> Result<DefaultDirs, String> {
 /// The compiler as the client would run it: a name is looked up in the
 /// client's PATH (relative entries from its cwd), a path with a slash is
 /// taken relative to the client's cwd.
-pub fn resolve_compiler(argv0: &str, cwd: &Path, path: Option<&OsStr>) -> Option<PathBuf> {
-    if argv0.contains('/') {
+pub fn resolve_compiler(argv0: &OsStr, cwd: &Path, path: Option<&OsStr>) -> Option<PathBuf> {
+    if argv0.as_bytes().contains(&b'/') {
         let p = cwd.join(argv0);
         return p.is_file().then_some(p);
     }
@@ -144,7 +151,7 @@ mod tests {
         let e = "ignoring nonexistent directory \"/x\"\n#include \"...\" search starts here:\n \
                  q\n#include <...> search starts here:\n /usr/lib/gcc/x86_64-linux-gnu/12/include\n \
                  /usr/include\n /Library/Frameworks (framework directory)\nEnd of search list.\n";
-        let d = parse_search_list(e).unwrap();
+        let d = parse_search_list(e.as_bytes()).unwrap();
         assert_eq!(d.quote, ["q"]);
         assert_eq!(
             d.bracket,
@@ -154,6 +161,6 @@ mod tests {
                 "/Library/Frameworks"
             ]
         );
-        assert!(parse_search_list("nothing").is_err());
+        assert!(parse_search_list(b"nothing").is_err());
     }
 }

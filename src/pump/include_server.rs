@@ -4,7 +4,9 @@
 //! answer is a scan against warm caches, far shorter than a compile.
 
 use std::collections::HashSet;
+use std::ffi::{OsStr, OsString};
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -25,10 +27,8 @@ pub struct IncludeServer {
     mirror: Mirror,
 }
 
-fn strings(v: Vec<PathBuf>) -> Vec<String> {
-    v.into_iter()
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect()
+fn strings(v: Vec<PathBuf>) -> Vec<OsString> {
+    v.into_iter().map(PathBuf::into_os_string).collect()
 }
 
 impl IncludeServer {
@@ -45,8 +45,8 @@ impl IncludeServer {
 
     /// The list for one translation unit, in distcc's order: system links,
     /// mirrored links, files, forcing files. Err: why the scan gave up.
-    pub fn answer(&mut self, cwd: &str, argv: &[String]) -> Result<Vec<String>, String> {
-        if cwd.is_empty() || !cwd.starts_with('/') {
+    pub fn answer(&mut self, cwd: &OsStr, argv: &[OsString]) -> Result<Vec<OsString>, String> {
+        if !cwd.as_bytes().starts_with(b"/") {
             return Err("the client sent no absolute working directory".into());
         }
         let closure = self.scanner.scan(Path::new(cwd), argv).map_err(|g| g.0)?;
@@ -131,7 +131,7 @@ pub fn serve(listener: UnixListener, dir: &Path) -> i32 {
     };
     let _ = std::fs::write(
         dir.join(MIRROR_NAME),
-        server.mirror_top().to_string_lossy().as_bytes(),
+        server.mirror_top().as_os_str().as_bytes(),
     );
     let mut log = std::fs::OpenOptions::new()
         .create(true)
@@ -157,7 +157,7 @@ pub fn serve(listener: UnixListener, dir: &Path) -> i32 {
             }
             Err(why) => {
                 let input = crate::args::scan(&argv)
-                    .map(|s| s.input)
+                    .map(|s| s.input.to_string_lossy().into_owned())
                     .unwrap_or_default();
                 let why = why.replace('\n', " ");
                 (Vec::new(), format!("gave-up {input}: {why}\n"))

@@ -205,9 +205,8 @@ impl Mirror {
     pub fn system_link(&mut self, dir: &Path) -> io::Result<PathBuf> {
         let rel = dir.strip_prefix("/").unwrap_or(dir);
         let depth = rel.components().count();
-        let mut target = "../".repeat(MAX_SERVER_ROOT_DEPTH + depth);
-        target.push_str(&rel.to_string_lossy());
-        self.link(dir, Path::new(&target))
+        let target = Path::new(&"../".repeat(MAX_SERVER_ROOT_DEPTH + depth)).join(rel);
+        self.link(dir, &target)
     }
 
     /// Every symlink among the ancestors of `path` (as the compiler names
@@ -288,15 +287,17 @@ impl Mirror {
 
 /// How a pump client turns a listed path back into the NAME it sends:
 /// drop the root's three components, then `.abs`, then `.lzo`.
-pub fn client_name(listed: &str) -> Option<String> {
-    let mut rest = listed;
+pub fn client_name<S: AsRef<std::ffi::OsStr> + ?Sized>(listed: &S) -> Option<std::ffi::OsString> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut rest = listed.as_ref().as_bytes();
     for _ in 0..3 {
-        rest = rest.strip_prefix('/')?;
-        let i = rest.find('/')?;
+        rest = rest.strip_prefix(b"/")?;
+        let i = rest.iter().position(|&b| b == b'/')?;
         rest = &rest[i..];
     }
-    let rest = rest.strip_suffix(".abs").unwrap_or(rest);
-    Some(rest.strip_suffix(".lzo").unwrap_or(rest).to_string())
+    let rest = rest.strip_suffix(b".abs").unwrap_or(rest);
+    let rest = rest.strip_suffix(b".lzo").unwrap_or(rest);
+    Some(std::ffi::OsStr::from_bytes(rest).to_os_string())
 }
 
 #[cfg(test)]
@@ -306,16 +307,16 @@ mod tests {
     #[test]
     fn names_round_trip() {
         assert_eq!(
-            client_name("/dev/shm/tmpX.include_server-1-1/usr/include/x.h.lzo").as_deref(),
-            Some("/usr/include/x.h")
+            client_name("/dev/shm/tmpX.include_server-1-1/usr/include/x.h.lzo"),
+            Some("/usr/include/x.h".into())
         );
         assert_eq!(
-            client_name("/tmp/a/padding/src/p.c.lzo.abs").as_deref(),
-            Some("/src/p.c")
+            client_name("/tmp/a/padding/src/p.c.lzo.abs"),
+            Some("/src/p.c".into())
         );
         assert_eq!(
-            client_name("/tmp/a/padding/usr/include").as_deref(),
-            Some("/usr/include")
+            client_name("/tmp/a/padding/usr/include"),
+            Some("/usr/include".into())
         );
         assert_eq!(client_name("/x"), None);
     }

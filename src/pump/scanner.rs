@@ -139,7 +139,7 @@ struct CompilerKey {
     size: u64,
     mtime: (i64, i64),
     lang: String,
-    flags: Vec<String>,
+    flags: Vec<OsString>,
     env: Vec<Option<OsString>>,
     /// Only when a flag names a relative path.
     cwd: Option<PathBuf>,
@@ -204,7 +204,7 @@ impl Scanner {
     /// `argv` is the full compiler command line as the client would run it
     /// (argv[0] is the compiler), `cwd` the client's working directory;
     /// relative paths in argv are relative to cwd.
-    pub fn scan(&mut self, cwd: &Path, argv: &[String]) -> Result<Closure, GiveUp> {
+    pub fn scan(&mut self, cwd: &Path, argv: &[OsString]) -> Result<Closure, GiveUp> {
         self.scan_with_env(cwd, argv, &|v| std::env::var_os(v))
     }
 
@@ -214,7 +214,7 @@ impl Scanner {
     pub fn scan_with_env(
         &mut self,
         cwd: &Path,
-        argv: &[String],
+        argv: &[OsString],
         env: &dyn Fn(&str) -> Option<OsString>,
     ) -> Result<Closure, GiveUp> {
         self.stats.scans += 1;
@@ -228,7 +228,7 @@ impl Scanner {
     fn scan_inner(
         &mut self,
         cwd: &Path,
-        argv: &[String],
+        argv: &[OsString],
         env: &dyn Fn(&str) -> Option<OsString>,
     ) -> Result<Closure, GiveUp> {
         for v in [
@@ -254,7 +254,10 @@ impl Scanner {
             }
         };
         if crate::args::is_preprocessed(&scan.input) {
-            return give_up(format!("{}: already preprocessed", scan.input));
+            return give_up(format!(
+                "{}: already preprocessed",
+                scan.input.to_string_lossy()
+            ));
         }
         let opts = searchpath::parse(&scan.argv, scan.input_index).map_err(GiveUp)?;
         for v in compiler_dirs::ENV_AFFECTING {
@@ -270,7 +273,7 @@ impl Scanner {
             match std::fs::metadata(path_of(&abs_in(&cwdb, n.as_bytes()))) {
                 Ok(m) if m.is_dir() => Some(Some((m.dev(), m.ino()))),
                 Ok(_) => {
-                    not_dirs.push(n.to_string());
+                    not_dirs.push(n.to_string_lossy().into_owned());
                     Some(None)
                 }
                 Err(_) => None,
@@ -282,23 +285,21 @@ impl Scanner {
             return give_up(format!("include dir {n} is not a directory"));
         }
         let mut st = ScanState::new(self, cwdb, chain, compiler, opts);
-        st.clang = scan.argv[0]
-            .rsplit('/')
-            .next()
-            .unwrap_or("")
-            .contains("clang");
+        st.clang = crate::args::basename(scan.argv[0].as_bytes())
+            .windows(5)
+            .any(|w| w == b"clang");
         st.run()
     }
 
     fn compiler(
         &mut self,
-        argv0: &str,
+        argv0: &OsStr,
         cwd: &Path,
         path_env: Option<OsString>,
         opts: &SearchOpts,
     ) -> Result<Arc<Compiler>, GiveUp> {
         let Some(path) = compiler_dirs::resolve_compiler(argv0, cwd, path_env.as_deref()) else {
-            return give_up(format!("compiler {argv0} not found"));
+            return give_up(format!("compiler {} not found", argv0.to_string_lossy()));
         };
         let real =
             std::fs::canonicalize(&path).map_err(|e| GiveUp(format!("{}: {e}", path.display())))?;
@@ -312,14 +313,16 @@ impl Scanner {
                 "--gcc-toolchain",
                 "--gcc-install-dir",
             ];
-            let v = if let Some(eq) = f.split_once('=') {
-                path_opt.contains(&eq.0).then_some(eq.1)
-            } else if path_opt.contains(&f.as_str()) {
-                opts.query_flags.get(i + 1).map(String::as_str)
+            let f = f.as_bytes();
+            let is_path_opt = |o: &[u8]| path_opt.iter().any(|p| p.as_bytes() == o);
+            let v = if let Some(eq) = f.iter().position(|&b| b == b'=') {
+                is_path_opt(&f[..eq]).then_some(&f[eq + 1..])
+            } else if is_path_opt(f) {
+                opts.query_flags.get(i + 1).map(|v| v.as_bytes())
             } else {
-                f.strip_prefix("-B")
+                f.strip_prefix(b"-B")
             };
-            v.is_some_and(|v| !v.starts_with('/'))
+            v.is_some_and(|v| !v.starts_with(b"/"))
         });
         let key = CompilerKey {
             path: real,
@@ -610,11 +613,16 @@ impl<'s> ScanState<'s> {
     }
 
     fn run(&mut self) -> Result<Closure, GiveUp> {
-        let input = self.opts.input.clone().into_bytes();
+        let input = self.opts.input.as_bytes().to_vec();
         let abs = abs_in(&self.cwd, &input);
         let key = match self.probe(&abs)? {
             Probe::File { key, .. } => key,
-            _ => return give_up(format!("{}: no such source file", self.opts.input)),
+            _ => {
+                return give_up(format!(
+                    "{}: no such source file",
+                    self.opts.input.to_string_lossy()
+                ))
+            }
         };
         // The source is shipped whatever directory it is in.
         self.add_file(&abs);
@@ -655,7 +663,7 @@ impl<'s> ScanState<'s> {
                 line: 0,
             })?;
             if !found {
-                return give_up(format!("-include {f}: not found"));
+                return give_up(format!("-include {}: not found", f.to_string_lossy()));
             }
         }
         loop {
@@ -1168,16 +1176,18 @@ impl<'s> ScanState<'s> {
         }
         let mut v = Vec::new();
         for (def, d) in self.opts.defines.clone() {
+            // Bytes: a macro's value need not be UTF-8.
+            let d = d.as_bytes();
             let text = if def {
-                match d.split_once('=') {
-                    Some((n, b)) => format!("#define {n} {b}\n"),
-                    None => format!("#define {d} 1\n"),
+                match d.iter().position(|&b| b == b'=') {
+                    Some(eq) => [b"#define ", &d[..eq], b" ", &d[eq + 1..], b"\n"].concat(),
+                    None => [b"#define ", d, b" 1\n"].concat(),
                 }
             } else {
-                format!("#undef {d}\n")
+                [b"#undef ", d, b"\n"].concat()
             };
-            let p = directives::parse(text.as_bytes(), &mut self.sc.interner)
-                .map_err(|e| GiveUp(format!("-D{d}: {e}")))?;
+            let p = directives::parse(&text, &mut self.sc.interner)
+                .map_err(|e| GiveUp(format!("-D{}: {e}", String::from_utf8_lossy(d))))?;
             v.push((def, p));
         }
         let rc = Arc::new(v);

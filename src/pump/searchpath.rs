@@ -4,30 +4,32 @@
 //! directory that holds a header must be the one gcc picks.
 
 use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 /// The options of a compile that decide what the preprocessor reads.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SearchOpts {
     /// `-iquote`.
-    pub quote: Vec<String>,
+    pub quote: Vec<OsString>,
     /// `-I`, `-iwithprefixbefore`.
-    pub bracket: Vec<String>,
+    pub bracket: Vec<OsString>,
     /// `-isystem`.
-    pub system: Vec<String>,
+    pub system: Vec<OsString>,
     /// `-idirafter`, `-iwithprefix`.
-    pub after: Vec<String>,
+    pub after: Vec<OsString>,
     /// `-imacros` and `-include` files, in order.
-    pub preincludes: Vec<String>,
+    pub preincludes: Vec<OsString>,
     /// `-D` (true) / `-U` (false), in order.
-    pub defines: Vec<(bool, String)>,
+    pub defines: Vec<(bool, OsString)>,
     /// The language of the source: c, c++, objective-c, objective-c++.
     pub lang: String,
     /// Options that can change the compiler's default dirs or predefined
     /// macros; passed to the compiler when asking it, and part of the key.
-    pub query_flags: Vec<String>,
+    pub query_flags: Vec<OsString>,
     /// No compiler default dirs, and no implicit `<stdc-predef.h>`.
     pub nostdinc: bool,
-    pub input: String,
+    pub input: OsString,
 }
 
 /// Options with a separate argument (when not joined) that do not matter
@@ -157,37 +159,48 @@ fn give_up<T>(why: impl Into<String>) -> Result<T, String> {
     Err(why.into())
 }
 
+/// An argument for a message (lossy: never used to find a file).
+fn shown(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(b)
+}
+
+fn os(b: &[u8]) -> OsString {
+    OsString::from_vec(b.to_vec())
+}
+
 /// Read a compile's command line (after `args::scan`: `-Wp,` expanded).
-/// `Err` says why the scanner cannot follow it.
-pub fn parse(argv: &[String], input_index: usize) -> Result<SearchOpts, String> {
+/// `Err` says why the scanner cannot follow it. Arguments are bytes:
+/// directories, macro values and file names need not be UTF-8.
+pub fn parse(argv: &[OsString], input_index: usize) -> Result<SearchOpts, String> {
     let mut o = SearchOpts::default();
     let driver = argv
         .first()
-        .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
+        .map(|a| crate::args::basename(a.as_bytes()).to_vec())
         .unwrap_or_default();
-    let mut lang: Option<String> = None;
-    let mut input_lang: Option<String> = None;
-    let mut iprefix: Option<String> = None;
+    let mut lang: Option<Vec<u8>> = None;
+    let mut input_lang: Option<Vec<u8>> = None;
+    let mut iprefix: Option<Vec<u8>> = None;
     // Canonicalize long options first: `--opt=v` / `--opt v`.
-    let mut args: Vec<String> = Vec::with_capacity(argv.len());
+    let mut args: Vec<Vec<u8>> = Vec::with_capacity(argv.len());
     let mut index_map: Vec<usize> = Vec::new();
     for a in argv {
+        let a = a.as_bytes();
         index_map.push(args.len());
-        if let Some(long) = a.strip_prefix("--") {
-            let (name, val) = match long.split_once('=') {
-                Some((n, v)) => (format!("--{n}"), Some(v)),
-                None => (a.clone(), None),
+        if let Some(long) = a.strip_prefix(b"--") {
+            let (name, val) = match long.iter().position(|&b| b == b'=') {
+                Some(eq) => ([b"--", &long[..eq]].concat(), Some(&long[eq + 1..])),
+                None => (a.to_vec(), None),
             };
-            if let Some(&(_, short)) = LONG_ALIASES.iter().find(|(l, _)| *l == name) {
+            if let Some(&(_, short)) = LONG_ALIASES.iter().find(|(l, _)| l.as_bytes() == name) {
                 match (short, val) {
                     ("--sysroot" | "--target" | "-std", Some(v)) => {
-                        args.push(format!("{short}={v}"));
+                        args.push([short.as_bytes(), b"=", v].concat());
                     }
                     (_, Some(v)) => {
-                        args.push(short.to_string());
-                        args.push(v.to_string());
+                        args.push(short.as_bytes().to_vec());
+                        args.push(v.to_vec());
                     }
-                    (_, None) => args.push(short.to_string()),
+                    (_, None) => args.push(short.as_bytes().to_vec()),
                 }
                 continue;
             }
@@ -201,205 +214,209 @@ pub fn parse(argv: &[String], input_index: usize) -> Result<SearchOpts, String> 
                 "--sys",
                 "--pre",
             ] {
-                if name.starts_with(p) {
-                    return give_up(format!("{a}: unrecognised preprocessor option"));
+                if name.starts_with(p.as_bytes()) {
+                    return give_up(format!("{}: unrecognised preprocessor option", shown(a)));
                 }
             }
         }
-        args.push(a.clone());
+        args.push(a.to_vec());
     }
     let input_index = index_map.get(input_index).copied().unwrap_or(usize::MAX);
     let mut i = 1;
     while i < args.len() {
         let a = args[i].clone();
+        let a = a.as_slice();
+        let at = |p: &str| a.starts_with(p.as_bytes());
+        let sa = shown(a);
         i += 1;
         if i - 1 == input_index {
-            o.input = a.clone();
+            o.input = os(a);
             input_lang = lang.clone();
             continue;
         }
-        if a.starts_with('@') {
-            return give_up(format!("{a}: response files are not supported"));
+        if at("@") {
+            return give_up(format!("{sa}: response files are not supported"));
         }
-        if !a.starts_with('-') || a == "-" {
+        if !at("-") || a == b"-" {
             continue;
         }
         // The value of an option that is joined or in the next argument.
-        let mut value = |name: &str| -> Result<String, String> {
+        let mut value = |name: &str| -> Result<Vec<u8>, String> {
             let joined = &a[name.len()..];
             if !joined.is_empty() {
-                return Ok(joined.to_string());
+                return Ok(joined.to_vec());
             }
             match args.get(i) {
                 Some(v) => {
                     i += 1;
                     Ok(v.clone())
                 }
-                None => give_up(format!("{a}: missing argument")),
+                None => give_up(format!("{sa}: missing argument")),
             }
         };
-        if a == "-I-" {
+        if a == b"-I-" {
             return give_up("-I- (obsolete quote/bracket split) is not supported");
         }
-        if let Some(_rest) = a.strip_prefix("-I") {
+        if at("-I") {
             let d = value("-I")?;
-            check_dir(&a, &d)?;
-            o.bracket.push(d);
+            check_dir(&sa, &d)?;
+            o.bracket.push(os(&d));
             continue;
         }
-        if a.starts_with("-D") || a.starts_with("-U") {
-            let v = value(&a[..2])?;
+        if at("-D") || at("-U") {
+            let opt = &sa[..2];
+            let v = value(opt)?;
             // The scanner reads `-DX=v` as the line `#define X v`.
-            if v.contains(['\n', '\r']) {
+            if v.contains(&b'\n') || v.contains(&b'\r') {
                 // escape_default, not {:?}: the ARM build prints no Debug.
                 return give_up(format!(
-                    "{}\"{}\": a macro with a newline",
-                    &a[..2],
-                    v.escape_default()
+                    "{opt}\"{}\": a macro with a newline",
+                    shown(&v).escape_default()
                 ));
             }
-            o.defines.push((a.starts_with("-D"), v));
+            o.defines.push((at("-D"), os(&v)));
             continue;
         }
-        if a.starts_with("-x") {
+        if at("-x") {
             let v = value("-x")?;
-            lang = (v != "none").then_some(v);
+            lang = (v != b"none").then_some(v);
             continue;
         }
-        if a.starts_with("-i") {
-            let Some(&(name, what)) = I_OPTIONS.iter().find(|(n, _)| a.starts_with(n)) else {
-                return give_up(format!("{a}: unrecognised preprocessor option"));
+        if at("-i") {
+            let Some(&(name, what)) = I_OPTIONS.iter().find(|(n, _)| at(n)) else {
+                return give_up(format!("{sa}: unrecognised preprocessor option"));
             };
             if what == IOpt::GiveUp {
-                return give_up(format!("{a} is not supported"));
+                return give_up(format!("{sa} is not supported"));
             }
             if what == IOpt::Ignore {
                 continue;
             }
             let joined = a.len() > name.len();
             let v = value(name)?;
-            if joined && v.starts_with('-') {
-                return give_up(format!("{a}: unrecognised preprocessor option"));
+            if joined && v.starts_with(b"-") {
+                return give_up(format!("{sa}: unrecognised preprocessor option"));
             }
             match what {
                 IOpt::Quote => {
-                    check_dir(&a, &v)?;
-                    o.quote.push(v)
+                    check_dir(&sa, &v)?;
+                    o.quote.push(os(&v))
                 }
                 IOpt::System => {
-                    check_dir(&a, &v)?;
-                    o.system.push(v)
+                    check_dir(&sa, &v)?;
+                    o.system.push(os(&v))
                 }
                 IOpt::After => {
-                    check_dir(&a, &v)?;
-                    o.after.push(v)
+                    check_dir(&sa, &v)?;
+                    o.after.push(os(&v))
                 }
-                IOpt::Include | IOpt::Imacros => o.preincludes.push(v),
+                IOpt::Include | IOpt::Imacros => o.preincludes.push(os(&v)),
                 IOpt::Prefix => iprefix = Some(v),
                 IOpt::WithPrefix | IOpt::WithPrefixBefore => {
                     let Some(p) = &iprefix else {
                         return give_up(format!(
-                            "{a} without -iprefix (uses the compiler's own prefix)"
+                            "{sa} without -iprefix (uses the compiler's own prefix)"
                         ));
                     };
-                    let d = format!("{p}{v}");
-                    check_dir(&a, &d)?;
+                    let d = [p.as_slice(), &v].concat();
+                    check_dir(&sa, &d)?;
                     if what == IOpt::WithPrefix {
-                        o.after.push(d)
+                        o.after.push(os(&d))
                     } else {
-                        o.bracket.push(d)
+                        o.bracket.push(os(&d))
                     }
                 }
                 IOpt::Query => {
-                    o.query_flags.push(name.to_string());
-                    o.query_flags.push(v);
+                    o.query_flags.push(name.into());
+                    o.query_flags.push(os(&v));
                 }
                 IOpt::Ignore | IOpt::GiveUp => {}
             }
             continue;
         }
-        if SKIP_WITH_ARG.contains(&a.as_str()) {
+        if SKIP_WITH_ARG.iter().any(|s| a == s.as_bytes()) {
             i += 1;
             continue;
         }
-        match a.as_str() {
-            "-nostdinc" => {
+        match a {
+            b"-nostdinc" => {
                 o.nostdinc = true;
-                o.query_flags.push(a);
+                o.query_flags.push(os(a));
                 continue;
             }
-            "-nostdinc++"
-            | "-nostdlibinc"
-            | "-nobuiltininc"
-            | "-undef"
-            | "-ansi"
-            | "-pthread"
-            | "-pthreads"
-            | "-trigraphs"
-            | "-no-canonical-prefixes" => {
-                o.query_flags.push(a);
+            b"-nostdinc++"
+            | b"-nostdlibinc"
+            | b"-nobuiltininc"
+            | b"-undef"
+            | b"-ansi"
+            | b"-pthread"
+            | b"-pthreads"
+            | b"-trigraphs"
+            | b"-no-canonical-prefixes" => {
+                o.query_flags.push(os(a));
                 continue;
             }
-            "-traditional" | "-traditional-cpp" => {
-                return give_up(format!("{a}: traditional preprocessing is not supported"))
+            b"-traditional" | b"-traditional-cpp" => {
+                return give_up(format!("{sa}: traditional preprocessing is not supported"))
             }
-            "-remap" => return give_up("-remap is not supported"),
-            "-Xpreprocessor" | "-Xclang" => {
-                return give_up(format!("{a}: options passed straight to the preprocessor"))
+            b"-remap" => return give_up("-remap is not supported"),
+            b"-Xpreprocessor" | b"-Xclang" => {
+                return give_up(format!("{sa}: options passed straight to the preprocessor"))
             }
-            "-arch" => return give_up("-arch (Darwin) is not supported"),
-            "-target" | "-isysroot" | "--sysroot" | "-B" | "-b" | "-V" | "-resource-dir" => {
+            b"-arch" => return give_up("-arch (Darwin) is not supported"),
+            b"-target" | b"-isysroot" | b"--sysroot" | b"-B" | b"-b" | b"-V" | b"-resource-dir" => {
                 let v = args.get(i).cloned().unwrap_or_default();
                 i += 1;
-                o.query_flags.push(a);
-                o.query_flags.push(v);
+                o.query_flags.push(os(a));
+                o.query_flags.push(os(&v));
                 continue;
             }
             _ => {}
         }
-        if a.starts_with("-F") || a.starts_with("-iframework") {
-            return give_up(format!("{a}: framework dirs are not supported"));
+        if at("-F") || at("-iframework") {
+            return give_up(format!("{sa}: framework dirs are not supported"));
         }
-        if a.starts_with("-specs") || a.starts_with("--specs") {
-            return give_up(format!("{a}: spec files are not supported"));
+        if at("-specs") || at("--specs") {
+            return give_up(format!("{sa}: spec files are not supported"));
         }
-        if let Some(f) = a.strip_prefix("-finput-charset=") {
+        if let Some(f) = a.strip_prefix(b"-finput-charset=") {
             let f = f.to_ascii_lowercase();
-            if f != "utf-8" && f != "utf8" {
-                return give_up(format!("{a}: only UTF-8 sources are supported"));
+            if f != b"utf-8" && f != b"utf8" {
+                return give_up(format!("{sa}: only UTF-8 sources are supported"));
             }
             continue;
         }
-        if a.starts_with("-f") {
-            if F_GIVE_UP.iter().any(|p| a.starts_with(p)) {
-                return give_up(format!("{a} is not supported"));
+        if at("-f") {
+            if F_GIVE_UP.iter().any(|p| at(p)) {
+                return give_up(format!("{sa} is not supported"));
             }
-            if !F_NOT_QUERIED.iter().any(|p| a.starts_with(p)) {
-                o.query_flags.push(a);
+            if !F_NOT_QUERIED.iter().any(|p| at(p)) {
+                o.query_flags.push(os(a));
             }
             continue;
         }
-        let queried = a.starts_with("-m")
-            || a.starts_with("-O")
-            || a.starts_with("-std=")
-            || a.starts_with("--sysroot=")
-            || a.starts_with("--target=")
-            || a.starts_with("-stdlib=")
-            || a.starts_with("--gcc-toolchain=")
-            || a.starts_with("--gcc-install-dir=")
-            || a.starts_with("-resource-dir=")
-            || a.starts_with("--rtlib=")
-            || (a.starts_with("-B") && a.len() > 2);
+        let queried = at("-m")
+            || at("-O")
+            || at("-std=")
+            || at("--sysroot=")
+            || at("--target=")
+            || at("-stdlib=")
+            || at("--gcc-toolchain=")
+            || at("--gcc-install-dir=")
+            || at("-resource-dir=")
+            || at("--rtlib=")
+            || (at("-B") && a.len() > 2);
         if queried {
-            o.query_flags.push(a);
+            o.query_flags.push(os(a));
         }
     }
     if o.input.is_empty() {
         return give_up("no source file");
     }
     o.lang = match input_lang {
-        Some(l) => l,
-        None => lang_of(&o.input, &driver)?,
+        // Languages are ASCII words: anything else is not one of ours.
+        Some(l) => shown(&l).into_owned(),
+        None => lang_of(o.input.as_bytes(), &driver)?,
     };
     match o.lang.as_str() {
         "c" | "c++" | "objective-c" | "objective-c++" => {}
@@ -410,34 +427,38 @@ pub fn parse(argv: &[String], input_index: usize) -> Result<SearchOpts, String> 
 
 /// gcc's language for a source by its extension; `g++`/`clang++` compile
 /// `.c` files as C++.
-fn lang_of(input: &str, driver: &str) -> Result<String, String> {
-    let cxx_driver = driver.contains("++");
-    let ext = input.rsplit('/').next().unwrap_or(input);
-    let ext = ext.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+fn lang_of(input: &[u8], driver: &[u8]) -> Result<String, String> {
+    let cxx_driver = driver.windows(2).any(|w| w == b"++");
+    let base = crate::args::basename(input);
+    let ext = match base.iter().rposition(|&b| b == b'.') {
+        Some(i) => &base[i + 1..],
+        None => b"",
+    };
     Ok(match ext {
-        "c" if cxx_driver => "c++",
-        "c" => "c",
-        "cc" | "cpp" | "cxx" | "cp" | "c++" | "C" | "CPP" => "c++",
-        "m" if cxx_driver => "objective-c++",
-        "m" => "objective-c",
-        "mm" | "M" => "objective-c++",
-        "i" | "ii" | "mi" | "mii" => {
-            return give_up(format!("{input}: already preprocessed"));
+        b"c" if cxx_driver => "c++",
+        b"c" => "c",
+        b"cc" | b"cpp" | b"cxx" | b"cp" | b"c++" | b"C" | b"CPP" => "c++",
+        b"m" if cxx_driver => "objective-c++",
+        b"m" => "objective-c",
+        b"mm" | b"M" => "objective-c++",
+        b"i" | b"ii" | b"mi" | b"mii" => {
+            return give_up(format!("{}: already preprocessed", shown(input)));
         }
-        _ => return give_up(format!("{input}: unknown source language")),
+        _ => return give_up(format!("{}: unknown source language", shown(input))),
     }
     .to_string())
 }
 
 /// `=dir` and `$SYSROOT/dir` are relative to the sysroot, which the scanner
 /// does not compute; an empty dir is the cwd in a way gcc documents poorly.
-fn check_dir(opt: &str, d: &str) -> Result<(), String> {
+fn check_dir(opt: &str, d: &[u8]) -> Result<(), String> {
     if d.is_empty() {
         return give_up(format!("{opt}: empty directory"));
     }
-    if d.starts_with('=') || d.starts_with("$SYSROOT") {
+    if d.starts_with(b"=") || d.starts_with(b"$SYSROOT") {
         return give_up(format!(
-            "{opt} {d}: sysroot-relative dirs are not supported"
+            "{opt} {}: sysroot-relative dirs are not supported",
+            shown(d)
         ));
     }
     Ok(())
@@ -446,7 +467,7 @@ fn check_dir(opt: &str, d: &str) -> Result<(), String> {
 /// One directory of the search chain, spelled as gcc uses it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainDir {
-    pub name: String,
+    pub name: OsString,
     /// A system dir (`-isystem`, `-idirafter`, a default): gcc shortens the
     /// names of files found there to their real path when that is shorter.
     pub sysp: bool,
@@ -471,11 +492,11 @@ pub type DirId = Option<Option<(u64, u64)>>;
 pub fn build_chain(
     o: &SearchOpts,
     defaults: &super::compiler_dirs::DefaultDirs,
-    mut stat: impl FnMut(&str) -> DirId,
+    mut stat: impl FnMut(&OsStr) -> DirId,
 ) -> Chain {
-    let mut ids: HashMap<String, DirId> = HashMap::new();
-    let mut id = |n: &str| -> DirId { *ids.entry(n.to_string()).or_insert_with(|| stat(n)) };
-    let mk = |names: &[String], sysp: bool, default: bool| -> Vec<ChainDir> {
+    let mut ids: HashMap<OsString, DirId> = HashMap::new();
+    let mut id = |n: &OsStr| -> DirId { *ids.entry(n.to_os_string()).or_insert_with(|| stat(n)) };
+    let mk = |names: &[OsString], sysp: bool, default: bool| -> Vec<ChainDir> {
         names
             .iter()
             .map(|n| ChainDir {
@@ -500,7 +521,7 @@ pub fn build_chain(
         chain: Vec<ChainDir>,
         system: &[(ChainDir, (u64, u64))],
         join: Option<(u64, u64)>,
-        id: &mut dyn FnMut(&str) -> DirId,
+        id: &mut dyn FnMut(&OsStr) -> DirId,
     ) -> Vec<(ChainDir, (u64, u64))> {
         let n = chain.len();
         let mut kept: Vec<(ChainDir, (u64, u64))> = Vec::new();
@@ -543,15 +564,18 @@ mod tests {
     use super::super::compiler_dirs::DefaultDirs;
     use super::*;
 
-    fn v(s: &str) -> Vec<String> {
-        s.split_whitespace().map(String::from).collect()
+    fn v(s: &str) -> Vec<OsString> {
+        s.split_whitespace().map(OsString::from).collect()
     }
 
     fn p(s: &str) -> Result<SearchOpts, String> {
         let a = v(s);
         let idx = a
             .iter()
-            .position(|x| x.ends_with(".c") || x.ends_with(".cc"))
+            .position(|x| {
+                let x = x.to_string_lossy();
+                x.ends_with(".c") || x.ends_with(".cc")
+            })
             .unwrap();
         parse(&a, idx)
     }
@@ -606,8 +630,8 @@ mod tests {
     fn dedup_rules() {
         // (dev, ino) by name: a and ./a are the same dir; /usr/include is a
         // default.
-        let stat = |n: &str| -> DirId {
-            match n {
+        let stat = |n: &OsStr| -> DirId {
+            match n.to_str().unwrap_or("") {
                 "a" | "./a" => Some(Some((1, 1))),
                 "b" => Some(Some((1, 2))),
                 "/usr/include" => Some(Some((1, 3))),
@@ -623,7 +647,11 @@ mod tests {
         let chain = |s: &str| {
             let o = p(&format!("gcc {s} -c x.c")).unwrap();
             let c = build_chain(&o, &defaults, stat);
-            let names: Vec<String> = c.dirs.iter().map(|d| d.name.clone()).collect();
+            let names: Vec<String> = c
+                .dirs
+                .iter()
+                .map(|d| d.name.to_string_lossy().into_owned())
+                .collect();
             (names.join(" "), c.bracket_start)
         };
         assert_eq!(chain("-I/usr/include").0, "/gcc/include /usr/include");
