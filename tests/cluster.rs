@@ -503,9 +503,8 @@ fn client_outside_the_allowed_subnet_is_refused() {
                         assert!(err.contains(&format!("{name} {why}")), "{err}")
                     }
                     (Kind::Stock, Kind::Tiny) => assert!(
-                        err.lines()
-                            .any(|l| l.contains("error context: \"tinydccd: ")
-                                && l.ends_with(&format!(" {why}\""))),
+                        err.lines().any(|l| l.contains("error context: \"distccd: ")
+                            && l.ends_with(&format!(" {why}\""))),
                         "{err}"
                     ),
                     (Kind::Tiny, Kind::Stock) => assert!(

@@ -140,7 +140,7 @@ fn tcp_peer_outside_allow_is_told() {
     client.read_to_end(&mut got).unwrap();
     assert_eq!(
         text(&got),
-        "tinydccd: 127.0.0.1 refused this client (127.0.0.1 is not in its --allow list)\n"
+        "distccd: 127.0.0.1 refused this client (127.0.0.1 is not in its --allow list)\n"
     );
     drop(client);
     let mut err = String::new();

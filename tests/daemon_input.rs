@@ -242,7 +242,7 @@ fn refuses_clients_outside_allow() {
 
 /// What a tinydcc daemon sends a client outside its access list.
 fn refusal(client: &str) -> String {
-    format!("tinydccd: 127.0.0.1 refused this client ({client} is not in its --allow list)")
+    format!("distccd: 127.0.0.1 refused this client ({client} is not in its --allow list)")
 }
 
 /// A TCP connection to `port` from the local address `from` (any of

@@ -353,7 +353,7 @@ fn success_without_an_object_is_a_failure() {
             &request_v1(&[name, "-c", "x.c", "-o", "x.o"], b"int x;\n"),
             Duration::from_secs(30),
         );
-        let serr = format!("tinydccd: {why}\n");
+        let serr = format!("distccd: {why}\n");
         let want = format!(
             "DONE00000001STAT00006b00SERR{:08x}{serr}SOUT00000000DOTO00000000",
             serr.len()

@@ -548,7 +548,7 @@ fn fail_without_object(reply: &mut Reply, why: &str) {
     reply.dotd = None;
     reply
         .stderr
-        .extend_from_slice(format!("tinydccd: {why}\n").as_bytes());
+        .extend_from_slice(format!("distccd: {why}\n").as_bytes());
 }
 
 /// distccd's per-job log line for a compile that exited 0 but left no
@@ -615,7 +615,7 @@ pub fn refusal_reply(version: u32, r: &Refusal) -> Reply {
     Reply {
         version,
         status: w_exitcode(r.code),
-        stderr: format!("tinydccd: job refused: {}\n", r.why).into_bytes(),
+        stderr: format!("distccd: job refused: {}\n", r.why).into_bytes(),
         ..Default::default()
     }
 }

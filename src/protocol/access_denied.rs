@@ -4,7 +4,7 @@
 //! protocol derailment, so the user sees why; tinydcc's client recognises
 //! the exact line and says so in its own words.
 //!
-//! Wire form: `tinydccd: SERVER refused this client (CLIENT is not in its
+//! Wire form: `distccd: SERVER refused this client (CLIENT is not in its
 //! --allow list)\n`, both addresses as IPs. Printable ASCII up to the
 //! newline and well under the ~199 bytes a stock client shows.
 
@@ -16,7 +16,7 @@ use super::token::TOKEN_LEN;
 
 /// No reply ever starts like this ("DONE" does): cheap to spot in the
 /// first 12 bytes.
-const PREFIX: &str = "tinydccd: ";
+const PREFIX: &str = "distccd: ";
 const MIDDLE: &str = " refused this client (";
 const SUFFIX: &str = " is not in its --allow list)";
 /// The longest line accepted, newline included (two full IPv6 addresses
@@ -114,7 +114,7 @@ mod tests {
         }
         assert_eq!(
             line(&denied("127.0.0.1", "198.18.1.5")),
-            b"tinydccd: 127.0.0.1 refused this client (198.18.1.5 is not in its --allow list)\n"
+            b"distccd: 127.0.0.1 refused this client (198.18.1.5 is not in its --allow list)\n"
         );
     }
 
@@ -131,13 +131,13 @@ mod tests {
     #[test]
     fn anything_else_is_not_a_refusal() {
         for bad in [
-            &b"tinydccd: 127.0.0.1 refused this client (127.0.0.1 is not in its --allow list)"[..],
-            b"tinydccd: 127.0.0.1 refused this client (127.0.0.1 is not in its --allow list) \n",
-            b"tinydccd: example refused this client (127.0.0.1 is not in its --allow list)\n",
-            b"tinydccd: 127.0.0.1 refused this client (127.0.0.1/8 is not in its --allow list)\n",
-            b"tinydccd: 127.0.0.1 refused this client (127.0.0.1 is in its --allow list)\n",
-            b"tinydccd: oops\n",
-            b"tinydccd: 127.0.0.1\0refused this client (127.0.0.1 is not in its --allow list)\n",
+            &b"distccd: 127.0.0.1 refused this client (127.0.0.1 is not in its --allow list)"[..],
+            b"distccd: 127.0.0.1 refused this client (127.0.0.1 is not in its --allow list) \n",
+            b"distccd: example refused this client (127.0.0.1 is not in its --allow list)\n",
+            b"distccd: 127.0.0.1 refused this client (127.0.0.1/8 is not in its --allow list)\n",
+            b"distccd: 127.0.0.1 refused this client (127.0.0.1 is in its --allow list)\n",
+            b"distccd: oops\n",
+            b"distccd: 127.0.0.1\0refused this client (127.0.0.1 is not in its --allow list)\n",
         ] {
             assert_eq!(read_all(bad), None, "{}", String::from_utf8_lossy(bad));
         }
@@ -147,7 +147,7 @@ mod tests {
 
     #[test]
     fn reads_no_more_than_max_len() {
-        let mut wire = b"tinydccd: ".to_vec();
+        let mut wire = b"distccd: ".to_vec();
         wire.extend(std::iter::repeat_n(b'x', 10_000));
         wire.push(b'\n');
         let mut head = [0u8; TOKEN_LEN];

@@ -227,7 +227,7 @@ mod tests {
         }
         // Not quite the line: still a derailment, as before.
         let e = read(
-            &mut &b"tinydccd: no
+            &mut &b"distccd: no
 "[..],
             1,
             &Limits::default(),
