@@ -1,5 +1,6 @@
-//! `tinydcc --check`: the seed's hello-distcc check for every configured
-//! host: each mode (plain, and pump for `,cpp` hosts) gets OK/FAIL, the median
+//! `tinydcc --check`: the usual first test of a distcc cluster, a
+//! `hello_distcc.c` compiled through it, for every configured host: each
+//! mode (plain, and pump for `,cpp` hosts) gets OK/FAIL, the median
 //! latency of a few runs, and a suggested `/N` from the throughput measured
 //! at growing concurrency. Every object is compared with a local compile.
 //! With no host configured anywhere, a private daemon on 127.0.0.1 is

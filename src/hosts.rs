@@ -360,7 +360,8 @@ mod tests {
 
     #[test]
     fn distcc_tested_sum_of_slots() {
-        // distcc -j printed 21 for this list (distcc-compat.md §2.2).
+        // Stock `distcc -j` prints 21 for this list: `hostb=7` is a host
+        // name with the default 4 slots, not 7.
         let l = parse(
             "localhost/3 127.0.0.1:3632/6,lzo @b1/2:/opt/bin/distccd,lzo,cpp u@b2 [::1]:3632/2 hostb=7",
             "t",

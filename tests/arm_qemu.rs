@@ -275,7 +275,7 @@ fn arm_client_sends_to_x86_daemons() {
     assert_eq!(ok_jobs(&tiny, "calc.c", 3), 3, "{}", tiny.log_text());
 }
 
-/// The board reads the shipped example files: the client lists the seed's
+/// The board reads the shipped example files: the client lists their
 /// five hosts from $DISTCC_DIR/hosts, and the daemon loads clients.allow
 /// (192.168.0.0/24 only, so a loopback client is refused).
 #[test]

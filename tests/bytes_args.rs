@@ -1,4 +1,4 @@
-//! Arguments are bytes (issue 14, "Arguments are not bytes"): a source
+//! Arguments are bytes: a source
 //! file, a `-D` value and an include directory whose names are not UTF-8
 //! reach the compiler exactly as given, locally and remotely, in plain and
 //! pump mode, with stock distcc and distccd as peers. Each object and `.d`
@@ -149,8 +149,8 @@ fn local_with_no_hosts() {
     t.assert_same(&out, "no hosts");
 }
 
-/// The issue's own command: no `-o`, so the object is named after the
-/// source's bytes.
+/// The plainest command, `tinydcc gcc -c café.c` in Latin-1: no `-o`, so
+/// the object is named after the source's bytes.
 #[test]
 fn issue_command_names_the_object_after_the_source() {
     let dir = TempDir::new("bytes-issue");

@@ -1,6 +1,6 @@
 //! Host lists through the binary: `--show-hosts` and `-j` print what stock
-//! distcc prints for the same list (the seed's files included), the lookup
-//! order, and errors that name the file and line.
+//! distcc prints for the same list (etc/distcc/hosts' example included),
+//! the lookup order, and errors that name the file and line.
 
 mod common;
 use common::*;

@@ -1,8 +1,9 @@
-//! The seed's cluster, in network namespaces (issue 8): a client whose
-//! /etc/distcc/hosts is `127.0.0.1/2 node1/4 node2/2 node3/2`, names from
-//! its /etc/hosts, and four compile servers on the default port 3632, each
-//! allowing the test LAN in its clients.allow: tinydcc daemons on the
-//! client's own loopback, node1 and node2, Debian's distccd on node3.
+//! A cluster shaped like etc/distcc/hosts' example, in network namespaces:
+//! a client whose /etc/distcc/hosts is `127.0.0.1/2 node1/4 node2/2
+//! node3/2`, names from its /etc/hosts, and four compile servers on the
+//! default port 3632, each allowing the test LAN in its clients.allow:
+//! tinydcc daemons on the client's own loopback, node1 and node2, Debian's
+//! distccd on node3.
 //!
 //! A 50-file `make -j12` puts jobs on every node without ever running more
 //! than a host's slots there at once, survives node1 dying mid-build (its

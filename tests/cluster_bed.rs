@@ -1,4 +1,4 @@
-//! The heterogeneous cluster test bed of issue 13 (tests/bed/bed.sh,
+//! The heterogeneous cluster test bed (tests/bed/bed.sh,
 //! doc/cluster-bed.md): the board cluster emulated on this machine. The
 //! same `gcc -O2` takes a board role clearly longer than the x86 role, a
 //! board's link carries at most 100 Mbit/s in each direction while the

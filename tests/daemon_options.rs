@@ -330,7 +330,7 @@ fn allow_file(text: &str) -> (TempDir, String) {
 
 #[test]
 fn clients_allow_file() {
-    // Allowed: the seed's form, plus loopback.
+    // Allowed: etc/distcc/clients.allow's form, plus loopback.
     let (_a, f) = allow_file("# cluster\n192.168.0.0/24 192.168.0.1\n127.0.0.1\n");
     let d = Daemon::start(Kind::Tiny, &["--allow-file", &f]);
     assert!(job(&d, "gcc").starts_with(b"DONE00000001STAT00000000"));

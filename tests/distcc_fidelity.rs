@@ -62,7 +62,7 @@ fn version_lines_have_distccs_shape() {
     }
 }
 
-/// The case: with `DISTCC_LOG` set and fallback off, a compile that
+/// With `DISTCC_LOG` set and fallback off, a compile that
 /// ends in an error still says why on stderr (stock distcc is silent here),
 /// and the log file has it too.
 #[test]

@@ -1,4 +1,4 @@
-//! The pump issue's kernel proofs: Linux 6.1 (Debian's linux-source-6.1)
+//! Pump mode's proof on a real tree: Linux 6.1 (Debian's linux-source-6.1)
 //! `tinyconfig` `make vmlinux` in pump mode through a local tinydcc daemon
 //! and our include server, by tests/kernel/build.sh. Every object must be
 //! byte-identical to a local build, nearly every translation unit must
@@ -154,8 +154,8 @@ fn pump_distcc_arm() {
     kernel_build("distcc", "arm");
 }
 
-/// The "the same for ARCH=arm": with our own client too. The arm
-/// tree builds in about half the x86 time, so both clients are affordable.
+/// The arm build with our own client too, not only stock distcc's. The
+/// arm tree builds in about half the x86 time, so both clients are affordable.
 #[test]
 #[ignore = "slow tier (Linux kernel builds): tests/run runs it"]
 fn pump_tinydcc_arm() {

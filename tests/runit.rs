@@ -1,10 +1,11 @@
 //! runit/: the service directory that drops into /etc/sv/distcc on Void.
 //! First the command line `run` builds from Void's conf variables (OPTS,
-//! USER), the seed's OPTIONS and clients.allow, with a stand-in binary; then
-//! Debian's real runit (runsv, sv, svlogd) supervising a private copy of the
-//! service: up, a compile, `sv down` (clean exit 0, no job dirs, pid file
-//! gone), `sv up`, and the log lines. Last, runit/install into a private
-//! root: the tree the README's install steps describe.
+//! USER), runit/conf's OPTIONS example and clients.allow, with a stand-in
+//! binary; then Debian's real runit (runsv, sv, svlogd) supervising a
+//! private copy of the service: up, a compile, `sv down` (clean exit 0, no
+//! job dirs, pid file gone), `sv up`, and the log lines. Last,
+//! runit/install into a private root: the tree the README's install steps
+//! describe.
 
 mod common;
 use common::arm::whitelist;
@@ -120,8 +121,8 @@ fn run_builds_voids_command_line() {
         )
     );
 
-    // The seed's OPTIONS comes after OPTS (the daemon takes the last
-    // --log-level, so notice wins over Void's default warning).
+    // runit/conf's OPTIONS example comes after OPTS (the daemon takes the
+    // last --log-level, so notice wins over Void's default warning).
     conf(&format!(
         "ALLOW_FILE={}\nOPTIONS=\"--log-level notice --log-file /var/log/distccd.log\"\n",
         allow.display()
@@ -282,7 +283,7 @@ fn runsv_runs_stops_and_restarts_the_service() {
     let wl = whitelist(&dir, &["gcc", "cc", "x86_64-linux-gnu-gcc"]);
     let allow = dir.write("clients.allow", "# loopback only\n127.0.0.1\n");
     let port = free_port();
-    // Void's OPTS plus the seed's OPTIONS line (with private paths).
+    // Void's OPTS plus runit/conf's OPTIONS example (with private paths).
     std::fs::write(
         svc.join("conf"),
         format!(

@@ -2,7 +2,9 @@
 //! (implicit `cc`), or masquerading as the compiler itself (`gcc -> tinydcc`
 //! early on PATH). Also finds the real compiler without ever finding a
 //! distcc client (ourselves or a stock masquerade link), and applies
-//! distcc's compiler-name rewriting for the server (distcc-compat.md §3.1-3.2).
+//! distcc's compiler-name rewriting for the server (`cc` → `gcc`, `gcc` →
+//! `<triplet>-gcc`: `rewrite_for_server`), so the server runs the same
+//! compiler for this machine's target, as it would for a stock client.
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};

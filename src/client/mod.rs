@@ -298,8 +298,9 @@ fn give_up(
     run_local(s, argv, false, list)
 }
 
-/// Server-side failures reported in-band as a status (distcc-compat.md
-/// §1.5): the host, not the source, is at fault.
+/// Server-side failures that distccd reports in-band with a made-up exit
+/// code (compiler missing, job timeout, I/O error), and a status with no
+/// exit code at all: the host, not the source, is at fault.
 fn is_host_failure(code: Option<i32>) -> bool {
     matches!(
         code,

@@ -1,7 +1,8 @@
 //! What the client is doing right now, for monitors: distcc's
 //! `$DISTCC_DIR/state/binstate_<pid>` struct, created at the first phase
-//! and rewritten with one `pwrite` at each later one (distcc-compat.md
-//! §5.1), so stock distccmon-text shows tinydcc clients. `finish` (and a
+//! and rewritten with one `pwrite` at each later one (layout:
+//! doc/distcc-protocol.md, "Monitor state files"), so stock
+//! distccmon-text shows tinydcc clients. `finish` (and a
 //! terminating signal, through `cleanup`) removes it.
 
 use std::cell::RefCell;

@@ -3,7 +3,8 @@
 //! with the argv so the server preprocesses. Whatever stops that (no
 //! include server, a scan it was not sure of, a failure on the server)
 //! sends the job in plain mode instead, as distcc 3.4 does
-//! (distcc-compat.md §6.2–6.4), and says why in the pump directory.
+//! (doc/distcc-protocol.md, "Pump mode: when a job is not pumped"), and
+//! says why in the pump directory.
 
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
@@ -41,8 +42,8 @@ fn pump_dir() -> Option<PathBuf> {
     (port.file_name()? == "socket").then(|| port.parent().map(Path::to_path_buf))?
 }
 
-/// Why this job cannot use pump mode at all (§6.4), checked before the
-/// include server is asked.
+/// Why this job cannot use pump mode at all, checked before the include
+/// server is asked.
 pub fn unusable(input: &OsStr) -> Option<String> {
     if crate::args::is_preprocessed(input) {
         return Some("cannot use distcc_pump on already preprocessed file".into());
@@ -113,7 +114,8 @@ pub fn ask(argv: &[OsString], timeout: Duration) -> Result<Shipment, NoList> {
 
 /// The protocol-3 request: DIST CDIR ARGC ARGV… NFIL {NAME FILE|LINK}…,
 /// written as it is read so only one file is in memory at a time. FILE
-/// carries the include server's `.lzo` bytes as they are (§6.3).
+/// carries the include server's `.lzo` bytes as they are: they are the
+/// LZO1X-1 stream protocol 3 expects, so nothing is compressed again.
 pub fn send<W: Write>(conn: &mut W, argv: &[OsString], files: &Shipment) -> Result<(), SendError> {
     let io = |e: std::io::Error| SendError::Io(e.into());
     let mut out = request::encode_header(3, Some(&files.cwd), argv);
@@ -187,7 +189,8 @@ pub const BEFORE: &str = "before ";
 pub const AFTER: &str = "after ";
 
 /// Append a line to the pump directory's fallback log (read by `pump`
-/// for its summary); `discrepancy`: also count one for §6.4.
+/// for its summary); `discrepancy`: also add one to the counter that
+/// turns pump mode off past `DISTCC_MAX_DISCREPANCY`.
 pub fn note_fallback(stage: Stage, input: &str, why: &str, discrepancy: bool) {
     let Some(dir) = pump_dir() else { return };
     let append = |name: &str, text: &str| {

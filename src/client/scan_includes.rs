@@ -1,5 +1,5 @@
 //! `tinydcc --scan-includes COMMAND`: the files pump mode would send for
-//! one compile, listed as distcc 3.4 lists them (distcc-compat.md §6.7):
+//! one compile, listed as distcc 3.4 lists them:
 //! one `"%-9s %s"` line per entry of the include server's answer, the kind
 //! (FILE, SYMLINK, DIRECTORY, SYSTEMDIR), then the path on this machine.
 //! Nothing is compiled.

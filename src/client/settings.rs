@@ -1,5 +1,6 @@
 //! The client's environment, read once per process: every `DISTCC_*`
-//! variable with distcc's meaning and default (distcc-compat.md §3.9).
+//! variable with distcc's meaning and default (listed in doc/client.md,
+//! "Environment", and tinydcc(1)).
 
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -97,7 +98,9 @@ impl Settings {
     }
 
     /// `<top>/<sub>`, created if needed. `~/.distcc` itself is created, an
-    /// explicit `$DISTCC_DIR` is not (distcc-compat.md §2.1).
+    /// explicit `$DISTCC_DIR` is not, as with distcc, so both clients agree
+    /// on where locks live: when it does not exist, the job's lock and
+    /// state files fail and it compiles locally.
     pub fn sub_dir(&self, sub: &str) -> std::io::Result<PathBuf> {
         let top = self
             .top_dir

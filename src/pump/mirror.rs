@@ -1,9 +1,10 @@
 //! The include server's "client root": a tree that names every file a
 //! translation unit needs, in the form stock distcc's pump client reads
-//! (distcc-compat.md §6.3, §6.5). A path `<root>/<original path>.lzo` holds
-//! the file's LZO-compressed text; a symlink in the tree is sent as a LINK;
-//! an empty `forcing_technique_271828` file makes a directory exist on the
-//! server. The root always has exactly three components, because the
+//! (doc/distcc-protocol.md, "Pump mode: the client root"). A path
+//! `<root>/<original path>.lzo` holds the file's LZO-compressed text; a
+//! symlink in the tree is sent as a LINK; an empty
+//! `forcing_technique_271828` file makes a directory exist on the server.
+//! The root always has exactly three components, because the
 //! client strips three to get the original path back.
 //!
 //! Compressed copies are made once per (file, size, mtime) and reused for

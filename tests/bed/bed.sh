@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The heterogeneous cluster test bed (issue 13): the board cluster
+# The heterogeneous cluster test bed: the board cluster
 # emulated on one machine, for tests (tests/common/bed.rs) and benchmarks.
 # See doc/cluster-bed.md.
 #

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Per-job wall time of the seed's hello_distcc.c, client and daemon in
-# pairs on 127.0.0.1: local `gcc -c`, stock distcc -> stock distccd and
-# tinydcc -> tinydcc daemon, plain, LZO and pump (hyperfine, mean of RUNS
-# runs after 3 warm-ups). Pump runs hyperfine itself under the pump wrapper,
+# Per-job wall time of hello_distcc.c (a distcc set-up's usual first test),
+# client and daemon in pairs on 127.0.0.1: local `gcc -c`, stock distcc ->
+# stock distccd and tinydcc -> tinydcc daemon, plain, LZO and pump
+# (hyperfine, mean of RUNS runs after 3 warm-ups). Pump runs hyperfine itself under the pump wrapper,
 # so every job sees INCLUDE_SERVER_PORT; the wrapper's summary line and the
 # tinydcc daemon's "protocol 3 request" log lines say how many jobs really
 # went out as pump jobs. Every object is compared with the local one.

@@ -52,7 +52,7 @@ bench_wait_port() {
   return 1
 }
 
-# The seed's test program.
+# hello_distcc.c, the usual first test of a distcc set-up.
 bench_hello() {
   printf '#include <stdio.h>\n\nint main(void)\n{\n\tprintf("Hello distcc\\n");\n\treturn 0;\n}\n' > "$1"
 }

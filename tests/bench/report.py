@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turn the "@bench KEY VALUE" lines of one tests/bench/run into its
-markdown results. Every number comes from those lines; the targets are
-issue 8's and the daemon, client and pump issues'.
+markdown results. Every number comes from those lines; each row's target
+is the project's goal for that figure, written in the row.
 Usage: report.py VALUES > results.md"""
 import sys
 

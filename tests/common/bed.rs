@@ -1,4 +1,4 @@
-//! The heterogeneous cluster test bed of issue 13 for Rust tests: a thin
+//! The heterogeneous cluster test bed for Rust tests: a thin
 //! handle on tests/bed/bed.sh, which makes and removes the bed (the
 //! benchmarks use the same script; see doc/cluster-bed.md).
 //!
