@@ -1,9 +1,11 @@
 //! distcc's wire protocol, versions 1 (plain), 2 (LZO) and 3 (pump).
 //! `token` is the 12-byte header codec, `request` the client→server stream,
 //! `reply` the server→client stream, `lzo` the payload compression.
+//! `features` says what a version number means.
 //! Every length from the wire is checked against `Limits` before it is used.
 
 pub mod access_denied;
+pub mod features;
 pub mod include;
 pub mod lzo;
 pub mod reply;
@@ -11,6 +13,8 @@ pub mod request;
 pub mod token;
 
 use std::fmt;
+
+pub use features::Features;
 
 /// Highest protocol version we speak (3 = pump).
 pub const MAX_VERSION: u32 = 3;
