@@ -1,7 +1,8 @@
 //! distcc's wire protocol, versions 1 (plain), 2 (LZO) and 3 (pump).
 //! `token` is the 12-byte header codec, `request` the client→server stream,
 //! `reply` the server→client stream, `lzo` the payload compression.
-//! `features` says what a version number means.
+//! `features` says what a version number means, `status` holds the STAT
+//! wait status and distccd's job summary line.
 //! Every length from the wire is checked against `Limits` before it is used.
 
 pub mod access_denied;
@@ -10,6 +11,7 @@ pub mod include;
 pub mod lzo;
 pub mod reply;
 pub mod request;
+pub mod status;
 pub mod token;
 
 use std::fmt;
