@@ -5,6 +5,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::protocol::Features;
+
 pub const DEFAULT_PORT: u16 = 3632;
 const DEFAULT_REMOTE_SLOTS: u32 = 4;
 const DEFAULT_LOCAL_SLOTS: u32 = 2;
@@ -41,13 +43,9 @@ pub struct Host {
 }
 
 impl Host {
-    /// Protocol version for this host (distcc's `dcc_get_protover_from_features`).
-    pub fn protocol(&self) -> u32 {
-        match (self.lzo, self.cpp) {
-            (_, true) => 3,
-            (true, false) => 2,
-            _ => 1,
-        }
+    /// The protocol this host's options ask for.
+    pub fn features(&self) -> Features {
+        Features::from_options(self.lzo, self.cpp)
     }
 
     pub fn is_local(&self) -> bool {
@@ -377,8 +375,8 @@ mod tests {
                 command: Some("/opt/bin/distccd".into())
             }
         );
-        assert_eq!(l.hosts[2].protocol(), 3);
-        assert_eq!(l.hosts[1].protocol(), 2);
+        assert_eq!(l.hosts[2].features(), Features::PUMP);
+        assert_eq!(l.hosts[1].features(), Features::LZO);
         assert_eq!(
             l.hosts[3].mode,
             Mode::Ssh {
@@ -400,9 +398,9 @@ mod tests {
         assert_eq!((tcp(&h), h.slots), (("box", 4000), 3));
         let h = one("[fe80::1]:3633,lzo,cpp");
         assert_eq!(tcp(&h), ("fe80::1", 3633));
-        assert_eq!(h.protocol(), 3);
+        assert_eq!(h.features(), Features::PUMP);
         assert!(one("box,down").down);
-        assert_eq!(one("box").protocol(), 1);
+        assert_eq!(one("box").features(), Features::PLAIN);
     }
 
     #[test]

@@ -362,3 +362,25 @@ fn twenty_trickling_connections() {
     drop(slow);
     still_serves(&d, "trickle_end");
 }
+
+/// distccd takes a DIST version of 0 like 1 (no LZO, cpp on the client)
+/// and echoes 0 in DONE; ours answers the same bytes, including the
+/// object it sends straight from its file.
+#[test]
+fn version_zero_is_answered_like_distccd() {
+    let source = b"# 1 \"v0.c\"\nint v0 = 1;\nint f(void) { return v0; }\n";
+    let mut req = request_v1(&["gcc", "-c", "v0.c", "-o", "v0.o"], source);
+    req[..12].copy_from_slice(b"DIST00000000");
+    let answer = |kind: Kind| {
+        let d = Daemon::start(kind, &[]);
+        let wire = raw_exchange(d.port, &req, Duration::from_secs(10));
+        let v0 = tinydcc::protocol::Features::from_version(0).unwrap();
+        let limits = tinydcc::protocol::Limits::default();
+        let r = tinydcc::protocol::reply::read(&mut &wire[..], v0, &limits)
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}: {:?}", text(&wire)));
+        assert!(wire.starts_with(b"DONE00000000STAT00000000"), "{kind:?}");
+        assert!(!r.object.is_empty(), "{kind:?}: {}", text(&r.stderr));
+        r
+    };
+    assert_eq!(answer(Kind::Tiny), answer(Kind::Stock));
+}

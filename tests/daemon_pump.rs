@@ -8,12 +8,13 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;
-use tinydcc::protocol::{lzo, reply, token, Limits};
+use tinydcc::protocol::{lzo, reply, token, Features, Limits};
 
 /// A pump request: CDIR, argv, then every file as NAME + FILE (LZO).
 fn request_v3(cwd: &Path, argv: &[&str], files: &[&Path], links: &[(&str, &str)]) -> Vec<u8> {
     let argv: Vec<std::ffi::OsString> = argv.iter().map(Into::into).collect();
-    let mut v = tinydcc::protocol::request::encode_header(3, Some(cwd.as_os_str()), &argv);
+    let mut v =
+        tinydcc::protocol::request::encode_header(Features::PUMP, Some(cwd.as_os_str()), &argv);
     token::put(&mut v, token::NFIL, (files.len() + links.len()) as u32);
     for (name, target) in links {
         token::put_bytes(&mut v, token::NAME, name.as_bytes()).unwrap();
@@ -35,7 +36,7 @@ fn exchange(port: u16, req: &[u8]) -> reply::Reply {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     s.write_all(req).unwrap();
-    let r = reply::read(&mut s, 3, &Limits::default()).unwrap();
+    let r = reply::read(&mut s, Features::PUMP, &Limits::default()).unwrap();
     let mut rest = Vec::new();
     let _ = s.read_to_end(&mut rest);
     r
@@ -76,7 +77,7 @@ fn pump_job_equals_local_build() {
         assert!(local.status.success(), "{}", text(&local.stderr));
         let req = request_v3(&src, &argv, &[&src.join("p.c"), &src.join("inc/x.h")], &[]);
         let r = exchange(d.port, &req);
-        assert_eq!(r.status, 0, "{tag}: {}", text(&r.stderr));
+        assert_eq!(r.status.0, 0, "{tag}: {}", text(&r.stderr));
         assert_eq!(
             r.object,
             std::fs::read(src.join("local.o")).unwrap(),
@@ -105,7 +106,7 @@ fn pump_names_that_escape_are_refused() {
     let escape = "../../../../../../../../../../../../tmp";
     let name = format!("{}/evil", cwd.display());
     let mut req = tinydcc::protocol::request::encode_header(
-        3,
+        Features::PUMP,
         Some(cwd.as_os_str()),
         &[
             "gcc".into(),
@@ -122,7 +123,7 @@ fn pump_names_that_escape_are_refused() {
     token::put_bytes(&mut req, token::NAME, through.as_bytes()).unwrap();
     token::put_bytes(&mut req, token::FILE, &lzo::compress(b"pwned")).unwrap();
     let r = exchange(d.port, &req);
-    assert_eq!(r.status, 109 << 8, "{}", text(&r.stderr));
+    assert_eq!(r.status.0, 109 << 8, "{}", text(&r.stderr));
     assert!(!Path::new(&format!("/tmp/tinydcc-escaped-{}", std::process::id())).exists());
     // `..` in a name and a relative -I that climbs out are refused too.
     for (argv, files) in [
@@ -143,14 +144,15 @@ fn pump_names_that_escape_are_refused() {
         ),
     ] {
         let argv: Vec<std::ffi::OsString> = argv.iter().map(Into::into).collect();
-        let mut req = tinydcc::protocol::request::encode_header(3, Some(cwd.as_os_str()), &argv);
+        let mut req =
+            tinydcc::protocol::request::encode_header(Features::PUMP, Some(cwd.as_os_str()), &argv);
         token::put(&mut req, token::NFIL, files.len() as u32);
         for f in &files {
             token::put_bytes(&mut req, token::NAME, f.as_bytes()).unwrap();
             token::put_bytes(&mut req, token::FILE, &lzo::compress(b"int y;")).unwrap();
         }
         let r = exchange(d.port, &req);
-        assert_ne!(r.status, 0);
+        assert_ne!(r.status.0, 0);
     }
     assert!(!d.log_text().contains("COMPILE_OK"));
     assert!(d.leftovers_after_reply().is_empty());

@@ -9,6 +9,7 @@ use crate::client::pump::Shipment;
 use crate::client::remote::{self, SendError, Source};
 use crate::client::transport;
 use crate::hosts::Host;
+use crate::protocol::Features;
 
 /// What every job sends and must get back.
 pub struct Job<'a> {
@@ -27,17 +28,17 @@ pub fn once(
     pump: Option<(&Shipment, &[std::ffi::OsString])>,
 ) -> Result<Duration, String> {
     let t = Instant::now();
-    let version = if pump.is_some() {
-        3
+    let features = if pump.is_some() {
+        Features::PUMP
     } else {
-        host.protocol().min(2)
+        host.features().cpp_on_client()
     };
     let mut conn = transport::open(&host.mode, job.ssh, job.timeout)?;
     let sent = match pump {
         Some((files, argv)) => crate::client::pump::send(&mut conn, argv, files),
         None => {
             let mut src = Source::Ready(job.preprocessed.to_vec());
-            remote::send(&mut conn, version, job.argv, &mut src)
+            remote::send(&mut conn, features, job.argv, &mut src)
         }
     };
     match sent {
@@ -51,7 +52,7 @@ pub fn once(
         Err(SendError::Cpp(_)) => return Err("preprocessing failed".into()),
         Err(SendError::Listed(why)) => return Err(why),
     }
-    let r = remote::receive(&mut conn, version).map_err(|e| match e {
+    let r = remote::receive(&mut conn, features).map_err(|e| match e {
         crate::protocol::ProtoError::AccessDenied(d) => not_allowed(&d),
         crate::protocol::ProtoError::Truncated => {
             "server closed the connection without an answer (access list? compiler whitelist?)"
@@ -60,12 +61,12 @@ pub fn once(
         e => e.to_string(),
     })?;
     drop(conn);
-    if r.status != 0 {
+    if !r.status.success() {
         let err = String::from_utf8_lossy(&r.stderr);
         let first = err.lines().next().unwrap_or("").to_string();
         return Err(format!(
             "compile failed on the server (status {:#x}) {first}",
-            r.status
+            r.status.0
         ));
     }
     if r.object != job.reference {

@@ -28,6 +28,7 @@ use crate::args;
 use crate::exitcode::*;
 use crate::hosts::{self, Host, HostList};
 use crate::logging::USER;
+use crate::protocol::Features;
 use invoke::Invocation;
 use phase::Phase;
 use remote::{SendError, Source};
@@ -412,9 +413,9 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
                 }
             }
         }
-        let version = match shipment {
-            Some(_) => 3,
-            None => host.protocol().min(2),
+        let features = match shipment {
+            Some(_) => Features::PUMP,
+            None => host.features().cpp_on_client(),
         };
         phase::note(Phase::Connect, &scan.input, host.hostname(), slot.slot);
         let mut conn = match transport::open(&host.mode, &s.ssh, s.io_timeout) {
@@ -430,7 +431,11 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
             }
         };
         phase::note(Phase::Send, &scan.input, host.hostname(), slot.slot);
-        log::debug!("sending {input} to {} (protocol {version})", host.spec);
+        log::debug!(
+            "sending {input} to {} (protocol {})",
+            host.spec,
+            features.version()
+        );
         let sent = match (shipment, source.as_mut()) {
             (Some((files, argv)), _) => {
                 if let Some(t) = saved.as_mut() {
@@ -439,7 +444,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
                 pump::send(&mut conn, argv, files)
             }
             (None, Some(src)) => {
-                let sent = remote::send(&mut conn, version, &server_argv, src);
+                let sent = remote::send(&mut conn, features, &server_argv, src);
                 if let (Some(t), Source::Ready(text)) = (saved.as_mut(), &*src) {
                     t.source(&scan.input, text);
                     t.argv(&host.spec, &server_argv);
@@ -461,7 +466,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
             }
             Ok(()) => {
                 phase::note(Phase::Compile, &scan.input, host.hostname(), slot.slot);
-                remote::receive(&mut conn, version)
+                remote::receive(&mut conn, features)
             }
         };
         let r = match result {
@@ -485,11 +490,11 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
             t.object(&r.object);
             t.stderr(&r.stderr);
         }
-        let (code, sig) = remote::wait_status(r.status);
-        if r.status == 0 {
+        let (code, sig) = (r.status.code(), r.status.signal());
+        if r.status.success() {
             backoff::clear(&lock_dir, host, s.backoff_period);
             drop(slot);
-            if version == 3 {
+            if features.cpp_on_server() {
                 deps = depfile::plan(&scan, &mut args::cpp_argv(&scan), local_argv);
                 let filled = deps
                     .as_ref()
@@ -518,7 +523,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
                 String::from_utf8_lossy(&r.stderr).trim_end()
             );
             backoff::clear(&lock_dir, host, s.backoff_period);
-            if version == 3 {
+            if features.cpp_on_server() {
                 // Maybe only the pump request: the same host, plain mode.
                 pump_state.failed(&input, format!("refused by {}", host.spec), false);
                 continue;
@@ -531,7 +536,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
             log::warn!(
                 "compile of {input} on {} failed on the server (status {:#x})",
                 host.spec,
-                r.status
+                r.status.0
             );
             backoff::mark(&lock_dir, host, s.backoff_period);
             if !s.fallback {
@@ -542,7 +547,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
         }
         // A real compile error: the host did its job.
         backoff::clear(&lock_dir, host, s.backoff_period);
-        if version == 3 && pump::maybe_incomplete(&r.stderr) {
+        if features.cpp_on_server() && pump::maybe_incomplete(&r.stderr) {
             // The server may have lacked a file the scan missed: plain
             // mode decides (distcc recompiles locally instead).
             pump_state.failed(&input, format!("compile failed on {}", host.spec), true);

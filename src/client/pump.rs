@@ -118,7 +118,7 @@ pub fn ask(argv: &[OsString], timeout: Duration) -> Result<Shipment, NoList> {
 /// LZO1X-1 stream protocol 3 expects, so nothing is compressed again.
 pub fn send<W: Write>(conn: &mut W, argv: &[OsString], files: &Shipment) -> Result<(), SendError> {
     let io = |e: std::io::Error| SendError::Io(e.into());
-    let mut out = request::encode_header(3, Some(&files.cwd), argv);
+    let mut out = request::encode_header(crate::protocol::Features::PUMP, Some(&files.cwd), argv);
     request::put_nfil(&mut out, files.listed.len() as u32);
     for listed in &files.listed {
         let entry = entry(listed).map_err(|e| {
@@ -242,7 +242,7 @@ mod tests {
         }
         assert_eq!(at, out.len());
         let req = dec.take();
-        assert_eq!(req.version, 3);
+        assert_eq!(req.features, crate::protocol::Features::PUMP);
         assert_eq!(req.cwd, Some("/src".into()));
         let names: Vec<OsString> =
             req.files

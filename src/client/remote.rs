@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::protocol::access_denied::{self, Denied};
 use crate::protocol::token::TOKEN_LEN;
-use crate::protocol::{reply, request, Limits, ProtoError};
+use crate::protocol::{reply, request, Features, Limits, ProtoError};
 
 use super::cpp::Cpp;
 
@@ -56,15 +56,15 @@ pub enum SendError {
 /// afterwards: distccd kills the job when it sees EOF.
 pub fn send<S: Write>(
     conn: &mut S,
-    version: u32,
+    features: Features,
     argv: &[std::ffi::OsString],
     source: &mut Source,
 ) -> Result<(), SendError> {
-    let header = request::encode_header(version, None, argv);
+    let header = request::encode_header(features, None, argv);
     conn.write_all(&header)
         .map_err(|e| SendError::Io(e.into()))?;
     let text = source.get().map_err(SendError::Cpp)?;
-    let doti = request::encode_doti(version, text).map_err(SendError::Io)?;
+    let doti = request::encode_doti(features, text).map_err(SendError::Io)?;
     conn.write_all(&doti)
         .and_then(|_| conn.flush())
         .map_err(|e| SendError::Io(e.into()))
@@ -73,9 +73,9 @@ pub fn send<S: Write>(
 /// Read the reply. A success with an empty object is a failed job, never a
 /// 0-byte `.o`: no compile of a source produces an empty object, but a
 /// server whose compiler wrote nothing (or an unreadable file) may say so.
-pub fn receive<S: Read>(conn: &mut S, version: u32) -> Result<reply::Reply, ProtoError> {
-    let r = reply::read(conn, version, &Limits::default())?;
-    if r.status == 0 && r.object.is_empty() {
+pub fn receive<S: Read>(conn: &mut S, features: Features) -> Result<reply::Reply, ProtoError> {
+    let r = reply::read(conn, features, &Limits::default())?;
+    if r.status.success() && r.object.is_empty() {
         return Err(ProtoError::EmptyObject);
     }
     Ok(r)
@@ -97,16 +97,4 @@ pub fn refusal_after_send_error(conn: &mut super::transport::Conn) -> Option<Den
         return None;
     }
     access_denied::read_rest(&head, s)
-}
-
-/// Exit code and signal of a raw wait status from STAT.
-pub fn wait_status(status: u32) -> (Option<i32>, Option<i32>) {
-    let s = status as i32;
-    if libc::WIFEXITED(s) {
-        (Some(libc::WEXITSTATUS(s)), None)
-    } else if libc::WIFSIGNALED(s) {
-        (None, Some(libc::WTERMSIG(s)))
-    } else {
-        (None, None)
-    }
 }

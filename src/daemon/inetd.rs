@@ -10,7 +10,8 @@ use std::time::Instant;
 use crate::exitcode::*;
 use crate::protocol::access_denied::{self, Denied};
 use crate::protocol::request::RequestDecoder;
-use crate::protocol::{reply, Limits};
+use crate::protocol::status::{JobResult, JobSummary};
+use crate::protocol::{reply, Features, Limits};
 
 use super::access::{self, Cidr};
 use super::job;
@@ -130,9 +131,9 @@ pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Op
         }
     }
     drop(chunk);
-    let version = dec.version().unwrap_or(1);
+    let features = dec.features().unwrap_or(Features::PLAIN);
     if let Some(Ok(p)) = &mut job {
-        if version >= 3 {
+        if features.cpp_on_server() {
             if let Err(r) = p.receive_files(dec.take()) {
                 job = Some(Err(r));
             }
@@ -142,11 +143,8 @@ pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Op
         None => return EXIT_PROTOCOL_ERROR,
         Some(Err(r)) => {
             log::warn!("client {who}: refused: {}", r.why);
-            let s = format!(
-                "client: {who} REJ_BAD_REQ exit:{} sig:0 core:0 ret:0 time:0ms",
-                r.code
-            );
-            (job::refusal_reply(version, &r), s, r.code)
+            let s = JobSummary::faked(&who, JobResult::RejBadReq, r.code, 0);
+            (job::refusal_reply(features, &r), s, r.code)
         }
         Some(Ok(p)) => {
             let (compiler, input_name) = (p.plan.compiler(), p.plan.input.clone());
@@ -172,11 +170,9 @@ pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Op
                     (reply, summary, 0)
                 }
                 Err(r) => {
-                    let s = format!(
-                        "client: {who} OTHER exit:{} sig:0 core:0 ret:0 time:0ms {compiler} {input_name}",
-                        r.code
-                    );
-                    (job::refusal_reply(version, &r), s, r.code)
+                    let s = JobSummary::faked(&who, JobResult::Other, r.code, 0)
+                        .job(&compiler, &input_name);
+                    (job::refusal_reply(features, &r), s, r.code)
                 }
             }
         }

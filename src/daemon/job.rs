@@ -10,6 +10,8 @@ use std::time::Instant;
 
 use crate::args;
 use crate::protocol::reply::Reply;
+use crate::protocol::status::{JobResult, JobSummary, WaitStatus};
+use crate::protocol::Features;
 
 use super::feed::{self, Feed};
 use super::harden;
@@ -134,22 +136,36 @@ impl Drop for JobDir {
     }
 }
 
+/// How the compiler gets the job's source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Plain C-family job: the compiler reads the source from a pipe and
+    /// may start before it arrives (`feed`).
+    Piped,
+    /// Plain job: the compiler reads `input.EXT`, written whole first.
+    File,
+    /// Pump: the client's files mirrored below the job directory. The
+    /// compiler runs in the mirror of the client's cwd, known once the
+    /// files are laid out (`receive_files`).
+    Mirror { run_dir: Option<PathBuf> },
+}
+
 /// A checked request with its job directory, receiving its source.
 pub struct Prepared {
     pub plan: Plan,
     pub dir: JobDir,
-    pub version: u32,
-    /// Pump: where the compiler runs (the mirror of the client's cwd), once
-    /// the client's files are laid out.
-    pub run_dir: Option<PathBuf>,
-    /// Plain C-family job: the compiler reads the source from a pipe and
-    /// may start before it arrives (`feed`).
-    pub piped: bool,
+    pub features: Features,
+    pub input: Input,
 }
 
 impl Prepared {
     /// Lay out the job directory once argv has passed every check.
-    pub fn new(plan: Plan, version: u32, tmp: &Path, pipe: bool) -> Result<Prepared, Refusal> {
+    pub fn new(
+        plan: Plan,
+        features: Features,
+        tmp: &Path,
+        pipe: bool,
+    ) -> Result<Prepared, Refusal> {
         let dir = JobDir::create(tmp).map_err(|e| Refusal {
             code: crate::exitcode::EXIT_IO_ERROR,
             why: format!(
@@ -158,18 +174,23 @@ impl Prepared {
                 crate::errtext::reason(&e)
             ),
         })?;
-        let piped = pipe
-            && version < 3
+        let input = if features.cpp_on_server() {
+            Input::Mirror { run_dir: None }
+        } else if pipe
             && matches!(
                 args::preprocessed_ext(&plan.input),
                 "i" | "ii" | "mi" | "mii"
-            );
+            )
+        {
+            Input::Piped
+        } else {
+            Input::File
+        };
         Ok(Prepared {
             plan,
             dir,
-            version,
-            run_dir: None,
-            piped,
+            features,
+            input,
         })
     }
 
@@ -194,7 +215,7 @@ impl Prepared {
                 code: crate::exitcode::EXIT_PROTOCOL_ERROR,
                 why: format!("bad pump request: {why}"),
             })?;
-        self.run_dir = Some(run);
+        self.input = Input::Mirror { run_dir: Some(run) };
         Ok(())
     }
 
@@ -206,7 +227,7 @@ impl Prepared {
     /// The whole plain source: the input itself, unless the compiler
     /// reads it from a pipe (then `input_path` links to its stdin).
     fn source_path(&self) -> PathBuf {
-        if self.piped {
+        if self.input == Input::Piped {
             let ext = args::preprocessed_ext(&self.plan.input);
             self.dir.path().join(format!("source.{ext}"))
         } else {
@@ -214,10 +235,10 @@ impl Prepared {
         }
     }
 
-    /// Where the source goes as it arrives: the source itself (v1), or the
-    /// compressed stream (v2), decompressed when it is complete.
+    /// Where the source goes as it arrives: the source itself, or the
+    /// compressed stream (LZO), decompressed when it is complete.
     fn wire_path(&self) -> PathBuf {
-        if self.version >= 2 {
+        if self.features.compress() {
             self.dir.path().join("input.lzo")
         } else {
             self.source_path()
@@ -241,9 +262,9 @@ pub fn prepare(
     tmp: &Path,
     pipe: bool,
 ) -> Result<Prepared, Refusal> {
-    let version = dec.version().unwrap_or(1);
+    let features = dec.features().unwrap_or(Features::PLAIN);
     let (mode, cwd) = match dec.cwd() {
-        Some(c) if version >= 3 => (harden::Mode::Pump, c.to_os_string()),
+        Some(c) if features.cpp_on_server() => (harden::Mode::Pump, c.to_os_string()),
         _ => (harden::Mode::Plain, OsString::from("/")),
     };
     let prepared = plan_mode(dec.argv(), policy, mode, &cwd)
@@ -251,9 +272,9 @@ pub fn prepare(
             code: crate::exitcode::EXIT_BAD_ARGUMENTS,
             why,
         })
-        .and_then(|plan| Prepared::new(plan, version, tmp, pipe))
+        .and_then(|plan| Prepared::new(plan, features, tmp, pipe))
         .and_then(|p| {
-            if version >= 3 {
+            if let Input::Mirror { .. } = p.input {
                 return Ok(p); // the files come in the request itself
             }
             let f = p.source_sink().map_err(|e| Refusal {
@@ -285,7 +306,7 @@ pub struct Running {
     pub child: Child,
     pub started: Instant,
     pub plan: Plan,
-    pub version: u32,
+    pub features: Features,
     /// Pump: the mirror root, removed from the `.d` file.
     pub mirror: Option<PathBuf>,
     /// Piped job: its stdin, until all of the source is in.
@@ -303,10 +324,6 @@ impl Running {
     }
 }
 
-fn w_exitcode(code: i32) -> u32 {
-    (code as u32 & 0xff) << 8
-}
-
 /// Start the compiler, confined by Landlock when `sandbox` holds the
 /// kernel's ABI. `complete`: the whole source has arrived; only a piped
 /// job may start before that, and then gets `Feed::source_complete` later.
@@ -319,7 +336,7 @@ pub fn spawn(
     let fail = |code: i32, why: String| Refusal { code, why };
     let input = job.input_path();
     let mut feed = None;
-    let stdin = if job.piped {
+    let stdin = if job.input == Input::Piped {
         let (r, mut f) = feed::pipe(job.wire_path(), job.source_path())
             .and_then(|p| std::os::unix::fs::symlink(feed::STDIN_LINK, &input).map(|_| p))
             .map_err(|e| {
@@ -337,7 +354,7 @@ pub fn spawn(
         feed = Some(f);
         Stdio::from(r)
     } else {
-        if job.version >= 2 && job.run_dir.is_none() {
+        if job.input == Input::File && job.features.compress() {
             feed::decompress(&job.wire_path(), &input, max_source)?;
         }
         Stdio::null()
@@ -351,22 +368,28 @@ pub fn spawn(
     } else {
         output.clone().into_os_string()
     };
-    let mirror = job.run_dir.as_ref().map(|_| job.mirror());
-    let run_dir = match (&job.run_dir, &mirror) {
-        (Some(run), Some(m)) => {
+    let (run_dir, mirror) = match &job.input {
+        Input::Mirror { run_dir: Some(run) } => {
             // Pump: the real source, found by its client path in the mirror.
+            let m = job.mirror();
             argv = super::pump_job::rewrite_argv(
                 &argv,
                 plan.input_index,
-                m,
+                &m,
                 &dir.join("deps.d"),
                 &plan.output,
             );
-            run.clone()
+            (run.clone(), Some(m))
         }
-        _ => {
+        Input::Mirror { run_dir: None } => {
+            return Err(fail(
+                crate::exitcode::EXIT_PROTOCOL_ERROR,
+                "bad pump request: its files were not laid out".into(),
+            ))
+        }
+        Input::Piped | Input::File => {
             argv[plan.input_index] = input.clone().into_os_string();
-            dir.to_path_buf()
+            (dir.to_path_buf(), None)
         }
     };
     if wants_pipe(&argv) {
@@ -434,7 +457,7 @@ pub fn spawn(
         child,
         started: Instant::now(),
         plan: job.plan,
-        version: job.version,
+        features: job.features,
         mirror,
         feed,
         exited: None,
@@ -462,29 +485,21 @@ fn wants_pipe(argv: &[OsString]) -> bool {
         })
 }
 
-/// distccd's per-job log line.
-pub fn summary(peer: &str, job: &Running, st: ExitStatus, ms: u128) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    let (code, sig, core) = (
-        st.code().unwrap_or(0),
-        st.signal().unwrap_or(0),
-        st.core_dumped() as i32,
-    );
+/// distccd's per-job log line for a compile that ran.
+pub fn summary(peer: &str, job: &Running, st: ExitStatus, ms: u128) -> JobSummary {
     let result = if st.success() {
-        "COMPILE_OK"
+        JobResult::CompileOk
     } else {
-        "COMPILE_ERROR"
+        JobResult::CompileError
     };
-    format!(
-        "client: {peer} {result} exit:{code} sig:{sig} core:{core} ret:0 time:{ms}ms {} {}",
-        job.plan.compiler(),
-        job.plan.input
-    )
-}
-
-fn raw_status(st: ExitStatus) -> u32 {
-    use std::os::unix::process::ExitStatusExt;
-    st.into_raw() as u32
+    JobSummary {
+        peer: peer.to_string(),
+        result,
+        status: WaitStatus::from_exit(st),
+        ms,
+        compiler: Some(job.plan.compiler()),
+        input: Some(job.plan.input.clone()),
+    }
 }
 
 /// A finished job's results. In v1 the object stays in its file (sent with
@@ -543,7 +558,7 @@ fn open_object(path: &Path) -> Result<(File, u64), String> {
 /// after whatever the compiler printed, under the name the daemon's other
 /// words to clients use (`refusal_reply`, the access refusal line).
 fn fail_without_object(reply: &mut Reply, why: &str) {
-    reply.status = w_exitcode(crate::exitcode::EXIT_IO_ERROR);
+    reply.status = WaitStatus::exited(crate::exitcode::EXIT_IO_ERROR);
     reply.object.clear();
     reply.dotd = None;
     reply
@@ -553,15 +568,13 @@ fn fail_without_object(reply: &mut Reply, why: &str) {
 
 /// distccd's per-job log line for a compile that exited 0 but left no
 /// object: answered, and counted, as a failure.
-pub fn no_object_summary(peer: &str, compiler: &str, input: &str, ms: u128) -> String {
-    format!(
-        "client: {peer} OTHER exit:{} sig:0 core:0 ret:0 time:{ms}ms {compiler} {input}",
-        crate::exitcode::EXIT_IO_ERROR
-    )
+pub fn no_object_summary(peer: &str, compiler: &str, input: &str, ms: u128) -> JobSummary {
+    JobSummary::faked(peer, JobResult::Other, crate::exitcode::EXIT_IO_ERROR, ms)
+        .job(compiler, input)
 }
 
 pub fn finish(job: Running, status: ExitStatus) -> Finished {
-    let raw = raw_status(status);
+    let status = WaitStatus::from_exit(status);
     let mut stderr = std::fs::read(job.dir.path().join("stderr")).unwrap_or_default();
     if let Some(m) = &job.mirror {
         stderr = super::pump_job::strip_root(&stderr, m);
@@ -570,10 +583,11 @@ pub fn finish(job: Running, status: ExitStatus) -> Finished {
     let mut object = Vec::new();
     let mut object_file = None;
     let mut no_object = None;
-    if raw == 0 {
+    if status.success() {
         let opened = open_object(&job.output_path());
         match opened {
-            Ok((mut f, len)) if job.version >= 2 => {
+            // To be compressed, so read now; else sent from the file.
+            Ok((mut f, len)) if job.features.compress() => {
                 use std::io::Read;
                 object.reserve(len as usize);
                 if let Err(e) = f.read_to_end(&mut object) {
@@ -584,16 +598,16 @@ pub fn finish(job: Running, status: ExitStatus) -> Finished {
             Err(why) => no_object = Some(why),
         }
     }
-    let dotd = match (&job.mirror, raw) {
-        (Some(m), 0) => {
+    let dotd = match &job.mirror {
+        Some(m) if status.success() => {
             let d = std::fs::read(job.dir.path().join("deps.d")).unwrap_or_default();
             Some(super::pump_job::strip_root(&d, m))
         }
         _ => None,
     };
     let mut reply = Reply {
-        version: job.version,
-        status: raw,
+        features: job.features,
+        status,
         stderr,
         stdout,
         object,
@@ -611,12 +625,10 @@ pub fn finish(job: Running, status: ExitStatus) -> Finished {
 }
 
 /// A reply for a job that was refused or could not start.
-pub fn refusal_reply(version: u32, r: &Refusal) -> Reply {
+pub fn refusal_reply(features: Features, r: &Refusal) -> Reply {
     Reply {
-        version,
-        status: w_exitcode(r.code),
         stderr: format!("distccd: job refused: {}\n", r.why).into_bytes(),
-        ..Default::default()
+        ..Reply::new(features, WaitStatus::exited(r.code))
     }
 }
 
@@ -627,9 +639,9 @@ pub fn unstart(mut job: Running) -> Prepared {
     let p = Prepared {
         plan: job.plan,
         dir: job.dir,
-        version: job.version,
-        run_dir: None,
-        piped: true,
+        features: job.features,
+        // Only a piped job starts early.
+        input: Input::Piped,
     };
     // The link to the compiler's stdin is made again at the next start.
     let _ = std::fs::remove_file(p.input_path());

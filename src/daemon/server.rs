@@ -24,11 +24,12 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use crate::exitcode::*;
 use crate::protocol::access_denied::{self, Denied};
 use crate::protocol::request::RequestDecoder;
-use crate::protocol::{reply, Limits};
+use crate::protocol::status::{JobResult, JobSummary};
+use crate::protocol::{reply, Features, Limits};
 
 use super::access::{self, Cidr};
-use super::job::{self, Prepared, Refusal, Running};
-use super::stats::{Outcome, Stats};
+use super::job::{self, Input, Prepared, Refusal, Running};
+use super::stats::Stats;
 use super::whitelist::Policy;
 
 const LISTENER: Token = Token(0);
@@ -98,8 +99,7 @@ enum State {
         off: usize,
         object: Option<(File, u64)>,
         sent: u64,
-        summary: String,
-        outcome: Outcome,
+        summary: JobSummary,
     },
     /// A `--stats` request: read a little, answer, close.
     Stats {
@@ -333,7 +333,7 @@ impl Server {
                     off: 0,
                 }
             } else {
-                self.stats.tcp_accept += 1;
+                self.stats.record(JobResult::TcpAccept);
                 log::debug!("connection from {peer}");
                 State::Reading {
                     dec: Box::new(RequestDecoder::new(self.cfg.limits.clone())),
@@ -509,20 +509,15 @@ impl Server {
             dir,
             no_object,
         } = job::finish(*job, st);
-        let outcome = match &no_object {
-            None if st.success() => Outcome::CompileOk,
-            None => Outcome::CompileError,
-            Some(why) => {
-                log::warn!("client {peer}: {compiler} {input}: {why}; answered as a failure");
-                summary = job::no_object_summary(&peer, &compiler, &input, ms);
-                Outcome::Other
-            }
-        };
-        let ok = outcome == Outcome::CompileOk;
+        if let Some(why) = &no_object {
+            log::warn!("client {peer}: {compiler} {input}: {why}; answered as a failure");
+            summary = job::no_object_summary(&peer, &compiler, &input, ms);
+        }
+        let ok = summary.result == JobResult::CompileOk;
         self.stats.compiled(&input, &compiler, &peer, ms as u64, ok);
         // Answer first: removing a pump job's mirror (hundreds of headers)
         // would delay the client. An open object file outlives its directory.
-        self.start_reply(t, reply, object_file, summary, outcome);
+        self.start_reply(t, reply, object_file, summary);
         drop(dir);
     }
 
@@ -538,10 +533,10 @@ impl Server {
             .map(|f| f.source_complete(self.cfg.limits.max_decompressed));
         if let Some(Err(r)) = ready {
             self.running.retain(|x| *x != t);
-            let (compiler, input, version) =
-                (job.plan.compiler(), job.plan.input.clone(), job.version);
+            let (compiler, input, features) =
+                (job.plan.compiler(), job.plan.input.clone(), job.features);
             job::abort(*job);
-            self.spawn_failed(t, version, &compiler, &input, r);
+            self.spawn_failed(t, features, &compiler, &input, r);
             return self.start_queued();
         }
         // The compile proper starts now; the wait for the client's cpp is
@@ -643,7 +638,7 @@ impl Server {
 
     /// Start a job whose whole request is in.
     fn spawn(&mut self, t: Token, job: Prepared) {
-        let version = job.version;
+        let features = job.features;
         let compiler = job.plan.compiler();
         let input = job.plan.input.clone();
         match job::spawn(
@@ -662,7 +657,7 @@ impl Server {
                     self.start_feed(t);
                 }
             }
-            Err(r) => self.spawn_failed(t, version, &compiler, &input, r),
+            Err(r) => self.spawn_failed(t, features, &compiler, &input, r),
         }
     }
 
@@ -679,7 +674,7 @@ impl Server {
         else {
             return;
         };
-        if !matches!(job, Some(Checked::Ready(p)) if p.piped) {
+        if !matches!(job, Some(Checked::Ready(p)) if p.input == Input::Piped) {
             return;
         }
         let Some(Checked::Ready(p)) = job.take() else {
@@ -734,19 +729,23 @@ impl Server {
         self.start_queued();
     }
 
-    fn spawn_failed(&mut self, t: Token, version: u32, compiler: &str, input: &str, r: Refusal) {
+    fn spawn_failed(
+        &mut self,
+        t: Token,
+        features: Features,
+        compiler: &str,
+        input: &str,
+        r: Refusal,
+    ) {
         let peer = self
             .conns
             .get(&t)
             .map(|c| c.peer.to_string())
             .unwrap_or_default();
         log::warn!("client {peer}: {} ({compiler} {input})", r.why);
-        let summary = format!(
-            "client: {peer} OTHER exit:{} sig:0 core:0 ret:0 time:0ms {compiler} {input}",
-            r.code
-        );
-        let reply = job::refusal_reply(version, &r);
-        self.start_reply(t, reply, None, summary, Outcome::Other);
+        let summary = JobSummary::faked(&peer, JobResult::Other, r.code, 0).job(compiler, input);
+        let reply = job::refusal_reply(features, &r);
+        self.start_reply(t, reply, None, summary);
     }
 
     fn start_reply(
@@ -754,12 +753,13 @@ impl Server {
         t: Token,
         r: reply::Reply,
         object: Option<(File, u64)>,
-        summary: String,
-        outcome: Outcome,
+        summary: JobSummary,
     ) {
+        // Uncompressed, the object goes straight from its file.
+        let from_file = !r.features.compress();
         let head = match &object {
-            Some((_, len)) if r.version < 2 && *len <= u32::MAX as u64 => {
-                reply::encode_head_v1(r.status, &r.stderr, &r.stdout, *len as u32)
+            Some((_, len)) if from_file && *len <= u32::MAX as u64 => {
+                reply::encode_head_v1(r.features, r.status, &r.stderr, &r.stdout, *len as u32)
             }
             _ => reply::encode(&r),
         };
@@ -771,7 +771,7 @@ impl Server {
                 return;
             }
         };
-        let object = object.filter(|_| r.version < 2);
+        let object = object.filter(|_| from_file);
         let Some(conn) = self.conns.get_mut(&t) else {
             return;
         };
@@ -781,7 +781,6 @@ impl Server {
             object,
             sent: 0,
             summary,
-            outcome,
         };
         conn.last_io = Instant::now();
         if !conn.writable {
@@ -821,18 +820,18 @@ impl Server {
             match &mut conn.state {
                 State::Reading { dec, buf, job } => {
                     if n == 0 {
-                        if dec.version().is_none() && buf.is_empty() {
+                        if dec.features().is_none() && buf.is_empty() {
                             // A port probe (nc -z, a health check): not worth a warning.
                             log::debug!("client {peer}: closed without sending a request");
                         } else if dec.awaiting_source() && buf.is_empty() {
                             // A client's normal way out when its cpp fails.
                             log::debug!("client {peer}: {}", NO_SOURCE);
-                            self.stats.record(Outcome::CliDisconnect);
+                            self.stats.record(JobResult::CliDisconn);
                         } else {
                             log::warn!(
                                 "client {peer}: connection closed before the request was complete"
                             );
-                            self.stats.record(Outcome::CliDisconnect);
+                            self.stats.record(JobResult::CliDisconn);
                         }
                         return self.close(t);
                     }
@@ -843,7 +842,7 @@ impl Server {
                             Ok(u) => u,
                             Err(e) => {
                                 log::warn!("client {peer}: {e}; dropping connection");
-                                self.stats.record(Outcome::RejBadReq);
+                                self.stats.record(JobResult::RejBadReq);
                                 return self.close(t);
                             }
                         };
@@ -862,14 +861,14 @@ impl Server {
                         }
                     }
                     if dec.is_done() {
-                        let version = dec.version().unwrap_or(1);
+                        let features = dec.features().unwrap_or(Features::PLAIN);
                         let argv0 = dec
                             .argv()
                             .first()
                             .map(|a| a.to_string_lossy().into_owned())
                             .unwrap_or_default();
                         let mut job = job.take();
-                        if version >= 3 {
+                        if features.cpp_on_server() {
                             // Pump: lay the client's files out now, so a queued
                             // job holds disk, not memory.
                             let State::Reading { dec, .. } =
@@ -887,15 +886,15 @@ impl Server {
                             None => return self.close(t),
                             Some(Checked::Refused(r)) => {
                                 log::warn!("client {peer}: refused: {}", r.why);
-                                let summary = format!(
-                                    "client: {peer} REJ_BAD_REQ exit:{} sig:0 core:0 ret:0 time:0ms {argv0}",
-                                    r.code
-                                );
-                                let reply = job::refusal_reply(version, &r);
-                                self.start_reply(t, reply, None, summary, Outcome::RejBadReq);
+                                let summary = JobSummary {
+                                    compiler: Some(argv0),
+                                    ..JobSummary::faked(peer, JobResult::RejBadReq, r.code, 0)
+                                };
+                                let reply = job::refusal_reply(features, &r);
+                                self.start_reply(t, reply, None, summary);
                             }
                             Some(Checked::Failed(r, compiler, input)) => {
-                                self.spawn_failed(t, version, &compiler, &input, r);
+                                self.spawn_failed(t, features, &compiler, &input, r);
                             }
                             Some(Checked::Started(r)) => self.source_arrived(t, r),
                             Some(Checked::Ready(p)) if self.running.len() < self.cfg.jobs => {
@@ -909,7 +908,7 @@ impl Server {
                         }
                         return;
                     }
-                    if matches!(job, Some(Checked::Ready(p)) if p.piped) {
+                    if matches!(job, Some(Checked::Ready(p)) if p.input == Input::Piped) {
                         self.start_early(t);
                     }
                 }
@@ -963,7 +962,7 @@ impl Server {
                             "client {peer}: unexpected data after the request; dropping connection"
                         );
                     }
-                    self.stats.record(Outcome::CliDisconnect);
+                    self.stats.record(JobResult::CliDisconn);
                     return self.close(t);
                 }
             }
@@ -1050,12 +1049,9 @@ impl Server {
                 return self.close(t);
             }
         }
-        if let State::Replying {
-            summary, outcome, ..
-        } = &conn.state
-        {
+        if let State::Replying { summary, .. } = &conn.state {
             log::info!("{summary}");
-            self.stats.record(*outcome);
+            self.stats.record(summary.result);
         }
         self.close(t);
     }
@@ -1113,7 +1109,8 @@ impl Server {
             return;
         };
         let peer = conn.peer;
-        let (compiler, input, version) = (job.plan.compiler(), job.plan.input.clone(), job.version);
+        let (compiler, input, features) =
+            (job.plan.compiler(), job.plan.input.clone(), job.features);
         let ms = job.started.elapsed().as_millis();
         job::abort(*job);
         log::warn!("client {peer}: {compiler} {input} ran past --job-lifetime; killed");
@@ -1121,11 +1118,10 @@ impl Server {
             code: EXIT_TIMEOUT,
             why: "compile exceeded the daemon's --job-lifetime".into(),
         };
-        let summary = format!(
-            "client: {peer} COMPILE_TIMEOUT exit:{EXIT_TIMEOUT} sig:0 core:0 ret:0 time:{ms}ms {compiler} {input}"
-        );
-        let reply = job::refusal_reply(version, &r);
-        self.start_reply(t, reply, None, summary, Outcome::CompileTimeout);
+        let summary = JobSummary::faked(peer, JobResult::CompileTimeout, EXIT_TIMEOUT, ms)
+            .job(&compiler, &input);
+        let reply = job::refusal_reply(features, &r);
+        self.start_reply(t, reply, None, summary);
         self.start_queued();
     }
 

@@ -4,17 +4,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-/// How each request ended, as distccd counts them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    CompileOk,
-    CompileError,
-    CompileTimeout,
-    RejBadReq,
-    RejOverload,
-    CliDisconnect,
-    Other,
-}
+use crate::protocol::status::JobResult;
 
 /// One finished compile, for the HTML page.
 #[derive(Debug, Clone)]
@@ -55,15 +45,17 @@ struct Minute {
 }
 
 impl Stats {
-    pub fn record(&mut self, o: Outcome) {
-        match o {
-            Outcome::CompileOk => self.compile_ok += 1,
-            Outcome::CompileError => self.compile_error += 1,
-            Outcome::CompileTimeout => self.compile_timeout += 1,
-            Outcome::RejBadReq => self.rej_bad_req += 1,
-            Outcome::RejOverload => self.rej_overload += 1,
-            Outcome::CliDisconnect => self.cli_disconnect += 1,
-            Outcome::Other => self.other += 1,
+    /// Count how a request ended (TCP_ACCEPT: that one was taken).
+    pub fn record(&mut self, r: JobResult) {
+        match r {
+            JobResult::TcpAccept => self.tcp_accept += 1,
+            JobResult::CompileOk => self.compile_ok += 1,
+            JobResult::CompileError => self.compile_error += 1,
+            JobResult::CompileTimeout => self.compile_timeout += 1,
+            JobResult::RejBadReq => self.rej_bad_req += 1,
+            JobResult::RejOverload => self.rej_overload += 1,
+            JobResult::CliDisconn => self.cli_disconnect += 1,
+            JobResult::Other => self.other += 1,
         }
     }
 
@@ -196,7 +188,7 @@ mod tests {
             tcp_accept: 3,
             ..Default::default()
         };
-        st.record(Outcome::CompileOk);
+        st.record(JobResult::CompileOk);
         st.compiled("hello.c", "gcc", "127.0.0.1:5", 12, true);
         st.sample_kids(2);
         let p = st.page(1, std::path::Path::new("/tmp"));

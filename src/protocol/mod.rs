@@ -1,16 +1,22 @@
 //! distcc's wire protocol, versions 1 (plain), 2 (LZO) and 3 (pump).
 //! `token` is the 12-byte header codec, `request` the client→server stream,
 //! `reply` the server→client stream, `lzo` the payload compression.
+//! `features` says what a version number means, `status` holds the STAT
+//! wait status and distccd's job summary line.
 //! Every length from the wire is checked against `Limits` before it is used.
 
 pub mod access_denied;
+pub mod features;
 pub mod include;
 pub mod lzo;
 pub mod reply;
 pub mod request;
+pub mod status;
 pub mod token;
 
 use std::fmt;
+
+pub use features::Features;
 
 /// Highest protocol version we speak (3 = pump).
 pub const MAX_VERSION: u32 = 3;

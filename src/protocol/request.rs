@@ -9,7 +9,7 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use super::token::{self, TOKEN_LEN};
-use super::{check_len, lzo, Limits, ProtoError, MAX_VERSION};
+use super::{check_len, lzo, Features, Limits, ProtoError};
 
 /// One file or symlink shipped in a pump request. Names, the argv and the
 /// working directory are bytes on the wire, as in distcc: a file name need
@@ -20,9 +20,9 @@ pub enum PumpEntry {
     Link { name: OsString, target: OsString },
 }
 
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
-    pub version: u32,
+    pub features: Features,
     pub argv: Vec<OsString>,
     /// v3 only: the client's working directory.
     pub cwd: Option<OsString>,
@@ -32,10 +32,22 @@ pub struct Request {
     pub files: Vec<PumpEntry>,
 }
 
+impl Default for Request {
+    fn default() -> Self {
+        Request {
+            features: Features::PLAIN,
+            argv: Vec::new(),
+            cwd: None,
+            doti: Vec::new(),
+            files: Vec::new(),
+        }
+    }
+}
+
 /// DIST + ARGC + ARGV…, sent while the client's cpp still runs.
-pub fn encode_header(version: u32, cwd: Option<&OsStr>, argv: &[OsString]) -> Vec<u8> {
+pub fn encode_header(features: Features, cwd: Option<&OsStr>, argv: &[OsString]) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + argv.iter().map(|a| a.len() + 12).sum::<usize>());
-    token::put(&mut out, token::DIST, version);
+    token::put(&mut out, token::DIST, features.version());
     if let Some(cwd) = cwd {
         // Paths and args never approach 4 GiB; put_bytes cannot fail here.
         let _ = token::put_bytes(&mut out, token::CDIR, cwd.as_bytes());
@@ -48,9 +60,9 @@ pub fn encode_header(version: u32, cwd: Option<&OsStr>, argv: &[OsString]) -> Ve
 }
 
 /// The DOTI token and its payload, compressed for v2.
-pub fn encode_doti(version: u32, source: &[u8]) -> Result<Vec<u8>, ProtoError> {
+pub fn encode_doti(features: Features, source: &[u8]) -> Result<Vec<u8>, ProtoError> {
     let mut out = Vec::new();
-    if version >= 2 {
+    if features.compress() {
         let c = lzo::compress(source);
         out.reserve(c.len() + TOKEN_LEN);
         token::put_bytes(&mut out, token::DOTI, &c)?;
@@ -141,9 +153,9 @@ impl RequestDecoder {
         self.phase == Phase::Done
     }
 
-    /// The protocol version, once DIST has been read.
-    pub fn version(&self) -> Option<u32> {
-        (self.phase != Phase::Dist).then_some(self.req.version)
+    /// What the request's protocol version means, once DIST has been read.
+    pub fn features(&self) -> Option<Features> {
+        (self.phase != Phase::Dist).then_some(self.req.features)
     }
 
     /// v3: the client's working directory (sent before the argv).
@@ -289,12 +301,13 @@ impl RequestDecoder {
         let l = &self.limits;
         match self.phase {
             Phase::Dist => {
-                let v = token::expect(hdr, token::DIST)?;
-                if v > MAX_VERSION {
-                    return Err(ProtoError::BadVersion(v));
-                }
-                self.req.version = v;
-                self.phase = if v >= 3 { Phase::Cdir } else { Phase::Argc };
+                let features = Features::from_version(token::expect(hdr, token::DIST)?)?;
+                self.req.features = features;
+                self.phase = if features.cpp_on_server() {
+                    Phase::Cdir
+                } else {
+                    Phase::Argc
+                };
             }
             Phase::Cdir => {
                 let n = token::expect(hdr, token::CDIR)?;
@@ -375,14 +388,14 @@ impl RequestDecoder {
                 self.req.argv.push(text(body));
                 self.phase = if self.req.argv.len() < self.argc as usize {
                     Phase::Argv
-                } else if self.req.version >= 3 {
+                } else if self.req.features.cpp_on_server() {
                     Phase::Nfil
                 } else {
                     Phase::Doti
                 };
             }
             Body::Doti => {
-                self.req.doti = if self.req.version >= 2 {
+                self.req.doti = if self.req.features.compress() {
                     lzo::decompress(&body, self.limits.max_decompressed)?
                 } else {
                     body
@@ -422,6 +435,10 @@ impl RequestDecoder {
 mod tests {
     use super::*;
 
+    fn f(version: u32) -> Features {
+        Features::from_version(version).unwrap()
+    }
+
     fn argv(v: &[&str]) -> Vec<OsString> {
         v.iter().map(OsString::from).collect()
     }
@@ -429,12 +446,12 @@ mod tests {
     fn plain(version: u32) -> (Vec<u8>, Request) {
         let a = argv(&["gcc", "-O2", "-c", "hello.c", "-o", "hello.o"]);
         let src = b"# 1 \"hello.c\"\nint main(void) { return 0; }\n".repeat(20);
-        let mut wire = encode_header(version, None, &a);
-        wire.extend(encode_doti(version, &src).unwrap());
+        let mut wire = encode_header(f(version), None, &a);
+        wire.extend(encode_doti(f(version), &src).unwrap());
         (
             wire,
             Request {
-                version,
+                features: f(version),
                 argv: a,
                 doti: src,
                 ..Default::default()
@@ -489,14 +506,14 @@ mod tests {
     fn version_zero_is_handled_like_one() {
         let (mut wire, mut want) = plain(1);
         wire[11] = b'0';
-        want.version = 0;
+        want.features = f(0);
         assert_eq!(decode_all(&wire, 7).unwrap(), want);
     }
 
     #[test]
     fn v3_pump_request() {
         let a = argv(&["gcc", "-c", "p.c", "-o", "p.o"]);
-        let mut wire = encode_header(3, Some("/tmp/dt".as_ref()), &a);
+        let mut wire = encode_header(f(3), Some("/tmp/dt".as_ref()), &a);
         token::put(&mut wire, token::NFIL, 3);
         token::put_bytes(&mut wire, token::NAME, b"/tmp/dt/p.c").unwrap();
         token::put_bytes(&mut wire, token::FILE, &lzo::compress(b"int x;\n")).unwrap();
@@ -566,7 +583,7 @@ mod tests {
         };
         let mut d = RequestDecoder::new(limits);
         let a: Vec<OsString> = (0..20).map(|_| "x".repeat(10).into()).collect();
-        let wire = encode_header(1, None, &a);
+        let wire = encode_header(f(1), None, &a);
         assert!(matches!(d.feed(&wire), Err(ProtoError::TooLarge { .. })));
     }
 
@@ -588,7 +605,7 @@ mod tests {
 
     #[test]
     fn corrupt_lzo_payload() {
-        let mut wire = encode_header(2, None, &argv(&["gcc", "-c", "x.c"]));
+        let mut wire = encode_header(f(2), None, &argv(&["gcc", "-c", "x.c"]));
         token::put_bytes(&mut wire, token::DOTI, b"\xff\xff\xff\xff\x00").unwrap();
         assert!(matches!(decode_all(&wire, 1000), Err(ProtoError::Lzo(_))));
     }
@@ -603,7 +620,7 @@ mod tests {
             OsString::from_vec(b"caf\xe9.c".to_vec()),
         ];
         let cwd = OsStr::from_bytes(b"/src/\xff");
-        let mut wire = encode_header(3, Some(cwd), &a);
+        let mut wire = encode_header(f(3), Some(cwd), &a);
         assert!(contains(&wire, b"ARGV00000006caf\xe9.c"));
         put_nfil(&mut wire, 2);
         let name = OsString::from_vec(b"/src/\xff/caf\xe9.c".to_vec());
@@ -634,7 +651,7 @@ mod tests {
 
     #[test]
     fn file_or_link_must_follow_name() {
-        let mut wire = encode_header(3, Some("/".as_ref()), &argv(&["gcc"]));
+        let mut wire = encode_header(f(3), Some("/".as_ref()), &argv(&["gcc"]));
         token::put(&mut wire, token::NFIL, 1);
         token::put_bytes(&mut wire, token::NAME, b"/x").unwrap();
         token::put(&mut wire, token::DOTI, 0);
@@ -649,7 +666,7 @@ mod tests {
         let (wire, _) = plain(2);
         let mut d = RequestDecoder::new(Limits::default());
         let hdr = encode_header(
-            2,
+            f(2),
             None,
             &argv(&["gcc", "-O2", "-c", "hello.c", "-o", "hello.o"]),
         );
@@ -712,7 +729,7 @@ mod tests {
     fn argv_complete_before_source() {
         let (wire, _) = plain(1);
         let hdr_len = encode_header(
-            1,
+            f(1),
             None,
             &argv(&["gcc", "-O2", "-c", "hello.c", "-o", "hello.o"]),
         )
