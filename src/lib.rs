@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod decimal;
 pub mod errtext;
 pub mod exitcode;
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod hosts;
 pub mod logging;
