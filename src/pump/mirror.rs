@@ -99,6 +99,7 @@ impl Mirror {
         })
     }
 
+    #[cfg(test)]
     pub fn root(&self) -> &Path {
         &self.root
     }

@@ -1467,7 +1467,7 @@ fn names_of(
                     "{file}:{line}: computed include depends on __LINE__, __COUNTER__ or the like"
                 ))
             }
-            Interpreted::NotAName(_) => {}
+            Interpreted::NotAName => {}
         }
     }
     Ok(out)
