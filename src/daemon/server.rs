@@ -519,7 +519,7 @@ impl Server {
             }
         };
         let ok = outcome == Outcome::CompileOk;
-        self.stats.compiled(&input, &compiler, &peer, ms as u64, ok);
+        self.stats.compiled(&input, &compiler, ms as u64, ok);
         // Answer first: removing a pump job's mirror (hundreds of headers)
         // would delay the client. An open object file outlives its directory.
         self.start_reply(t, reply, object_file, summary, outcome);

@@ -11,7 +11,6 @@ pub enum Outcome {
     CompileError,
     CompileTimeout,
     RejBadReq,
-    RejOverload,
     CliDisconnect,
     Other,
 }
@@ -20,7 +19,6 @@ pub enum Outcome {
 #[derive(Debug, Clone)]
 pub struct JobRecord {
     pub input: String,
-    pub client: String,
     pub ms: u64,
     pub ok: bool,
 }
@@ -61,7 +59,6 @@ impl Stats {
             Outcome::CompileError => self.compile_error += 1,
             Outcome::CompileTimeout => self.compile_timeout += 1,
             Outcome::RejBadReq => self.rej_bad_req += 1,
-            Outcome::RejOverload => self.rej_overload += 1,
             Outcome::CliDisconnect => self.cli_disconnect += 1,
             Outcome::Other => self.other += 1,
         }
@@ -84,13 +81,12 @@ impl Stats {
     }
 
     /// A compile finished (successfully or not) after `ms`.
-    pub fn compiled(&mut self, input: &str, compiler: &str, client: &str, ms: u64, ok: bool) {
+    pub fn compiled(&mut self, input: &str, compiler: &str, ms: u64, ok: bool) {
         if self.jobs.len() == RECENT_JOBS {
             self.jobs.pop_front();
         }
         self.jobs.push_back(JobRecord {
             input: input.to_string(),
-            client: client.to_string(),
             ms,
             ok,
         });
@@ -197,7 +193,7 @@ mod tests {
             ..Default::default()
         };
         st.record(Outcome::CompileOk);
-        st.compiled("hello.c", "gcc", "127.0.0.1:5", 12, true);
+        st.compiled("hello.c", "gcc", 12, true);
         st.sample_kids(2);
         let p = st.page(1, std::path::Path::new("/tmp"));
         assert!(p.starts_with("HTTP/1.0 200 OK\nContent-Type: text/plain\n"));
