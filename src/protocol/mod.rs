@@ -3,8 +3,8 @@
 //! `reply` the server→client stream, `lzo` the payload compression.
 //! Every length from the wire is checked against `Limits` before it is used.
 
-pub mod access_denied;
-pub mod include;
+pub(crate) mod access_denied;
+pub(crate) mod include;
 pub mod lzo;
 pub mod reply;
 pub mod request;
@@ -13,7 +13,7 @@ pub mod token;
 use std::fmt;
 
 /// Highest protocol version we speak (3 = pump).
-pub const MAX_VERSION: u32 = 3;
+pub(crate) const MAX_VERSION: u32 = 3;
 
 /// Upper bounds on what a peer may make us hold in memory.
 #[derive(Clone, Debug)]
