@@ -28,7 +28,7 @@ fn put_payload(out: &mut Vec<u8>, version: u32, name: Name, data: &[u8]) -> Resu
 
 /// Everything up to, and including, the DOTO header. In v1 the object body
 /// follows uncompressed, so the caller can send it straight from the file.
-pub fn encode_head_v1(
+pub(crate) fn encode_head_v1(
     status: u32,
     stderr: &[u8],
     stdout: &[u8],
@@ -44,7 +44,7 @@ pub fn encode_head_v1(
 }
 
 /// A whole reply in memory (any version).
-pub fn encode(reply: &Reply) -> Result<Vec<u8>, ProtoError> {
+pub(crate) fn encode(reply: &Reply) -> Result<Vec<u8>, ProtoError> {
     let v = reply.version;
     let mut out = Vec::with_capacity(6 * TOKEN_LEN + reply.object.len() + reply.stderr.len());
     token::put(&mut out, token::DONE, v);

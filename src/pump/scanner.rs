@@ -196,6 +196,7 @@ impl Scanner {
 
     /// Drop every file's cached parse (the compilers' stay): for a caller
     /// that knows its files changed in ways a stat may not show.
+    #[cfg(feature = "fuzzing")]
     pub fn forget_files(&mut self) {
         self.parsed.clear();
         self.latest.clear();
