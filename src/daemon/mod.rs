@@ -71,8 +71,7 @@ pub(crate) fn drop_privileges(user: Option<&str>) -> Result<(), String> {
     unistd::setgroups(&[gid]).map_err(|e| format!("setgroups: {e}"))?;
     unistd::setgid(gid).map_err(|e| format!("setgid: {e}"))?;
     unistd::setuid(uid).map_err(|e| format!("setuid: {e}"))?;
-    // SAFETY: prctl with constant arguments.
-    unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+    let _ = nix::sys::prctl::set_no_new_privs();
     log::debug!("running as uid {uid} gid {gid}");
     Ok(())
 }
@@ -161,8 +160,7 @@ fn detach() -> io::Result<()> {
         .open("/dev/null")?;
     use std::os::unix::io::AsRawFd;
     for fd in 0..3 {
-        // SAFETY: dup2 onto the standard descriptors.
-        unsafe { libc::dup2(null.as_raw_fd(), fd) };
+        let _ = nix::unistd::dup2(null.as_raw_fd(), fd);
     }
     Ok(())
 }

@@ -1179,11 +1179,5 @@ fn live_jobs(conns: &HashMap<Token, Conn>, running: &[Token]) -> Vec<super::stat
 fn send_file(sock: &TcpStream, file: &File, offset: u64, len: u64) -> io::Result<usize> {
     let mut off = offset as libc::off_t;
     let n = len.min(1 << 30) as usize;
-    // SAFETY: valid fds; `off` is a local the kernel updates.
-    let r = unsafe { libc::sendfile(sock.as_raw_fd(), file.as_raw_fd(), &mut off, n) };
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r as usize)
-    }
+    Ok(nix::sys::sendfile::sendfile(sock, file, Some(&mut off), n)?)
 }
