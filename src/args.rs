@@ -143,7 +143,7 @@ fn extension(path: &[u8]) -> Option<&[u8]> {
 }
 
 /// The last `/`-separated component, as distcc's `dcc_find_basename`.
-pub fn basename(path: &[u8]) -> &[u8] {
+pub(crate) fn basename(path: &[u8]) -> &[u8] {
     path.rsplit(|&b| b == b'/').next().unwrap_or(path)
 }
 
@@ -151,18 +151,18 @@ fn ext_is(path: &[u8], exts: &[&str]) -> bool {
     extension(path).is_some_and(|e| exts.iter().any(|x| x.as_bytes() == e))
 }
 
-pub fn is_source<S: AsRef<OsStr> + ?Sized>(path: &S) -> bool {
+pub(crate) fn is_source<S: AsRef<OsStr> + ?Sized>(path: &S) -> bool {
     ext_is(bytes(path), SOURCE_EXTS)
 }
 
 /// Already preprocessed: sent as is, no local cpp.
-pub fn is_preprocessed<S: AsRef<OsStr> + ?Sized>(path: &S) -> bool {
+pub(crate) fn is_preprocessed<S: AsRef<OsStr> + ?Sized>(path: &S) -> bool {
     ext_is(bytes(path), &["i", "ii", "mi", "mii"])
 }
 
 /// The extension of the preprocessed form of a source (distcc's
 /// `dcc_preproc_exten`).
-pub fn preprocessed_ext<S: AsRef<OsStr> + ?Sized>(path: &S) -> &'static str {
+pub(crate) fn preprocessed_ext<S: AsRef<OsStr> + ?Sized>(path: &S) -> &'static str {
     let p = bytes(path);
     if ext_is(p, &["c", "i"]) {
         "i"
@@ -190,7 +190,7 @@ fn os(b: &[u8]) -> OsString {
 
 /// Expand `-Wp,a,b` into `a b`, and `-Wp,-MD,f` into `-MD -MF f`, as distcc does
 /// before anything else looks at the command line.
-pub fn expand_wp(argv: &[OsString]) -> Vec<OsString> {
+pub(crate) fn expand_wp(argv: &[OsString]) -> Vec<OsString> {
     let mut out = Vec::with_capacity(argv.len());
     for a in argv {
         let Some(rest) = bytes(a).strip_prefix(b"-Wp,") else {
@@ -332,7 +332,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 
 /// The argv for local preprocessing: `-o X` removed, `-c`/`-S` turned into
 /// `-E` (distcc's `dcc_strip_dasho` and `dcc_set_action_opt`).
-pub fn cpp_argv(scan: &Scan) -> Vec<OsString> {
+pub(crate) fn cpp_argv(scan: &Scan) -> Vec<OsString> {
     let mut out = Vec::with_capacity(scan.argv.len());
     let mut it = scan.argv.iter();
     while let Some(a) = it.next() {
@@ -380,7 +380,7 @@ const STRIP_EXACT: &[&str] = &[
 ];
 
 /// The argv sent to the server for a plain-mode (locally preprocessed) job.
-pub fn strip_local_args(argv: &[OsString]) -> Vec<OsString> {
+pub(crate) fn strip_local_args(argv: &[OsString]) -> Vec<OsString> {
     let mut out = Vec::with_capacity(argv.len());
     let mut i = 0;
     while i < argv.len() {

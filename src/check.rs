@@ -14,7 +14,7 @@ use std::process::Command;
 use crate::exitcode::*;
 use crate::hosts::{self, Host};
 
-pub const HELLO: &str =
+pub(crate) const HELLO: &str =
     "#include <stdio.h>\n\nint main(void)\n{\n\tprintf(\"Hello distcc\\n\");\n\treturn 0;\n}\n";
 
 /// A daemon in a child process, serving 127.0.0.1 on an ephemeral port.

@@ -2,23 +2,23 @@
 //! receive, fall back. Each step lives in its own module; this one only
 //! sequences them, following distcc's `dcc_build_somewhere`.
 
-pub mod backoff;
-pub mod cleanup;
-pub mod cpp;
-pub mod depfile;
-pub mod invoke;
-pub mod local;
-pub mod lock;
-pub mod native;
-pub mod output;
-pub mod phase;
-pub mod pick;
-pub mod pump;
-pub mod remote;
-pub mod scan_includes;
-pub mod settings;
-pub mod temps;
-pub mod transport;
+pub(crate) mod backoff;
+pub(crate) mod cleanup;
+pub(crate) mod cpp;
+pub(crate) mod depfile;
+pub(crate) mod invoke;
+pub(crate) mod local;
+pub(crate) mod lock;
+pub(crate) mod native;
+pub(crate) mod output;
+pub(crate) mod phase;
+pub(crate) mod pick;
+pub(crate) mod pump;
+pub(crate) mod remote;
+pub(crate) mod scan_includes;
+pub(crate) mod settings;
+pub(crate) mod temps;
+pub(crate) mod transport;
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -178,7 +178,7 @@ See tinydcc(1) and tinydccd(8).
 
 /// Run one compiler command, remotely if possible. `tweaked_path` says a
 /// masquerade link just cut PATH (distcc's recursion rule needs it).
-pub fn compile(argv: Vec<OsString>, tweaked_path: bool) -> i32 {
+pub(crate) fn compile(argv: Vec<OsString>, tweaked_path: bool) -> i32 {
     let code = compile_job(argv, tweaked_path);
     phase::finish();
     code

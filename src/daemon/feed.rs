@@ -10,8 +10,11 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
+
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, OFlag, SpliceFFlags};
 
 use super::job::Refusal;
 use crate::exitcode::{EXIT_IO_ERROR, EXIT_PROTOCOL_ERROR};
@@ -32,14 +35,9 @@ pub struct Feed {
 
 /// A pipe for a compiler's stdin: (read end for the child, our feed).
 pub fn pipe(wire: PathBuf, source: PathBuf) -> io::Result<(OwnedFd, Feed)> {
-    let mut fds = [0; 2];
-    // SAFETY: fds is a valid 2-int array; both ends close on exec (the
-    // child gets its end as fd 0 through dup2).
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: pipe2 just returned these two descriptors; nothing else owns them.
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
+    // Both ends close on exec (the child gets its end as fd 0 through dup2).
+    let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+    let w = File::from(w);
     set_nonblocking(&w)?;
     let feed = Feed {
         pipe: w,
@@ -52,11 +50,8 @@ pub fn pipe(wire: PathBuf, source: PathBuf) -> io::Result<(OwnedFd, Feed)> {
 
 fn set_nonblocking(f: &File) -> io::Result<()> {
     let fd = f.as_raw_fd();
-    // SAFETY: fcntl on a descriptor we own.
-    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    if fl < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let fl = OFlag::from_bits_retain(fcntl(fd, FcntlArg::F_GETFL)?);
+    fcntl(fd, FcntlArg::F_SETFL(fl | OFlag::O_NONBLOCK))?;
     Ok(())
 }
 
@@ -109,23 +104,17 @@ impl Feed {
 fn splice(src: &File, off: u64, pipe: &File, len: u64) -> io::Result<usize> {
     let mut o = off as libc::loff_t;
     let n = len.min(1 << 20) as usize;
-    // SAFETY: valid fds; `o` is a local the kernel updates.
-    let r = unsafe {
-        libc::splice(
-            src.as_raw_fd(),
-            &mut o,
-            pipe.as_raw_fd(),
-            std::ptr::null_mut(),
-            n,
-            libc::SPLICE_F_NONBLOCK,
-        )
-    };
-    if r >= 0 {
-        return Ok(r as usize);
-    }
-    let e = io::Error::last_os_error();
-    if e.raw_os_error() != Some(libc::EINVAL) {
-        return Err(e);
+    match nix::fcntl::splice(
+        src,
+        Some(&mut o),
+        pipe,
+        None,
+        n,
+        SpliceFFlags::SPLICE_F_NONBLOCK,
+    ) {
+        Ok(r) => return Ok(r),
+        Err(Errno::EINVAL) => {}
+        Err(e) => return Err(e.into()),
     }
     use std::io::Write;
     use std::os::unix::fs::FileExt;

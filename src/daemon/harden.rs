@@ -320,6 +320,7 @@ fn joined_value(a: &str) -> &str {
 /// are kept for the daemon to rewrite. Returns the new argv and the new
 /// positions of input and output. In pump mode `cwd` is the client's
 /// working directory (relative paths must stay inside the mirror).
+#[cfg(test)]
 pub fn sanitize(
     argv: &[OsString],
     input: usize,

@@ -45,6 +45,7 @@ impl Plan {
 /// own rules (it must be a remote-able compile), the compiler whitelist,
 /// then the argument hardening of `harden` (`cwd`: the client's working
 /// directory, pump mode only).
+#[cfg(any(test, feature = "fuzzing"))]
 pub fn plan(argv: &[OsString], policy: &Policy) -> Result<Plan, String> {
     plan_mode(argv, policy, harden::Mode::Plain, OsStr::new("/"))
 }

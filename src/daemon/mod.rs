@@ -1,18 +1,18 @@
 //! The daemon (`tinydcc --daemon`, `tinydccd`, `distccd`): start-up in
 //! distccd's order, then the event loop in `server`.
 
-pub mod access;
-pub mod feed;
-pub mod harden;
-pub mod inetd;
-pub mod job;
-pub mod options;
-pub mod pump_job;
-pub mod sandbox;
-pub mod server;
-pub mod stats;
-pub mod status_page;
-pub mod whitelist;
+pub(crate) mod access;
+pub(crate) mod feed;
+pub(crate) mod harden;
+pub(crate) mod inetd;
+pub(crate) mod job;
+pub(crate) mod options;
+pub(crate) mod pump_job;
+pub(crate) mod sandbox;
+pub(crate) mod server;
+pub(crate) mod stats;
+pub(crate) mod status_page;
+pub(crate) mod whitelist;
 
 use std::ffi::OsString;
 use std::io;
@@ -25,7 +25,7 @@ use crate::logging::{self, Target};
 use options::{Options, Parsed};
 
 /// Bind the listening socket the way distccd does (SO_REUSEADDR, backlog 1024).
-pub fn bind(addr: Option<IpAddr>, port: u16) -> io::Result<TcpListener> {
+pub(crate) fn bind(addr: Option<IpAddr>, port: u16) -> io::Result<TcpListener> {
     use socket2::{Domain, Socket, Type};
     let try_bind = |sa: SocketAddr| -> io::Result<TcpListener> {
         let s = Socket::new(Domain::for_address(sa), Type::STREAM, None)?;
@@ -46,7 +46,7 @@ pub fn bind(addr: Option<IpAddr>, port: u16) -> io::Result<TcpListener> {
 }
 
 /// Switch to `user` (default distcc, else nobody, else 65534) when root.
-pub fn drop_privileges(user: Option<&str>) -> Result<(), String> {
+pub(crate) fn drop_privileges(user: Option<&str>) -> Result<(), String> {
     use nix::unistd::{self, Gid, Uid, User};
     if !unistd::geteuid().is_root() {
         if let Some(u) = user {
@@ -71,8 +71,7 @@ pub fn drop_privileges(user: Option<&str>) -> Result<(), String> {
     unistd::setgroups(&[gid]).map_err(|e| format!("setgroups: {e}"))?;
     unistd::setgid(gid).map_err(|e| format!("setgid: {e}"))?;
     unistd::setuid(uid).map_err(|e| format!("setuid: {e}"))?;
-    // SAFETY: prctl with constant arguments.
-    unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+    let _ = nix::sys::prctl::set_no_new_privs();
     log::debug!("running as uid {uid} gid {gid}");
     Ok(())
 }
@@ -161,8 +160,7 @@ fn detach() -> io::Result<()> {
         .open("/dev/null")?;
     use std::os::unix::io::AsRawFd;
     for fd in 0..3 {
-        // SAFETY: dup2 onto the standard descriptors.
-        unsafe { libc::dup2(null.as_raw_fd(), fd) };
+        let _ = nix::unistd::dup2(null.as_raw_fd(), fd);
     }
     Ok(())
 }
@@ -175,7 +173,7 @@ fn fd_budget() -> usize {
     (limit.saturating_sub(16) / 3).clamp(2, usize::MAX as u64) as usize
 }
 
-pub fn server_config(o: &Options, allow: Vec<access::Cidr>) -> server::Config {
+pub(crate) fn server_config(o: &Options, allow: Vec<access::Cidr>) -> server::Config {
     let io_timeout = std::env::var("DISTCC_IO_TIMEOUT")
         .ok()
         .and_then(|v| v.parse::<u64>().ok())

@@ -27,12 +27,10 @@ pub struct Options {
     /// `--daemon` given: never guess inetd mode from stdin.
     pub daemon: bool,
     pub inetd: bool,
-    pub no_fork: bool,
     pub log_file: Option<PathBuf>,
     pub log_level: LevelFilter,
     pub log_stderr: bool,
     pub job_lifetime: u64,
-    pub lifetime: u64,
     pub stats: bool,
     pub stats_port: u16,
     pub insecure: bool,
@@ -250,7 +248,6 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
         no_detach: p.contains("--no-detach"),
         daemon: p.contains("--daemon"),
         inetd: p.contains("--inetd"),
-        no_fork: p.contains("--no-fork"),
         log_file: last_path(&mut p, "--log-file", "--log-file", "a file name")?,
         log_level,
         log_stderr: p.contains("--log-stderr"),
@@ -258,14 +255,6 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
             &mut p,
             "--job-lifetime",
             "--job-lifetime",
-            "a number of seconds",
-            seconds,
-        )?
-        .unwrap_or(0),
-        lifetime: last(
-            &mut p,
-            "--lifetime",
-            "--lifetime",
             "a number of seconds",
             seconds,
         )?
@@ -292,6 +281,14 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
     };
     // Accepted for compatibility; they change nothing here.
     let _ = p.contains("--no-fifo");
+    let _ = p.contains("--no-fork");
+    last(
+        &mut p,
+        "--lifetime",
+        "--lifetime",
+        "a number of seconds",
+        seconds,
+    )?;
     let rest = p.finish();
     if let Some(first) = rest.first() {
         return Err(format!("{}: unknown option", first.to_string_lossy()));

@@ -10,6 +10,7 @@
 
 use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -84,14 +85,15 @@ fn open_or_create(parent: &OwnedFd, p: &[u8]) -> Result<OwnedFd, String> {
     match open_sub(parent, &c) {
         Ok(fd) => Ok(fd),
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-            // SAFETY: mkdirat on a valid dirfd with a NUL-terminated name.
-            let r = unsafe { libc::mkdirat(parent.as_raw_fd(), c.as_ptr(), 0o755) };
-            let err = std::io::Error::last_os_error();
-            if r != 0 && err.raw_os_error() != Some(libc::EEXIST) {
-                return Err(format!(
-                    "cannot create '{p}': {}",
-                    crate::errtext::reason(&err)
-                ));
+            let mode = nix::sys::stat::Mode::from_bits_truncate(0o755);
+            match nix::sys::stat::mkdirat(Some(parent.as_raw_fd()), c.as_c_str(), mode) {
+                Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+                Err(e) => {
+                    return Err(format!(
+                        "cannot create '{p}': {}",
+                        crate::errtext::reason(&e.into())
+                    ))
+                }
             }
             open_sub(parent, &c).map_err(|e| {
                 format!(
@@ -160,21 +162,12 @@ impl<'r> DirWalker<'r> {
 /// compiler will run.
 pub fn materialize(root: &Path, cwd: &OsStr, files: &[PumpEntry]) -> Result<PathBuf, String> {
     let croot = cstr(root.as_os_str().as_bytes())?;
-    // SAFETY: open(2) of our own job directory.
-    let fd = unsafe {
-        libc::open(
-            croot.as_ptr(),
-            libc::O_DIRECTORY | libc::O_CLOEXEC | libc::O_RDONLY,
-        )
-    };
-    if fd < 0 {
-        return Err(format!(
-            "cannot open job directory: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    // SAFETY: a fresh fd we own.
-    let rootfd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let rootfd: OwnedFd = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY)
+        .open(OsStr::from_bytes(croot.as_bytes()))
+        .map_err(|e| format!("cannot open job directory: {e}"))?
+        .into();
     let cwd_parts = components(cwd.as_bytes())?;
     let mut dirs = DirWalker::new(&rootfd);
     dirs.open(&cwd_parts)?;
@@ -232,11 +225,10 @@ pub fn materialize(root: &Path, cwd: &OsStr, files: &[PumpEntry]) -> Result<Path
                     target.to_vec()
                 };
                 let ct = cstr(&t)?;
-                // SAFETY: symlinkat on a valid dirfd with NUL-terminated strings.
-                let r = unsafe { libc::symlinkat(ct.as_ptr(), dir.as_raw_fd(), c.as_ptr()) };
-                if r != 0 {
-                    let err = std::io::Error::last_os_error();
-                    if err.raw_os_error() != Some(libc::EEXIST) {
+                match nix::unistd::symlinkat(ct.as_c_str(), Some(dir.as_raw_fd()), c.as_c_str()) {
+                    Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+                    Err(e) => {
+                        let err = std::io::Error::from(e);
                         return Err(format!("cannot create link '{name}': {err}"));
                     }
                 }

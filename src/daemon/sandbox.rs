@@ -209,14 +209,10 @@ impl Ruleset {
 /// Apply ruleset `fd` to the calling process. Runs in the forked child
 /// before exec: two syscalls, no allocation.
 pub fn restrict_self(fd: i32) -> io::Result<()> {
-    // SAFETY: prctl and landlock_restrict_self with plain integer args.
-    unsafe {
-        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if libc::syscall(SYS_RESTRICT_SELF, fd, 0u32) != 0 {
-            return Err(io::Error::last_os_error());
-        }
+    nix::sys::prctl::set_no_new_privs()?;
+    // SAFETY: landlock_restrict_self with plain integer args.
+    if unsafe { libc::syscall(SYS_RESTRICT_SELF, fd, 0u32) } != 0 {
+        return Err(io::Error::last_os_error());
     }
     Ok(())
 }

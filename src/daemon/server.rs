@@ -514,7 +514,7 @@ impl Server {
             summary = job::no_object_summary(&peer, &compiler, &input, ms);
         }
         let ok = summary.result == JobResult::CompileOk;
-        self.stats.compiled(&input, &compiler, &peer, ms as u64, ok);
+        self.stats.compiled(&input, &compiler, ms as u64, ok);
         // Answer first: removing a pump job's mirror (hundreds of headers)
         // would delay the client. An open object file outlives its directory.
         self.start_reply(t, reply, object_file, summary);
@@ -1175,11 +1175,5 @@ fn live_jobs(conns: &HashMap<Token, Conn>, running: &[Token]) -> Vec<super::stat
 fn send_file(sock: &TcpStream, file: &File, offset: u64, len: u64) -> io::Result<usize> {
     let mut off = offset as libc::off_t;
     let n = len.min(1 << 30) as usize;
-    // SAFETY: valid fds; `off` is a local the kernel updates.
-    let r = unsafe { libc::sendfile(sock.as_raw_fd(), file.as_raw_fd(), &mut off, n) };
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r as usize)
-    }
+    Ok(nix::sys::sendfile::sendfile(sock, file, Some(&mut off), n)?)
 }

@@ -10,7 +10,6 @@ use crate::protocol::status::JobResult;
 #[derive(Debug, Clone)]
 pub struct JobRecord {
     pub input: String,
-    pub client: String,
     pub ms: u64,
     pub ok: bool,
 }
@@ -76,13 +75,12 @@ impl Stats {
     }
 
     /// A compile finished (successfully or not) after `ms`.
-    pub fn compiled(&mut self, input: &str, compiler: &str, client: &str, ms: u64, ok: bool) {
+    pub fn compiled(&mut self, input: &str, compiler: &str, ms: u64, ok: bool) {
         if self.jobs.len() == RECENT_JOBS {
             self.jobs.pop_front();
         }
         self.jobs.push_back(JobRecord {
             input: input.to_string(),
-            client: client.to_string(),
             ms,
             ok,
         });
@@ -189,7 +187,7 @@ mod tests {
             ..Default::default()
         };
         st.record(JobResult::CompileOk);
-        st.compiled("hello.c", "gcc", "127.0.0.1:5", 12, true);
+        st.compiled("hello.c", "gcc", 12, true);
         st.sample_kids(2);
         let p = st.page(1, std::path::Path::new("/tmp"));
         assert!(p.starts_with("HTTP/1.0 200 OK\nContent-Type: text/plain\n"));

@@ -124,7 +124,7 @@ mod tests {
     #[test]
     fn page_shows_jobs_escaped() {
         let mut s = Stats::default();
-        s.compiled("old<1>.c", "gcc", "10.0.0.2:1", 40, true);
+        s.compiled("old<1>.c", "gcc", 40, true);
         let p = page(
             &s,
             &[Live {

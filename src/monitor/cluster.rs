@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::hosts::{self, Host, Mode};
 
-pub const USAGE: &str = "\
+pub(crate) const USAGE: &str = "\
 usage: tinydcc --mon --cluster [SECS] [--stats-port [HOST[:PORT]=]STATSPORT]...
   Polls each host's distccd --stats port (default 3633, whatever the
   compile port) every SECS seconds, or once.
@@ -26,7 +26,7 @@ usage: tinydcc --mon --cluster [SECS] [--stats-port [HOST[:PORT]=]STATSPORT]...
 
 /// Which stats port to poll for each host.
 #[derive(Debug, Clone)]
-pub struct StatsPorts {
+pub(crate) struct StatsPorts {
     default: u16,
     /// (host, compile port if given, stats port), the last given first.
     rules: Vec<(String, Option<u16>, u16)>,
@@ -88,7 +88,7 @@ impl StatsPorts {
 
 /// Why a host shows no stats.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NoStats {
+pub(crate) enum NoStats {
     Refused,
     Timeout,
     /// Accepted, then closed without a word: distccd does that to an
@@ -126,7 +126,7 @@ impl From<io::Error> for NoStats {
 }
 
 /// The `dcc_*` fields of a stats page.
-pub fn parse_stats(page: &str) -> HashMap<String, String> {
+pub(crate) fn parse_stats(page: &str) -> HashMap<String, String> {
     page.lines()
         .filter(|l| l.starts_with("dcc_"))
         .filter_map(|l| l.split_once(' '))
@@ -153,7 +153,7 @@ fn read_some(s: &mut TcpStream, limit: usize) -> Result<Vec<u8>, NoStats> {
     Ok(page)
 }
 
-pub fn fetch(host: &str, port: u16) -> Result<HashMap<String, String>, NoStats> {
+pub(crate) fn fetch(host: &str, port: u16) -> Result<HashMap<String, String>, NoStats> {
     let addr = (host, port)
         .to_socket_addrs()
         .map_err(|e| NoStats::Resolve(crate::errtext::reason(&e)))?
@@ -199,7 +199,7 @@ fn num(m: &HashMap<String, String>, k: &str) -> u64 {
 
 /// The table for these hosts, header included, then why a host has no
 /// stats, one line each.
-pub fn render(hosts: &[Host], ports: &StatsPorts) -> String {
+pub(crate) fn render(hosts: &[Host], ports: &StatsPorts) -> String {
     let mut out = format!(
         "{:<30} {:>5} {:>4} {:>6} {:>5} {:>6}  {}\n",
         "HOST", "SLOTS", "RUN", "DONE", "FAIL", "LOAD", "STATE"

@@ -3,5 +3,5 @@
 //! stats port (`cluster`).
 
 pub mod cluster;
-pub mod state;
+pub(crate) mod state;
 pub mod text;

@@ -7,7 +7,7 @@ use super::state::{self, Phase, TaskState};
 
 /// One poll, formatted as distccmon-text prints it: sorted by host then
 /// slot, Done jobs left out, an empty line after each poll.
-pub fn render(tasks: &[TaskState]) -> String {
+pub(crate) fn render(tasks: &[TaskState]) -> String {
     let mut v: Vec<&TaskState> = tasks.iter().filter(|t| t.phase != Phase::Done).collect();
     v.sort_by(|a, b| {
         a.host

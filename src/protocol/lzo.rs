@@ -98,7 +98,7 @@ fn copy_match(out: &mut Vec<u8>, dist: usize, len: usize, max: usize) -> Result<
 
 /// Decompress one LZO1X stream, refusing to produce more than `max` bytes.
 /// An empty input is an empty payload.
-pub fn decompress(src: &[u8], max: usize) -> Result<Vec<u8>, ProtoError> {
+pub(crate) fn decompress(src: &[u8], max: usize) -> Result<Vec<u8>, ProtoError> {
     if src.is_empty() {
         return Ok(Vec::new());
     }

@@ -5,9 +5,9 @@
 //! wait status and distccd's job summary line.
 //! Every length from the wire is checked against `Limits` before it is used.
 
-pub mod access_denied;
+pub(crate) mod access_denied;
 pub mod features;
-pub mod include;
+pub(crate) mod include;
 pub mod lzo;
 pub mod reply;
 pub mod request;
@@ -19,7 +19,7 @@ use std::fmt;
 pub use features::Features;
 
 /// Highest protocol version we speak (3 = pump).
-pub const MAX_VERSION: u32 = 3;
+pub(crate) const MAX_VERSION: u32 = 3;
 
 /// Upper bounds on what a peer may make us hold in memory.
 #[derive(Clone, Debug)]

@@ -49,7 +49,7 @@ fn put_payload(
 /// Everything up to, and including, the DOTO header, for a request whose
 /// payloads are not compressed (protocol 1, or 0): the object body
 /// follows uncompressed, so the caller can send it straight from the file.
-pub fn encode_head_v1(
+pub(crate) fn encode_head_v1(
     features: Features,
     status: WaitStatus,
     stderr: &[u8],
@@ -66,7 +66,7 @@ pub fn encode_head_v1(
 }
 
 /// A whole reply in memory (any version).
-pub fn encode(reply: &Reply) -> Result<Vec<u8>, ProtoError> {
+pub(crate) fn encode(reply: &Reply) -> Result<Vec<u8>, ProtoError> {
     let v = reply.features;
     let mut out = Vec::with_capacity(6 * TOKEN_LEN + reply.object.len() + reply.stderr.len());
     token::put(&mut out, token::DONE, v.version());

@@ -15,13 +15,13 @@ use super::{check_len, lzo, Features, Limits, ProtoError};
 /// working directory are bytes on the wire, as in distcc: a file name need
 /// not be UTF-8.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PumpEntry {
+pub(crate) enum PumpEntry {
     File { name: OsString, data: Vec<u8> },
     Link { name: OsString, target: OsString },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
+pub(crate) struct Request {
     pub features: Features,
     pub argv: Vec<OsString>,
     /// v3 only: the client's working directory.
@@ -60,7 +60,7 @@ pub fn encode_header(features: Features, cwd: Option<&OsStr>, argv: &[OsString])
 }
 
 /// The DOTI token and its payload, compressed for v2.
-pub fn encode_doti(features: Features, source: &[u8]) -> Result<Vec<u8>, ProtoError> {
+pub(crate) fn encode_doti(features: Features, source: &[u8]) -> Result<Vec<u8>, ProtoError> {
     let mut out = Vec::new();
     if features.compress() {
         let c = lzo::compress(source);
@@ -74,14 +74,14 @@ pub fn encode_doti(features: Features, source: &[u8]) -> Result<Vec<u8>, ProtoEr
 }
 
 /// v3: the number of NAME entries that follow.
-pub fn put_nfil(out: &mut Vec<u8>, count: u32) {
+pub(crate) fn put_nfil(out: &mut Vec<u8>, count: u32) {
     token::put(out, token::NFIL, count);
 }
 
 /// v3: one NAME and its FILE or LINK. A FILE's `data` goes out as is: the
 /// client ships the include server's `.lzo` bytes (the decoder hands the
 /// daemon decompressed text).
-pub fn put_entry(out: &mut Vec<u8>, entry: &PumpEntry) -> Result<(), ProtoError> {
+pub(crate) fn put_entry(out: &mut Vec<u8>, entry: &PumpEntry) -> Result<(), ProtoError> {
     let (name, tok, body) = match entry {
         PumpEntry::File { name, data } => (name, token::FILE, data.as_slice()),
         PumpEntry::Link { name, target } => (name, token::LINK, target.as_bytes()),
@@ -115,7 +115,7 @@ enum Phase {
 }
 
 /// Incremental request decoder: a state machine fed with arbitrary chunks.
-pub struct RequestDecoder {
+pub(crate) struct RequestDecoder {
     limits: Limits,
     phase: Phase,
     req: Request,
@@ -188,6 +188,7 @@ impl RequestDecoder {
     }
 
     /// Bytes of payload still buffered inside the decoder.
+    #[cfg(test)]
     pub fn buffered(&self) -> usize {
         self.partial.len()
     }
@@ -196,11 +197,6 @@ impl RequestDecoder {
     /// into `w` instead of keeping it in memory.
     pub fn set_source_sink(&mut self, w: Box<dyn std::io::Write>) {
         self.sink = Some(w);
-    }
-
-    /// True once a whole-request refusal may be answered.
-    pub fn is_discarding(&self) -> bool {
-        self.discard
     }
 
     /// Keep reading the request but drop the source and files: the job is

@@ -5,21 +5,21 @@
 use super::ProtoError;
 
 /// Every token header is exactly this long.
-pub const TOKEN_LEN: usize = 12;
+pub(crate) const TOKEN_LEN: usize = 12;
 
 pub type Name = [u8; 4];
 
-pub const DIST: Name = *b"DIST";
-pub const ARGC: Name = *b"ARGC";
-pub const ARGV: Name = *b"ARGV";
-pub const DOTI: Name = *b"DOTI";
-pub const DONE: Name = *b"DONE";
-pub const STAT: Name = *b"STAT";
-pub const SERR: Name = *b"SERR";
-pub const SOUT: Name = *b"SOUT";
-pub const DOTO: Name = *b"DOTO";
-pub const DOTD: Name = *b"DOTD";
-pub const CDIR: Name = *b"CDIR";
+pub(crate) const DIST: Name = *b"DIST";
+pub(crate) const ARGC: Name = *b"ARGC";
+pub(crate) const ARGV: Name = *b"ARGV";
+pub(crate) const DOTI: Name = *b"DOTI";
+pub(crate) const DONE: Name = *b"DONE";
+pub(crate) const STAT: Name = *b"STAT";
+pub(crate) const SERR: Name = *b"SERR";
+pub(crate) const SOUT: Name = *b"SOUT";
+pub(crate) const DOTO: Name = *b"DOTO";
+pub(crate) const DOTD: Name = *b"DOTD";
+pub(crate) const CDIR: Name = *b"CDIR";
 pub const NFIL: Name = *b"NFIL";
 pub const NAME: Name = *b"NAME";
 pub const FILE: Name = *b"FILE";
@@ -49,7 +49,7 @@ pub fn put_bytes(out: &mut Vec<u8>, name: Name, body: &[u8]) -> Result<(), Proto
 
 /// Parse one 12-byte header. Uppercase hex is accepted (distcc reads with
 /// strtoul), but every one of the 8 characters must be a hex digit.
-pub fn parse(hdr: &[u8]) -> Result<(Name, u32), ProtoError> {
+pub(crate) fn parse(hdr: &[u8]) -> Result<(Name, u32), ProtoError> {
     if hdr.len() < TOKEN_LEN {
         return Err(ProtoError::Truncated);
     }
@@ -69,7 +69,7 @@ pub fn parse(hdr: &[u8]) -> Result<(Name, u32), ProtoError> {
 }
 
 /// Parse a header and insist on its name.
-pub fn expect(hdr: &[u8], want: Name) -> Result<u32, ProtoError> {
+pub(crate) fn expect(hdr: &[u8], want: Name) -> Result<u32, ProtoError> {
     // The name is checked first: "GET / HTTP" is a wrong token, not bad hex.
     if hdr.len() >= 4 && hdr[..4] != want {
         return Err(ProtoError::UnexpectedToken {
@@ -80,7 +80,7 @@ pub fn expect(hdr: &[u8], want: Name) -> Result<u32, ProtoError> {
     Ok(parse(hdr)?.1)
 }
 
-pub fn name_str(name: Name) -> &'static str {
+pub(crate) fn name_str(name: Name) -> &'static str {
     match &name {
         b"DIST" => "DIST",
         b"ARGC" => "ARGC",
@@ -102,7 +102,7 @@ pub fn name_str(name: Name) -> &'static str {
 }
 
 /// Bytes shown in an error message: never raw control characters in a log.
-pub fn printable(b: &[u8]) -> String {
+pub(crate) fn printable(b: &[u8]) -> String {
     b.iter()
         .map(|&c| {
             if (0x20..0x7f).contains(&c) {

@@ -14,7 +14,7 @@ use crate::hosts;
 use super::include_server::{self, LOG_NAME, MIRROR_NAME};
 
 /// Lines clients append when a pump job fell back (ours: one per job).
-pub const FALLBACK_LOG: &str = "fallbacks";
+pub(crate) const FALLBACK_LOG: &str = "fallbacks";
 
 const USAGE: &str = "\
 Usage: pump COMMAND [ARGS...]      (also: tinydcc --pump COMMAND...)
@@ -28,7 +28,7 @@ them themselves.
 /// The summary line, from the include server's query log and the clients'
 /// fallback log (`before`/`after` the server listed the files: see
 /// `client::pump::note_fallback`).
-pub fn summary(dir: &Path) -> String {
+pub(crate) fn summary(dir: &Path) -> String {
     use crate::client::pump::{AFTER, BEFORE};
     let log = std::fs::read_to_string(dir.join(LOG_NAME)).unwrap_or_default();
     let listed = log.lines().filter(|l| l.starts_with("ok ")).count();

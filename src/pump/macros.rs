@@ -777,15 +777,15 @@ pub enum Interpreted {
     Names(Vec<HeaderName>),
     /// Built from `__LINE__` or the like: cannot be known.
     Unknowable,
-    /// Not a header name (gcc would report an error); the first token.
-    NotAName(String),
+    /// Not a header name (gcc would report an error).
+    NotAName,
 }
 
 /// Read an expansion result as an `#include` operand.
 pub fn interpret(x: &[XTok], interner: &Interner) -> Interpreted {
     let toks: Vec<&XTok> = x.iter().filter(|t| t.t.kind != Kind::Placemarker).collect();
     let Some(first) = toks.first() else {
-        return Interpreted::NotAName("nothing".into());
+        return Interpreted::NotAName;
     };
     let sp = interner.get(first.t.sym);
     if first.t.kind == Kind::Unknowable {
@@ -829,7 +829,7 @@ pub fn interpret(x: &[XTok], interner: &Interner) -> Interpreted {
         }
         return Interpreted::Names(names);
     }
-    Interpreted::NotAName(String::from_utf8_lossy(sp).into_owned())
+    Interpreted::NotAName
 }
 
 #[cfg(test)]

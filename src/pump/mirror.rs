@@ -100,6 +100,7 @@ impl Mirror {
         })
     }
 
+    #[cfg(test)]
     pub fn root(&self) -> &Path {
         &self.root
     }

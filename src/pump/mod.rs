@@ -35,13 +35,13 @@
 //! - `tokens`: interned preprocessing tokens.
 
 pub mod command;
-pub mod compiler_dirs;
-pub mod directives;
-pub mod include_server;
-pub mod macros;
-pub mod mirror;
-pub mod scanner;
-pub mod searchpath;
-pub mod tokens;
+pub(crate) mod compiler_dirs;
+pub(crate) mod directives;
+pub(crate) mod include_server;
+pub(crate) mod macros;
+pub(crate) mod mirror;
+pub(crate) mod scanner;
+pub(crate) mod searchpath;
+pub(crate) mod tokens;
 
 pub use scanner::{Closure, GiveUp, ScanStats, Scanner};

@@ -196,6 +196,7 @@ impl Scanner {
 
     /// Drop every file's cached parse (the compilers' stay): for a caller
     /// that knows its files changed in ways a stat may not show.
+    #[cfg(feature = "fuzzing")]
     pub fn forget_files(&mut self) {
         self.parsed.clear();
         self.latest.clear();
@@ -1467,7 +1468,7 @@ fn names_of(
                     "{file}:{line}: computed include depends on __LINE__, __COUNTER__ or the like"
                 ))
             }
-            Interpreted::NotAName(_) => {}
+            Interpreted::NotAName => {}
         }
     }
     Ok(out)

@@ -34,7 +34,6 @@ const WELL_KNOWN: &[&[u8]] = &[
     b"__TIMESTAMP__",
     b"__DATE__",
     b"__TIME__",
-    b"__has_embed",
     b"(",
     b")",
     b",",
@@ -63,14 +62,13 @@ pub mod sym {
     pub const TIMESTAMP: Sym = 13;
     pub const DATE: Sym = 14;
     pub const TIME: Sym = 15;
-    pub const HAS_EMBED: Sym = 16;
-    pub const LPAREN: Sym = 17;
-    pub const RPAREN: Sym = 18;
-    pub const COMMA: Sym = 19;
-    pub const LESS: Sym = 20;
-    pub const GREATER: Sym = 21;
-    pub const ELLIPSIS: Sym = 22;
-    pub const EMPTY: Sym = 23;
+    pub const LPAREN: Sym = 16;
+    pub const RPAREN: Sym = 17;
+    pub const COMMA: Sym = 18;
+    pub const LESS: Sym = 19;
+    pub const GREATER: Sym = 20;
+    pub const ELLIPSIS: Sym = 21;
+    pub const EMPTY: Sym = 22;
 
     /// `__has_include` or `__has_include_next`, in any spelling gcc or
     /// clang ever used; `Some(true)` for the `_next` forms.
@@ -114,14 +112,6 @@ impl Interner {
 
     pub fn get(&self, s: Sym) -> &[u8] {
         &self.names[s as usize]
-    }
-
-    pub fn len(&self) -> usize {
-        self.names.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
     }
 }
 
@@ -450,3 +440,43 @@ impl std::hash::Hasher for FxHasher {
 pub type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
 pub type FxMap<K, V> = HashMap<K, V, FxBuild>;
 pub type FxSet<K> = std::collections::HashSet<K, FxBuild>;
+
+#[cfg(test)]
+mod tests {
+    use super::{sym, Interner};
+
+    /// The `sym` constants are positions in `WELL_KNOWN`: each must still
+    /// name its spelling after an entry is added or removed.
+    #[test]
+    fn well_known_symbols_keep_their_spellings() {
+        let i = Interner::new();
+        let want: [(u32, &[u8]); 23] = [
+            (sym::VA_ARGS, b"__VA_ARGS__"),
+            (sym::VA_OPT, b"__VA_OPT__"),
+            (sym::DEFINED, b"defined"),
+            (sym::HAS_INCLUDE, b"__has_include"),
+            (sym::HAS_INCLUDE_NEXT, b"__has_include_next"),
+            (sym::HAS_INCLUDE_OLD, b"__has_include__"),
+            (sym::HAS_INCLUDE_NEXT_OLD, b"__has_include_next__"),
+            (sym::FILE, b"__FILE__"),
+            (sym::BASE_FILE, b"__BASE_FILE__"),
+            (sym::FILE_NAME, b"__FILE_NAME__"),
+            (sym::LINE, b"__LINE__"),
+            (sym::COUNTER, b"__COUNTER__"),
+            (sym::INCLUDE_LEVEL, b"__INCLUDE_LEVEL__"),
+            (sym::TIMESTAMP, b"__TIMESTAMP__"),
+            (sym::DATE, b"__DATE__"),
+            (sym::TIME, b"__TIME__"),
+            (sym::LPAREN, b"("),
+            (sym::RPAREN, b")"),
+            (sym::COMMA, b","),
+            (sym::LESS, b"<"),
+            (sym::GREATER, b">"),
+            (sym::ELLIPSIS, b"..."),
+            (sym::EMPTY, b""),
+        ];
+        for (s, spelling) in want {
+            assert_eq!(i.get(s), spelling, "symbol {s}");
+        }
+    }
+}
