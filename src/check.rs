@@ -190,16 +190,22 @@ pub fn main(args: Vec<String>) -> i32 {
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
-            "--runs" => match it.next().and_then(|n| n.parse().ok()) {
-                Some(n) => runs = n,
+            "--runs" => match it.next() {
+                Some(n) => match n.parse() {
+                    Ok(n) => runs = n,
+                    Err(_) => {
+                        eprintln!("tinydcc --check: --runs: '{n}' is not a number\n{USAGE}");
+                        return EXIT_BAD_ARGUMENTS;
+                    }
+                },
                 None => {
-                    eprintln!("{USAGE}");
+                    eprintln!("tinydcc --check: --runs: missing value\n{USAGE}");
                     return EXIT_BAD_ARGUMENTS;
                 }
             },
             "--no-suggest" => suggest = false,
-            _ => {
-                eprintln!("{USAGE}");
+            other => {
+                eprintln!("tinydcc --check: {other}: unknown option\n{USAGE}");
                 return EXIT_BAD_ARGUMENTS;
             }
         }

@@ -186,3 +186,27 @@ fn host_tools_installs_debians_rust_only_when_missing() {
     );
     assert!(!log.exists());
 }
+
+#[test]
+fn check_option_errors_name_the_option() {
+    for (args, want) in [
+        (
+            &["--check", "--bogus"][..],
+            "tinydcc --check: --bogus: unknown option",
+        ),
+        (
+            &["--check", "--runs", "x"][..],
+            "tinydcc --check: --runs: 'x' is not a number",
+        ),
+        (
+            &["--check", "--runs"][..],
+            "tinydcc --check: --runs: missing value",
+        ),
+    ] {
+        let out = Command::new(tinydcc()).args(args).output().unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(101), "{args:?}: {err}");
+        assert!(err.starts_with(want), "{args:?}: {err}");
+        assert!(err.contains("usage: tinydcc --check"), "{err}");
+    }
+}
