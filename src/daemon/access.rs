@@ -93,6 +93,18 @@ pub fn allowed(list: &[Cidr], ip: IpAddr) -> bool {
     list.iter().any(|c| c.contains(ip))
 }
 
+/// The line that tells `peer` it is refused, naming the address of ours
+/// it reached (`local`, the accepted socket's own address).
+pub fn refusal_line(local: std::io::Result<SocketAddr>, peer: SocketAddr) -> Vec<u8> {
+    let server = local
+        .map(|a| unmapped(a).ip())
+        .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
+    crate::protocol::access_denied::line(&crate::protocol::access_denied::Denied {
+        server,
+        client: peer.ip(),
+    })
+}
+
 /// A client address as distccd names it: an IPv4 client of a dual-stack
 /// socket arrives as `[::ffff:a.b.c.d]:port`, and is logged (and shown on
 /// the status page) as `a.b.c.d:port`.

@@ -8,7 +8,6 @@ use std::os::unix::io::FromRawFd;
 use std::time::Instant;
 
 use crate::exitcode::*;
-use crate::protocol::access_denied::{self, Denied};
 use crate::protocol::request::RequestDecoder;
 use crate::protocol::status::{JobResult, JobSummary};
 use crate::protocol::{reply, Features, Limits};
@@ -35,14 +34,7 @@ fn stdin_peer() -> Option<SocketAddr> {
 /// only this client.
 fn refuse(peer: SocketAddr) {
     let mut s = stdin_socket();
-    let server = s
-        .local_addr()
-        .map(|a| access::unmapped(a).ip())
-        .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
-    let line = access_denied::line(&Denied {
-        server,
-        client: peer.ip(),
-    });
+    let line = access::refusal_line(s.local_addr(), peer);
     let _ = s.set_write_timeout(Some(access::REFUSED_LINGER));
     if s.write_all(&line).is_err() || s.shutdown(std::net::Shutdown::Write).is_err() {
         return;

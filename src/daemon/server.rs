@@ -22,7 +22,6 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use crate::exitcode::*;
-use crate::protocol::access_denied::{self, Denied};
 use crate::protocol::request::RequestDecoder;
 use crate::protocol::status::{JobResult, JobSummary};
 use crate::protocol::{reply, Features, Limits};
@@ -358,14 +357,7 @@ impl Server {
     /// Tell a client outside the access list so, in a line a stock client
     /// shows too, and hold the connection until it has read it.
     fn refuse(&mut self, mut stream: TcpStream, peer: SocketAddr) {
-        let server = stream
-            .local_addr()
-            .map(|a| access::unmapped(a).ip())
-            .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
-        let line = access_denied::line(&Denied {
-            server,
-            client: peer.ip(),
-        });
+        let line = access::refusal_line(stream.local_addr(), peer);
         // A new socket's send buffer is empty: this normally sends it all.
         let off = stream.write(&line).unwrap_or(0);
         if off == line.len() {
