@@ -143,7 +143,9 @@ fn client_page_documents_every_client_option() {
     ];
     for (args, source) in helps {
         let help = help_of(&args);
-        let options = options_in(&help);
+        // From the usage on: an error line before it names the bad option.
+        let usage = &help[help.find("sage: ").map_or(0, |i| i.saturating_sub(1))..];
+        let options = options_in(usage);
         assert!(help.contains("sage: "), "{source}: {help}");
         assert_documented(CLIENT_PAGE, &options, source);
     }
