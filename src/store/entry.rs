@@ -220,6 +220,16 @@ mod tests {
     }
 
     #[test]
+    fn the_fuzz_seed_is_an_entry() {
+        let v = include_bytes!("../../tests/fuzz/regressions/store/valid-with-dep");
+        let mut key = Digest([0; 32]);
+        key.0.copy_from_slice(&v[12..44]);
+        let e = decode(v, &key).unwrap();
+        assert_eq!(e.dep, Some(&b"a.o: a.c a.h\n"[..]));
+        assert_eq!(e.encode(&key), v);
+    }
+
+    #[test]
     fn lengths_that_overflow_are_corrupt() {
         let (key, mut v) = sample();
         v[48..56].copy_from_slice(&u64::MAX.to_le_bytes());

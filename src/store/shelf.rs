@@ -67,10 +67,12 @@ impl Shelf {
             let _ = fs::remove_file(e.path());
         }
         let mut stats = Counters::default();
+        // Shard directories are made by the first write into them.
         for i in 0..SHARDS {
-            let shard = dir.join(format!("{i:02x}"));
-            b.create(&shard)?;
-            for e in fs::read_dir(&shard)?.flatten() {
+            let Ok(rd) = fs::read_dir(dir.join(format!("{i:02x}"))) else {
+                continue;
+            };
+            for e in rd.flatten() {
                 if Digest::from_hex(e.file_name().as_encoded_bytes()).is_none() {
                     continue;
                 }
@@ -157,7 +159,18 @@ impl Shelf {
             }
             drop(f);
             let old = fs::symlink_metadata(&fin).ok().map(|m| m.len());
-            fs::rename(&tmp, &fin)?;
+            if let Err(e) = fs::rename(&tmp, &fin) {
+                if e.kind() != io::ErrorKind::NotFound {
+                    return Err(e);
+                }
+                if let Some(shard) = fin.parent() {
+                    match fs::create_dir(shard) {
+                        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+                        _ => {}
+                    }
+                }
+                fs::rename(&tmp, &fin)?;
+            }
             Ok::<_, io::Error>(old)
         })();
         match result {
@@ -278,5 +291,52 @@ impl Shelf {
         self.stats.entries = self.stats.entries.saturating_sub(1);
         self.stats.evictions += 1;
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Dir(PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn writes_replace_and_count() {
+        let t = Dir(crate::paths::make_temp_dir(&std::env::temp_dir(), "tinydcc-shelf.").unwrap());
+        let dir = t.0.join("s");
+        let mut s = Shelf::open(&dir, 1000, "test", 0o600).unwrap();
+        let d = Digest::of(b"a");
+        assert!(s.write(&d, &[b"12345", b"678"]));
+        assert_eq!((s.stats.bytes, s.stats.entries), (8, 1));
+        assert!(s.write(&d, &[b"12"]));
+        assert_eq!((s.stats.bytes, s.stats.entries), (2, 1));
+        let (_, bytes) = s.read(&d).unwrap();
+        assert_eq!(bytes, b"12");
+        assert!(s.read(&Digest::of(b"b")).is_none());
+        s.remove(&d);
+        assert_eq!((s.stats.bytes, s.stats.entries), (0, 0));
+        assert!(!s.needs_eviction() && !s.evict_step());
+    }
+
+    #[test]
+    fn a_pass_that_frees_nothing_waits_for_the_next_write() {
+        let t = Dir(crate::paths::make_temp_dir(&std::env::temp_dir(), "tinydcc-shelf.").unwrap());
+        let mut s = Shelf::open(&t.0, 10, "test", 0o600).unwrap();
+        assert!(s.write(&Digest::of(b"a"), &[b"0123456789ab"]));
+        // Counted bytes with no file behind them cannot be evicted.
+        fs::remove_file(s.path(&Digest::of(b"a"))).unwrap();
+        let mut steps = 0;
+        while s.evict_step() {
+            steps += 1;
+        }
+        assert_eq!(steps, SHARDS / SHARDS_PER_STEP);
+        assert!(!s.needs_eviction());
+        assert!(s.write(&Digest::of(b"b"), &[b"x"]));
+        assert!(s.needs_eviction());
     }
 }
