@@ -151,14 +151,23 @@ impl KeyBuilder {
         self
     }
 
-    /// The argument list as the daemon runs it, with every temporary name
-    /// (job directory, input and output files) replaced by a fixed word.
+    /// The argument list as the daemon runs it, with no temporary name in
+    /// it (see `args_in`).
     pub fn args<A: AsRef<[u8]>>(&mut self, argv: &[A]) -> &mut Self {
         self.field(tag::ARGC, &(argv.len() as u64).to_le_bytes());
         for a in argv {
             self.field(tag::ARG, a.as_ref());
         }
         self
+    }
+
+    /// `args` with every occurrence of the job directory's path `job_dir`
+    /// in an argument replaced by one fixed word, so that the same job in
+    /// another temporary directory has the same key. The word contains a
+    /// NUL, which no argument can, so it never equals a real argument.
+    pub fn args_in<A: AsRef<[u8]>>(&mut self, argv: &[A], job_dir: &[u8]) -> &mut Self {
+        let plain: Vec<Vec<u8>> = argv.iter().map(|a| without(a.as_ref(), job_dir)).collect();
+        self.args(&plain)
     }
 
     /// Plain mode: the digest of the preprocessed source.
@@ -191,6 +200,25 @@ impl KeyBuilder {
     pub fn finish(self) -> Digest {
         self.0.finish()
     }
+}
+
+/// `a` with each `dir` in it replaced by `\0job\0`.
+fn without(a: &[u8], dir: &[u8]) -> Vec<u8> {
+    if dir.is_empty() {
+        return a.to_vec();
+    }
+    let mut out = Vec::with_capacity(a.len());
+    let mut i = 0;
+    while i < a.len() {
+        if a[i..].starts_with(dir) {
+            out.extend_from_slice(b"\0job\0");
+            i += dir.len();
+        } else {
+            out.push(a[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -246,6 +274,31 @@ mod tests {
             .args(&["gcc", "-DA", "B", "-c"])
             .input(&Digest::of(b"int x;"));
         assert_ne!(base, k.finish());
+    }
+
+    #[test]
+    fn temporary_names_do_not_reach_the_key() {
+        let key = |dir: &str, out: &str| {
+            let argv: Vec<String> = [
+                "gcc",
+                "-c",
+                &format!("{dir}/in.i"),
+                "-o",
+                &format!("{dir}/{out}"),
+                &format!("-ffile-prefix-map={dir}="),
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            let mut k = KeyBuilder::new(Mode::Plain);
+            k.args_in(&argv, dir.as_bytes());
+            k.finish()
+        };
+        let a = key("/tmp/tinydccd_abc", "out.o");
+        assert_eq!(a, key("/tmp/tinydccd_xyz", "out.o"));
+        assert_ne!(a, key("/tmp/tinydccd_xyz", "other.o"));
+        assert_eq!(without(b"-I/j/x:/j", b"/j"), b"-I\0job\0/x:\0job\0");
+        assert_eq!(without(b"abc", b""), b"abc");
     }
 
     #[test]
