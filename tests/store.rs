@@ -7,7 +7,7 @@ mod common;
 use std::ffi::CString;
 use std::fs;
 use std::os::fd::AsFd;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
@@ -190,7 +190,7 @@ struct Mount(PathBuf);
 impl Mount {
     fn tmpfs(dir: &Path, size: &str) -> Mount {
         assert!(
-            nix_is_root(),
+            is_root(),
             "this test mounts a tmpfs: run it as root (tests/run does)"
         );
         fs::create_dir_all(dir).unwrap();
@@ -212,7 +212,7 @@ impl Drop for Mount {
     }
 }
 
-fn nix_is_root() -> bool {
+fn is_root() -> bool {
     fs::metadata("/proc/self")
         .map(|m| m.uid() == 0)
         .unwrap_or(false)
@@ -263,11 +263,20 @@ fn job_directories_are_linked_from_the_header_store() {
     assert!(h.has(&d, text.len() as u64));
     assert!(!h.has(&d, 5), "another size is another content");
     assert!(
-        !h.has(&d, text.len() as u64),
-        "and the damaged blob is gone"
+        h.has(&d, text.len() as u64),
+        "a client's wrong size deletes nothing"
     );
-    let d = h.put(text);
+    // A blob cut short (a crash) is not found, and the content replaces it.
+    let blob = entry_path(&t.join("headers"), &d);
+    let mut perms = fs::metadata(&blob).unwrap().permissions();
+    assert_eq!(perms.mode() & 0o777, 0o444);
+    perms.set_mode(0o644);
+    fs::set_permissions(&blob, perms).unwrap();
+    fs::write(&blob, &text[..4]).unwrap();
+    assert!(!h.has(&d, text.len() as u64));
+    assert_eq!(h.put(text), d);
     assert!(h.has(&d, text.len() as u64));
+    assert_eq!(fs::read(&blob).unwrap(), text);
     assert_eq!(h.counters().entries, 1);
 
     // Same file system: a hard link to the blob.
@@ -278,7 +287,6 @@ fn job_directories_are_linked_from_the_header_store() {
     h.link_into(&d, text.len() as u64, jd.as_fd(), &name)
         .unwrap();
     assert_eq!(fs::read(job.join("x.h")).unwrap(), text);
-    let blob = entry_path(&t.join("headers"), &d);
     assert_eq!(
         fs::metadata(job.join("x.h")).unwrap().ino(),
         fs::metadata(&blob).unwrap().ino()
@@ -305,4 +313,26 @@ fn job_directories_are_linked_from_the_header_store() {
     r.unwrap();
     assert_eq!(copied.unwrap(), text);
     assert_ne!(ino.unwrap(), fs::metadata(&blob).unwrap().ino());
+}
+
+#[test]
+fn a_read_only_file_system_turns_the_cache_off_without_an_error() {
+    let t = TempDir::new("store-ro");
+    let m = Mount::tmpfs(&t.join("ro"), "1m");
+    let mut c = ResultCache::open(&t.join("ro/results"), 1 << 20).unwrap();
+    let st = Command::new(common::require("mount"))
+        .args(["-o", "remount,ro"])
+        .arg(&m.0)
+        .status()
+        .unwrap();
+    assert!(st.success(), "mount -o remount,ro failed");
+    let obj = object(1, 1000);
+    let e = Entry {
+        object: &obj,
+        stderr: b"",
+        dep: None,
+    };
+    assert!(!c.put(&key(1), &e));
+    assert!(!c.is_on());
+    assert!(c.get(&key(1)).is_none());
 }

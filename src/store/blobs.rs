@@ -34,17 +34,12 @@ impl ContentStore {
     }
 
     /// Whether the store holds the content `d` of `size` bytes. A blob of
-    /// another size (cut short by a crash) is deleted.
+    /// another size is not it: cut short by a crash, or the size is a
+    /// client's mistake. It stays until the right content replaces it
+    /// (`put`) or eviction takes it: a client's word deletes nothing.
     pub fn has(&mut self, d: &Digest, size: u64) -> bool {
         let found = self.shelf.is_on()
-            && match fs::symlink_metadata(self.shelf.path(d)) {
-                Ok(m) if m.len() == size => true,
-                Ok(_) => {
-                    self.damaged(d);
-                    false
-                }
-                Err(_) => false,
-            };
+            && fs::symlink_metadata(self.shelf.path(d)).is_ok_and(|m| m.len() == size);
         if found {
             self.shelf.stats.hits += 1;
         } else {
@@ -88,7 +83,8 @@ impl ContentStore {
     /// hard link to the blob, or a copy when a link cannot be made (another
     /// file system, too many links). `name` must not exist; it is never
     /// followed if it is a symlink. NotFound when the store lacks the blob
-    /// (evicted since `has`, or damaged): the caller asks for the content.
+    /// (evicted since `has`, or of another size): the caller asks for the
+    /// content.
     pub fn link_into(
         &mut self,
         d: &Digest,
@@ -97,9 +93,7 @@ impl ContentStore {
         name: &CStr,
     ) -> io::Result<()> {
         let src = self.shelf.path(d);
-        let m = fs::symlink_metadata(&src)?;
-        if m.len() != size {
-            self.damaged(d);
+        if fs::symlink_metadata(&src)?.len() != size {
             return Err(io::ErrorKind::NotFound.into());
         }
         let csrc = CString::new(src.as_os_str().as_bytes())?;
