@@ -299,8 +299,19 @@ fn job_directories_are_linked_from_the_header_store() {
     let other = Digest::of(b"other");
     let e = h.link_into(&other, 5, jd.as_fd(), c"y.h").unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
-    // Unchanged content verifies.
+    // Unchanged content verifies; changed content is deleted.
     assert!(h.verify(&d));
+    assert!(!h.verify(&other));
+    let junk = h.put(b"junk");
+    let junk_path = entry_path(&t.join("headers"), &junk);
+    let mut perms = fs::metadata(&junk_path).unwrap().permissions();
+    perms.set_mode(0o644);
+    fs::set_permissions(&junk_path, perms).unwrap();
+    fs::write(&junk_path, b"JUNK").unwrap();
+    assert!(h.has(&junk, 4), "same size: only a hash tells");
+    assert!(!h.verify(&junk));
+    assert!(!junk_path.exists());
+    assert_eq!(h.counters().corrupt, 1);
 
     // Another file system (/dev/shm is tmpfs): a copy.
     let shm = Path::new("/dev/shm").join(format!("tinydcc-store-{}", std::process::id()));

@@ -48,12 +48,6 @@ impl ContentStore {
         found
     }
 
-    fn damaged(&mut self, d: &Digest) {
-        log::warn!("header store: blob {} is damaged; deleted", d.hex());
-        self.shelf.remove(d);
-        self.shelf.stats.corrupt += 1;
-    }
-
     /// Keep `data`; returns its digest (computed here: a name comes from
     /// the content, never from a client's word), whether it was kept or
     /// not (too large, store off).
@@ -68,15 +62,19 @@ impl ContentStore {
     }
 
     /// Hash the blob `d` again; a blob whose content no longer matches is
-    /// deleted. For a check now and then, not for every job.
+    /// deleted. For a check now and then, not for every job. False also
+    /// when there is no such blob.
     pub fn verify(&mut self, d: &Digest) -> bool {
-        let ok = File::open(self.shelf.path(d))
-            .and_then(Digest::of_reader)
-            .is_ok_and(|got| got == *d);
-        if !ok {
-            self.damaged(d);
+        let Ok(f) = File::open(self.shelf.path(d)) else {
+            return false;
+        };
+        if Digest::of_reader(f).is_ok_and(|got| got == *d) {
+            return true;
         }
-        ok
+        log::warn!("header store: blob {} is damaged; deleted", d.hex());
+        self.shelf.remove(d);
+        self.shelf.stats.corrupt += 1;
+        false
     }
 
     /// Make `name` in directory `dir` the content `d` of `size` bytes: a
