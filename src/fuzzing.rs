@@ -258,3 +258,34 @@ fn scanner_on_disk(flags: u8, files: &[&[u8]; 3]) {
         assert!(c.files.iter().all(|f| f.is_absolute() && seen.insert(f)));
     }
 }
+
+/// The result cache's entry check, on bytes read back from disk: under the
+/// key the bytes name (so the digest check is reached) and under another;
+/// an entry that passes re-encodes to the same bytes.
+pub fn store(data: &[u8]) {
+    use crate::store::{entry, Digest};
+    let mut named = [0u8; 32];
+    if let Some(k) = data.get(12..44) {
+        named.copy_from_slice(k);
+    }
+    for key in [Digest(named), Digest::of(b"another key")] {
+        if let Ok(e) = entry::decode(data, &key) {
+            assert_eq!(e.encode(&key), data);
+            assert_eq!(e.encoded_len(), data.len());
+        }
+    }
+    // Bytes that do pass: the input as an object, cut and flipped.
+    let key = Digest::of(data);
+    let e = entry::Entry {
+        object: data,
+        stderr: b"warning\n",
+        dep: data.first().map(|_| &data[..data.len() / 2]),
+    };
+    let mut v = e.encode(&key);
+    assert_eq!(entry::decode(&v, &key), Ok(e));
+    let at = data.len() % v.len();
+    v[at] ^= 0x80;
+    assert!(entry::decode(&v, &key).is_err());
+    v.truncate(at);
+    assert!(entry::decode(&v, &key).is_err());
+}

@@ -9,7 +9,7 @@ type Body = fn(&[u8]);
 #[test]
 fn replay_saved_inputs() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz/regressions");
-    let targets: [(&str, Body); 7] = [
+    let targets: [(&str, Body); 8] = [
         ("token", tinydcc::fuzzing::token),
         ("request", tinydcc::fuzzing::request),
         ("reply", tinydcc::fuzzing::reply),
@@ -17,6 +17,7 @@ fn replay_saved_inputs() {
         ("args", tinydcc::fuzzing::args),
         ("lzo", tinydcc::fuzzing::lzo),
         ("scanner", tinydcc::fuzzing::scanner),
+        ("store", tinydcc::fuzzing::store),
     ];
     let mut n = 0;
     for (name, body) in targets {
@@ -28,5 +29,5 @@ fn replay_saved_inputs() {
             n += 1;
         }
     }
-    assert!(n >= 7, "expected saved inputs, found {n}");
+    assert!(n >= 8, "expected saved inputs, found {n}");
 }
