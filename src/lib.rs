@@ -20,4 +20,5 @@ pub mod monitor;
 pub(crate) mod paths;
 pub mod protocol;
 pub mod pump;
+pub mod scan;
 pub(crate) mod version;

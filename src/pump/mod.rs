@@ -41,7 +41,7 @@ pub(crate) mod include_server;
 pub(crate) mod macros;
 pub(crate) mod mirror;
 pub(crate) mod scanner;
-pub(crate) mod searchpath;
+pub(crate) use crate::scan::searchpath;
 pub(crate) mod tokens;
 
 pub use scanner::{Closure, GiveUp, ScanStats, Scanner};
