@@ -14,7 +14,7 @@ use std::time::Duration;
 use crate::protocol::{include, Limits};
 
 use super::mirror::Mirror;
-use super::scanner::Scanner;
+use crate::scan::Scanner;
 
 /// One line per query in `<dir>/log` ("ok N" or "gave-up REASON"), read by
 /// the `pump` command for its summary.
