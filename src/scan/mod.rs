@@ -27,17 +27,27 @@
 //! (`crate::pump`) and the fuzz targets drive it.
 //!
 //! - `scanner`: the entry point (`Scanner::scan`) and its caches;
+//! - `walk`: one scan, file by file, to the `Closure` (`closure`);
+//! - `lookup`: where gcc finds a header name; `probe`: the filesystem as
+//!   one scan sees it; `bytepath`: paths as gcc spells them;
+//! - `computed`: computed includes and `__has_include` behind macros;
 //! - `searchpath`: gcc's include search path from the command line;
 //! - `compiler_dirs`: the compiler's default dirs and predefined macros;
 //! - `directives`: reading one file (include-like directives, defines);
 //! - `macros`: expanding computed includes over every definition seen;
 //! - `tokens`: interned preprocessing tokens.
 
+mod bytepath;
+mod closure;
 pub(crate) mod compiler_dirs;
+mod computed;
 pub(crate) mod directives;
+mod lookup;
 pub(crate) mod macros;
+mod probe;
 pub(crate) mod scanner;
 pub(crate) mod searchpath;
 pub(crate) mod tokens;
+mod walk;
 
 pub use scanner::{Closure, GiveUp, ScanStats, Scanner};
