@@ -127,8 +127,9 @@ pub fn scanner(data: &[u8]) {
 }
 
 fn scanner_in_memory(files: &[&[u8]]) {
-    use crate::scan::directives::{self, glue_angle, has_include_operand, Operand};
+    use crate::scan::directives;
     use crate::scan::macros::{interpret, Expander, MacroTable};
+    use crate::scan::parsed::{glue_angle, has_include_operand, Operand};
     use crate::scan::tokens::{sym, FxMap, FxSet, Interner, Kind, Tok};
     let mut interner = Interner::new();
     let parsed: Vec<_> = files

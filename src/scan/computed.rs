@@ -9,9 +9,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
 use super::closure::{give_up, GiveUp};
-use super::directives::{self, has_include_operand, CondLine, IncKind, MacroDef, Operand, Parsed};
+use super::directives;
 use super::lookup::Lookup;
 use super::macros::{interpret, ExpandError, Expander, HeaderName, Interpreted, MacroTable, XTok};
+use super::parsed::{has_include_operand, CondLine, IncKind, MacroDef, Operand, Parsed};
 use super::tokens::{sym, FxMap, FxSet, Interner, Kind, Sym, Tok};
 use super::walk::ScanState;
 

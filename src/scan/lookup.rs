@@ -7,7 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use super::bytepath::{abs_in, append, dir_name, normalize};
 use super::closure::{give_up, GiveUp};
-use super::directives::IncKind;
+use super::parsed::IncKind;
 use super::probe::{FileKey, Probe};
 use super::walk::ScanState;
 

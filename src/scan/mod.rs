@@ -33,8 +33,11 @@
 //! - `computed`: computed includes and `__has_include` behind macros;
 //! - `searchpath`: gcc's include search path from the command line;
 //! - `compiler_dirs`: the compiler's default dirs and predefined macros;
-//! - `directives`: reading one file (include-like directives, defines);
-//! - `macros`: expanding computed includes over every definition seen;
+//! - `directives`: reading one file (include-like directives, defines)
+//!   into a `parsed::Parsed`;
+//! - `macros`: expanding computed includes over every definition seen
+//!   (`table`: the definitions; `subst`: one invocation; `header_name`:
+//!   what an expansion names);
 //! - `tokens`: interned preprocessing tokens.
 
 mod bytepath;
@@ -44,6 +47,7 @@ mod computed;
 pub(crate) mod directives;
 mod lookup;
 pub(crate) mod macros;
+pub(crate) mod parsed;
 mod probe;
 pub(crate) mod scanner;
 pub(crate) mod searchpath;

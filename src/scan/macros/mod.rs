@@ -10,12 +10,17 @@
 //! (Prosser's), plus gcc's extensions: `, ## __VA_ARGS__`, named variadic
 //! parameters, `__VA_OPT__`, `__FILE__`.
 
-use super::directives::{MacroDef, Parsed};
-use super::tokens::{
-    is_hash, is_hashhash, lex_exactly_one, sym, FxMap, FxSet, Interner, Kind, Sym, Tok,
-};
+use super::tokens::{sym, FxSet, Interner, Kind, Sym, Tok};
 
 use std::rc::Rc;
+
+mod header_name;
+mod subst;
+mod table;
+
+pub use header_name::{interpret, HeaderName, Interpreted};
+use subst::{collect_args, ArgsResult};
+pub use table::{Alt, MacroTable};
 
 /// A token during expansion: its hide set, and the whitespace gcc uses when
 /// stringifying (which, after argument substitution, is the parameter's,
@@ -65,63 +70,6 @@ fn hide_inter(a: &Option<Rc<[Sym]>>, b: &Option<Rc<[Sym]>>) -> Vec<Sym> {
     }
 }
 
-/// One possible meaning of a name at the place it is used.
-#[derive(Clone, Copy, Debug)]
-pub enum Alt<'a> {
-    Undefined,
-    Def(MacroDef<'a>),
-}
-
-/// Every definition of every name, over the files of one closure plus the
-/// compiler's predefined macros and the command line's `-D`/`-U`.
-pub struct MacroTable<'a> {
-    files: Vec<&'a Parsed>,
-    fixed: &'a FxMap<Sym, MacroDef<'a>>,
-    memo: FxMap<Sym, Rc<[Alt<'a>]>>,
-}
-
-impl<'a> MacroTable<'a> {
-    pub fn new(files: Vec<&'a Parsed>, fixed: &'a FxMap<Sym, MacroDef<'a>>) -> Self {
-        MacroTable {
-            files,
-            fixed,
-            memo: FxMap::default(),
-        }
-    }
-
-    pub fn alts(&mut self, name: Sym) -> Rc<[Alt<'a>]> {
-        if let Some(a) = self.memo.get(&name) {
-            return a.clone();
-        }
-        let mut v: Vec<Alt<'a>> = Vec::new();
-        let fixed = self.fixed.get(&name);
-        if let Some(d) = fixed {
-            v.push(Alt::Def(*d));
-        }
-        let mut undef = fixed.is_none();
-        for f in &self.files {
-            for d in f.defines_of(name) {
-                let dup = v.iter().any(|a| match a {
-                    Alt::Def(e) => e.same(&d),
-                    Alt::Undefined => false,
-                });
-                if !dup {
-                    v.push(Alt::Def(d));
-                }
-            }
-            undef |= f.undefines(name);
-        }
-        // A definition in a file may be conditional, or come after the use:
-        // the name may then still be undefined, and left as it is.
-        if undef {
-            v.push(Alt::Undefined);
-        }
-        let rc: Rc<[Alt<'a>]> = v.into();
-        self.memo.insert(name, rc.clone());
-        rc
-    }
-}
-
 #[derive(Debug, PartialEq, Eq)]
 pub enum ExpandError {
     /// Over the caps on alternatives, steps or depth.
@@ -160,11 +108,6 @@ struct State {
     out: Vec<XTok>,
     /// Remaining input, reversed (the next token is last).
     rest: Vec<XTok>,
-}
-
-enum Item {
-    T(XTok),
-    Paste,
 }
 
 impl<'t, 'a> Expander<'t, 'a> {
@@ -399,263 +342,6 @@ impl<'t, 'a> Expander<'t, 'a> {
             _ => None,
         }
     }
-
-    /// The replacement lists of `d` invoked with `args` (one per
-    /// combination of the arguments' alternative expansions).
-    fn subst(
-        &mut self,
-        d: MacroDef<'_>,
-        args: &[Vec<XTok>],
-        hide: Option<Rc<[Sym]>>,
-        invocation: &XTok,
-        depth: usize,
-    ) -> Result<Vec<Vec<XTok>>, ExpandError> {
-        let params: &[Sym] = d.params.unwrap_or(&[]);
-        let fn_like = d.params.is_some();
-        let va_index = if d.variadic {
-            Some(params.len() - 1)
-        } else {
-            None
-        };
-        // `__VA_OPT__(x)` is x when the variable arguments are not empty.
-        let mut bodies: Vec<Vec<Tok>> = vec![d.body.to_vec()];
-        if d.variadic && d.body.iter().any(|t| t.sym == sym::VA_OPT) {
-            let va = va_index.and_then(|i| args.get(i));
-            let present = va.is_some_and(|a| a.iter().any(|t| t.t.kind != Kind::Placemarker));
-            bodies = vec![apply_va_opt(d.body, present)
-                .ok_or_else(|| ExpandError::Unsupported("a malformed __VA_OPT__".into()))?];
-        }
-        let body = bodies.pop().unwrap_or_default();
-        let param_of = |t: &Tok| -> Option<usize> {
-            if !fn_like || t.kind != Kind::Ident {
-                return None;
-            }
-            params.iter().position(|&p| p == t.sym)
-        };
-        let is_paste =
-            |t: &Tok, me: &Self| t.kind == Kind::Punct && is_hashhash(me.interner.get(t.sym));
-        // Pieces: fixed items, or "the expanded argument i".
-        enum Piece {
-            Items(Vec<Item>),
-            Expanded(usize, bool),
-        }
-        let mut pieces: Vec<Piece> = Vec::new();
-        let mut items: Vec<Item> = Vec::new();
-        let mut used: Vec<usize> = Vec::new();
-        let mut k = 0;
-        while k < body.len() {
-            let t = body[k];
-            let prev_paste = k > 0 && is_paste(&body[k - 1], self);
-            let next_paste = body.get(k + 1).is_some_and(|n| is_paste(n, self));
-            if fn_like && t.kind == Kind::Punct && is_hash(self.interner.get(t.sym)) {
-                if let Some(p) = body.get(k + 1).and_then(param_of) {
-                    let s = self.stringify(args.get(p).map(Vec::as_slice).unwrap_or(&[]));
-                    let mut x = XTok::new(Tok {
-                        sym: s.0,
-                        kind: if s.1 { Kind::Unknowable } else { Kind::Str },
-                        ws: t.ws,
-                    });
-                    x.sws = t.ws;
-                    items.push(Item::T(x));
-                    k += 2;
-                    continue;
-                }
-                if body.get(k + 1).is_some_and(|n| n.sym == sym::VA_OPT) {
-                    return Err(ExpandError::Unsupported("#__VA_OPT__".into()));
-                }
-                // gcc rejects the definition: it cannot be the real one.
-                return Ok(Vec::new());
-            }
-            if is_paste(&t, self) && k > 0 && k + 1 < body.len() {
-                // GNU: `, ## __VA_ARGS__` drops the comma when the variable
-                // arguments are empty, else it is just a comma.
-                let comma_va = body[k - 1].sym == sym::COMMA
-                    && va_index.is_some()
-                    && param_of(&body[k + 1]) == va_index;
-                if comma_va {
-                    let va = &args[va_index.unwrap_or(0)];
-                    if va.iter().all(|x| x.t.kind == Kind::Placemarker) {
-                        items.pop();
-                    }
-                    k += 1;
-                    continue;
-                }
-                items.push(Item::Paste);
-                k += 1;
-                continue;
-            }
-            if let Some(p) = param_of(&t) {
-                let arg = args.get(p).cloned().unwrap_or_default();
-                if prev_paste || next_paste {
-                    let mut a: Vec<XTok> = arg;
-                    if a.is_empty() {
-                        a.push(placemarker(self.interner));
-                    }
-                    if let Some(f) = a.first_mut() {
-                        f.sws = t.ws;
-                    }
-                    items.extend(a.into_iter().map(Item::T));
-                } else {
-                    pieces.push(Piece::Items(std::mem::take(&mut items)));
-                    pieces.push(Piece::Expanded(p, t.ws));
-                    if !used.contains(&p) {
-                        used.push(p);
-                    }
-                }
-                k += 1;
-                continue;
-            }
-            items.push(Item::T(XTok::new(t)));
-            k += 1;
-        }
-        pieces.push(Piece::Items(items));
-        // The alternative expansions of each argument used unpasted.
-        let mut expanded: FxMap<usize, Vec<Vec<XTok>>> = FxMap::default();
-        for &p in &used {
-            let arg = args.get(p).cloned().unwrap_or_default();
-            let arg: Vec<XTok> = arg
-                .into_iter()
-                .filter(|x| x.t.kind != Kind::Placemarker)
-                .collect();
-            let alts = self.expand_list(arg, depth + 1)?;
-            expanded.insert(p, alts);
-        }
-        // Every combination (the same argument expands the same way at each
-        // of its uses).
-        let mut combos: Vec<FxMap<usize, usize>> = vec![FxMap::default()];
-        for &p in &used {
-            let n = expanded[&p].len();
-            let mut next = Vec::new();
-            for c in &combos {
-                for i in 0..n {
-                    let mut c2 = c.clone();
-                    c2.insert(p, i);
-                    next.push(c2);
-                }
-            }
-            combos = next;
-            if combos.len() > MAX_RESULTS {
-                return Err(ExpandError::TooComplex);
-            }
-        }
-        let mut out = Vec::new();
-        for c in combos {
-            let mut flat: Vec<Item> = Vec::new();
-            for piece in &pieces {
-                match piece {
-                    Piece::Items(v) => flat.extend(v.iter().map(|i| match i {
-                        Item::T(x) => Item::T(x.clone()),
-                        Item::Paste => Item::Paste,
-                    })),
-                    Piece::Expanded(p, ws) => {
-                        let alt = &expanded[p][c[p]];
-                        for (j, x) in alt.iter().enumerate() {
-                            let mut x = x.clone();
-                            if j == 0 {
-                                x.sws = *ws;
-                            }
-                            flat.push(Item::T(x));
-                        }
-                    }
-                }
-            }
-            let Some(mut toks) = self.paste_all(flat) else {
-                continue; // an invalid paste: gcc reports an error
-            };
-            toks.retain(|x| x.t.kind != Kind::Placemarker);
-            for x in toks.iter_mut() {
-                x.hide = hide_union(&x.hide, hide.as_deref().unwrap_or(&[]));
-            }
-            if let Some(f) = toks.first_mut() {
-                f.t.ws = invocation.t.ws;
-                f.sws = invocation.sws;
-            }
-            out.push(toks);
-        }
-        Ok(out)
-    }
-
-    fn paste_all(&mut self, items: Vec<Item>) -> Option<Vec<XTok>> {
-        let mut out: Vec<XTok> = Vec::new();
-        let mut it = items.into_iter();
-        while let Some(i) = it.next() {
-            match i {
-                Item::T(x) => out.push(x),
-                Item::Paste => {
-                    let Some(Item::T(rhs)) = it.next() else {
-                        return None;
-                    };
-                    let lhs = out.pop()?;
-                    out.push(self.paste(lhs, rhs)?);
-                }
-            }
-        }
-        Some(out)
-    }
-
-    fn paste(&mut self, lhs: XTok, rhs: XTok) -> Option<XTok> {
-        if lhs.t.kind == Kind::Placemarker {
-            return Some(XTok {
-                t: Tok {
-                    ws: lhs.t.ws,
-                    ..rhs.t
-                },
-                sws: lhs.sws,
-                hide: rhs.hide,
-            });
-        }
-        if rhs.t.kind == Kind::Placemarker {
-            return Some(lhs);
-        }
-        let mut b = self.interner.get(lhs.t.sym).to_vec();
-        b.extend_from_slice(self.interner.get(rhs.t.sym));
-        let kind = if lhs.t.kind == Kind::Unknowable || rhs.t.kind == Kind::Unknowable {
-            Kind::Unknowable
-        } else {
-            lex_exactly_one(&b)?
-        };
-        let sym = self.interner.intern(&b);
-        Some(XTok {
-            t: Tok {
-                sym,
-                kind,
-                ws: lhs.t.ws,
-            },
-            sws: lhs.sws,
-            hide: hide_union(&lhs.hide, rhs.hide.as_deref().unwrap_or(&[])),
-        })
-    }
-
-    /// `#arg`: the spelling, blanks where the tokens had whitespace, `"`
-    /// and `\` escaped inside literals. True if built from an unknowable.
-    fn stringify(&mut self, arg: &[XTok]) -> (Sym, bool) {
-        let mut s = vec![b'"'];
-        let mut unknowable = false;
-        let mut first = true;
-        for x in arg {
-            if x.t.kind == Kind::Placemarker {
-                continue;
-            }
-            unknowable |= x.t.kind == Kind::Unknowable;
-            if !first && x.sws {
-                s.push(b' ');
-            }
-            first = false;
-            let sp = self.interner.get(x.t.sym);
-            if matches!(x.t.kind, Kind::Str | Kind::Char) {
-                for &c in sp {
-                    if c == b'"' || c == b'\\' {
-                        s.push(b'\\');
-                    }
-                    s.push(c);
-                }
-            } else {
-                s.extend_from_slice(sp);
-            }
-        }
-        s.push(b'"');
-        (self.interner.intern(&s), unknowable)
-    }
 }
 
 enum Builtin {
@@ -663,178 +349,10 @@ enum Builtin {
     Many(Vec<XTok>),
 }
 
-fn placemarker(interner: &mut Interner) -> XTok {
-    let _ = interner;
-    XTok::new(Tok {
-        sym: sym::EMPTY,
-        kind: Kind::Placemarker,
-        ws: false,
-    })
-}
-
-enum ArgsResult {
-    NotCall,
-    Invalid,
-    Args(Vec<Vec<XTok>>, Option<Rc<[Sym]>>),
-}
-
-/// Take `( args )` off the input if it starts with `(`.
-fn collect_args(rest: &mut Vec<XTok>, d: &MacroDef<'_>) -> ArgsResult {
-    if rest
-        .last()
-        .is_none_or(|t| t.t.sym != sym::LPAREN || t.t.kind != Kind::Punct)
-    {
-        return ArgsResult::NotCall;
-    }
-    rest.pop();
-    let params = d.params.unwrap_or(&[]);
-    let mut args: Vec<Vec<XTok>> = vec![Vec::new()];
-    let mut depth = 0usize;
-    loop {
-        let Some(t) = rest.pop() else {
-            return ArgsResult::Invalid; // unterminated argument list
-        };
-        if t.t.kind == Kind::Punct {
-            if t.t.sym == sym::LPAREN {
-                depth += 1;
-            } else if t.t.sym == sym::RPAREN {
-                if depth == 0 {
-                    let n = params.len();
-                    let got = args.len();
-                    let ok = got == n
-                        || (n == 0 && got == 1 && args[0].is_empty())
-                        || (d.variadic && got + 1 == n);
-                    if !ok {
-                        return ArgsResult::Invalid;
-                    }
-                    while args.len() < n {
-                        args.push(Vec::new());
-                    }
-                    if n == 0 {
-                        args.clear();
-                    }
-                    return ArgsResult::Args(args, t.hide);
-                }
-                depth -= 1;
-            } else if t.t.sym == sym::COMMA && depth == 0 {
-                let in_va = d.variadic && args.len() >= params.len();
-                if !in_va {
-                    args.push(Vec::new());
-                    continue;
-                }
-            }
-        }
-        if let Some(a) = args.last_mut() {
-            a.push(t);
-        }
-    }
-}
-
-/// The body with `__VA_OPT__(x)` replaced by `x` or by nothing.
-fn apply_va_opt(body: &[Tok], present: bool) -> Option<Vec<Tok>> {
-    let mut out = Vec::new();
-    let mut k = 0;
-    while k < body.len() {
-        if body[k].sym != sym::VA_OPT {
-            out.push(body[k]);
-            k += 1;
-            continue;
-        }
-        if body.get(k + 1)?.sym != sym::LPAREN {
-            return None;
-        }
-        let mut depth = 0usize;
-        let mut j = k + 1;
-        loop {
-            let t = body.get(j)?;
-            if t.sym == sym::LPAREN {
-                depth += 1;
-            } else if t.sym == sym::RPAREN {
-                depth -= 1;
-                if depth == 0 {
-                    break;
-                }
-            }
-            j += 1;
-        }
-        if present {
-            out.extend_from_slice(&body[k + 2..j]);
-        }
-        k = j + 1;
-    }
-    Some(out)
-}
-
-/// What an expanded operand names: `"x"` or `<x>` (with the spellings gcc
-/// might glue for `<...>`), or why it names nothing.
-#[derive(Debug, PartialEq, Eq)]
-pub enum HeaderName {
-    Quote(Vec<u8>),
-    Angle(Vec<u8>),
-}
-
-pub enum Interpreted {
-    Names(Vec<HeaderName>),
-    /// Built from `__LINE__` or the like: cannot be known.
-    Unknowable,
-    /// Not a header name (gcc would report an error).
-    NotAName,
-}
-
-/// Read an expansion result as an `#include` operand.
-pub fn interpret(x: &[XTok], interner: &Interner) -> Interpreted {
-    let toks: Vec<&XTok> = x.iter().filter(|t| t.t.kind != Kind::Placemarker).collect();
-    let Some(first) = toks.first() else {
-        return Interpreted::NotAName;
-    };
-    let sp = interner.get(first.t.sym);
-    if first.t.kind == Kind::Unknowable {
-        return Interpreted::Unknowable;
-    }
-    if first.t.kind == Kind::Str && sp.first() == Some(&b'"') && sp.len() >= 2 {
-        return Interpreted::Names(vec![HeaderName::Quote(sp[1..sp.len() - 1].to_vec())]);
-    }
-    if first.t.kind == Kind::Punct && first.t.sym == sym::LESS {
-        let mut own = Vec::new();
-        let mut site = Vec::new();
-        let mut bare = Vec::new();
-        let mut closed = false;
-        for t in &toks[1..] {
-            if t.t.kind == Kind::Punct && t.t.sym == sym::GREATER {
-                closed = true;
-                break;
-            }
-            if t.t.kind == Kind::Unknowable {
-                return Interpreted::Unknowable;
-            }
-            let s = interner.get(t.t.sym);
-            if t.t.ws {
-                own.push(b' ');
-            }
-            if t.sws {
-                site.push(b' ');
-            }
-            own.extend_from_slice(s);
-            site.extend_from_slice(s);
-            bare.extend_from_slice(s);
-        }
-        // gcc reports a missing `>` but still looks the glued name up.
-        let _ = closed;
-        let mut names = vec![HeaderName::Angle(own)];
-        for n in [site, bare] {
-            let n = HeaderName::Angle(n);
-            if !names.contains(&n) {
-                names.push(n);
-            }
-        }
-        return Interpreted::Names(names);
-    }
-    Interpreted::NotAName
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::directives::parse;
+    use super::super::tokens::FxMap;
     use super::*;
 
     /// Expand the operand of the last `#include` of `src`, with the
@@ -849,7 +367,7 @@ mod tests {
             .iter()
             .rev()
             .find_map(|d| match &d.op {
-                super::super::directives::Operand::Computed(t) => Some(t.clone()),
+                super::super::parsed::Operand::Computed(t) => Some(t.clone()),
                 _ => None,
             })
             .expect("a computed include");
@@ -956,7 +474,7 @@ mod tests {
         let fixed = FxMap::default();
         let mut table = MacroTable::new(vec![&p], &fixed);
         let op = match &p.includes[0].op {
-            super::super::directives::Operand::Computed(t) => t.clone(),
+            super::super::parsed::Operand::Computed(t) => t.clone(),
             _ => unreachable!(),
         };
         let mut e = Expander::new(&mut table, &mut i);
@@ -982,7 +500,7 @@ mod tests {
         let fixed = FxMap::default();
         let mut table = MacroTable::new(vec![&p], &fixed);
         let op = match &p.includes[0].op {
-            super::super::directives::Operand::Computed(t) => t.clone(),
+            super::super::parsed::Operand::Computed(t) => t.clone(),
             _ => unreachable!(),
         };
         let mut e = Expander::new(&mut table, &mut i);
@@ -992,7 +510,9 @@ mod tests {
 
 #[cfg(test)]
 mod fuzz {
-    use super::super::directives::{parse, Operand};
+    use super::super::directives::parse;
+    use super::super::parsed::Operand;
+    use super::super::tokens::FxMap;
     use super::*;
 
     /// Random C-ish text from fragments that stress the reader and the
