@@ -5,16 +5,16 @@
 //! until a round finds nothing new. A pending item is expanded again only
 //! when a file that joined since defines or undefines a name it touched.
 
+use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
 use super::closure::{give_up, GiveUp};
 use super::directives;
-use super::lookup::Lookup;
 use super::macros::{interpret, ExpandError, Expander, HeaderName, Interpreted, MacroTable, XTok};
+use super::node::Node;
 use super::parsed::{has_include_operand, CondLine, IncKind, MacroDef, Operand, Parsed};
 use super::tokens::{sym, FxMap, FxSet, Interner, Kind, Sym, Tok};
-use super::walk::ScanState;
 
 /// A computed include or `__has_include` waiting for the macro table.
 pub(super) struct Pending {
@@ -42,7 +42,7 @@ pub(super) struct Computed {
 }
 
 /// A header name one round found, to look up: (node, kind, name, line).
-type Found = (usize, IncKind, HeaderName, u32);
+pub(super) type Found = (usize, IncKind, HeaderName, u32);
 
 impl Computed {
     /// A file was read: its definitions count from the next round.
@@ -149,57 +149,43 @@ fn fixed_macros<'a>(
     fixed
 }
 
-impl ScanState<'_> {
+impl Computed {
     /// Expand the computed includes and `#if` lines waiting for macros,
-    /// with every definition seen so far; look up what they name.
-    pub(super) fn evaluate_round(&mut self) -> Result<(), GiveUp> {
+    /// with every definition seen so far (in `nodes`, the compiler's
+    /// `predefined` macros and the command line's `defines`): the header
+    /// names they may name, to look up.
+    pub(super) fn evaluate_round(
+        &mut self,
+        nodes: &[Node],
+        interner: &mut Interner,
+        predefined: &Arc<Parsed>,
+        defines: &[(bool, OsString)],
+    ) -> Result<Vec<Found>, GiveUp> {
         // `#if` lines that may reach `__has_include` through a macro.
-        let hi = self.computed.hi_names();
+        let hi = self.hi_names();
         if !hi.is_empty() {
-            self.watch_conds(&hi);
+            self.watch_conds(nodes, &hi);
         }
-        if self.computed.pending.is_empty() {
-            return Ok(());
+        if self.pending.is_empty() {
+            return Ok(Vec::new());
         }
-        self.computed.round += 1;
-        let todo = self.computed.due();
+        self.round += 1;
+        let todo = self.due();
         if todo.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
-        let predefined = self.comp.predefined.clone();
-        let cmdline = self.cmdline_defs()?;
+        let predefined = predefined.clone();
+        let cmdline = self.cmdline_defs(defines, interner)?;
         let fixed = fixed_macros(&predefined, &cmdline);
-        let files: Vec<Arc<Parsed>> = self
-            .computed
-            .joined
-            .iter()
-            .map(|(p, _)| p.clone())
-            .collect();
-        let work = {
-            let mut table = MacroTable::new(files.iter().map(|p| &**p).collect(), &fixed);
-            self.expand_due(&todo, &mut table, &hi)?
-        };
-        for (node, kind, name, line) in work {
-            let (n, angle) = match &name {
-                HeaderName::Quote(n) => (n, false),
-                HeaderName::Angle(n) => (n, true),
-            };
-            self.lookup(&Lookup {
-                name: n,
-                angle,
-                kind,
-                cmdline: false,
-                from: Some(node),
-                line,
-            })?;
-        }
-        Ok(())
+        let files: Vec<Arc<Parsed>> = self.joined.iter().map(|(p, _)| p.clone()).collect();
+        let mut table = MacroTable::new(files.iter().map(|p| &**p).collect(), &fixed);
+        self.expand_due(&todo, nodes, interner, &mut table, &hi)
     }
 
     /// Make every `#if` line that names one of `hi` wait too.
-    fn watch_conds(&mut self, hi: &FxSet<Sym>) {
-        for id in 0..self.nodes.len() {
-            let Some(p) = self.nodes[id].parsed.clone() else {
+    fn watch_conds(&mut self, nodes: &[Node], hi: &FxSet<Sym>) {
+        for (id, node) in nodes.iter().enumerate() {
+            let Some(p) = node.parsed.clone() else {
                 continue;
             };
             if !hi.iter().any(|s| p.cond_idents.binary_search(s).is_ok()) {
@@ -211,20 +197,25 @@ impl ScanState<'_> {
                         && hi.contains(&t.sym)
                         && sym::has_include(t.sym).is_none()
                 });
-                if uses && self.computed.pending_conds.insert((id, ci)) {
-                    self.computed.wait(id, ci, true);
+                if uses && self.pending_conds.insert((id, ci)) {
+                    self.wait(id, ci, true);
                 }
             }
         }
     }
 
     /// The command line's `-D`/`-U`, in order, each read as a directive.
-    fn cmdline_defs(&mut self) -> Result<Arc<Vec<(bool, Parsed)>>, GiveUp> {
-        if let Some(f) = &self.computed.cmdline {
+    fn cmdline_defs(
+        &mut self,
+        defines: &[(bool, OsString)],
+        interner: &mut Interner,
+    ) -> Result<Arc<Vec<(bool, Parsed)>>, GiveUp> {
+        if let Some(f) = &self.cmdline {
             return Ok(f.clone());
         }
         let mut v = Vec::new();
-        for (def, d) in self.opts.defines.clone() {
+        for (def, d) in defines {
+            let def = *def;
             // Bytes: a macro's value need not be UTF-8.
             let d = d.as_bytes();
             let text = if def {
@@ -235,12 +226,12 @@ impl ScanState<'_> {
             } else {
                 [b"#undef ", d, b"\n"].concat()
             };
-            let p = directives::parse(&text, &mut self.sc.interner)
+            let p = directives::parse(&text, interner)
                 .map_err(|e| GiveUp(format!("-D{}: {e}", String::from_utf8_lossy(d))))?;
             v.push((def, p));
         }
         let rc = Arc::new(v);
-        self.computed.cmdline = Some(rc.clone());
+        self.cmdline = Some(rc.clone());
         Ok(rc)
     }
 
@@ -249,32 +240,34 @@ impl ScanState<'_> {
     fn expand_due(
         &mut self,
         todo: &[usize],
+        nodes: &[Node],
+        interner: &mut Interner,
         table: &mut MacroTable<'_>,
         hi: &FxSet<Sym>,
     ) -> Result<Vec<Found>, GiveUp> {
-        let round = self.computed.round;
-        let main_path = self.nodes[0].path.clone();
+        let round = self.round;
+        let main_path = nodes[0].path.clone();
         let mut work: Vec<Found> = Vec::new();
         for &i in todo {
             let (node, idx, cond) = (
-                self.computed.pending[i].node,
-                self.computed.pending[i].idx,
-                self.computed.pending[i].cond,
+                self.pending[i].node,
+                self.pending[i].idx,
+                self.pending[i].cond,
             );
-            let Some(parsed) = self.nodes[node].parsed.clone() else {
+            let Some(parsed) = nodes[node].parsed.clone() else {
                 continue;
             };
-            let mut file_names = vec![self.nodes[node].path.clone()];
+            let mut file_names = vec![nodes[node].path.clone()];
             file_names.extend(parsed.line_names.iter().map(|n| n.to_vec()));
-            let shown = String::from_utf8_lossy(&self.nodes[node].path).into_owned();
+            let shown = String::from_utf8_lossy(&nodes[node].path).into_owned();
             let mut x = Expansion {
                 table: &mut *table,
-                interner: &mut self.sc.interner,
+                interner: &mut *interner,
                 file_names,
                 base_file: &main_path,
                 shown: &shown,
             };
-            let p = &mut self.computed.pending[i];
+            let p = &mut self.pending[i];
             p.last_round = round;
             if cond {
                 let Some(c) = parsed.conds.get(idx) else {

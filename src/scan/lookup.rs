@@ -2,31 +2,25 @@
 //! (gcc's `search_path_head`: the includer's dir, the quote or bracket
 //! chain, `#include_next` from the dir after the one the includer came
 //! from), then each dir in turn, with precompiled headers ruled out.
+//! Searches are remembered for the scan.
 
 use std::os::unix::ffi::OsStrExt;
 
-use super::bytepath::{abs_in, append, dir_name, normalize};
+use super::bytepath::{abs_in, append, dir_name};
 use super::closure::{give_up, GiveUp};
+use super::node::{FoundIn, Node};
 use super::parsed::IncKind;
-use super::probe::{FileKey, Probe};
-use super::walk::ScanState;
-
-/// Where a file was found, which decides where `#include_next` goes on.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub(super) enum FoundIn {
-    /// By an absolute name, or the main file (gcc's `no_search_path`).
-    Abs,
-    /// In the including file's own directory or, for -include, the cwd
-    /// (a dir gcc makes on the fly; `#include_next` goes on from the start
-    /// of the quote chain).
-    Made,
-    Chain(usize),
-}
+use super::probe::{FileKey, Fs, Probe};
+use super::searchpath::Chain;
+use super::tokens::FxMap;
 
 /// A search's start and name: (made dir, first chain index, name).
-pub(super) type SearchKey = (Option<Vec<u8>>, usize, Vec<u8>);
+type SearchKey = (Option<Vec<u8>>, usize, Vec<u8>);
 /// A file found by a search: gcc's name for it, where, its stat.
 pub(super) type Hit = (Vec<u8>, FoundIn, FileKey, bool);
+/// Where a search starts: a made dir (tried first), then the chain from
+/// an index.
+pub(super) type Start = (Option<Vec<u8>>, usize);
 
 /// One header name to look up, and who asks.
 pub(super) struct Lookup<'a> {
@@ -40,61 +34,47 @@ pub(super) struct Lookup<'a> {
     pub(super) line: u32,
 }
 
-impl ScanState<'_> {
-    /// Resolve one header name the way gcc would, ship what is found and
-    /// queue what is read. True if found.
-    pub(super) fn lookup(&mut self, l: &Lookup) -> Result<bool, GiveUp> {
-        let from = l
-            .from
-            .map(|f| (self.nodes[f].path.clone(), self.nodes[f].found));
-        let where_ = || match &from {
-            Some((p, _)) => format!("{}:{}: ", String::from_utf8_lossy(p), l.line),
-            None => String::new(),
-        };
-        let pch = l.cmdline || l.from.is_some_and(|f| self.nodes[f].pch);
-        if l.name.is_empty() {
-            return Ok(false);
+/// gcc's search rules for one scan's command line.
+pub(super) struct Search {
+    cwd: Vec<u8>,
+    pub(super) chain: Chain,
+    /// The compiler is clang (a few lookups differ: both ways are shipped).
+    clang: bool,
+    /// Results of searches, this scan.
+    searches: FxMap<SearchKey, Option<Hit>>,
+}
+
+impl Search {
+    pub(super) fn new(cwd: Vec<u8>, chain: Chain, clang: bool) -> Search {
+        Search {
+            cwd,
+            chain,
+            clang,
+            searches: FxMap::default(),
         }
-        if l.name[0] == b'/' {
-            let norm = normalize(l.name);
-            // The server rewrites absolute -I and -include paths into its
-            // temporary root, but not an `#include "/abs/path"`: that would
-            // read the server's own file.
-            if !l.cmdline && !self.is_system(&norm) {
-                return give_up(format!(
-                    "{}absolute include of \"{}\" (outside the system dirs) would not be relocated on the server",
-                    where_(),
-                    String::from_utf8_lossy(l.name)
-                ));
-            }
-            return match self.fs.probe(l.name)? {
-                Probe::File { key, symlink } => {
-                    self.found(l.name.to_vec(), FoundIn::Abs, key, symlink, l)?;
-                    Ok(true)
-                }
-                _ => {
-                    self.gathered.missing(l.name, l.angle);
-                    Ok(false)
-                }
-            };
-        }
+    }
+
+    /// Where the searches for a relative name start, in order. `nodes`:
+    /// the files read so far (node 0 is the source).
+    pub(super) fn starts(&self, l: &Lookup, nodes: &[Node], fs: &mut Fs) -> Vec<Start> {
+        let from = l.from.map(|f| nodes[f].found);
         // Where the search starts (gcc's search_path_head). A quote include
         // from a file that is itself a symlink is also tried from the real
         // file's dir: gcc names files found in system dirs by their real
         // path when that is shorter.
-        let mut starts: Vec<(Option<Vec<u8>>, usize)> = Vec::new();
+        let mut starts: Vec<Start> = Vec::new();
         let next_from = match (l.kind.is_next(), &from) {
-            (true, Some((_, FoundIn::Chain(i)))) => Some(i + 1),
-            (true, Some((_, FoundIn::Made))) => Some(0),
+            (true, Some(FoundIn::Chain(i))) => Some(i + 1),
+            (true, Some(FoundIn::Made)) => Some(0),
             _ => None,
         };
-        let main_next = l.kind.is_next() && l.from.is_some_and(|f| self.nodes[f].main);
+        let main_next = l.kind.is_next() && l.from.is_some_and(|f| nodes[f].main);
         let mut normal = true;
         if let (Some(n), false) = (next_from, main_next) {
             starts.push((None, n));
             // For a file found next to its includer, gcc goes on from the
             // head of the chain; clang restarts the normal lookup: both.
-            normal = matches!(from, Some((_, FoundIn::Made)));
+            normal = matches!(from, Some(FoundIn::Made));
         }
         if normal {
             if l.angle {
@@ -103,14 +83,14 @@ impl ScanState<'_> {
                 starts.push((Some(b"./".to_vec()), 0));
                 // clang looks for -include files next to the source too.
                 if self.clang {
-                    starts.push((Some(dir_name(&self.nodes[0].path)), 0));
+                    starts.push((Some(dir_name(&nodes[0].path)), 0));
                 }
             } else if let Some(f) = l.from {
-                let p = self.nodes[f].path.clone();
+                let p = nodes[f].path.clone();
                 starts.push((Some(dir_name(&p)), 0));
-                if self.nodes[f].symlink {
+                if nodes[f].symlink {
                     let abs = abs_in(&self.cwd, &p);
-                    if let Some(r) = self.fs.real_path(&abs, true) {
+                    if let Some(r) = fs.real_path(&abs, true) {
                         let d = dir_name(&r);
                         if d != dir_name(&p) {
                             starts.push((Some(d), 0));
@@ -122,33 +102,36 @@ impl ScanState<'_> {
             }
         }
         starts.dedup();
-        let mut any = false;
-        for (made, first) in starts {
-            // Searches from the same start for the same name end the same way
-            // within a scan (hundreds of files include <linux/types.h>).
-            let memo_key = (made.clone(), first, l.name.to_vec());
-            let hit = match self.searches.get(&memo_key) {
-                Some(r) if !pch => r.clone(),
-                _ => {
-                    let r = self.search(made.as_deref(), first, l.name, pch, &where_)?;
-                    self.searches.insert(memo_key, r.clone());
-                    r
-                }
-            };
-            if let Some((path, found_in, key, symlink)) = hit {
-                self.found(path, found_in, key, symlink, l)?;
-                any = true;
+        starts
+    }
+
+    /// The file `name` names from `start` (remembered unless `pch`).
+    pub(super) fn find(
+        &mut self,
+        fs: &mut Fs,
+        start: Start,
+        name: &[u8],
+        pch: bool,
+        where_: &dyn Fn() -> String,
+    ) -> Result<Option<Hit>, GiveUp> {
+        let (made, first) = start;
+        // Searches from the same start for the same name end the same way
+        // within a scan (hundreds of files include <linux/types.h>).
+        let memo_key = (made.clone(), first, name.to_vec());
+        Ok(match self.searches.get(&memo_key) {
+            Some(r) if !pch => r.clone(),
+            _ => {
+                let r = self.search(fs, made.as_deref(), first, name, pch, where_)?;
+                self.searches.insert(memo_key, r.clone());
+                r
             }
-        }
-        if !any {
-            self.gathered.missing(l.name, l.angle);
-        }
-        Ok(any)
+        })
     }
 
     /// Try `name` in the made dir (if any), then in the chain from `first`.
     fn search(
         &mut self,
+        fs: &mut Fs,
         made: Option<&[u8]>,
         first: usize,
         name: &[u8],
@@ -175,7 +158,7 @@ impl ScanState<'_> {
             if pch {
                 let mut g = abs.clone();
                 g.extend_from_slice(b".gch");
-                if !matches!(self.fs.probe(&g)?, Probe::Missing) {
+                if !matches!(fs.probe(&g)?, Probe::Missing) {
                     return give_up(format!(
                         "{}a precompiled header {} may be used",
                         where_(),
@@ -183,10 +166,10 @@ impl ScanState<'_> {
                     ));
                 }
             }
-            if sub && self.fs.parent_missing(&abs) {
+            if sub && fs.parent_missing(&abs) {
                 continue;
             }
-            match self.fs.probe(&abs)? {
+            match fs.probe(&abs)? {
                 Probe::File { key, symlink } => return Ok(Some((path, found_in, key, symlink))),
                 Probe::Missing | Probe::Dir => {}
             }

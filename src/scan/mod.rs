@@ -26,8 +26,10 @@
 //! The engine knows nothing of sockets or sessions: the include server
 //! (`crate::pump`) and the fuzz targets drive it.
 //!
-//! - `scanner`: the entry point (`Scanner::scan`) and its caches;
-//! - `walk`: one scan, file by file, to the `Closure` (`closure`);
+//! - `scanner`: the entry point (`Scanner::scan`), over two caches that
+//!   last the include server's life: `files` (each file's parse) and
+//!   `compilers` (each compiler's dirs and macros);
+//! - `walk`: one scan, file by file (`node`), to the `Closure` (`closure`);
 //! - `lookup`: where gcc finds a header name; `probe`: the filesystem as
 //!   one scan sees it; `bytepath`: paths as gcc spells them;
 //! - `computed`: computed includes and `__has_include` behind macros;
@@ -43,10 +45,13 @@
 mod bytepath;
 mod closure;
 pub(crate) mod compiler_dirs;
+mod compilers;
 mod computed;
 pub(crate) mod directives;
+mod files;
 mod lookup;
 pub(crate) mod macros;
+mod node;
 pub(crate) mod parsed;
 mod probe;
 pub(crate) mod scanner;
@@ -54,4 +59,5 @@ pub(crate) mod searchpath;
 pub(crate) mod tokens;
 mod walk;
 
-pub use scanner::{Closure, GiveUp, ScanStats, Scanner};
+pub use closure::{Closure, GiveUp, ScanStats};
+pub use scanner::Scanner;

@@ -4,10 +4,10 @@
 //!
 //! What is cached, and why it is safe:
 //! - each file's directives and definitions, keyed by (dev, inode, size,
-//!   mtime, ctime): a changed file is read again;
+//!   mtime, ctime): a changed file is read again (`files`);
 //! - the compiler's default dirs and predefined macros, keyed by the
 //!   compiler binary (path, inode, size, mtime), the language and the flags
-//!   that can change them.
+//!   that can change them (`compilers`).
 //!
 //! What is not: whether a path exists, which is looked up again by every
 //! scan (headers are generated during builds), once per path per scan.
@@ -31,59 +31,24 @@
 //! it wherever it reaches it, so only a compile that fails reaches it
 //! (`ScanStats::rejected_includes` counts them).
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
 use super::bytepath::{abs_in, path_of};
-use super::closure::give_up;
-pub use super::closure::{Closure, GiveUp, ScanStats};
-use super::compiler_dirs::{self, DefaultDirs};
-use super::directives;
-use super::parsed::Parsed;
-use super::probe::FileKey;
-use super::searchpath::{self, SearchOpts};
-use super::tokens::{FxMap, Interner};
+use super::closure::{give_up, Closure, GiveUp, ScanStats};
+use super::compiler_dirs;
+use super::compilers::Compilers;
+use super::files::ParseCache;
+use super::searchpath;
 use super::walk::ScanState;
-
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
-struct CompilerKey {
-    path: PathBuf,
-    ino: u64,
-    size: u64,
-    mtime: (i64, i64),
-    lang: String,
-    flags: Vec<OsString>,
-    env: Vec<Option<OsString>>,
-    /// Only when a flag names a relative path.
-    cwd: Option<PathBuf>,
-}
-
-/// What a compiler brings to every scan.
-pub(super) struct Compiler {
-    pub(super) dirs: DefaultDirs,
-    /// Real paths of the default dirs.
-    pub(super) canonical: Vec<PathBuf>,
-    pub(super) predefined: Arc<Parsed>,
-}
-
-/// Files bigger than this are not read (a 1 GB board): give up.
-const MAX_FILE: u64 = 64 << 20;
-/// Parsed files kept at most (a kernel build reads about 5000).
-const MAX_CACHED: usize = 100_000;
-
-pub(super) type Cached = Result<Arc<Parsed>, Arc<str>>;
 
 /// The include scanner and its caches.
 pub struct Scanner {
-    pub(super) interner: Interner,
-    parsed: FxMap<FileKey, Cached>,
-    /// The key last seen for each (dev, inode), to drop stale versions.
-    latest: FxMap<(u64, u64), FileKey>,
-    compilers: FxMap<CompilerKey, Arc<Compiler>>,
-    pub(super) stats: ScanStats,
+    files: ParseCache,
+    compilers: Compilers,
+    stats: ScanStats,
 }
 
 impl Default for Scanner {
@@ -95,10 +60,8 @@ impl Default for Scanner {
 impl Scanner {
     pub fn new() -> Scanner {
         Scanner {
-            interner: Interner::new(),
-            parsed: FxMap::default(),
-            latest: FxMap::default(),
-            compilers: FxMap::default(),
+            files: ParseCache::new(),
+            compilers: Compilers::default(),
             stats: ScanStats::default(),
         }
     }
@@ -106,7 +69,7 @@ impl Scanner {
     /// Files parsed so far and cache hits, for a summary line.
     pub fn stats(&self) -> ScanStats {
         ScanStats {
-            cached_files: self.parsed.len() as u64,
+            cached_files: self.files.len() as u64,
             ..self.stats
         }
     }
@@ -115,8 +78,7 @@ impl Scanner {
     /// that knows its files changed in ways a stat may not show.
     #[cfg(feature = "fuzzing")]
     pub fn forget_files(&mut self) {
-        self.parsed.clear();
-        self.latest.clear();
+        self.files.clear();
     }
 
     /// `argv` is the full compiler command line as the client would run it
@@ -183,7 +145,14 @@ impl Scanner {
                 return give_up(format!("{v} differs from the include server's"));
             }
         }
-        let compiler = self.compiler(&scan.argv[0], cwd, env("PATH"), &opts)?;
+        let compiler = self.compilers.get(
+            &scan.argv[0],
+            cwd,
+            env("PATH"),
+            &opts,
+            &mut self.files.interner,
+            &mut self.stats,
+        )?;
         let cwdb = cwd.as_os_str().as_bytes().to_vec();
         let mut not_dirs = Vec::new();
         let chain = searchpath::build_chain(&opts, &compiler.dirs, |n| {
@@ -205,116 +174,16 @@ impl Scanner {
         let clang = crate::args::basename(scan.argv[0].as_bytes())
             .windows(5)
             .any(|w| w == b"clang");
-        ScanState::new(self, cwdb, chain, compiler, opts, clang).run()
-    }
-
-    fn compiler(
-        &mut self,
-        argv0: &OsStr,
-        cwd: &Path,
-        path_env: Option<OsString>,
-        opts: &SearchOpts,
-    ) -> Result<Arc<Compiler>, GiveUp> {
-        let Some(path) = compiler_dirs::resolve_compiler(argv0, cwd, path_env.as_deref()) else {
-            return give_up(format!("compiler {} not found", argv0.to_string_lossy()));
-        };
-        let real =
-            std::fs::canonicalize(&path).map_err(|e| GiveUp(format!("{}: {e}", path.display())))?;
-        let m = std::fs::metadata(&real).map_err(|e| GiveUp(format!("{}: {e}", real.display())))?;
-        let relative_flag = opts.query_flags.iter().enumerate().any(|(i, f)| {
-            let path_opt = [
-                "-B",
-                "--sysroot",
-                "-isysroot",
-                "-resource-dir",
-                "--gcc-toolchain",
-                "--gcc-install-dir",
-            ];
-            let f = f.as_bytes();
-            let is_path_opt = |o: &[u8]| path_opt.iter().any(|p| p.as_bytes() == o);
-            let v = if let Some(eq) = f.iter().position(|&b| b == b'=') {
-                is_path_opt(&f[..eq]).then_some(&f[eq + 1..])
-            } else if is_path_opt(f) {
-                opts.query_flags.get(i + 1).map(|v| v.as_bytes())
-            } else {
-                f.strip_prefix(b"-B")
-            };
-            v.is_some_and(|v| !v.starts_with(b"/"))
-        });
-        let key = CompilerKey {
-            path: real,
-            ino: m.ino(),
-            size: m.size(),
-            mtime: (m.mtime(), m.mtime_nsec()),
-            lang: opts.lang.clone(),
-            flags: opts.query_flags.clone(),
-            env: compiler_dirs::ENV_AFFECTING
-                .iter()
-                .map(std::env::var_os)
-                .collect(),
-            cwd: relative_flag.then(|| cwd.to_path_buf()),
-        };
-        if let Some(c) = self.compilers.get(&key) {
-            self.stats.compiler_hits += 1;
-            return Ok(c.clone());
-        }
-        self.stats.compiler_runs += 1;
-        let out =
-            compiler_dirs::query_in(&path, cwd, &opts.lang, &opts.query_flags).map_err(GiveUp)?;
-        let cwdb = cwd.as_os_str().as_bytes();
-        let canonical = out
-            .dirs
-            .quote
-            .iter()
-            .chain(&out.dirs.bracket)
-            .filter_map(|d| std::fs::canonicalize(path_of(&abs_in(cwdb, d.as_bytes()))).ok())
-            .collect();
-        let predefined = directives::parse(&out.predefined, &mut self.interner)
-            .map(Arc::new)
-            .map_err(|e| GiveUp(format!("the compiler's predefined macros: {e}")))?;
-        let c = Arc::new(Compiler {
-            dirs: out.dirs,
-            canonical,
-            predefined,
-        });
-        self.compilers.insert(key, c.clone());
-        Ok(c)
-    }
-
-    /// The parse of the file at `abs` whose stat gave `key`.
-    pub(super) fn parse_file(&mut self, abs: &[u8], key: FileKey) -> Cached {
-        if let Some(c) = self.parsed.get(&key) {
-            self.stats.parse_hits += 1;
-            return c.clone();
-        }
-        if self.parsed.len() >= MAX_CACHED {
-            // Far more files than any one build reads: start over rather
-            // than grow without bound (files in use stay alive through
-            // the scan's own references).
-            self.parsed.clear();
-            self.latest.clear();
-        }
-        let r = self.read_and_parse(abs, key);
-        if let Some(old) = self.latest.insert((key.dev, key.ino), key) {
-            if old != key {
-                self.parsed.remove(&old);
-            }
-        }
-        self.parsed.insert(key, r.clone());
-        r
-    }
-
-    fn read_and_parse(&mut self, abs: &[u8], key: FileKey) -> Cached {
-        let shown = String::from_utf8_lossy(abs);
-        if key.size > MAX_FILE {
-            return Err(format!("{shown}: too big to scan ({} bytes)", key.size).into());
-        }
-        let bytes = std::fs::read(path_of(abs)).map_err(|e| format!("{shown}: {e}"))?;
-        self.stats.files_parsed += 1;
-        self.stats.bytes_parsed += bytes.len() as u64;
-        directives::parse(&bytes, &mut self.interner)
-            .map(Arc::new)
-            .map_err(|e| format!("{shown}: {e}").into())
+        ScanState::new(
+            &mut self.files,
+            &mut self.stats,
+            cwdb,
+            chain,
+            compiler,
+            opts,
+            clang,
+        )
+        .run()
     }
 }
 

@@ -3,63 +3,53 @@
 //! are `lookup`'s, computed includes wait for `computed`.
 
 use std::collections::VecDeque;
+use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
-use std::os::unix::ffi::OsStrExt;
-
 use super::bytepath::{abs_in, dir_name, normalize, under, under_textually};
-use super::closure::{give_up, Closure, Gathered, GiveUp};
+use super::closure::{give_up, Closure, Gathered, GiveUp, ScanStats};
+use super::compilers::Compiler;
 use super::computed::Computed;
-use super::lookup::{FoundIn, Hit, Lookup, SearchKey};
-use super::parsed::{IncKind, Operand, Parsed};
+use super::files::ParseCache;
+use super::lookup::{Lookup, Search};
+use super::macros::HeaderName;
+use super::node::{FoundIn, Node};
+use super::parsed::{IncKind, Operand};
 use super::probe::{FileKey, Fs, Probe};
-use super::scanner::{Compiler, Scanner};
 use super::searchpath::{Chain, SearchOpts};
 use super::tokens::{FxMap, FxSet};
 
-/// A file the walk reads.
-pub(super) struct Node {
-    /// As gcc spells it (relative to the cwd, or absolute).
-    pub(super) path: Vec<u8>,
-    pub(super) found: FoundIn,
-    pub(super) main: bool,
-    pub(super) symlink: bool,
-    key: FileKey,
-    pub(super) parsed: Option<Arc<Parsed>>,
-    /// Lookups from this file may hit a precompiled header.
-    pub(super) pch: bool,
-}
-
 /// One scan: what it was asked, what it has seen, what it found.
 pub(super) struct ScanState<'s> {
-    pub(super) sc: &'s mut Scanner,
-    pub(super) cwd: Vec<u8>,
-    pub(super) chain: Chain,
-    pub(super) comp: Arc<Compiler>,
-    pub(super) opts: SearchOpts,
+    files: &'s mut ParseCache,
+    stats: &'s mut ScanStats,
+    cwd: Vec<u8>,
+    comp: Arc<Compiler>,
+    opts: SearchOpts,
     /// Textual (printed and real) spellings of the default dirs.
     sys_prefixes: Vec<Vec<u8>>,
     real_sys: Vec<Vec<u8>>,
-    /// The compiler is clang (a few lookups differ: both ways are shipped).
-    pub(super) clang: bool,
-    pub(super) fs: Fs,
+    search: Search,
+    fs: Fs,
     /// The files read, in the order found; the source is node 0.
-    pub(super) nodes: Vec<Node>,
+    nodes: Vec<Node>,
     node_ids: FxMap<(Vec<u8>, FoundIn), usize>,
     /// (file dev, ino, how found, dev/ino of the dir it was named in).
     phys_nodes: FxMap<(u64, u64, FoundIn, (u64, u64)), usize>,
+    /// Nodes to read.
     queue: VecDeque<usize>,
-    /// Results of searches, this scan: (made dir, first chain index, name).
-    pub(super) searches: FxMap<SearchKey, Option<Hit>>,
     /// Files found by lookups that do not read them (`__has_include`).
     classified: FxSet<(Vec<u8>, FoundIn)>,
-    pub(super) gathered: Gathered,
-    pub(super) computed: Computed,
+    gathered: Gathered,
+    computed: Computed,
 }
 
 impl<'s> ScanState<'s> {
+    /// `clang`: the compiler is clang (a few lookups differ: both ways
+    /// are shipped).
     pub(super) fn new(
-        sc: &'s mut Scanner,
+        files: &'s mut ParseCache,
+        stats: &'s mut ScanStats,
         cwd: Vec<u8>,
         chain: Chain,
         comp: Arc<Compiler>,
@@ -77,20 +67,19 @@ impl<'s> ScanState<'s> {
             .collect();
         sys_prefixes.extend(real_sys.iter().cloned());
         ScanState {
-            sc,
+            files,
+            stats,
+            search: Search::new(cwd.clone(), chain, clang),
             cwd,
-            chain,
             comp,
             opts,
             sys_prefixes,
             real_sys,
-            clang,
             fs: Fs::default(),
             nodes: Vec::new(),
             node_ids: FxMap::default(),
             phys_nodes: FxMap::default(),
             queue: VecDeque::new(),
-            searches: FxMap::default(),
             classified: FxSet::default(),
             gathered: Gathered::default(),
             computed: Computed::default(),
@@ -100,7 +89,7 @@ impl<'s> ScanState<'s> {
     /// The scan, its filesystem lookups counted whatever its outcome.
     pub(super) fn run(&mut self) -> Result<Closure, GiveUp> {
         let r = self.walk();
-        self.sc.stats.lookups += std::mem::take(&mut self.fs.lookups);
+        self.stats.lookups += std::mem::take(&mut self.fs.lookups);
         r
     }
 
@@ -182,7 +171,7 @@ impl<'s> ScanState<'s> {
         // reaches it: up to there gcc read only files of this closure, so
         // its expansion is one of those tried. A compile that succeeds never
         // reaches it; one that does fails on the server as it would here.
-        self.sc.stats.rejected_includes += self.computed.unresolved_includes();
+        self.stats.rejected_includes += self.computed.unresolved_includes();
         std::mem::take(&mut self.gathered).into_closure(
             &self.cwd,
             &self.sys_prefixes,
@@ -202,7 +191,7 @@ impl<'s> ScanState<'s> {
         }
     }
 
-    pub(super) fn is_system(&self, norm: &[u8]) -> bool {
+    fn is_system(&self, norm: &[u8]) -> bool {
         self.sys_prefixes.iter().any(|s| under(norm, s))
     }
 
@@ -219,8 +208,8 @@ impl<'s> ScanState<'s> {
         let abs = abs_in(&self.cwd, &self.nodes[id].path);
         let key = self.nodes[id].key;
         let parsed = self
-            .sc
-            .parse_file(&abs, key)
+            .files
+            .parse_file(&abs, key, self.stats)
             .map_err(|e| GiveUp(e.to_string()))?;
         if let Some((line, what)) = &parsed.unsupported {
             return give_up(format!(
@@ -251,9 +240,85 @@ impl<'s> ScanState<'s> {
         Ok(())
     }
 
+    /// Resolve one header name the way gcc would, ship what is found and
+    /// queue what is read. True if found.
+    fn lookup(&mut self, l: &Lookup) -> Result<bool, GiveUp> {
+        let from = l.from.map(|f| self.nodes[f].path.clone());
+        let where_ = || match &from {
+            Some(p) => format!("{}:{}: ", String::from_utf8_lossy(p), l.line),
+            None => String::new(),
+        };
+        let pch = l.cmdline || l.from.is_some_and(|f| self.nodes[f].pch);
+        if l.name.is_empty() {
+            return Ok(false);
+        }
+        if l.name[0] == b'/' {
+            let norm = normalize(l.name);
+            // The server rewrites absolute -I and -include paths into its
+            // temporary root, but not an `#include "/abs/path"`: that would
+            // read the server's own file.
+            if !l.cmdline && !self.is_system(&norm) {
+                return give_up(format!(
+                    "{}absolute include of \"{}\" (outside the system dirs) would not be relocated on the server",
+                    where_(),
+                    String::from_utf8_lossy(l.name)
+                ));
+            }
+            return match self.fs.probe(l.name)? {
+                Probe::File { key, symlink } => {
+                    self.found(l.name.to_vec(), FoundIn::Abs, key, symlink, l)?;
+                    Ok(true)
+                }
+                _ => {
+                    self.gathered.missing(l.name, l.angle);
+                    Ok(false)
+                }
+            };
+        }
+        let mut any = false;
+        for start in self.search.starts(l, &self.nodes, &mut self.fs) {
+            let hit = self
+                .search
+                .find(&mut self.fs, start, l.name, pch, &where_)?;
+            if let Some((path, found_in, key, symlink)) = hit {
+                self.found(path, found_in, key, symlink, l)?;
+                any = true;
+            }
+        }
+        if !any {
+            self.gathered.missing(l.name, l.angle);
+        }
+        Ok(any)
+    }
+
+    /// One round of computed includes: look up what they name.
+    fn evaluate_round(&mut self) -> Result<(), GiveUp> {
+        let work = self.computed.evaluate_round(
+            &self.nodes,
+            &mut self.files.interner,
+            &self.comp.predefined,
+            &self.opts.defines,
+        )?;
+        for (node, kind, name, line) in work {
+            let (n, angle) = match &name {
+                HeaderName::Quote(n) => (n, false),
+                HeaderName::Angle(n) => (n, true),
+            };
+            self.lookup(&Lookup {
+                name: n,
+                angle,
+                kind,
+                cmdline: false,
+                from: Some(node),
+                line,
+            })?;
+        }
+        Ok(())
+    }
+
     /// A lookup found the file `path`: ship it unless the server has its
     /// own copy, and queue it to be read if the lookup reads it.
-    pub(super) fn found(
+    fn found(
         &mut self,
         path: Vec<u8>,
         found_in: FoundIn,
@@ -269,7 +334,8 @@ impl<'s> ScanState<'s> {
         }
         let abs = abs_in(&self.cwd, &id_key.0);
         let norm = normalize(&abs);
-        let default_dir = matches!(found_in, FoundIn::Chain(i) if self.chain.dirs[i].default);
+        let default_dir =
+            matches!(found_in, FoundIn::Chain(i) if self.search.chain.dirs[i].default);
         let mut system = default_dir || self.is_system(&norm);
         if !system {
             // Where the name starts and where the file really is decide
