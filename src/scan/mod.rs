@@ -38,8 +38,8 @@
 //! - `directives`: reading one file (include-like directives, defines)
 //!   into a `parsed::Parsed`;
 //! - `macros`: expanding computed includes over every definition seen
-//!   (`table`: the definitions; `subst`: one invocation; `header_name`:
-//!   what an expansion names);
+//!   (`table`: the definitions; `expand`: the expander; `header_name`:
+//!   what an expansion names; `xtok`: tokens with hide sets);
 //! - `tokens`: interned preprocessing tokens.
 
 mod bytepath;

@@ -2,7 +2,7 @@
 //! spells, if any.
 
 use super::super::tokens::{sym, Interner, Kind};
-use super::XTok;
+use super::xtok::XTok;
 
 /// What an expanded operand names: `"x"` or `<x>` (with the spellings gcc
 /// might glue for `<...>`), or why it names nothing.

@@ -1,13 +1,295 @@
-//! Invoking one macro: its arguments collected, substituted into the
-//! replacement list (`#`, `##`, `__VA_OPT__`, GNU's `, ## __VA_ARGS__`),
-//! each argument fully expanded first, every alternative kept.
+//! The expander: every full expansion of a token list, over every
+//! alternative definition of each name, with hide sets (Prosser's
+//! algorithm); and the invocation of one macro (arguments collected and
+//! fully expanded first, substituted into the replacement list with `#`,
+//! `##`, `__VA_OPT__` and GNU's `, ## __VA_ARGS__`).
 
 use super::super::parsed::MacroDef;
 use super::super::tokens::{
-    is_hash, is_hashhash, lex_exactly_one, sym, FxMap, Interner, Kind, Sym, Tok,
+    is_hash, is_hashhash, lex_exactly_one, sym, FxMap, FxSet, Interner, Kind, Sym, Tok,
 };
-use super::{hide_union, ExpandError, Expander, XTok, MAX_RESULTS};
+use super::table::{Alt, MacroTable};
+use super::xtok::{hide_inter, hide_union, XTok};
 use std::rc::Rc;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ExpandError {
+    /// Over the caps on alternatives, steps or depth.
+    TooComplex,
+    /// A construct the expander does not implement.
+    Unsupported(String),
+}
+
+/// Caps: distinct results of one expansion, work per expansion, nesting.
+const MAX_RESULTS: usize = 256;
+const MAX_STEPS: usize = 200_000;
+const MAX_DEPTH: usize = 64;
+
+/// One expansion job.
+pub struct Expander<'t, 'a> {
+    pub table: &'t mut MacroTable<'a>,
+    pub interner: &'t mut Interner,
+    /// What `__FILE__` may be (the current file's name as gcc spells it, and
+    /// names from `#line`).
+    pub file_names: Vec<Vec<u8>>,
+    pub base_file: Vec<u8>,
+    /// Expand only these names (the `#if` line pass looking for
+    /// `__has_include` behind macros); `None`: every name.
+    pub only: Option<&'t FxSet<Sym>>,
+    /// Expanding an `#if` line: leave the operands of `defined` and of
+    /// `__has_include` alone.
+    pub if_mode: bool,
+    /// Names looked up, so a later round knows whether new definitions can
+    /// change this result.
+    pub touched: FxSet<Sym>,
+    steps: usize,
+}
+
+#[derive(Clone)]
+struct State {
+    out: Vec<XTok>,
+    /// Remaining input, reversed (the next token is last).
+    rest: Vec<XTok>,
+}
+
+impl<'t, 'a> Expander<'t, 'a> {
+    pub fn new(table: &'t mut MacroTable<'a>, interner: &'t mut Interner) -> Self {
+        Expander {
+            table,
+            interner,
+            file_names: Vec::new(),
+            base_file: Vec::new(),
+            only: None,
+            if_mode: false,
+            touched: FxSet::default(),
+            steps: 0,
+        }
+    }
+
+    /// Every full expansion of `toks`, deduplicated.
+    pub fn expand(&mut self, toks: &[Tok]) -> Result<Vec<Vec<XTok>>, ExpandError> {
+        let input: Vec<XTok> = toks.iter().map(|&t| XTok::new(t)).collect();
+        self.expand_list(input, 0)
+    }
+
+    fn step(&mut self) -> Result<(), ExpandError> {
+        self.steps += 1;
+        if self.steps > MAX_STEPS {
+            return Err(ExpandError::TooComplex);
+        }
+        Ok(())
+    }
+
+    fn expandable(&self, s: Sym) -> bool {
+        self.only.is_none_or(|o| o.contains(&s))
+    }
+
+    fn expand_list(
+        &mut self,
+        input: Vec<XTok>,
+        depth: usize,
+    ) -> Result<Vec<Vec<XTok>>, ExpandError> {
+        if depth > MAX_DEPTH {
+            return Err(ExpandError::TooComplex);
+        }
+        let mut results: Vec<Vec<XTok>> = Vec::new();
+        let mut seen: FxSet<Vec<(Sym, Kind, bool, bool)>> = FxSet::default();
+        let mut stack = vec![State {
+            out: Vec::with_capacity(input.len()),
+            rest: input.into_iter().rev().collect(),
+        }];
+        while let Some(mut st) = stack.pop() {
+            loop {
+                self.step()?;
+                let Some(t) = st.rest.pop() else {
+                    let key: Vec<_> = st.out.iter().map(XTok::key).collect();
+                    if seen.insert(key) {
+                        results.push(std::mem::take(&mut st.out));
+                        if results.len() > MAX_RESULTS {
+                            return Err(ExpandError::TooComplex);
+                        }
+                    }
+                    break;
+                };
+                if t.t.kind != Kind::Ident || t.hidden(t.t.sym) {
+                    st.out.push(t);
+                    continue;
+                }
+                let s = t.t.sym;
+                if self.if_mode && (s == sym::DEFINED || sym::has_include(s).is_some()) {
+                    // Copy the operand unexpanded: `defined X`,
+                    // `defined ( X )`, `__has_include ( ... )`.
+                    st.out.push(t);
+                    if st.rest.last().is_some_and(|n| n.t.sym == sym::LPAREN) {
+                        let mut d = 0usize;
+                        while let Some(n) = st.rest.pop() {
+                            let (open, close) = (n.t.sym == sym::LPAREN, n.t.sym == sym::RPAREN);
+                            st.out.push(n);
+                            if open {
+                                d += 1;
+                            } else if close {
+                                d -= 1;
+                                if d == 0 {
+                                    break;
+                                }
+                            }
+                        }
+                    } else if s == sym::DEFINED {
+                        if let Some(n) = st.rest.pop() {
+                            st.out.push(n);
+                        }
+                    }
+                    continue;
+                }
+                if let Some(b) = self.builtin(&t) {
+                    match b {
+                        Builtin::One(x) => st.out.push(x),
+                        Builtin::Many(xs) => {
+                            let mut it = xs.into_iter();
+                            let first = it.next();
+                            for x in it {
+                                let mut b = st.clone();
+                                b.out.push(x);
+                                stack.push(b);
+                            }
+                            if let Some(x) = first {
+                                st.out.push(x);
+                            }
+                        }
+                    }
+                    continue;
+                }
+                // Recorded even when not expanded now: a later definition
+                // may make the name lead to `__has_include`.
+                self.touched.insert(s);
+                if !self.expandable(s) {
+                    st.out.push(t);
+                    continue;
+                }
+                let alts = self.table.alts(s);
+                if alts.len() == 1 && matches!(alts[0], Alt::Undefined) {
+                    st.out.push(t);
+                    continue;
+                }
+                let mut branches: Vec<State> = Vec::new();
+                for alt in alts.iter() {
+                    match *alt {
+                        Alt::Undefined => {
+                            let mut b = st.clone();
+                            b.out.push(t.clone());
+                            branches.push(b);
+                        }
+                        Alt::Def(d) if d.params.is_none() => {
+                            let hide = hide_union(&t.hide, &[s]);
+                            for r in self.subst(d, &[], hide, &t, depth)? {
+                                let mut b = st.clone();
+                                b.rest.extend(r.into_iter().rev());
+                                branches.push(b);
+                            }
+                        }
+                        Alt::Def(d) => {
+                            let mut b = st.clone();
+                            match collect_args(&mut b.rest, &d) {
+                                ArgsResult::NotCall => {
+                                    b.out.push(t.clone());
+                                    branches.push(b);
+                                }
+                                // gcc reports an error: no valid result.
+                                ArgsResult::Invalid => {}
+                                ArgsResult::Args(args, rparen_hide) => {
+                                    let mut h = hide_inter(&t.hide, &rparen_hide);
+                                    h.push(s);
+                                    let hide = hide_union(&None, &h);
+                                    for r in self.subst(d, &args, hide, &t, depth)? {
+                                        let mut c = b.clone();
+                                        c.rest.extend(r.into_iter().rev());
+                                        branches.push(c);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                if stack.len() + branches.len() > 4 * MAX_RESULTS * 16 {
+                    return Err(ExpandError::TooComplex);
+                }
+                match branches.pop() {
+                    Some(b) => {
+                        stack.extend(branches);
+                        st = b;
+                    }
+                    None => break,
+                }
+            }
+        }
+        Ok(results)
+    }
+
+    fn builtin(&mut self, t: &XTok) -> Option<Builtin> {
+        let s = t.t.sym;
+        let string = |me: &mut Self, v: &[u8]| {
+            let mut q = Vec::with_capacity(v.len() + 2);
+            q.push(b'"');
+            for &c in v {
+                if c == b'"' || c == b'\\' {
+                    q.push(b'\\');
+                }
+                q.push(c);
+            }
+            q.push(b'"');
+            let sym = me.interner.intern(&q);
+            XTok {
+                t: Tok {
+                    sym,
+                    kind: Kind::Str,
+                    ws: t.t.ws,
+                },
+                sws: t.sws,
+                hide: None,
+            }
+        };
+        match s {
+            sym::FILE => {
+                let names = self.file_names.clone();
+                Some(Builtin::Many(
+                    names.iter().map(|n| string(self, n)).collect(),
+                ))
+            }
+            sym::BASE_FILE => {
+                let b = self.base_file.clone();
+                Some(Builtin::One(string(self, &b)))
+            }
+            sym::FILE_NAME => {
+                let names = self.file_names.clone();
+                Some(Builtin::Many(
+                    names
+                        .iter()
+                        .map(|n| {
+                            let base = n.rsplit(|&c| c == b'/').next().unwrap_or(n);
+                            string(self, base)
+                        })
+                        .collect(),
+                ))
+            }
+            sym::LINE
+            | sym::COUNTER
+            | sym::INCLUDE_LEVEL
+            | sym::TIMESTAMP
+            | sym::DATE
+            | sym::TIME => {
+                let mut x = t.clone();
+                x.t.kind = Kind::Unknowable;
+                Some(Builtin::One(x))
+            }
+            _ => None,
+        }
+    }
+}
+
+enum Builtin {
+    One(XTok),
+    Many(Vec<XTok>),
+}
 
 enum Item {
     T(XTok),
@@ -17,7 +299,7 @@ enum Item {
 impl Expander<'_, '_> {
     /// The replacement lists of `d` invoked with `args` (one per
     /// combination of the arguments' alternative expansions).
-    pub(super) fn subst(
+    fn subst(
         &mut self,
         d: MacroDef<'_>,
         args: &[Vec<XTok>],
@@ -282,14 +564,14 @@ fn placemarker(interner: &mut Interner) -> XTok {
     })
 }
 
-pub(super) enum ArgsResult {
+enum ArgsResult {
     NotCall,
     Invalid,
     Args(Vec<Vec<XTok>>, Option<Rc<[Sym]>>),
 }
 
 /// Take `( args )` off the input if it starts with `(`.
-pub(super) fn collect_args(rest: &mut Vec<XTok>, d: &MacroDef<'_>) -> ArgsResult {
+fn collect_args(rest: &mut Vec<XTok>, d: &MacroDef<'_>) -> ArgsResult {
     if rest
         .last()
         .is_none_or(|t| t.t.sym != sym::LPAREN || t.t.kind != Kind::Punct)
