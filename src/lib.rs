@@ -2,7 +2,8 @@
 //!
 //! Where things live: `protocol` (wire format), `args` (local vs remote),
 //! `hosts` (host lists), `client`, `daemon`, `check` (`--check`),
-//! `pump` (include server, `pump` command), `scan` (the include scanner), `logging`, `paths`,
+//! `pump` (include server, `pump` command), `scan` (the include
+//! scanner), `logging`, `paths`,
 //! `exitcode`, `errtext` (I/O errors as messages say them), `version`.
 
 pub mod args;
