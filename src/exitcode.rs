@@ -1,4 +1,5 @@
-//! distcc's exit codes (src/exitcode.h): scripts and stock peers rely on them.
+//! distcc's exit codes (src/exitcode.h): scripts and stock peers rely on
+//! them; and how a child's end becomes one.
 
 pub const EXIT_DISTCC_FAILED: i32 = 100;
 pub const EXIT_BAD_ARGUMENTS: i32 = 101;
@@ -13,3 +14,13 @@ pub const EXIT_SETUID_FAILED: i32 = 112;
 pub const EXIT_ACCESS_DENIED: i32 = 113;
 pub const EXIT_NO_HOSTS: i32 = 116;
 pub const EXIT_TIMEOUT: i32 = 118;
+
+/// Exit code the way a shell and distcc report it: the code, or 128+signal.
+pub fn of_status(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(c), _) => c,
+        (None, Some(s)) => 128 + s,
+        _ => EXIT_DISTCC_FAILED,
+    }
+}

@@ -127,9 +127,10 @@ pub fn scanner(data: &[u8]) {
 }
 
 fn scanner_in_memory(files: &[&[u8]]) {
-    use crate::pump::directives::{self, glue_angle, has_include_operand, Operand};
-    use crate::pump::macros::{interpret, Expander, MacroTable};
-    use crate::pump::tokens::{sym, FxMap, FxSet, Interner, Kind, Tok};
+    use crate::scan::directives;
+    use crate::scan::macros::{interpret, Expander, MacroTable};
+    use crate::scan::parsed::{glue_angle, has_include_operand, Operand};
+    use crate::scan::tokens::{sym, FxMap, FxSet, Interner, Kind, Tok};
     let mut interner = Interner::new();
     let parsed: Vec<_> = files
         .iter()
@@ -187,7 +188,7 @@ fn scanner_in_memory(files: &[&[u8]]) {
 /// The scanner for `scanner_on_disk`: kept across inputs (its compiler
 /// query runs gcc), started afresh now and then so its interned spellings
 /// stay few.
-static SCANNER: std::sync::Mutex<Option<(crate::pump::Scanner, u32)>> = std::sync::Mutex::new(None);
+static SCANNER: std::sync::Mutex<Option<(crate::scan::Scanner, u32)>> = std::sync::Mutex::new(None);
 
 /// `scanner_on_disk`'s directory, made once per process.
 static SCANNER_DIR: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
@@ -237,7 +238,7 @@ fn scanner_on_disk(flags: u8, files: &[&[u8]; 3]) {
     argv.extend(["-c", "main.c", "-o", "main.o"].map(std::ffi::OsString::from));
     let mut guard = SCANNER.lock().unwrap_or_else(|e| e.into_inner());
     if guard.as_ref().is_none_or(|(_, n)| *n >= 2000) {
-        *guard = Some((crate::pump::Scanner::new(), 0));
+        *guard = Some((crate::scan::Scanner::new(), 0));
     }
     let Some((sc, n)) = guard.as_mut() else {
         return;

@@ -2,8 +2,9 @@
 //!
 //! Where things live: `protocol` (wire format), `args` (local vs remote),
 //! `hosts` (host lists), `client`, `daemon`, `check` (`--check`),
-//! `pump` (include server, scanner, `pump` command), `store` (the
-//! daemon's result cache and header store), `logging`, `paths`,
+//! `pump` (include server, `pump` command), `scan` (the include
+//! scanner), `store` (the daemon's result cache and header store),
+//! `logging`, `paths`,
 //! `exitcode`, `errtext` (I/O errors as messages say them), `version`.
 
 pub mod args;
@@ -21,5 +22,6 @@ pub mod monitor;
 pub(crate) mod paths;
 pub mod protocol;
 pub mod pump;
+pub mod scan;
 pub mod store;
 pub(crate) mod version;

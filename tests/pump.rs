@@ -321,3 +321,44 @@ fn stock_distcc_through_symlinks() {
     assert!(d.wait_job("COMPILE_OK", "main.c"));
     assert!(d.log_text().contains("protocol 3 request for main.c"));
 }
+
+/// The summary counts every job of the session: sent with its headers,
+/// given up on by the include scan, or sent in plain mode by the client,
+/// with the first reason of each kind (the include server and the clients
+/// write the session's logs, `pump` reads them).
+#[test]
+fn summary_counts_jobs_not_pumped_and_why() {
+    let d = Daemon::start(Kind::Tiny, &[]);
+    let dir = TempDir::new("pumpsum");
+    project(&dir);
+    let header = dir.join("inc/config.h");
+    dir.write(
+        "abs.c",
+        &format!(
+            "#include \"{}\"\nint f(void) {{ return more(); }}\n",
+            header.display()
+        ),
+    );
+    dir.write("pre.i", "int pre(void) { return 1; }\n");
+    let script = format!(
+        "{cc} gcc -Iinc -c main.c -o main.o && {cc} gcc -c abs.c -o abs.o && {cc} gcc -c pre.i -o pre.o",
+        cc = tinydcc().display()
+    );
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &format!("{},cpp", d.host(true)));
+    c.args(["--pump", "sh", "-c", &script])
+        .env("DISTCC_FALLBACK", "0");
+    let out = run(c);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    for o in ["main.o", "abs.o", "pre.o"] {
+        assert!(dir.join(o).exists(), "{o}: {err}");
+    }
+    let want = format!(
+        "pump: 1 compile(s) sent with their headers, 2 preprocessed locally; \
+         1 because the include scan was not sure (first: abs.c: abs.c:1: absolute include of \"{}\" \
+         (outside the system dirs) would not be relocated on the server); \
+         1 for other reasons (first: pre.i: cannot use distcc_pump on already preprocessed file)",
+        header.display()
+    );
+    assert!(err.lines().any(|l| l == want), "want {want}\n{err}");
+}

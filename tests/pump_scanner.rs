@@ -10,7 +10,7 @@ use std::ffi::OsString;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use tinydcc::pump::{Closure, GiveUp, Scanner};
+use tinydcc::scan::{Closure, GiveUp, Scanner};
 
 struct Tree(PathBuf);
 

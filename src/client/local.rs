@@ -2,16 +2,6 @@
 
 use std::process::Command;
 
-/// Exit code the way a shell and distcc report it: the code, or 128+signal.
-pub fn exit_code(status: std::process::ExitStatus) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(c), _) => c,
-        (None, Some(s)) => 128 + s,
-        _ => crate::exitcode::EXIT_DISTCC_FAILED,
-    }
-}
-
 /// Run `argv` here and return its exit code. The log says how it ended,
 /// in distcc's words (`compile x.c on localhost completed ok`).
 pub fn run(argv: &[std::ffi::OsString]) -> i32 {
@@ -23,7 +13,7 @@ pub fn run(argv: &[std::ffi::OsString]) -> i32 {
         .unwrap_or_default();
     match Command::new(&argv[0]).args(&argv[1..]).status() {
         Ok(s) => {
-            let code = exit_code(s);
+            let code = crate::exitcode::of_status(s);
             if code == 0 {
                 log::debug!("compile {input} on localhost completed ok");
             } else {

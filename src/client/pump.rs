@@ -9,13 +9,14 @@
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use super::remote::SendError;
 use crate::protocol::{include, request, Limits};
-use crate::pump::command::FALLBACK_LOG;
 use crate::pump::mirror::client_name;
+use crate::pump::session::Session;
+pub use crate::pump::session::Stage;
 
 /// The files one translation unit needs, as the include server listed
 /// them (paths in its client root).
@@ -35,11 +36,9 @@ impl Shipment {
     }
 }
 
-/// The include server's directory (`pump` puts the socket there), when
-/// `$INCLUDE_SERVER_PORT` is `<dir>/socket` as distcc requires.
-fn pump_dir() -> Option<PathBuf> {
-    let port = PathBuf::from(std::env::var_os("INCLUDE_SERVER_PORT")?);
-    (port.file_name()? == "socket").then(|| port.parent().map(Path::to_path_buf))?
+/// The pump session whose include server is at `$INCLUDE_SERVER_PORT`.
+fn session() -> Option<Session> {
+    Session::of_socket(Path::new(&std::env::var_os("INCLUDE_SERVER_PORT")?))
 }
 
 /// Why this job cannot use pump mode at all, checked before the include
@@ -62,9 +61,7 @@ pub fn unusable(input: &OsStr) -> Option<String> {
         .ok()
         .and_then(|v| v.trim().parse::<u64>().ok())
         .unwrap_or(1);
-    let seen = pump_dir()
-        .and_then(|d| std::fs::metadata(d.join("discrepancy_counter")).ok())
-        .map_or(0, |m| m.len());
+    let seen = session().map_or(0, |s| s.discrepancies());
     if seen >= max {
         return Some(format!(
             "{seen} pump compile(s) failed on a server but compiled locally; pump mode is off"
@@ -176,37 +173,14 @@ pub fn server_argv(mut argv: Vec<OsString>, dep_target: Option<OsString>) -> Vec
     argv
 }
 
-/// Where a pump job fell back: before the include server listed its
-/// files, or after (then the server's log counted it as sent).
-#[derive(Clone, Copy)]
-pub enum Stage {
-    Before,
-    After,
-}
-
-/// The fallback log's line prefix for each stage (read by `pump`).
-pub const BEFORE: &str = "before ";
-pub const AFTER: &str = "after ";
-
-/// Append a line to the pump directory's fallback log (read by `pump`
-/// for its summary); `discrepancy`: also add one to the counter that
-/// turns pump mode off past `DISTCC_MAX_DISCREPANCY`.
+/// Note in the pump session (read by `pump` for its summary) that this
+/// job went in plain mode, and why; `discrepancy`: also count it towards
+/// `DISTCC_MAX_DISCREPANCY`, past which pump mode is off.
 pub fn note_fallback(stage: Stage, input: &str, why: &str, discrepancy: bool) {
-    let Some(dir) = pump_dir() else { return };
-    let append = |name: &str, text: &str| {
-        let _ = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(dir.join(name))
-            .and_then(|mut f| f.write_all(text.as_bytes()));
-    };
-    let tag = match stage {
-        Stage::Before => BEFORE,
-        Stage::After => AFTER,
-    };
-    append(FALLBACK_LOG, &format!("{tag}{input}: {why}\n"));
+    let Some(s) = session() else { return };
+    s.note_fallback(stage, input, why);
     if discrepancy {
-        append("discrepancy_counter", "@");
+        s.note_discrepancy();
     }
 }
 

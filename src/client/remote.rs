@@ -31,7 +31,7 @@ impl Source {
             };
             match cpp.finish() {
                 Ok((out, st)) if st.success() => *self = Source::Ready(out),
-                Ok((_, st)) => return Err(CppFailed(super::local::exit_code(st))),
+                Ok((_, st)) => return Err(CppFailed(crate::exitcode::of_status(st))),
                 Err(e) => {
                     log::error!("failed to run preprocessor: {}", crate::errtext::reason(&e));
                     return Err(CppFailed(crate::exitcode::EXIT_DISTCC_FAILED));

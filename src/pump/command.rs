@@ -5,16 +5,14 @@
 //! locally, and why.
 
 use std::os::unix::net::UnixListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use crate::exitcode::*;
 use crate::hosts;
 
-use super::include_server::{self, LOG_NAME, MIRROR_NAME};
-
-/// Lines clients append when a pump job fell back (ours: one per job).
-pub(crate) const FALLBACK_LOG: &str = "fallbacks";
+use super::include_server;
+use super::session::Session;
 
 const USAGE: &str = "\
 Usage: pump COMMAND [ARGS...]      (also: tinydcc --pump COMMAND...)
@@ -28,35 +26,23 @@ them themselves.
 /// The summary line, from the include server's query log and the clients'
 /// fallback log (`before`/`after` the server listed the files: see
 /// `client::pump::note_fallback`).
-pub(crate) fn summary(dir: &Path) -> String {
-    use crate::client::pump::{AFTER, BEFORE};
-    let log = std::fs::read_to_string(dir.join(LOG_NAME)).unwrap_or_default();
-    let listed = log.lines().filter(|l| l.starts_with("ok ")).count();
-    let gave_up: Vec<&str> = log
-        .lines()
-        .filter_map(|l| l.strip_prefix("gave-up "))
-        .collect();
-    let fallbacks = std::fs::read_to_string(dir.join(FALLBACK_LOG)).unwrap_or_default();
-    let other: Vec<&str> = fallbacks
-        .lines()
-        .filter_map(|l| l.strip_prefix(BEFORE).or_else(|| l.strip_prefix(AFTER)))
-        .collect();
-    let after = fallbacks.lines().filter(|l| l.starts_with(AFTER)).count();
+pub(crate) fn summary(session: &Session) -> String {
+    let t = session.tally();
     let mut s = format!(
         "pump: {} compile(s) sent with their headers, {} preprocessed locally",
-        listed.saturating_sub(after),
-        gave_up.len() + other.len()
+        t.listed.saturating_sub(t.after_listing),
+        t.gave_up.len() + t.fell_back.len()
     );
-    if let Some(first) = gave_up.first() {
+    if let Some(first) = t.gave_up.first() {
         s.push_str(&format!(
             "; {} because the include scan was not sure (first: {first})",
-            gave_up.len()
+            t.gave_up.len()
         ));
     }
-    if let Some(first) = other.first() {
+    if let Some(first) = t.fell_back.first() {
         s.push_str(&format!(
             "; {} for other reasons (first: {first})",
-            other.len()
+            t.fell_back.len()
         ));
     }
     s
@@ -65,8 +51,8 @@ pub(crate) fn summary(dir: &Path) -> String {
 /// Fork the include server. `detach`: it outlives this process
 /// (`--startup`), so it lets go of stdin, stdout and stderr, or
 /// `eval \`pump --startup\`` would wait for its output to end.
-fn start_server(dir: &Path, detach: bool) -> Result<(nix::unistd::Pid, PathBuf), String> {
-    let socket = dir.join("socket");
+fn start_server(session: &Session, detach: bool) -> Result<(nix::unistd::Pid, PathBuf), String> {
+    let socket = session.socket();
     let listener = UnixListener::bind(&socket).map_err(|e| format!("{}: {e}", socket.display()))?;
     let null = if detach {
         Some(
@@ -89,12 +75,12 @@ fn start_server(dir: &Path, detach: bool) -> Result<(nix::unistd::Pid, PathBuf),
                     let _ = nix::unistd::dup2(n.as_raw_fd(), fd);
                 }
             }
-            std::process::exit(include_server::serve(listener, dir));
+            std::process::exit(include_server::serve(listener, session));
         }
     }
 }
 
-fn stop_server(pid: nix::unistd::Pid, dir: &Path) {
+fn stop_server(pid: nix::unistd::Pid, session: &Session) {
     let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
     if nix::sys::wait::waitpid(pid, None).is_err() {
         // Started by `--startup` in another process: not ours to reap, so
@@ -108,11 +94,15 @@ fn stop_server(pid: nix::unistd::Pid, dir: &Path) {
             }
         }
     }
-    if let Ok(top) = std::fs::read(dir.join(MIRROR_NAME)) {
-        // Bytes, as written: $TMPDIR need not be UTF-8.
-        if top.windows(14).any(|w| w == b"include_server") {
-            use std::os::unix::ffi::OsStringExt;
-            let _ = std::fs::remove_dir_all(std::ffi::OsString::from_vec(top));
+    if let Some(top) = session.mirror() {
+        use std::os::unix::ffi::OsStrExt;
+        if top
+            .as_os_str()
+            .as_bytes()
+            .windows(14)
+            .any(|w| w == b"include_server")
+        {
+            let _ = std::fs::remove_dir_all(top);
         }
     }
 }
@@ -155,8 +145,9 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
                 eprintln!("pump --shutdown: INCLUDE_SERVER_PID and INCLUDE_SERVER_DIR are not set");
                 return 1;
             };
-            stop_server(nix::unistd::Pid::from_raw(pid), &dir);
-            eprintln!("{}", summary(&dir));
+            let session = Session::new(&dir);
+            stop_server(nix::unistd::Pid::from_raw(pid), &session);
+            eprintln!("{}", summary(&session));
             let _ = std::fs::remove_dir_all(&dir);
             return 0;
         }
@@ -173,7 +164,8 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
             return EXIT_IO_ERROR;
         }
     };
-    let (pid, socket) = match start_server(&dir, args[0] == "--startup") {
+    let session = Session::new(&dir);
+    let (pid, socket) = match start_server(&session, args[0] == "--startup") {
         Ok(x) => x,
         Err(e) => {
             eprintln!("pump: cannot start the include server: {e}");
@@ -193,11 +185,11 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         .env("INCLUDE_SERVER_DIR", &dir)
         .env("INCLUDE_SERVER_PID", pid.to_string())
         .status();
-    stop_server(pid, &dir);
-    eprintln!("{}", summary(&dir));
+    stop_server(pid, &session);
+    eprintln!("{}", summary(&session));
     let _ = std::fs::remove_dir_all(&dir);
     match status {
-        Ok(s) => crate::client::local::exit_code(s),
+        Ok(s) => crate::exitcode::of_status(s),
         Err(e) => {
             eprintln!("pump: cannot run {}: {e}", args[0].to_string_lossy());
             127

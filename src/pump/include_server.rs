@@ -14,13 +14,8 @@ use std::time::Duration;
 use crate::protocol::{include, Limits};
 
 use super::mirror::Mirror;
-use super::scanner::Scanner;
-
-/// One line per query in `<dir>/log` ("ok N" or "gave-up REASON"), read by
-/// the `pump` command for its summary.
-pub const LOG_NAME: &str = "log";
-/// The mirror's top directory, for the `pump` command to remove.
-pub const MIRROR_NAME: &str = "mirror";
+use super::session::Session;
+use crate::scan::Scanner;
 
 pub struct IncludeServer {
     scanner: Scanner,
@@ -119,9 +114,8 @@ impl IncludeServer {
     }
 }
 
-/// Serve queries on `listener` until killed; `dir` is the pump directory
-/// that holds the socket and the query log.
-pub fn serve(listener: UnixListener, dir: &Path) -> i32 {
+/// Serve queries on `listener` until killed, logging each in `session`.
+pub fn serve(listener: UnixListener, session: &Session) -> i32 {
     let mut server = match IncludeServer::new() {
         Ok(s) => s,
         Err(e) => {
@@ -129,15 +123,8 @@ pub fn serve(listener: UnixListener, dir: &Path) -> i32 {
             return crate::exitcode::EXIT_IO_ERROR;
         }
     };
-    let _ = std::fs::write(
-        dir.join(MIRROR_NAME),
-        server.mirror_top().as_os_str().as_bytes(),
-    );
-    let mut log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join(LOG_NAME))
-        .ok();
+    session.record_mirror(&server.mirror_top());
+    let mut log = session.query_log();
     let limits = Limits::default();
     for conn in listener.incoming() {
         let Ok(mut s) = conn else { continue };
@@ -150,22 +137,20 @@ pub fn serve(listener: UnixListener, dir: &Path) -> i32 {
                 continue;
             }
         };
-        let (answer, line) = match server.answer(&cwd, &argv) {
-            Ok(list) => {
-                let n = list.len();
-                (list, format!("ok {n}\n"))
-            }
-            Err(why) => {
+        let (answer, gave_up) = match server.answer(&cwd, &argv) {
+            Ok(list) => (list, None),
+            Err(why) => (Vec::new(), Some(why)),
+        };
+        let _ = s.write_all(&include::encode_answer(&answer));
+        let Some(l) = log.as_mut() else { continue };
+        match gave_up {
+            None => l.listed(answer.len()),
+            Some(why) => {
                 let input = crate::args::scan(&argv)
                     .map(|s| s.input.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                let why = why.replace('\n', " ");
-                (Vec::new(), format!("gave-up {input}: {why}\n"))
+                l.gave_up(&input, &why);
             }
-        };
-        let _ = s.write_all(&include::encode_answer(&answer));
-        if let Some(l) = log.as_mut() {
-            let _ = l.write_all(line.as_bytes());
         }
     }
     0

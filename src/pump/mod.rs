@@ -1,47 +1,10 @@
-//! Pump mode's include scanner: which files a translation unit may read.
-//!
-//! The client ships the source and every header it needs; the server
-//! preprocesses and compiles. A header left out, or the wrong one of two
-//! same-named headers, can silently change the object (`__has_include`,
-//! `#include_next`), so the scanner errs on the side of shipping more and
-//! gives up (the job is then preprocessed locally) when it cannot be sure.
-//!
-//! How it stays a superset of what gcc reads:
-//! - conditionals are not evaluated: every `#include` of every branch is
-//!   followed, every `#define` of a name is an alternative when a computed
-//!   include is expanded;
-//! - lookups follow gcc's search rules exactly (search_path_head,
-//!   remove_duplicates, include_next from the dir a file was found in), with
-//!   the filesystem deciding what `a/../b` names;
-//! - system headers are read too (not shipped): a `<bits/x.h>` that glibc
-//!   includes may be found in a user dir first.
-//!
-//! What the mirror on the server must do with a `Closure`: create each of
-//! `files` at its path under the root (recreating the symlinks met on the
-//! way, as gcc names files through them), create `dirs` (empty if nothing
-//! else lands there), and make each of `system_dirs` lead to the server's own
-//! copy. Then every lookup the server's gcc makes finds what the client's
-//! would have found, or nothing where the client found nothing.
-//!
-//! The include server (`include_server`) answers pump clients with the
-//! scanner's closures laid out in its client root (`mirror`); the `pump`
-//! command (`command`) runs a build with one.
-//!
-//! - `scanner`: the entry point (`Scanner::scan`) and its caches;
-//! - `searchpath`: gcc's include search path from the command line;
-//! - `compiler_dirs`: the compiler's default dirs and predefined macros;
-//! - `directives`: reading one file (include-like directives, defines);
-//! - `macros`: expanding computed includes over every definition seen;
-//! - `tokens`: interned preprocessing tokens.
+//! The pump session: the `pump` command (`command`) starts an include
+//! server (`include_server`) on a private Unix socket and runs a build with
+//! it; the server answers each query with the include scanner's closure
+//! (`crate::scan`) laid out in its client root (`mirror`). `session` owns
+//! the session folder's layout, which the clients write into too.
 
 pub mod command;
-pub(crate) mod compiler_dirs;
-pub(crate) mod directives;
 pub(crate) mod include_server;
-pub(crate) mod macros;
 pub(crate) mod mirror;
-pub(crate) mod scanner;
-pub(crate) mod searchpath;
-pub(crate) mod tokens;
-
-pub use scanner::{Closure, GiveUp, ScanStats, Scanner};
+pub(crate) mod session;

@@ -1,126 +1,16 @@
-//! Expanding computed includes (`#include MACRO`, `__has_include(MACRO)`)
-//! without evaluating conditionals: every definition of a name seen anywhere
-//! in the closure is an alternative, so one expansion gives a *set* of
-//! results. If the real macro state is among the alternatives (it is, when
-//! every file and every `-D` was seen), the real header name is among the
-//! results; extra names only cost a lookup. When no result is a header name,
-//! gcc rejects the directive wherever it reaches it.
-//!
-//! The expander follows the C standard's algorithm with hide sets
-//! (Prosser's), plus gcc's extensions: `, ## __VA_ARGS__`, named variadic
-//! parameters, `__VA_OPT__`, `__FILE__`.
+//! The expander: every full expansion of a token list, over every
+//! alternative definition of each name, with hide sets (Prosser's
+//! algorithm); and the invocation of one macro (arguments collected and
+//! fully expanded first, substituted into the replacement list with `#`,
+//! `##`, `__VA_OPT__` and GNU's `, ## __VA_ARGS__`).
 
-use super::directives::{MacroDef, Parsed};
-use super::tokens::{
+use super::super::parsed::MacroDef;
+use super::super::tokens::{
     is_hash, is_hashhash, lex_exactly_one, sym, FxMap, FxSet, Interner, Kind, Sym, Tok,
 };
-
+use super::table::{Alt, MacroTable};
+use super::xtok::{hide_inter, hide_union, XTok};
 use std::rc::Rc;
-
-/// A token during expansion: its hide set, and the whitespace gcc uses when
-/// stringifying (which, after argument substitution, is the parameter's,
-/// not the token's own: see `sws`).
-#[derive(Clone, Debug)]
-pub struct XTok {
-    pub t: Tok,
-    /// Whitespace before, as `#` stringification sees it.
-    pub sws: bool,
-    hide: Option<Rc<[Sym]>>,
-}
-
-impl XTok {
-    pub fn new(t: Tok) -> XTok {
-        XTok {
-            t,
-            sws: t.ws,
-            hide: None,
-        }
-    }
-    fn hidden(&self, s: Sym) -> bool {
-        self.hide
-            .as_ref()
-            .is_some_and(|h| h.binary_search(&s).is_ok())
-    }
-    fn key(&self) -> (Sym, Kind, bool, bool) {
-        (self.t.sym, self.t.kind, self.t.ws, self.sws)
-    }
-}
-
-fn hide_union(a: &Option<Rc<[Sym]>>, b: &[Sym]) -> Option<Rc<[Sym]>> {
-    let mut v: Vec<Sym> = a.as_deref().unwrap_or(&[]).to_vec();
-    v.extend_from_slice(b);
-    v.sort_unstable();
-    v.dedup();
-    (!v.is_empty()).then(|| v.into())
-}
-
-fn hide_inter(a: &Option<Rc<[Sym]>>, b: &Option<Rc<[Sym]>>) -> Vec<Sym> {
-    match (a, b) {
-        (Some(a), Some(b)) => a
-            .iter()
-            .filter(|s| b.binary_search(s).is_ok())
-            .copied()
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// One possible meaning of a name at the place it is used.
-#[derive(Clone, Copy, Debug)]
-pub enum Alt<'a> {
-    Undefined,
-    Def(MacroDef<'a>),
-}
-
-/// Every definition of every name, over the files of one closure plus the
-/// compiler's predefined macros and the command line's `-D`/`-U`.
-pub struct MacroTable<'a> {
-    files: Vec<&'a Parsed>,
-    fixed: &'a FxMap<Sym, MacroDef<'a>>,
-    memo: FxMap<Sym, Rc<[Alt<'a>]>>,
-}
-
-impl<'a> MacroTable<'a> {
-    pub fn new(files: Vec<&'a Parsed>, fixed: &'a FxMap<Sym, MacroDef<'a>>) -> Self {
-        MacroTable {
-            files,
-            fixed,
-            memo: FxMap::default(),
-        }
-    }
-
-    pub fn alts(&mut self, name: Sym) -> Rc<[Alt<'a>]> {
-        if let Some(a) = self.memo.get(&name) {
-            return a.clone();
-        }
-        let mut v: Vec<Alt<'a>> = Vec::new();
-        let fixed = self.fixed.get(&name);
-        if let Some(d) = fixed {
-            v.push(Alt::Def(*d));
-        }
-        let mut undef = fixed.is_none();
-        for f in &self.files {
-            for d in f.defines_of(name) {
-                let dup = v.iter().any(|a| match a {
-                    Alt::Def(e) => e.same(&d),
-                    Alt::Undefined => false,
-                });
-                if !dup {
-                    v.push(Alt::Def(d));
-                }
-            }
-            undef |= f.undefines(name);
-        }
-        // A definition in a file may be conditional, or come after the use:
-        // the name may then still be undefined, and left as it is.
-        if undef {
-            v.push(Alt::Undefined);
-        }
-        let rc: Rc<[Alt<'a>]> = v.into();
-        self.memo.insert(name, rc.clone());
-        rc
-    }
-}
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum ExpandError {
@@ -160,11 +50,6 @@ struct State {
     out: Vec<XTok>,
     /// Remaining input, reversed (the next token is last).
     rest: Vec<XTok>,
-}
-
-enum Item {
-    T(XTok),
-    Paste,
 }
 
 impl<'t, 'a> Expander<'t, 'a> {
@@ -399,7 +284,19 @@ impl<'t, 'a> Expander<'t, 'a> {
             _ => None,
         }
     }
+}
 
+enum Builtin {
+    One(XTok),
+    Many(Vec<XTok>),
+}
+
+enum Item {
+    T(XTok),
+    Paste,
+}
+
+impl Expander<'_, '_> {
     /// The replacement lists of `d` invoked with `args` (one per
     /// combination of the arguments' alternative expansions).
     fn subst(
@@ -658,11 +555,6 @@ impl<'t, 'a> Expander<'t, 'a> {
     }
 }
 
-enum Builtin {
-    One(XTok),
-    Many(Vec<XTok>),
-}
-
 fn placemarker(interner: &mut Interner) -> XTok {
     let _ = interner;
     XTok::new(Tok {
@@ -763,328 +655,4 @@ fn apply_va_opt(body: &[Tok], present: bool) -> Option<Vec<Tok>> {
         k = j + 1;
     }
     Some(out)
-}
-
-/// What an expanded operand names: `"x"` or `<x>` (with the spellings gcc
-/// might glue for `<...>`), or why it names nothing.
-#[derive(Debug, PartialEq, Eq)]
-pub enum HeaderName {
-    Quote(Vec<u8>),
-    Angle(Vec<u8>),
-}
-
-pub enum Interpreted {
-    Names(Vec<HeaderName>),
-    /// Built from `__LINE__` or the like: cannot be known.
-    Unknowable,
-    /// Not a header name (gcc would report an error).
-    NotAName,
-}
-
-/// Read an expansion result as an `#include` operand.
-pub fn interpret(x: &[XTok], interner: &Interner) -> Interpreted {
-    let toks: Vec<&XTok> = x.iter().filter(|t| t.t.kind != Kind::Placemarker).collect();
-    let Some(first) = toks.first() else {
-        return Interpreted::NotAName;
-    };
-    let sp = interner.get(first.t.sym);
-    if first.t.kind == Kind::Unknowable {
-        return Interpreted::Unknowable;
-    }
-    if first.t.kind == Kind::Str && sp.first() == Some(&b'"') && sp.len() >= 2 {
-        return Interpreted::Names(vec![HeaderName::Quote(sp[1..sp.len() - 1].to_vec())]);
-    }
-    if first.t.kind == Kind::Punct && first.t.sym == sym::LESS {
-        let mut own = Vec::new();
-        let mut site = Vec::new();
-        let mut bare = Vec::new();
-        let mut closed = false;
-        for t in &toks[1..] {
-            if t.t.kind == Kind::Punct && t.t.sym == sym::GREATER {
-                closed = true;
-                break;
-            }
-            if t.t.kind == Kind::Unknowable {
-                return Interpreted::Unknowable;
-            }
-            let s = interner.get(t.t.sym);
-            if t.t.ws {
-                own.push(b' ');
-            }
-            if t.sws {
-                site.push(b' ');
-            }
-            own.extend_from_slice(s);
-            site.extend_from_slice(s);
-            bare.extend_from_slice(s);
-        }
-        // gcc reports a missing `>` but still looks the glued name up.
-        let _ = closed;
-        let mut names = vec![HeaderName::Angle(own)];
-        for n in [site, bare] {
-            let n = HeaderName::Angle(n);
-            if !names.contains(&n) {
-                names.push(n);
-            }
-        }
-        return Interpreted::Names(names);
-    }
-    Interpreted::NotAName
-}
-
-#[cfg(test)]
-mod tests {
-    use super::super::directives::parse;
-    use super::*;
-
-    /// Expand the operand of the last `#include` of `src`, with the
-    /// definitions of `src` as alternatives.
-    fn names(src: &str) -> Vec<String> {
-        let mut i = Interner::new();
-        let p = parse(src.as_bytes(), &mut i).unwrap();
-        let fixed = FxMap::default();
-        let mut table = MacroTable::new(vec![&p], &fixed);
-        let op = p
-            .includes
-            .iter()
-            .rev()
-            .find_map(|d| match &d.op {
-                super::super::directives::Operand::Computed(t) => Some(t.clone()),
-                _ => None,
-            })
-            .expect("a computed include");
-        let mut e = Expander::new(&mut table, &mut i);
-        e.file_names = vec![b"dir/cur.h".to_vec()];
-        let res = e.expand(&op).unwrap();
-        let mut out = Vec::new();
-        for r in res {
-            if let Interpreted::Names(ns) = interpret(&r, e.interner) {
-                for n in ns {
-                    let s = match n {
-                        HeaderName::Quote(q) => format!("\"{}\"", String::from_utf8_lossy(&q)),
-                        HeaderName::Angle(a) => format!("<{}>", String::from_utf8_lossy(&a)),
-                    };
-                    if !out.contains(&s) {
-                        out.push(s);
-                    }
-                }
-            }
-        }
-        out.sort();
-        out
-    }
-
-    #[test]
-    fn object_and_function_like() {
-        assert_eq!(names("#define H \"a.h\"\n#include H\n"), ["\"a.h\""]);
-        assert_eq!(names("#define H(x) <x.h>\n#include H(foo)\n"), ["<foo.h>"]);
-        assert_eq!(
-            names("#define S(x) #x\n#define XS(x) S(x)\n#define D sub\n#include XS(D/f.h)\n"),
-            // D may be undefined where the include is (its definition could
-            // be conditional): that reading too.
-            ["\"D/f.h\"", "\"sub/f.h\""]
-        );
-        assert_eq!(
-            names("#define CAT(a,b) a##b\n#define H CAT(<x,y.h>)\n#include H\n"),
-            ["<xy.h>"]
-        );
-    }
-
-    #[test]
-    fn alternatives_are_all_kept() {
-        let n = names(
-            "#ifdef A\n#define CFG \"a.h\"\n#else\n#define CFG \"b.h\"\n#endif\n#include CFG\n",
-        );
-        assert_eq!(n, ["\"a.h\"", "\"b.h\""]);
-        // The kernel's trace pattern.
-        let n = names(
-            "#define __stringify_1(x...) #x\n#define __stringify(x...) __stringify_1(x)\n\
-             #define TRACE_SYSTEM sched\n#define TRACE_SYSTEM irq\n\
-             #ifndef TRACE_INCLUDE_FILE\n#define TRACE_INCLUDE_FILE TRACE_SYSTEM\n#endif\n\
-             #ifndef TRACE_INCLUDE_PATH\n# define __TRACE_INCLUDE(system) <trace/events/system.h>\n\
-             #else\n# define __TRACE_INCLUDE(system) __stringify(TRACE_INCLUDE_PATH/system.h)\n#endif\n\
-             #define TRACE_INCLUDE_PATH ../../fs/xfs\n\
-             # define TRACE_INCLUDE(system) __TRACE_INCLUDE(system)\n\
-             #include TRACE_INCLUDE(TRACE_INCLUDE_FILE)\n#undef TRACE_INCLUDE_FILE\n",
-        );
-        for want in [
-            "<trace/events/sched.h>",
-            "<trace/events/irq.h>",
-            "\"../../fs/xfs/sched.h\"",
-            "\"../../fs/xfs/irq.h\"",
-            "<trace/events/TRACE_INCLUDE_FILE.h>",
-        ] {
-            assert!(n.contains(&want.to_string()), "{want} missing from {n:?}");
-        }
-    }
-
-    #[test]
-    fn variadics_and_file() {
-        assert_eq!(
-            names("#define F(a, ...) <a.h>\n#include F(x, 1, 2)\n"),
-            ["<x.h>"]
-        );
-        assert_eq!(
-            names("#define F(a, ...) a(__VA_ARGS__)\n#define G(...) #__VA_ARGS__\n#include F(G, y.h)\n"),
-            ["\"y.h\""]
-        );
-        assert_eq!(
-            names(
-                "#define F(fmt, args...) S(fmt, ## args)\n#define S(x,...) #x\n#include F(z.h)\n"
-            ),
-            ["\"z.h\""]
-        );
-        assert_eq!(names("#include __FILE__\n"), ["\"dir/cur.h\""]);
-        assert_eq!(
-            names("#define P(x, ...) #x __VA_OPT__(junk)\n#include P(v.h)\n"),
-            ["\"v.h\""]
-        );
-    }
-
-    #[test]
-    fn recursion_and_unknowable() {
-        assert_eq!(
-            names("#define A A\n#define H A\n#include H\n"),
-            Vec::<String>::new()
-        );
-        let mut i = Interner::new();
-        let p = parse(
-            b"#define S(x) #x\n#define X(x) S(x)\n#include X(__LINE__)\n",
-            &mut i,
-        )
-        .unwrap();
-        let fixed = FxMap::default();
-        let mut table = MacroTable::new(vec![&p], &fixed);
-        let op = match &p.includes[0].op {
-            super::super::directives::Operand::Computed(t) => t.clone(),
-            _ => unreachable!(),
-        };
-        let mut e = Expander::new(&mut table, &mut i);
-        let r = e.expand(&op).unwrap();
-        assert!(r
-            .iter()
-            .any(|x| matches!(interpret(x, e.interner), Interpreted::Unknowable)));
-    }
-
-    #[test]
-    fn explosion_is_capped() {
-        let mut src = String::new();
-        for n in 0..40 {
-            src.push_str(&format!("#define A{n} x{n}\n#define A{n} y{n}\n"));
-        }
-        src.push_str("#define S(x) #x\n#define XS(x) S(x)\n#include XS(");
-        for n in 0..40 {
-            src.push_str(&format!("A{n} "));
-        }
-        src.push_str(")\n");
-        let mut i = Interner::new();
-        let p = parse(src.as_bytes(), &mut i).unwrap();
-        let fixed = FxMap::default();
-        let mut table = MacroTable::new(vec![&p], &fixed);
-        let op = match &p.includes[0].op {
-            super::super::directives::Operand::Computed(t) => t.clone(),
-            _ => unreachable!(),
-        };
-        let mut e = Expander::new(&mut table, &mut i);
-        assert_eq!(e.expand(&op).unwrap_err(), ExpandError::TooComplex);
-    }
-}
-
-#[cfg(test)]
-mod fuzz {
-    use super::super::directives::{parse, Operand};
-    use super::*;
-
-    /// Random C-ish text from fragments that stress the reader and the
-    /// expander: nothing may panic or loop.
-    #[test]
-    fn random_sources_never_panic() {
-        const FRAGS: &[&str] = &[
-            "#define ",
-            "#include ",
-            "#include_next ",
-            "#if ",
-            "#undef ",
-            "(",
-            ")",
-            "##",
-            "#",
-            "\\\n",
-            "/*",
-            "*/",
-            "//",
-            "\"",
-            "'",
-            "R\"x(",
-            ")x\"",
-            "__VA_ARGS__",
-            "__VA_OPT__",
-            ",",
-            "...",
-            "<",
-            ">",
-            "A",
-            "B",
-            "F",
-            "G",
-            "x",
-            "\n",
-            " ",
-            "__has_include",
-            "%:",
-            "??=",
-            "??/",
-            "1'2",
-            "u8R\"",
-            "__FILE__",
-            "__LINE__",
-            "defined",
-            ".h",
-            "/",
-            "\r",
-            "\t",
-            "\0",
-            "\u{e9}",
-        ];
-        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut rnd = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        let (mut parsed, mut expanded) = (0, 0);
-        for _ in 0..8000 {
-            let n = (rnd() % 60) as usize;
-            let mut src = String::new();
-            for _ in 0..n {
-                src.push_str(FRAGS[(rnd() % FRAGS.len() as u64) as usize]);
-            }
-            let mut i = Interner::new();
-            let Ok(p) = parse(src.as_bytes(), &mut i) else {
-                continue;
-            };
-            parsed += 1;
-            let fixed = FxMap::default();
-            let mut table = MacroTable::new(vec![&p], &fixed);
-            for d in &p.includes {
-                if let Operand::Computed(t) = &d.op {
-                    let mut e = Expander::new(&mut table, &mut i);
-                    e.file_names = vec![b"f.h".to_vec()];
-                    if let Ok(res) = e.expand(t) {
-                        expanded += 1;
-                        for r in &res {
-                            let _ = interpret(r, e.interner);
-                        }
-                    }
-                }
-            }
-            for c in &p.conds {
-                let mut e = Expander::new(&mut table, &mut i);
-                e.if_mode = true;
-                let _ = e.expand(&c.toks);
-            }
-        }
-        assert!(parsed > 1000 && expanded > 500, "{parsed} {expanded}");
-    }
 }
