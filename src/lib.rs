@@ -14,6 +14,7 @@ pub(crate) mod errtext;
 pub(crate) mod exitcode;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+pub(crate) mod gcc_options;
 pub(crate) mod hosts;
 pub(crate) mod logging;
 pub mod monitor;
