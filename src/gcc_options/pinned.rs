@@ -257,8 +257,12 @@ fn every_known_option_is_classified_as_before() {
         std::fs::write(&path, &now).unwrap();
     }
     let pinned = include_str!("pinned.txt");
+    let mut diffs = String::new();
     for (k, (want, got)) in pinned.lines().zip(now.lines()).enumerate() {
-        assert_eq!(got, want, "pinned.txt line {}", k + 1);
+        if got != want {
+            diffs.push_str(&format!("line {}\n was {want}\n now {got}\n", k + 1));
+        }
     }
+    assert!(diffs.is_empty(), "pinned.txt differs:\n{diffs}");
     assert_eq!(pinned.lines().count(), now.lines().count());
 }
