@@ -10,7 +10,7 @@
 //! the rows a reader asks about, so `-MF` wins over `-M`, `-include-pch`
 //! over `-include`.
 
-/// How the option is spelled (`SPELLINGS`), then what it does.
+/// How the option is spelled (the first four), then what it does.
 pub(crate) mod flag {
     /// The name alone is the whole argument (`-c`).
     pub const ALONE: u32 = 1 << 0;
@@ -51,8 +51,6 @@ pub(crate) mod flag {
     pub const STRIP: u32 = 1 << 14;
     /// ... and in its joined spelling.
     pub const STRIP_JOINED: u32 = 1 << 15;
-
-    pub const SPELLINGS: u32 = ALONE | SEP | JOINED | EQ;
 }
 use flag::*;
 
@@ -532,7 +530,7 @@ mod tests {
         for (k, o) in OPTIONS.iter().enumerate() {
             let n = s(o.name);
             assert!(n.starts_with('-'), "{n}");
-            assert!(o.has(SPELLINGS), "{n} has no spelling");
+            assert!(o.has(ALONE | SEP | JOINED | EQ), "{n} has no spelling");
             assert!(OPTIONS[..k].iter().all(|p| p.name != o.name), "{n} twice");
             if !o.short.is_empty() {
                 assert!(o.is_long(), "{n} has a short form but is not long");
