@@ -1,6 +1,7 @@
 //! tinydcc: a distcc-compatible distributed C/C++ compiler in one binary.
 //!
-//! Where things live: `protocol` (wire format), `args` (local vs remote),
+//! Where things live: `protocol` (wire format), `gcc_options` (gcc's
+//! options, one table), `args` (local vs remote),
 //! `hosts` (host lists), `client`, `daemon`, `check` (`--check`),
 //! `pump` (include server, scanner, `pump` command), `logging`, `paths`,
 //! `exitcode`, `errtext` (I/O errors as messages say them), `version`.
