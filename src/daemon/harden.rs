@@ -40,7 +40,7 @@ enum Act {
     Sysroot { sep: bool },
 }
 
-use crate::gcc_options::{self as gcc, flag::*, Kind, OptionSpec, Spelling};
+use crate::gcc_options::{self as gcc, flag::*, Hit, Kind, OptionSpec, Spelling};
 use Act::*;
 
 const RUNS_PROGRAM: &str = "makes the compiler run another program";
@@ -72,7 +72,7 @@ fn judged(o: &OptionSpec) -> bool {
 
 /// What to do with the option `a`, from what gcc does with it. Long
 /// (`--x`) spellings are judged as the short ones, or refused.
-fn rule(a: &str) -> Option<Act> {
+fn rule(a: &str) -> Option<(Act, Hit<'_>)> {
     let hit = gcc::find(a.as_bytes(), judged)?;
     let o = hit.spec;
     let deps = matches!(
@@ -84,7 +84,7 @@ fn rule(a: &str) -> Option<Act> {
             | Kind::DepsFile
             | Kind::DepsTarget
     );
-    Some(if o.has(RUNS) {
+    let act = if o.has(RUNS) {
         Refuse(RUNS_PROGRAM)
     } else if o.has(LOADS) {
         Refuse(LOADS_CODE)
@@ -119,7 +119,14 @@ fn rule(a: &str) -> Option<Act> {
             },
             _ => return None,
         }
-    })
+    };
+    Some((act, hit))
+}
+
+/// The joined part of `a` that `hit` found (empty when the value is the
+/// next argument).
+fn joined<'a>(a: &'a str, hit: &Hit) -> &'a str {
+    &a[a.len() - hit.value().map_or(0, <[u8]>::len)..]
 }
 
 /// Assembler options (inside `-Wa,` or after `-Xassembler`).
@@ -182,12 +189,12 @@ fn source_language(lang: &str) -> Option<&'static str> {
     })
 }
 
-enum Outcome {
+enum Outcome<'a> {
     Keep,
     /// Dropped, with the next argument when `true`.
     Drop(bool),
     /// The argument (and maybe its value) is handled by a table action.
-    Act(Act),
+    Act(Act, Hit<'a>),
 }
 
 fn looks_like_path(a: &str) -> bool {
@@ -195,15 +202,15 @@ fn looks_like_path(a: &str) -> bool {
 }
 
 /// The catch-all for one argument that needs no separate value.
-fn check_arg(a: &str) -> Result<Outcome, String> {
+fn check_arg(a: &str) -> Result<Outcome<'_>, String> {
     if a.starts_with('@') {
         return Err(format!("'{a}' reads a response file on the server"));
     }
     match rule(a) {
-        Some(Refuse(why)) => Err(format!("argument '{a}' {why}")),
-        Some(Keep) => Ok(Outcome::Keep),
-        Some(Drop { sep }) => Ok(Outcome::Drop(sep)),
-        Some(act) => Ok(Outcome::Act(act)),
+        Some((Refuse(why), _)) => Err(format!("argument '{a}' {why}")),
+        Some((Keep, _)) => Ok(Outcome::Keep),
+        Some((Drop { sep }, _)) => Ok(Outcome::Drop(sep)),
+        Some((act, hit)) => Ok(Outcome::Act(act, hit)),
         None if a.starts_with("--") => Err(format!("unknown long option '{a}' is not allowed")),
         None if looks_like_path(a) => Err(format!("argument '{a}' names a path on the server")),
         None => Ok(Outcome::Keep),
@@ -360,11 +367,11 @@ fn decide(
                     i += 1;
                 }
             }
-            Outcome::Act(act) => match act {
+            Outcome::Act(act, hit) => match act {
                 Output => {
                     // The real output is at index `output` (its value, or the
                     // joined `-oFILE`, caught by the index checks above).
-                    if a != "-o" || i + 1 != output {
+                    if !hit.takes_next() || i + 1 != output {
                         return Err(format!("a second output '{a}' {WRITES_FILE}"));
                     }
                     out.push(Out::Client(i));
@@ -385,10 +392,11 @@ fn decide(
                     i += 1;
                 }
                 Language => {
-                    let (lang, sep) = match a.strip_prefix("-x") {
-                        Some("") => (value(i, a)?.as_str(), true),
-                        Some(l) => (l, false),
-                        None => unreachable!(),
+                    let sep = hit.takes_next();
+                    let lang = if sep {
+                        value(i, a)?.as_str()
+                    } else {
+                        joined(a, &hit)
                     };
                     let pp = match mode {
                         Mode::Pump => source_language(lang),
@@ -411,7 +419,7 @@ fn decide(
                     out.push(Out::Ours(format!("-{}", a.trim_start_matches('-'))));
                 }
                 AssemblerList => {
-                    for item in a["-Wa,".len()..].split(',') {
+                    for item in joined(a, &hit).split(',') {
                         check_assembler(item)?;
                     }
                     out.push(Out::Client(i));
@@ -434,7 +442,7 @@ fn decide(
                     let v = if sep {
                         value(i, a)?.as_str()
                     } else {
-                        a.split_once('=').map(|(_, v)| v).unwrap_or("")
+                        joined(a, &hit)
                     };
                     if !v.starts_with('/') || v.split('/').any(|c| c == "..") {
                         return Err(format!(
