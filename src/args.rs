@@ -1,7 +1,7 @@
 //! Which compiler command lines can be distributed, and what they read and
 //! write. The rules follow distcc 3.4's `dcc_scan_args` (src/arg.c) so that
-//! tinydcc sends exactly the jobs stock distcc sends. They live in one table,
-//! `OPTION_RULES`, checked in order; the first matching rule wins.
+//! tinydcc sends exactly the jobs stock distcc sends. What each option is
+//! comes from `gcc_options`; what distcc does with it is `action`.
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -27,12 +27,7 @@ pub struct Scan {
     pub assembly: bool,
 }
 
-#[derive(Clone, Copy)]
-enum Match {
-    Exact(&'static str),
-    Prefix(&'static str),
-}
-
+/// What distcc 3.4 does with an option it knows.
 #[derive(Clone, Copy)]
 enum Action {
     /// The compile must run locally for this reason.
@@ -53,76 +48,63 @@ enum Action {
     Language,
 }
 
+use crate::gcc_options::{self as gcc, Kind, LocalOnly, OptionSpec, Spelling};
 use Action::*;
-use Match::*;
 
-/// distcc 3.4's rules, in its order. Options not listed are passed through.
-const OPTION_RULES: &[(Match, Action)] = &[
-    (
-        Exact("-march=native"),
-        Local("-march=native generates code for the local machine"),
-    ),
-    (
-        Exact("-mtune=native"),
-        Local("-mtune=native optimizes for the local machine"),
-    ),
-    (Prefix("-Wa,"), AssemblerOpts),
-    (
-        Prefix("-specs="),
-        Local("-specs= needs the spec file, which is local"),
-    ),
-    (Exact("-E"), Preprocess),
-    (Exact("-MD"), Pass),
-    (Exact("-MMD"), Pass),
-    (Exact("-MG"), Pass),
-    (Exact("-MP"), Pass),
-    (Exact("-MF"), SkipNext),
-    (Exact("-MT"), SkipNext),
-    (Exact("-MQ"), SkipNext),
-    (Prefix("-MF"), Pass),
-    (Prefix("-MT"), Pass),
-    (Prefix("-MQ"), Pass),
-    (
-        Prefix("-M"),
-        Local("-M without -MD implies -E and must be local"),
-    ),
-    (Exact("-S"), SeenS),
-    (
-        Exact("-fprofile-arcs"),
-        Local("compiler will emit profile info"),
-    ),
-    (
-        Exact("-ftest-coverage"),
-        Local("compiler will emit profile info"),
-    ),
-    (
-        Exact("--coverage"),
-        Local("compiler will emit profile info"),
-    ),
-    (
-        Prefix("-fprofile-generate"),
-        Local("compiler will emit profile info"),
-    ),
-    (
-        Prefix("-fprofile-use"),
-        Local("compiler reads profile info"),
-    ),
-    (
-        Prefix("-fauto-profile"),
-        Local("compiler reads profile info"),
-    ),
-    (
-        Exact("-fprofile-correction"),
-        Local("compiler reads profile info"),
-    ),
-    (Exact("-frepo"), Local("compiler will emit .rpo files")),
-    (Exact("-flto"), Local("-flto needs the linker plugin")),
-    (Prefix("-x"), Language),
-    (Prefix("-dr"), Local("debug option may write extra files")),
-    (Exact("-c"), SeenC),
-    (Exact("-o"), OutputNext),
-    (Prefix("-o"), OutputJoined),
-];
+/// Why distcc 3.4 compiles locally with the option.
+fn local_reason(why: LocalOnly) -> &'static str {
+    match why {
+        LocalOnly::No => "",
+        LocalOnly::NativeArch => "-march=native generates code for the local machine",
+        LocalOnly::NativeTune => "-mtune=native optimizes for the local machine",
+        LocalOnly::Specs => "-specs= needs the spec file, which is local",
+        LocalOnly::DepsOnly => "-M without -MD implies -E and must be local",
+        LocalOnly::EmitsProfile => "compiler will emit profile info",
+        LocalOnly::ReadsProfile => "compiler reads profile info",
+        LocalOnly::Repo => "compiler will emit .rpo files",
+        LocalOnly::Lto => "-flto needs the linker plugin",
+        LocalOnly::DebugDump => "debug option may write extra files",
+    }
+}
+
+/// The options distcc 3.4's scan knows (`dcc_scan_args`); others pass.
+fn scanned(o: &OptionSpec) -> bool {
+    o.local != LocalOnly::No
+        || !o.is_long()
+            && matches!(
+                o.kind,
+                Kind::Compile
+                    | Kind::Assemble
+                    | Kind::Preprocess
+                    | Kind::Output
+                    | Kind::Language
+                    | Kind::Assembler
+                    | Kind::DepsToFile
+                    | Kind::DepsFlag
+                    | Kind::DepsFile
+                    | Kind::DepsTarget
+            )
+}
+
+/// What distcc 3.4's scan does with the option `a` (`None`: passes).
+fn action(a: &[u8]) -> Option<Action> {
+    let hit = gcc::find(a, scanned)?;
+    if hit.spec.local != LocalOnly::No {
+        return Some(Local(local_reason(hit.spec.local)));
+    }
+    let joined = matches!(hit.spelling, Spelling::Joined(_));
+    Some(match hit.kind() {
+        Kind::Compile => SeenC,
+        Kind::Assemble => SeenS,
+        Kind::Preprocess => Preprocess,
+        Kind::Output if joined => OutputJoined,
+        Kind::Output => OutputNext,
+        Kind::Language => Language,
+        Kind::Assembler if joined => AssemblerOpts,
+        Kind::DepsFile | Kind::DepsTarget if hit.takes_next() => SkipNext,
+        _ => Pass,
+    })
+}
 
 /// Source extensions distcc compiles remotely (`.s`/`.S` never are).
 const SOURCE_EXTS: &[&str] = &[
@@ -174,13 +156,6 @@ pub(crate) fn preprocessed_ext<S: AsRef<OsStr> + ?Sized>(path: &S) -> &'static s
         "mii"
     } else {
         "tmp"
-    }
-}
-
-fn matches(m: Match, a: &[u8]) -> bool {
-    match m {
-        Exact(s) => a == s.as_bytes(),
-        Prefix(p) => a.starts_with(p.as_bytes()),
     }
 }
 
@@ -244,11 +219,7 @@ pub fn scan(argv: &[OsString]) -> Result<Scan, Local> {
         let shown = || arg.to_string_lossy();
         let mut out_arg: Option<&[u8]> = None;
         if a.starts_with(b"-") {
-            let action = OPTION_RULES
-                .iter()
-                .find(|(m, _)| matches(*m, a))
-                .map(|(_, act)| *act);
-            match action {
+            match action(a) {
                 None | Some(Pass) => {}
                 Some(Local(why)) => return Err(local(format!("{}: {why}", shown()))),
                 Some(SkipNext) => i += 1,
@@ -336,67 +307,41 @@ pub(crate) fn cpp_argv(scan: &Scan) -> Vec<OsString> {
     let mut out = Vec::with_capacity(scan.argv.len());
     let mut it = scan.argv.iter();
     while let Some(a) = it.next() {
-        if a == "-o" {
-            it.next();
-        } else if bytes(a).starts_with(b"-o") {
-        } else if a == "-c" || a == "-S" {
-            out.push("-E".into());
-        } else {
-            out.push(a.clone());
+        let hit = gcc::find(bytes(a), |o| {
+            matches!(o.kind, Kind::Output | Kind::Compile | Kind::Assemble)
+        });
+        match hit.map(|h| (h.kind(), h.takes_next())) {
+            Some((Kind::Output, true)) => {
+                it.next();
+            }
+            Some((Kind::Output, false)) => {}
+            Some(_) => out.push("-E".into()),
+            None => out.push(a.clone()),
         }
     }
     out
 }
 
-/// Options only the local preprocessor needs (distcc's `dcc_strip_local_args`).
-const STRIP_WITH_ARG: &[&str] = &[
-    "-D",
-    "-I",
-    "-U",
-    "-L",
-    "-l",
-    "-MF",
-    "-MT",
-    "-MQ",
-    "-include",
-    "-imacros",
-    "-iprefix",
-    "-iwithprefix",
-    "-isystem",
-    "-iwithprefixbefore",
-    "-idirafter",
-];
-const STRIP_JOINED: &[&str] = &[
-    "-Wp,", "-Wl,", "-D", "-U", "-I", "-l", "-L", "-MF", "-MT", "-MQ", "-isystem", "-stdlib",
-];
-const STRIP_EXACT: &[&str] = &[
-    "-undef",
-    "-nostdinc",
-    "-nostdinc++",
-    "-MD",
-    "-MMD",
-    "-MG",
-    "-MP",
-];
-
-/// The argv sent to the server for a plain-mode (locally preprocessed) job.
+/// The argv sent to the server for a plain-mode (locally preprocessed)
+/// job: without what only the local preprocessor needs (distcc's
+/// `dcc_strip_local_args`).
 pub(crate) fn strip_local_args(argv: &[OsString]) -> Vec<OsString> {
+    use gcc::flag::{STRIP, STRIP_JOINED};
     let mut out = Vec::with_capacity(argv.len());
     let mut i = 0;
     while i < argv.len() {
-        let a = bytes(&argv[i]);
-        if STRIP_WITH_ARG.iter().any(|o| a == o.as_bytes()) {
-            i += 2;
-            continue;
-        }
-        if STRIP_EXACT.iter().any(|o| a == o.as_bytes())
-            || STRIP_JOINED.iter().any(|p| a.starts_with(p.as_bytes()))
-        {
+        let hit = gcc::find(bytes(&argv[i]), |o| o.has(STRIP | STRIP_JOINED));
+        let drop = hit.map_or(0, |h| match h.spelling {
+            Spelling::Alone if h.has(STRIP) => 1 + usize::from(h.takes_next()),
+            Spelling::Joined(_) if h.has(STRIP_JOINED) => 1,
+            _ => 0,
+        });
+        if drop == 0 {
+            out.push(argv[i].clone());
             i += 1;
-            continue;
+        } else {
+            i += drop;
         }
-        out.push(argv[i].clone());
-        i += 1;
     }
     out
 }

@@ -1,6 +1,7 @@
 //! tinydcc: a distcc-compatible distributed C/C++ compiler in one binary.
 //!
-//! Where things live: `protocol` (wire format), `args` (local vs remote),
+//! Where things live: `protocol` (wire format), `gcc_options` (gcc's
+//! options, one table), `args` (local vs remote),
 //! `hosts` (host lists), `client`, `daemon`, `check` (`--check`),
 //! `pump` (include server, `pump` command), `scan` (the include
 //! scanner), `store` (the daemon's result cache and header store),
@@ -16,6 +17,7 @@ pub(crate) mod errtext;
 pub(crate) mod exitcode;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+pub(crate) mod gcc_options;
 pub(crate) mod hosts;
 pub(crate) mod logging;
 pub mod monitor;

@@ -2,11 +2,11 @@
 //! and two options, so any allowed client can still run programs on the
 //! server (`-wrapper`), load code (`-fplugin=`, `-B`), and read or write
 //! files (`@file`, `-MF`, `-fdump-…=`). Here every argument of a plain-mode
-//! (preprocessed input) job passes through one table, `RULES`, before
-//! anything runs; what the table does not know is judged by the catch-all
-//! in `check_arg`: no `@file`, no unknown long options, no path anywhere
-//! except the input and the output, which the daemon rewrites into the
-//! job's directory.
+//! (preprocessed input) job passes through `rule`, which judges what
+//! `gcc_options` says of the option, before anything runs; what it has no
+//! rule for is judged by the catch-all in `check_arg`: no `@file`, no
+//! unknown long options, no path anywhere except the input and the output,
+//! which the daemon rewrites into the job's directory.
 
 use std::ffi::{OsStr, OsString};
 
@@ -40,14 +40,8 @@ enum Act {
     Sysroot { sep: bool },
 }
 
-#[derive(Debug, Clone, Copy)]
-enum M {
-    Exact(&'static str),
-    Prefix(&'static str),
-}
-
+use crate::gcc_options::{self as gcc, flag::*, Hit, Kind, OptionSpec, Spelling};
 use Act::*;
-use M::*;
 
 const RUNS_PROGRAM: &str = "makes the compiler run another program";
 const LOADS_CODE: &str = "makes the compiler load code from a file";
@@ -55,122 +49,85 @@ const READS_FILE: &str = "makes the compiler read a file on the server";
 const WRITES_FILE: &str = "makes the compiler write a file outside the job";
 const NOT_PREPROCESSED: &str = "has no place in a job whose input is already preprocessed";
 
-/// Checked in order; the first match wins. Long (`--x`) spellings of gcc's
-/// options are listed beside the short ones.
-const RULES: &[(M, Act)] = &[
-    (Exact("-wrapper"), Refuse(RUNS_PROGRAM)),
-    (Exact("--wrapper"), Refuse(RUNS_PROGRAM)),
-    (Prefix("-fplugin"), Refuse(LOADS_CODE)),
-    (Prefix("--plugin"), Refuse(LOADS_CODE)),
-    (Prefix("-fpass-plugin"), Refuse(LOADS_CODE)),
-    (Prefix("-iplugindir"), Refuse(LOADS_CODE)),
-    (Prefix("-specs"), Refuse(LOADS_CODE)),
-    (Prefix("--specs"), Refuse(LOADS_CODE)),
-    (Prefix("-B"), Refuse(RUNS_PROGRAM)),
-    (Prefix("--prefix"), Refuse(RUNS_PROGRAM)),
-    (Prefix("--gcc-toolchain"), Refuse(RUNS_PROGRAM)),
-    (Prefix("-ccc-"), Refuse(RUNS_PROGRAM)),
-    (Prefix("-fuse-ld"), Keep),
-    (Prefix("-no-integrated-as"), Keep),
-    (Prefix("-Xpreprocessor"), Refuse(NOT_PREPROCESSED)),
-    (Prefix("-Wp,"), Refuse(NOT_PREPROCESSED)),
-    (Prefix("-include-pch"), Refuse(READS_FILE)),
-    (Prefix("-include"), Refuse(READS_FILE)),
-    (Prefix("--include"), Refuse(READS_FILE)),
-    (Prefix("-imacros"), Refuse(READS_FILE)),
-    (Prefix("--imacros"), Refuse(READS_FILE)),
-    (Prefix("-aux-info"), Refuse(WRITES_FILE)),
-    (Prefix("-dumpdir"), Refuse(WRITES_FILE)),
-    (Prefix("--dumpdir"), Refuse(WRITES_FILE)),
-    (Prefix("-dumpbase"), Refuse(WRITES_FILE)),
-    (Prefix("--dumpbase"), Refuse(WRITES_FILE)),
-    (Prefix("-M"), Refuse(NOT_PREPROCESSED)),
-    (Prefix("--write-"), Refuse(WRITES_FILE)),
-    (Prefix("--user-dependencies"), Refuse(NOT_PREPROCESSED)),
-    (Prefix("--dependencies"), Refuse(NOT_PREPROCESSED)),
-    (Prefix("-fdump-"), Refuse(WRITES_FILE)),
-    (Prefix("-fopt-info"), Refuse(WRITES_FILE)),
-    (Prefix("-fcallgraph-info"), Refuse(WRITES_FILE)),
-    (Prefix("-fprofile-update="), Keep),
-    (Prefix("-fprofile-prefix-map="), Keep),
-    (Prefix("-fprofile"), Refuse(WRITES_FILE)),
-    (Prefix("-fauto-profile"), Refuse(READS_FILE)),
-    (Prefix("-fcoverage-compilation-dir="), Keep),
-    (Exact("--coverage"), Refuse(WRITES_FILE)),
-    (Exact("-ftest-coverage"), Refuse(WRITES_FILE)),
-    (Prefix("-fsanitize-blacklist"), Refuse(READS_FILE)),
-    (Prefix("-fsanitize-ignorelist"), Refuse(READS_FILE)),
-    (Prefix("-fsanitize-coverage-"), Refuse(READS_FILE)),
-    (Prefix("-fxray-"), Refuse(READS_FILE)),
-    (Prefix("-fmodule"), Refuse(READS_FILE)),
-    (Prefix("-fprebuilt-module-path"), Refuse(READS_FILE)),
-    (Prefix("-foptimization-record-file"), Refuse(WRITES_FILE)),
-    (Prefix("-fsave-optimization-record"), Refuse(WRITES_FILE)),
-    (Prefix("-ftime-trace"), Refuse(WRITES_FILE)),
-    (Prefix("-fcrash-diagnostics-dir"), Refuse(WRITES_FILE)),
-    (Prefix("-fstack-usage"), Keep),
-    (Prefix("-fdebug-prefix-map="), Keep),
-    (Prefix("-ffile-prefix-map="), Keep),
-    (Prefix("-fmacro-prefix-map="), Keep),
-    (Prefix("-fdebug-compilation-dir"), Keep),
-    (Exact("-o"), Output),
-    (Prefix("--output"), Refuse(WRITES_FILE)),
-    (Prefix("-o"), Output),
-    (Prefix("-x"), Language),
-    (Prefix("--language"), Refuse("is only accepted as -x")),
-    (Prefix("-save-temps"), SaveTemps),
-    (Prefix("--save-temps"), SaveTemps),
-    (Prefix("-Wa,"), AssemblerList),
-    (Exact("-Xassembler"), AssemblerNext),
-    (
-        Prefix("--for-assembler"),
-        Refuse("is only accepted as -Wa, or -Xassembler"),
-    ),
-    (Exact("-Xclang"), ClangNext),
-    (Exact("-Xlinker"), KeepNextRaw),
-    (Prefix("--for-linker"), Keep),
-    (Prefix("-Wl,"), Keep),
-    (Exact("-isysroot"), Sysroot { sep: true }),
-    (Prefix("--sysroot="), Sysroot { sep: false }),
-    (Exact("--sysroot"), Sysroot { sep: true }),
-    (Exact("-I"), Drop { sep: true }),
-    (Exact("-iquote"), Drop { sep: true }),
-    (Exact("-isystem"), Drop { sep: true }),
-    (Exact("-idirafter"), Drop { sep: true }),
-    (Exact("-iprefix"), Drop { sep: true }),
-    (Exact("-iwithprefix"), Drop { sep: true }),
-    (Exact("-iwithprefixbefore"), Drop { sep: true }),
-    (Exact("-D"), Drop { sep: true }),
-    (Exact("-U"), Drop { sep: true }),
-    (Prefix("-I"), Drop { sep: false }),
-    (Prefix("-iquote"), Drop { sep: false }),
-    (Prefix("-isystem"), Drop { sep: false }),
-    (Prefix("-idirafter"), Drop { sep: false }),
-    (Prefix("-iprefix"), Drop { sep: false }),
-    (Prefix("-iwithprefix"), Drop { sep: false }),
-    (Prefix("-D"), Drop { sep: false }),
-    (Prefix("-U"), Drop { sep: false }),
-    (Prefix("-nostdinc"), Drop { sep: false }),
-    (Exact("-undef"), Drop { sep: false }),
-    (Exact("--param"), KeepNext),
-    (Prefix("--param="), Keep),
-    (Exact("-target"), KeepNext),
-    (Prefix("--target="), Keep),
-    (Exact("-arch"), KeepNext),
-    (Exact("--pipe"), Keep),
-    (Exact("--verbose"), Keep),
-    (Exact("--ansi"), Keep),
-    (Prefix("--std="), Keep),
-    (Exact("--pedantic"), Keep),
-    (Exact("--pedantic-errors"), Keep),
-    (Exact("--no-warnings"), Keep),
-    (Exact("--all-warnings"), Keep),
-    (Exact("--extra-warnings"), Keep),
-    (Prefix("--optimize"), Keep),
-    (Prefix("--debug"), Keep),
-    (Exact("--compile"), Keep),
-    (Exact("--assemble"), Keep),
-];
+/// The options `rule` judges; the others go to the catch-all.
+fn judged(o: &OptionSpec) -> bool {
+    o.has(RUNS | LOADS | READS | WRITES | NO_FILE | CPP_ONLY)
+        || matches!(
+            o.kind,
+            Kind::Output
+                | Kind::Language
+                | Kind::SaveTemps
+                | Kind::Assembler
+                | Kind::Clang
+                | Kind::Linker
+                | Kind::Sysroot
+                | Kind::CppPass
+                | Kind::Deps
+                | Kind::DepsToFile
+                | Kind::DepsFlag
+                | Kind::DepsFile
+                | Kind::DepsTarget
+        )
+}
+
+/// What to do with the option `a`, from what gcc does with it. Long
+/// (`--x`) spellings are judged as the short ones, or refused.
+fn rule(a: &str) -> Option<(Act, Hit<'_>)> {
+    let hit = gcc::find(a.as_bytes(), judged)?;
+    let o = hit.spec;
+    let deps = matches!(
+        o.kind,
+        Kind::CppPass
+            | Kind::Deps
+            | Kind::DepsToFile
+            | Kind::DepsFlag
+            | Kind::DepsFile
+            | Kind::DepsTarget
+    );
+    let act = if o.has(RUNS) {
+        Refuse(RUNS_PROGRAM)
+    } else if o.has(LOADS) {
+        Refuse(LOADS_CODE)
+    } else if deps {
+        Refuse(NOT_PREPROCESSED)
+    } else if o.has(READS) {
+        Refuse(READS_FILE)
+    } else if o.has(WRITES) {
+        Refuse(WRITES_FILE)
+    } else {
+        match o.kind {
+            Kind::Output => Output,
+            Kind::Language if o.is_long() => Refuse("is only accepted as -x"),
+            Kind::Language => Language,
+            Kind::SaveTemps => SaveTemps,
+            Kind::Assembler if o.is_long() => Refuse("is only accepted as -Wa, or -Xassembler"),
+            Kind::Assembler if hit.takes_next() => AssemblerNext,
+            Kind::Assembler => AssemblerList,
+            Kind::Clang => ClangNext,
+            Kind::Linker if hit.takes_next() => KeepNextRaw,
+            Kind::Linker => Keep,
+            // `-isysrootDIR` is left to the catch-all.
+            Kind::Sysroot => match hit.spelling {
+                Spelling::Alone => Sysroot { sep: true },
+                Spelling::Eq(_) => Sysroot { sep: false },
+                Spelling::Joined(_) => return None,
+            },
+            _ if o.has(NO_FILE) && hit.takes_next() => KeepNext,
+            _ if o.has(NO_FILE) => Keep,
+            _ if o.has(CPP_ONLY) => Drop {
+                sep: hit.takes_next(),
+            },
+            _ => return None,
+        }
+    };
+    Some((act, hit))
+}
+
+/// The joined part of `a` that `hit` found (empty when the value is the
+/// next argument).
+fn joined<'a>(a: &'a str, hit: &Hit) -> &'a str {
+    &a[a.len() - hit.value().map_or(0, <[u8]>::len)..]
+}
 
 /// Assembler options (inside `-Wa,` or after `-Xassembler`).
 fn check_assembler(item: &str) -> Result<(), String> {
@@ -232,11 +189,12 @@ fn source_language(lang: &str) -> Option<&'static str> {
     })
 }
 
-enum Outcome {
+enum Outcome<'a> {
     Keep,
-    Drop,
+    /// Dropped, with the next argument when `true`.
+    Drop(bool),
     /// The argument (and maybe its value) is handled by a table action.
-    Act(Act),
+    Act(Act, Hit<'a>),
 }
 
 fn looks_like_path(a: &str) -> bool {
@@ -244,19 +202,15 @@ fn looks_like_path(a: &str) -> bool {
 }
 
 /// The catch-all for one argument that needs no separate value.
-fn check_arg(a: &str) -> Result<Outcome, String> {
+fn check_arg(a: &str) -> Result<Outcome<'_>, String> {
     if a.starts_with('@') {
         return Err(format!("'{a}' reads a response file on the server"));
     }
-    let rule = RULES.iter().find(|(m, _)| match m {
-        Exact(s) => a == *s,
-        Prefix(p) => a.starts_with(p),
-    });
-    match rule.map(|(_, act)| *act) {
-        Some(Refuse(why)) => Err(format!("argument '{a}' {why}")),
-        Some(Keep) => Ok(Outcome::Keep),
-        Some(Drop { .. }) => Ok(Outcome::Drop),
-        Some(act) => Ok(Outcome::Act(act)),
+    match rule(a) {
+        Some((Refuse(why), _)) => Err(format!("argument '{a}' {why}")),
+        Some((Keep, _)) => Ok(Outcome::Keep),
+        Some((Drop { sep }, _)) => Ok(Outcome::Drop(sep)),
+        Some((act, hit)) => Ok(Outcome::Act(act, hit)),
         None if a.starts_with("--") => Err(format!("unknown long option '{a}' is not allowed")),
         None if looks_like_path(a) => Err(format!("argument '{a}' names a path on the server")),
         None => Ok(Outcome::Keep),
@@ -275,44 +229,26 @@ pub enum Mode {
 
 /// Pump mode: preprocessor options are needed, and their paths are
 /// resolved inside the job's mirror of the client (absolute ones get the
-/// job directory in front), so they may not climb out of it.
-fn pump_rule(a: &str) -> Option<(bool, bool)> {
-    // (takes a separate value, value is a path)
-    if super::pump_job::PATH_OPTIONS.contains(&a) {
-        return Some((true, true));
+/// job directory in front), so they may not climb out of it. Returns
+/// (takes a separate value, the value is a path, the joined value).
+/// `-include` and `-imacros` are only accepted with a separate value.
+fn pump_rule(a: &str) -> Option<(bool, bool, &str)> {
+    let b = a.as_bytes();
+    if let Some(h) = gcc::find(b, |o| o.has(CPP_PATH)) {
+        let preinclude = matches!(h.kind(), Kind::Include | Kind::Imacros);
+        match h.spelling {
+            Spelling::Alone => return Some((true, true, "")),
+            Spelling::Joined(v) if !preinclude => {
+                return Some((false, true, &a[a.len() - v.len()..]))
+            }
+            _ => {}
+        }
     }
-    if joined_path_option(a).is_some() {
-        return Some((false, true));
-    }
-    if a == "-D" || a == "-U" || a == "-MT" || a == "-MQ" {
-        return Some((true, false));
-    }
-    let plain = a.starts_with("-D")
-        || a.starts_with("-U")
-        || a.starts_with("-MT")
-        || a.starts_with("-MQ")
-        || matches!(
-            a,
-            "-MD" | "-MMD" | "-MP" | "-MG" | "-undef" | "-nostdinc" | "-nostdinc++"
-        );
-    plain.then_some((false, false))
-}
-
-/// A joined pump-mode path option (`-Iinc`): the option, longest match
-/// first (`-iwithprefixbefore` before `-iwithprefix`). `-include` and
-/// `-imacros` only take a separate value.
-fn joined_path_option(a: &str) -> Option<&'static str> {
-    super::pump_job::PATH_OPTIONS
-        .iter()
-        .filter(|o| !matches!(**o, "-include" | "-imacros"))
-        .filter(|o| a.starts_with(**o))
-        .max_by_key(|o| o.len())
-        .copied()
-}
-
-/// The value of a pump-mode path option (the joined part, or empty).
-fn joined_value(a: &str) -> &str {
-    joined_path_option(a).map(|o| &a[o.len()..]).unwrap_or("")
+    let h = gcc::find(b, |o| {
+        o.has(CPP_ONLY) && !o.has(CPP_PATH)
+            || matches!(o.kind, Kind::DepsToFile | Kind::DepsFlag | Kind::DepsTarget)
+    })?;
+    Some((h.takes_next(), false, ""))
 }
 
 /// Make a client's argv safe to run, or say why not. `input` and `output`
@@ -393,21 +329,17 @@ fn decide(
             continue;
         }
         if mode == Mode::Pump {
-            if a == "-MF" {
-                value(i, a)?;
-                i += 2; // the daemon writes the dependency file itself
-                continue;
-            }
-            if a.starts_with("-MF") {
+            // The daemon writes the dependency file itself.
+            if let Some(h) = gcc::find(a.as_bytes(), |o| o.kind == Kind::DepsFile) {
+                if h.takes_next() {
+                    value(i, a)?;
+                    i += 1;
+                }
                 i += 1;
                 continue;
             }
-            if let Some((sep, is_path)) = pump_rule(a) {
-                let v = if sep {
-                    value(i, a)?.as_str()
-                } else {
-                    joined_value(a)
-                };
+            if let Some((sep, is_path, joined)) = pump_rule(a) {
+                let v = if sep { value(i, a)?.as_str() } else { joined };
                 let inside = super::pump_job::stays_inside(cwd.as_bytes(), v.as_bytes());
                 if is_path && (v.starts_with('@') || !inside) {
                     return Err(format!("argument '{a} {v}' reaches outside the job"));
@@ -429,21 +361,17 @@ fn decide(
         }
         match check_arg(a)? {
             Outcome::Keep => out.push(Out::Client(i)),
-            Outcome::Drop => {
-                let sep = RULES
-                    .iter()
-                    .find(|(m, _)| matches!(m, Exact(s) if *s == a))
-                    .is_some_and(|(_, act)| matches!(act, Drop { sep: true }));
+            Outcome::Drop(sep) => {
                 if sep {
                     value(i, a)?;
                     i += 1;
                 }
             }
-            Outcome::Act(act) => match act {
+            Outcome::Act(act, hit) => match act {
                 Output => {
                     // The real output is at index `output` (its value, or the
                     // joined `-oFILE`, caught by the index checks above).
-                    if a != "-o" || i + 1 != output {
+                    if !hit.takes_next() || i + 1 != output {
                         return Err(format!("a second output '{a}' {WRITES_FILE}"));
                     }
                     out.push(Out::Client(i));
@@ -464,10 +392,11 @@ fn decide(
                     i += 1;
                 }
                 Language => {
-                    let (lang, sep) = match a.strip_prefix("-x") {
-                        Some("") => (value(i, a)?.as_str(), true),
-                        Some(l) => (l, false),
-                        None => unreachable!(),
+                    let sep = hit.takes_next();
+                    let lang = if sep {
+                        value(i, a)?.as_str()
+                    } else {
+                        joined(a, &hit)
                     };
                     let pp = match mode {
                         Mode::Pump => source_language(lang),
@@ -490,7 +419,7 @@ fn decide(
                     out.push(Out::Ours(format!("-{}", a.trim_start_matches('-'))));
                 }
                 AssemblerList => {
-                    for item in a["-Wa,".len()..].split(',') {
+                    for item in joined(a, &hit).split(',') {
                         check_assembler(item)?;
                     }
                     out.push(Out::Client(i));
@@ -513,7 +442,7 @@ fn decide(
                     let v = if sep {
                         value(i, a)?.as_str()
                     } else {
-                        a.split_once('=').map(|(_, v)| v).unwrap_or("")
+                        joined(a, &hit)
                     };
                     if !v.starts_with('/') || v.split('/').any(|c| c == "..") {
                         return Err(format!(
@@ -575,8 +504,8 @@ mod tests {
         );
     }
 
-    /// One example per rule in `RULES`, in its order, so a new rule without a
-    /// test fails here.
+    /// Examples of what `rule` does, at least one per option it judges, so
+    /// a new option without a test fails here.
     #[test]
     fn every_rule_has_an_example() {
         let examples: &[(&str, Option<&str>)] = &[
@@ -716,22 +645,45 @@ mod tests {
             ("--debug", Some("--debug")),
             ("--compile", Some("--compile")),
             ("--assemble", Some("--assemble")),
+            ("--gcc-toolchain /tmp", None),
+            ("-iplugindir/tmp", None),
+            ("-specs /tmp/evil.specs", None),
+            ("--include-directory-after=/x", None),
+            ("--include-directory=/usr/include", None),
+            ("--include-prefix=/x", None),
+            ("--include-with-prefix-before=/x", None),
+            ("--include-with-prefix-after=/x", None),
+            ("--include-with-prefix=/x", None),
+            ("--include-barrier", None),
+            ("-nostdinc++", Some("")),
+            ("-M", None),
+            ("-MMD", None),
+            ("-MG", None),
+            ("-MP", None),
+            ("-MF x.d", None),
+            ("-MT x.o", None),
+            ("-MQ x.o", None),
+            ("-fprofile-dir=/tmp", None),
+            ("-fprofile-arcs", None),
+            ("-fprofile-use=/tmp/p", None),
+            ("-fprofile-correction", None),
+            ("-fmodule=/x", None),
+            ("-fmodule-map-file=/x", None),
         ];
-        assert_eq!(examples.len(), RULES.len(), "one example per rule");
-        for ((m, _), (ex, want)) in RULES.iter().zip(examples) {
-            let first = ex.split_whitespace().next().unwrap();
-            let hit = RULES
-                .iter()
-                .find(|(m, _)| match m {
-                    Exact(s) => first == *s,
-                    Prefix(p) => first.starts_with(p),
+        let first = |ex: &str| ex.split_whitespace().next().unwrap().to_string();
+        let missing: Vec<_> = gcc::OPTIONS
+            .iter()
+            .filter(|o| judged(o))
+            .filter(|o| {
+                !examples.iter().any(|(ex, _)| {
+                    gcc::find(first(ex).as_bytes(), judged).is_some_and(|h| h.spec.name == o.name)
                 })
-                .map(|(m, _)| format!("{m:?}"));
-            assert_eq!(
-                hit,
-                Some(format!("{m:?}")),
-                "example '{ex}' is caught by another rule"
-            );
+            })
+            .map(|o| String::from_utf8_lossy(o.name))
+            .collect();
+        assert!(missing.is_empty(), "no example for {missing:?}");
+        for (ex, want) in examples {
+            assert!(rule(&first(ex)).is_some(), "no rule for '{ex}'");
             match want {
                 None => refused(ex),
                 Some(w) => kept(ex, w),

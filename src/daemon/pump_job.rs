@@ -14,20 +14,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+use crate::gcc_options::{self as gcc, flag::CPP_PATH, Kind, Spelling};
 use crate::protocol::request::PumpEntry;
-
-/// Options whose (separate or joined) value is a path searched on the server.
-pub const PATH_OPTIONS: &[&str] = &[
-    "-I",
-    "-iquote",
-    "-isystem",
-    "-idirafter",
-    "-iprefix",
-    "-iwithprefix",
-    "-iwithprefixbefore",
-    "-include",
-    "-imacros",
-];
 
 /// A name for messages (lossy: never used to reach a file).
 fn shown(b: &[u8]) -> std::borrow::Cow<'_, str> {
@@ -288,16 +276,18 @@ pub fn rewrite_argv(
     let (mut has_md, mut has_mt) = (false, false);
     while i < argv.len() {
         let a = argv[i].as_bytes();
+        let dep = gcc::find(a, |o| {
+            matches!(o.kind, Kind::DepsFile | Kind::DepsToFile | Kind::DepsTarget)
+        });
+        let path = gcc::find(a, |o| o.has(CPP_PATH));
         if i == input_index && a.starts_with(b"/") {
             out.push(cat(&[r, a]));
-        } else if a == b"-MF" {
-            i += 2; // ours replaces it
+        } else if let Some(h) = dep.filter(|h| h.kind() == Kind::DepsFile) {
+            // ours replaces it
+            i += 1 + usize::from(h.takes_next());
             continue;
-        } else if a.starts_with(b"-MF") {
-            i += 1;
-            continue;
-        } else if let Some(opt) = PATH_OPTIONS.iter().find(|o| a == o.as_bytes()) {
-            out.push(opt.into());
+        } else if let Some(h) = path.filter(|h| h.takes_next()) {
+            out.push(cat(&[h.spec.name]));
             if let Some(v) = argv.get(i + 1) {
                 let v = v.as_bytes();
                 out.push(if v.starts_with(b"/") {
@@ -308,20 +298,21 @@ pub fn rewrite_argv(
             }
             i += 2;
             continue;
-        } else if let Some(opt) = PATH_OPTIONS
-            .iter()
-            .filter(|o| a.starts_with(o.as_bytes()) && a.len() > o.len())
-            .max_by_key(|o| o.len())
-        {
-            let v = &a[opt.len()..];
+        } else if let Some((h, v)) = path.and_then(|h| match h.spelling {
+            Spelling::Joined(v) if !v.is_empty() => Some((h, v)),
+            _ => None,
+        }) {
             out.push(if v.starts_with(b"/") {
-                cat(&[opt.as_bytes(), r, v])
+                cat(&[h.spec.name, r, v])
             } else {
                 cat(&[a])
             });
         } else {
-            has_md |= a == b"-MD" || a == b"-MMD";
-            has_mt |= a.starts_with(b"-MT") || a.starts_with(b"-MQ");
+            match dep.map(|h| (h.kind(), h.spelling)) {
+                Some((Kind::DepsToFile, Spelling::Alone)) => has_md = true,
+                Some((Kind::DepsTarget, _)) => has_mt = true,
+                _ => {}
+            }
             out.push(cat(&[a]));
         }
         i += 1;

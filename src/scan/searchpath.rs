@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
+use crate::gcc_options::{self as gcc, flag::*, Kind};
+
 /// The options of a compile that decide what the preprocessor reads.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SearchOpts {
@@ -32,127 +34,17 @@ pub struct SearchOpts {
     pub input: OsString,
 }
 
-/// Options with a separate argument (when not joined) that do not matter
-/// here: skipped with their argument.
-const SKIP_WITH_ARG: &[&str] = &[
-    "-o",
-    "-MF",
-    "-MT",
-    "-MQ",
-    "-Xassembler",
-    "-Xlinker",
-    "-L",
-    "-l",
-    "-aux-info",
-    "-u",
-    "-z",
-    "-T",
-    "-e",
-    "-wrapper",
-    "--param",
-    "-A",
-    "-mllvm",
-    "-Xanalyzer",
-    "-dumpdir",
-    "-dumpbase",
-    "-dumpbase-ext",
-];
-
-/// `-i...` options, longest first. (name, what)
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum IOpt {
-    Quote,
-    System,
-    After,
-    Include,
-    Imacros,
-    Prefix,
-    WithPrefix,
-    WithPrefixBefore,
-    /// Passed to the compiler query (changes the defaults).
-    Query,
-    Ignore,
-    GiveUp,
-}
-
-const I_OPTIONS: &[(&str, IOpt)] = &[
-    ("-iwithprefixbefore", IOpt::WithPrefixBefore),
-    ("-iwithprefix", IOpt::WithPrefix),
-    ("-iwithsysroot", IOpt::GiveUp),
-    ("-iprefix", IOpt::Prefix),
-    ("-iquote", IOpt::Quote),
-    ("-isystem-after", IOpt::GiveUp),
-    ("-isystem", IOpt::System),
-    ("-isysroot", IOpt::Query),
-    ("-idirafter", IOpt::After),
-    ("-include-pch", IOpt::GiveUp),
-    ("-include", IOpt::Include),
-    ("-imacros", IOpt::Imacros),
-    ("-imultilib", IOpt::Query),
-    ("-imultiarch", IOpt::Query),
-    ("-iplugindir=", IOpt::Ignore),
-];
-
-/// gcc's long spellings of the same options.
-const LONG_ALIASES: &[(&str, &str)] = &[
-    ("--include-directory-after", "-idirafter"),
-    ("--include-directory", "-I"),
-    ("--include-prefix", "-iprefix"),
-    ("--include-with-prefix-before", "-iwithprefixbefore"),
-    ("--include-with-prefix-after", "-iwithprefix"),
-    ("--include-with-prefix", "-iwithprefix"),
-    ("--include-barrier", "-I-"),
-    ("--include", "-include"),
-    ("--imacros", "-imacros"),
-    ("--define-macro", "-D"),
-    ("--undefine-macro", "-U"),
-    ("--language", "-x"),
-    ("--no-standard-includes", "-nostdinc"),
-    ("--sysroot", "--sysroot"),
-    ("--target", "--target"),
-    ("--std", "-std"),
-    ("--ansi", "-ansi"),
-    ("--trigraphs", "-trigraphs"),
-    ("--traditional-cpp", "-traditional-cpp"),
-    ("--traditional", "-traditional"),
-    ("--undefine", "-U"),
-];
-
-/// `-f` options that only concern diagnostics or output files: left out of
-/// the compiler query (fewer distinct cache keys, no files written).
-const F_NOT_QUERIED: &[&str] = &[
-    "-fdump",
-    "-fprofile",
-    "-fcallgraph-info",
-    "-fstack-usage",
-    "-fopt-info",
-    "-fsave-optimization-record",
-    "-fdiagnostics",
-    "-fmessage-length",
-    "-fdebug-prefix-map",
-    "-ffile-prefix-map",
-    "-fmacro-prefix-map",
-    "-fno-diagnostics",
-    "-fcolor-diagnostics",
-    "-fno-color-diagnostics",
-    "-fdirectives-only",
-    "-fworking-directory",
-    "-fno-working-directory",
-];
-
-/// `-f` options under which the scanner cannot be sure.
-const F_GIVE_UP: &[&str] = &[
-    "-fplugin",
-    "-fmodules",
-    "-fmodule-",
-    "-fimplicit-module-maps",
-    "-fprebuilt-module-path",
-    "-fbuiltin-module-map",
-    "-fpreprocessed",
-    "-fms-compatibility",
-    "-fsanitize-blacklist",
-    "-fsanitize-ignorelist",
-    "-fembed-dir",
+/// gcc takes any unambiguous abbreviation of a long option: an unknown
+/// one that begins like a preprocessor option's long name may be one.
+const ABBREVIATED: &[&str] = &[
+    "--inc",
+    "--ima",
+    "--def",
+    "--und",
+    "--no-standard",
+    "--lang",
+    "--sys",
+    "--pre",
 ];
 
 fn give_up<T>(why: impl Into<String>) -> Result<T, String> {
@@ -191,32 +83,22 @@ pub fn parse(argv: &[OsString], input_index: usize) -> Result<SearchOpts, String
                 Some(eq) => ([b"--", &long[..eq]].concat(), Some(&long[eq + 1..])),
                 None => (a.to_vec(), None),
             };
-            if let Some(&(_, short)) = LONG_ALIASES.iter().find(|(l, _)| l.as_bytes() == name) {
-                match (short, val) {
-                    ("--sysroot" | "--target" | "-std", Some(v)) => {
-                        args.push([short.as_bytes(), b"=", v].concat());
+            if let Some(o) = gcc::by_name(&name).filter(|o| !o.short.is_empty()) {
+                let short = o.short;
+                match val {
+                    Some(v) if gcc::by_name(short).is_some_and(|s| s.has(EQ)) => {
+                        args.push([short, b"=", v].concat());
                     }
-                    (_, Some(v)) => {
-                        args.push(short.as_bytes().to_vec());
+                    Some(v) => {
+                        args.push(short.to_vec());
                         args.push(v.to_vec());
                     }
-                    (_, None) => args.push(short.as_bytes().to_vec()),
+                    None => args.push(short.to_vec()),
                 }
                 continue;
             }
-            for p in [
-                "--inc",
-                "--ima",
-                "--def",
-                "--und",
-                "--no-standard",
-                "--lang",
-                "--sys",
-                "--pre",
-            ] {
-                if name.starts_with(p.as_bytes()) {
-                    return give_up(format!("{}: unrecognised preprocessor option", shown(a)));
-                }
+            if ABBREVIATED.iter().any(|p| name.starts_with(p.as_bytes())) {
+                return give_up(format!("{}: unrecognised preprocessor option", shown(a)));
             }
         }
         args.push(a.to_vec());
@@ -240,11 +122,15 @@ pub fn parse(argv: &[OsString], input_index: usize) -> Result<SearchOpts, String
         if !at("-") || a == b"-" {
             continue;
         }
-        // The value of an option that is joined or in the next argument.
-        let mut value = |name: &str| -> Result<Vec<u8>, String> {
-            let joined = &a[name.len()..];
-            if !joined.is_empty() {
-                return Ok(joined.to_vec());
+        let hit = gcc::find(a, |_| true);
+        let kind = hit.map_or(Kind::Other, |h| h.kind());
+        let has = |f: u32| hit.is_some_and(|h| h.has(f));
+        let takes_next = hit.is_some_and(|h| h.takes_next());
+        // The joined value, or the next argument.
+        let joined = hit.and_then(|h| h.value()).filter(|v| !v.is_empty());
+        let mut value = || -> Result<Vec<u8>, String> {
+            if let Some(v) = joined {
+                return Ok(v.to_vec());
             }
             match args.get(i) {
                 Some(v) => {
@@ -254,65 +140,83 @@ pub fn parse(argv: &[OsString], input_index: usize) -> Result<SearchOpts, String
                 None => give_up(format!("{sa}: missing argument")),
             }
         };
-        if a == b"-I-" {
-            return give_up("-I- (obsolete quote/bracket split) is not supported");
-        }
-        if at("-I") {
-            let d = value("-I")?;
-            check_dir(&sa, &d)?;
-            o.bracket.push(os(&d));
-            continue;
-        }
-        if at("-D") || at("-U") {
-            let opt = &sa[..2];
-            let v = value(opt)?;
-            // The scanner reads `-DX=v` as the line `#define X v`.
-            if v.contains(&b'\n') || v.contains(&b'\r') {
-                // escape_default, not {:?}: the ARM build prints no Debug.
-                return give_up(format!(
-                    "{opt}\"{}\": a macro with a newline",
-                    shown(&v).escape_default()
-                ));
+        match kind {
+            Kind::IncludeBarrier => {
+                return give_up("-I- (obsolete quote/bracket split) is not supported")
             }
-            o.defines.push((at("-D"), os(&v)));
-            continue;
-        }
-        if at("-x") {
-            let v = value("-x")?;
-            lang = (v != b"none").then_some(v);
-            continue;
-        }
-        if at("-i") {
-            let Some(&(name, what)) = I_OPTIONS.iter().find(|(n, _)| at(n)) else {
-                return give_up(format!("{sa}: unrecognised preprocessor option"));
-            };
-            if what == IOpt::GiveUp {
-                return give_up(format!("{sa} is not supported"));
-            }
-            if what == IOpt::Ignore {
+            Kind::BracketDir => {
+                let d = value()?;
+                check_dir(&sa, &d)?;
+                o.bracket.push(os(&d));
                 continue;
             }
-            let joined = a.len() > name.len();
-            let v = value(name)?;
-            if joined && v.starts_with(b"-") {
-                return give_up(format!("{sa}: unrecognised preprocessor option"));
+            Kind::Define | Kind::Undefine => {
+                let opt = &sa[..2];
+                let v = value()?;
+                // The scanner reads `-DX=v` as the line `#define X v`.
+                if v.contains(&b'\n') || v.contains(&b'\r') {
+                    // escape_default, not {:?}: the ARM build prints no Debug.
+                    return give_up(format!(
+                        "{opt}\"{}\": a macro with a newline",
+                        shown(&v).escape_default()
+                    ));
+                }
+                o.defines.push((kind == Kind::Define, os(&v)));
+                continue;
             }
-            match what {
-                IOpt::Quote => {
+            Kind::Language => {
+                let v = value()?;
+                lang = (v != b"none").then_some(v);
+                continue;
+            }
+            _ => {}
+        }
+        if at("-i") {
+            let unrecognised = || give_up(format!("{sa}: unrecognised preprocessor option"));
+            let Some(h) = hit else {
+                return unrecognised();
+            };
+            if h.has(UNFOLLOWED) {
+                return give_up(format!("{sa} is not supported"));
+            }
+            if h.has(CPP_NEUTRAL) {
+                continue;
+            }
+            let known = h.has(QUERY)
+                || matches!(
+                    kind,
+                    Kind::QuoteDir
+                        | Kind::SystemDir
+                        | Kind::AfterDir
+                        | Kind::Include
+                        | Kind::Imacros
+                        | Kind::IPrefix
+                        | Kind::WithPrefix
+                        | Kind::WithPrefixBefore
+                );
+            if !known {
+                return unrecognised();
+            }
+            let v = value()?;
+            if joined.is_some() && v.starts_with(b"-") {
+                return unrecognised();
+            }
+            match kind {
+                Kind::QuoteDir => {
                     check_dir(&sa, &v)?;
                     o.quote.push(os(&v))
                 }
-                IOpt::System => {
+                Kind::SystemDir => {
                     check_dir(&sa, &v)?;
                     o.system.push(os(&v))
                 }
-                IOpt::After => {
+                Kind::AfterDir => {
                     check_dir(&sa, &v)?;
                     o.after.push(os(&v))
                 }
-                IOpt::Include | IOpt::Imacros => o.preincludes.push(os(&v)),
-                IOpt::Prefix => iprefix = Some(v),
-                IOpt::WithPrefix | IOpt::WithPrefixBefore => {
+                Kind::Include | Kind::Imacros => o.preincludes.push(os(&v)),
+                Kind::IPrefix => iprefix = Some(v),
+                Kind::WithPrefix | Kind::WithPrefixBefore => {
                     let Some(p) = &iprefix else {
                         return give_up(format!(
                             "{sa} without -iprefix (uses the compiler's own prefix)"
@@ -320,94 +224,66 @@ pub fn parse(argv: &[OsString], input_index: usize) -> Result<SearchOpts, String
                     };
                     let d = [p.as_slice(), &v].concat();
                     check_dir(&sa, &d)?;
-                    if what == IOpt::WithPrefix {
+                    if kind == Kind::WithPrefix {
                         o.after.push(os(&d))
                     } else {
                         o.bracket.push(os(&d))
                     }
                 }
-                IOpt::Query => {
-                    o.query_flags.push(name.into());
+                // Changes the defaults: passed to the compiler query.
+                _ => {
+                    o.query_flags.push(os(h.spec.name));
                     o.query_flags.push(os(&v));
                 }
-                IOpt::Ignore | IOpt::GiveUp => {}
             }
             continue;
         }
-        if SKIP_WITH_ARG.iter().any(|s| a == s.as_bytes()) {
-            i += 1;
-            continue;
-        }
-        match a {
-            b"-nostdinc" => {
+        match kind {
+            Kind::NoStdInc => {
                 o.nostdinc = true;
                 o.query_flags.push(os(a));
                 continue;
             }
-            b"-nostdinc++"
-            | b"-nostdlibinc"
-            | b"-nobuiltininc"
-            | b"-undef"
-            | b"-ansi"
-            | b"-pthread"
-            | b"-pthreads"
-            | b"-trigraphs"
-            | b"-no-canonical-prefixes" => {
-                o.query_flags.push(os(a));
-                continue;
-            }
-            b"-traditional" | b"-traditional-cpp" => {
+            Kind::Traditional => {
                 return give_up(format!("{sa}: traditional preprocessing is not supported"))
             }
-            b"-remap" => return give_up("-remap is not supported"),
-            b"-Xpreprocessor" | b"-Xclang" => {
+            Kind::Remap => return give_up("-remap is not supported"),
+            Kind::CppPass | Kind::Clang if takes_next => {
                 return give_up(format!("{sa}: options passed straight to the preprocessor"))
             }
-            b"-arch" => return give_up("-arch (Darwin) is not supported"),
-            b"-target" | b"-isysroot" | b"--sysroot" | b"-B" | b"-b" | b"-V" | b"-resource-dir" => {
-                let v = args.get(i).cloned().unwrap_or_default();
-                i += 1;
-                o.query_flags.push(os(a));
-                o.query_flags.push(os(&v));
+            Kind::Arch => return give_up("-arch (Darwin) is not supported"),
+            Kind::Framework => return give_up(format!("{sa}: framework dirs are not supported")),
+            Kind::Specs => return give_up(format!("{sa}: spec files are not supported")),
+            Kind::Charset => {
+                let f = joined.unwrap_or_default().to_ascii_lowercase();
+                if f != b"utf-8" && f != b"utf8" {
+                    return give_up(format!("{sa}: only UTF-8 sources are supported"));
+                }
                 continue;
             }
             _ => {}
         }
-        if at("-F") || at("-iframework") {
-            return give_up(format!("{sa}: framework dirs are not supported"));
-        }
-        if at("-specs") || at("--specs") {
-            return give_up(format!("{sa}: spec files are not supported"));
-        }
-        if let Some(f) = a.strip_prefix(b"-finput-charset=") {
-            let f = f.to_ascii_lowercase();
-            if f != b"utf-8" && f != b"utf8" {
-                return give_up(format!("{sa}: only UTF-8 sources are supported"));
+        if has(QUERY) {
+            o.query_flags.push(os(a));
+            if takes_next {
+                o.query_flags
+                    .push(os(&args.get(i).cloned().unwrap_or_default()));
+                i += 1;
             }
             continue;
         }
+        if takes_next {
+            i += 1;
+            continue;
+        }
+        // Other `-f` options can change the predefined macros.
         if at("-f") {
-            if F_GIVE_UP.iter().any(|p| at(p)) {
+            if has(UNFOLLOWED) {
                 return give_up(format!("{sa} is not supported"));
             }
-            if !F_NOT_QUERIED.iter().any(|p| at(p)) {
+            if !has(CPP_NEUTRAL) {
                 o.query_flags.push(os(a));
             }
-            continue;
-        }
-        let queried = at("-m")
-            || at("-O")
-            || at("-std=")
-            || at("--sysroot=")
-            || at("--target=")
-            || at("-stdlib=")
-            || at("--gcc-toolchain=")
-            || at("--gcc-install-dir=")
-            || at("-resource-dir=")
-            || at("--rtlib=")
-            || (at("-B") && a.len() > 2);
-        if queried {
-            o.query_flags.push(os(a));
         }
     }
     if o.input.is_empty() {
