@@ -1,6 +1,6 @@
 //! gcc's options: one row each, read by the client's scan (`args`), the
 //! daemon's checks (`daemon::harden`, `daemon::pump_job`) and the include
-//! scanner (`pump::searchpath`). A row says how the option is spelled and
+//! scanner (`scan::searchpath`). A row says how the option is spelled and
 //! what gcc does with it; what each reader then does (run locally, refuse,
 //! rewrite, follow) stays in the reader. A new option is one new row.
 //!

@@ -1,5 +1,5 @@
 //! Every option the four readers of gcc's options knew (`args`,
-//! `daemon::harden`, `daemon::pump_job`, `pump::searchpath`), in several
+//! `daemon::harden`, `daemon::pump_job`, `scan::searchpath`), in several
 //! spellings, through each reader; the outcomes are pinned in
 //! `pinned.txt`, written from the code before the readers shared one
 //! table. A difference is a change of behaviour: fix it, or (when it is
@@ -37,7 +37,7 @@ const NAMES: &[&str] = &[
     "--no-warnings", "--all-warnings", "--extra-warnings", "--optimize", "--debug",
     "--compile", "--assemble",
     // daemon/pump_job.rs: PATH_OPTIONS are all above.
-    // pump/searchpath.rs
+    // scan/searchpath.rs
     "-u", "-z", "-T", "-e", "-A", "-mllvm", "-Xanalyzer", "-dumpbase-ext", "-iwithsysroot",
     "-isystem-after", "-imultilib", "-imultiarch", "-iplugindir=", "-ivfsoverlay",
     "--include-directory-after", "--include-directory", "--include-prefix",
@@ -201,8 +201,8 @@ fn line(spelled: &[String]) -> String {
         },
     );
 
-    // pump/searchpath.rs.
-    cols.push(match crate::pump::searchpath::parse(&src, input) {
+    // scan/searchpath.rs.
+    cols.push(match crate::scan::searchpath::parse(&src, input) {
         Ok(o) => {
             let mut s = String::from("search");
             let mut field = |name: &str, v: &[OsString]| {
