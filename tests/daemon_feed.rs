@@ -133,7 +133,13 @@ fn compiler_gone_before_its_source() {
     let (head, doti) = split_v1(&["quit-gcc", "-c", "q.c", "-o", "q.o"], &src);
     let mut s = TcpStream::connect(("127.0.0.1", d.port)).unwrap();
     s.write_all(&head).unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    // The state this test is about: the daemon has seen the compiler end
+    // while the source is still to come.
+    let log = d.wait_log("compiler exited before its source came");
+    assert!(
+        log.contains("compiler exited before its source came"),
+        "{log}"
+    );
     s.write_all(&doti).unwrap();
     let (status, err, _) = parse_reply(&read_reply(s));
     assert_eq!(status, 3 << 8, "{err}");

@@ -23,13 +23,14 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use crate::exitcode::*;
-use crate::protocol::reply::{self, Reply};
+use crate::protocol::reply::Reply;
 use crate::protocol::status::{JobResult, WaitStatus};
 use crate::protocol::Limits;
 
 use super::access::{self, Cidr};
 use super::job::{self, Input, JobDir, Prepared, Running};
 use super::machine::{Accepted, Action, Event, Job, Timeouts};
+use super::outgoing::{Outgoing, Progress};
 use super::refusal::Refusal;
 use super::slots::{JobId, Slots};
 use super::stats::Stats;
@@ -81,15 +82,6 @@ enum Work {
     /// Its job directory, receiving the source.
     Prepared(Box<Prepared>),
     Running(Box<Running>),
-}
-
-/// Bytes on their way to the client: `head`, then (v1) the object
-/// straight from its file.
-struct Outgoing {
-    head: Vec<u8>,
-    off: usize,
-    object: Option<(File, u64)>,
-    sent: u64,
 }
 
 struct Conn {
@@ -328,7 +320,7 @@ impl Server {
                         Ok(())
                     }
                     Err((r, p)) => {
-                        conn.work = Work::Prepared(Box::new(p));
+                        conn.work = Work::Prepared(p);
                         Err(r)
                     }
                 };
@@ -412,7 +404,7 @@ impl Server {
                 } else {
                     self.stats.page(self.slots.running().len(), &self.cfg.tmp)
                 };
-                self.start_write(id, page.into_bytes(), None)
+                self.start_write(id, Outgoing::new(page.into_bytes()))
             }
             Action::Record(r) => {
                 self.stats.record(r);
@@ -558,12 +550,7 @@ impl Server {
             return;
         }
         let token = self.new_token();
-        let rest = (off < line.len()).then_some(Outgoing {
-            head: line,
-            off,
-            object: None,
-            sent: 0,
-        });
+        let rest = (off < line.len()).then(|| Outgoing::new(line).from(off));
         let interest = if rest.is_some() {
             Interest::READABLE | Interest::WRITABLE
         } else {
@@ -773,38 +760,19 @@ impl Server {
         r: Reply,
         object: Option<(File, u64)>,
     ) -> Option<Event<'static>> {
-        // Uncompressed, the object goes straight from its file.
-        let from_file = !r.features.compress();
-        let head = match &object {
-            Some((_, len)) if from_file && *len <= u32::MAX as u64 => {
-                reply::encode_head_v1(r.features, r.status, &r.stderr, &r.stdout, *len as u32)
-            }
-            _ => reply::encode(&r),
-        };
-        let head = match head {
-            Ok(h) => h,
+        match Outgoing::reply(&r, object) {
+            Ok(out) => self.start_write(id, out),
             Err(e) => {
                 log::warn!("cannot encode reply: {e}");
                 self.close(id);
-                return None;
+                None
             }
-        };
-        self.start_write(id, head, object.filter(|_| from_file))
+        }
     }
 
-    fn start_write(
-        &mut self,
-        id: JobId,
-        head: Vec<u8>,
-        object: Option<(File, u64)>,
-    ) -> Option<Event<'static>> {
+    fn start_write(&mut self, id: JobId, out: Outgoing) -> Option<Event<'static>> {
         let conn = self.conns.get_mut(&id)?;
-        conn.out = Some(Outgoing {
-            head,
-            off: 0,
-            object,
-            sent: 0,
-        });
+        conn.out = Some(out);
         if !conn.writable {
             conn.writable = true;
             let _ = self.poll.registry().reregister(
@@ -847,51 +815,10 @@ impl Server {
     fn write_out(&mut self, id: JobId) -> Option<Event<'static>> {
         let conn = self.conns.get_mut(&id)?;
         let out = conn.out.as_mut()?;
-        let mut moved = false;
-        while out.off < out.head.len() {
-            match conn.stream.write(&out.head[out.off..]) {
-                Ok(0) if conn.refused => return Some(Event::WriteFailed(String::new())),
-                Ok(0) => break,
-                Ok(n) => {
-                    out.off += n;
-                    moved = true;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    return moved.then_some(Event::Sent { done: false })
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    let why = crate::errtext::reason(&e);
-                    return Some(Event::WriteFailed(format!("write failed: {why}")));
-                }
-            }
-        }
-        if let Some((file, len)) = &out.object {
-            while out.sent < *len {
-                match send_file(&conn.stream, file, out.sent, *len - out.sent) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        out.sent += n as u64;
-                        moved = true;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        return moved.then_some(Event::Sent { done: false })
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
-                        let why = crate::errtext::reason(&e);
-                        return Some(Event::WriteFailed(format!(
-                            "sending the object failed: {why}"
-                        )));
-                    }
-                }
-            }
-            if out.sent < *len {
-                // The file shrank under us: the client sees a short reply.
-                return Some(Event::WriteFailed(
-                    "the object file shrank while being sent".into(),
-                ));
-            }
+        match out.write(&conn.stream, conn.refused) {
+            Progress::Blocked { moved } => return moved.then_some(Event::Sent { done: false }),
+            Progress::Failed(why) => return Some(Event::WriteFailed(why)),
+            Progress::Done => {}
         }
         conn.out = None;
         if conn.refused {
@@ -954,11 +881,4 @@ impl Server {
             })
             .collect()
     }
-}
-
-/// Send up to `len` bytes of `file` from `offset` with sendfile(2).
-fn send_file(sock: &TcpStream, file: &File, offset: u64, len: u64) -> io::Result<usize> {
-    let mut off = offset as libc::off_t;
-    let n = len.min(1 << 30) as usize;
-    Ok(nix::sys::sendfile::sendfile(sock, file, Some(&mut off), n)?)
 }

@@ -204,7 +204,7 @@ impl Driver<'_> {
                         Ok(())
                     }
                     Err((r, p)) => {
-                        self.prepared = Some(p);
+                        self.prepared = Some(*p);
                         Err(r)
                     }
                 };

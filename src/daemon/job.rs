@@ -329,7 +329,7 @@ pub fn spawn(
     sandbox: Option<u32>,
     max_source: usize,
     complete: bool,
-) -> Result<Running, (Refusal, Prepared)> {
+) -> Result<Running, (Refusal, Box<Prepared>)> {
     match start(&job, sandbox, max_source, complete) {
         Ok((child, feed, mirror)) => Ok(Running {
             dir: job.dir,
@@ -341,7 +341,7 @@ pub fn spawn(
         }),
         // The job directory goes back to the caller, to be removed off
         // the event loop.
-        Err(r) => Err((r, job)),
+        Err(r) => Err((r, Box::new(job))),
     }
 }
 

@@ -330,6 +330,7 @@ impl Job {
     fn step(&mut self, ev: Event, now: Instant, out: &mut Vec<Action>) {
         use Event as E;
         use State as S;
+        let was_replying = matches!(self.state, S::Replying { .. });
         let next = match (self.state.clone(), ev) {
             (S::Closed, _) => return,
 
@@ -594,6 +595,10 @@ impl Job {
             }
             (s, _) => s,
         };
+        if !was_replying && matches!(next, S::Replying { .. }) {
+            // The reply's own clock starts now, however long the compile took.
+            self.last_io = now;
+        }
         self.state = next;
     }
 

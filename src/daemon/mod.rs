@@ -9,6 +9,7 @@ pub(crate) mod inetd;
 pub(crate) mod job;
 pub(crate) mod machine;
 pub(crate) mod options;
+pub(crate) mod outgoing;
 pub(crate) mod pump_job;
 pub(crate) mod refusal;
 pub(crate) mod sandbox;
