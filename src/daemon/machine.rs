@@ -13,6 +13,10 @@
 //!
 //! The request decoder lives here: it is pure, and writes the source only
 //! into the sink the driver gave it when the argv was checked.
+//!
+//! Over 800 lines on purpose: the states, the events and actions they
+//! speak, and every transition read best side by side; the tests are in
+//! `machine_tests.rs`.
 
 use std::time::{Duration, Instant};
 
@@ -173,7 +177,10 @@ enum Early {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Verdict {
-    Accepted(Accepted),
+    /// Its names are in `Job::names`.
+    Accepted {
+        piped: bool,
+    },
     Refused(Refusal),
 }
 
@@ -204,10 +211,8 @@ enum State {
         status: WaitStatus,
         ms: u128,
     },
-    /// Sending the reply; the summary is logged once it is out.
-    Replying {
-        summary: Box<JobSummary>,
-    },
+    /// Sending the reply; `Job::summary` is logged once it is out.
+    Replying,
     /// A `--stats` connection: read a little, answer, close.
     Stats {
         answered: bool,
@@ -231,6 +236,8 @@ pub struct Job {
     features: Features,
     argv0: String,
     names: Option<Accepted>,
+    /// distccd's log line for the job, once it is being answered.
+    summary: Option<JobSummary>,
     last_io: Instant,
     timeouts: Timeouts,
     exit: i32,
@@ -252,6 +259,7 @@ impl Job {
             features: Features::PLAIN,
             argv0: String::new(),
             names: None,
+            summary: None,
             last_io: now,
             timeouts: t,
             exit: 0,
@@ -330,7 +338,7 @@ impl Job {
     fn step(&mut self, ev: Event, now: Instant, out: &mut Vec<Action>) {
         use Event as E;
         use State as S;
-        let was_replying = matches!(self.state, S::Replying { .. });
+        let was_replying = matches!(self.state, S::Replying);
         let next = match (self.state.clone(), ev) {
             (S::Closed, _) => return,
 
@@ -348,8 +356,9 @@ impl Job {
             (S::Checking, E::Checked(verdict)) => {
                 let verdict = match verdict {
                     Ok(a) => {
-                        self.names = Some(a.clone());
-                        Verdict::Accepted(a)
+                        let piped = a.piped;
+                        self.names = Some(a);
+                        Verdict::Accepted { piped }
                     }
                     Err(r) => Verdict::Refused(r),
                 };
@@ -496,19 +505,19 @@ impl Job {
                     ok: summary.result == JobResult::CompileOk,
                 });
                 out.push(Action::SendResult);
-                S::Replying {
-                    summary: Box::new(summary),
-                }
+                self.replying(summary)
             }
 
             // Replying.
-            (S::Replying { summary }, E::Sent { done: true }) => {
-                out.push(Action::Log(log::Level::Info, summary.to_string()));
-                out.push(Action::Record(summary.result));
+            (S::Replying, E::Sent { done: true }) => {
+                if let Some(summary) = self.summary.take() {
+                    out.push(Action::Log(log::Level::Info, summary.to_string()));
+                    out.push(Action::Record(summary.result));
+                }
                 out.push(Action::Close);
                 S::Closed
             }
-            (s @ (S::Replying { .. } | S::Stats { .. }), E::Sent { done: false }) => {
+            (s @ (S::Replying | S::Stats { .. }), E::Sent { done: false }) => {
                 self.last_io = now;
                 s
             }
@@ -520,7 +529,7 @@ impl Job {
                 | S::SourceCompleting
                 | S::Compiling { .. }
                 | S::Finishing { .. }
-                | S::Replying { .. }),
+                | S::Replying),
                 ev @ (E::Bytes(_) | E::Eof),
             ) => {
                 if let E::Eof = ev {
@@ -587,7 +596,7 @@ impl Job {
                 self.exit = crate::exitcode::EXIT_IO_ERROR;
                 self.drop_job(&s, out)
             }
-            (s @ (S::Header | S::Body { .. } | S::Replying { .. } | S::Stats { .. }), E::Tick)
+            (s @ (S::Header | S::Body { .. } | S::Replying | S::Stats { .. }), E::Tick)
                 if now.duration_since(self.last_io) > self.timeouts.io =>
             {
                 self.log(out, log::Level::Warn, "I/O timeout; dropping connection");
@@ -595,7 +604,7 @@ impl Job {
             }
             (s, _) => s,
         };
-        if !was_replying && matches!(next, S::Replying { .. }) {
+        if !was_replying && matches!(next, S::Replying) {
             // The reply's own clock starts now, however long the compile took.
             self.last_io = now;
         }
@@ -630,7 +639,7 @@ impl Job {
             }
             Ok(Fed::More) => {
                 if let State::Body {
-                    verdict: Verdict::Accepted(Accepted { piped: true, .. }),
+                    verdict: Verdict::Accepted { piped: true },
                     early: Early::No,
                 } = &state
                 {
@@ -660,23 +669,28 @@ impl Job {
         };
         match (verdict, early) {
             (Verdict::Refused(r), _) => self.refuse(r, out),
-            (Verdict::Accepted(_), _) if self.features.cpp_on_server() => {
+            (Verdict::Accepted { .. }, _) if self.features.cpp_on_server() => {
                 // Pump: lay the client's files out now, so a queued job
                 // holds disk, not memory.
                 let req = dec.map(|d| d.take()).unwrap_or_default();
                 out.push(Action::LayOut(Box::new(req)));
                 State::LayingOut
             }
-            (Verdict::Accepted(_), Early::No | Early::Starting) => self.queue(out),
-            (Verdict::Accepted(_), Early::Running { .. }) => {
+            (Verdict::Accepted { .. }, Early::No | Early::Starting) => self.queue(out),
+            (Verdict::Accepted { .. }, Early::Running { .. }) => {
                 out.push(Action::CompleteSource);
                 State::SourceCompleting
             }
-            (Verdict::Accepted(_), Early::Exited { status, since }) => {
+            (Verdict::Accepted { .. }, Early::Exited { status, since }) => {
                 self.finish(status, since, now, out)
             }
-            (Verdict::Accepted(_), Early::Failed(r)) => self.spawn_failed(r, out),
+            (Verdict::Accepted { .. }, Early::Failed(r)) => self.spawn_failed(r, out),
         }
+    }
+
+    fn replying(&mut self, summary: JobSummary) -> State {
+        self.summary = Some(summary);
+        State::Replying
     }
 
     fn queue(&mut self, out: &mut Vec<Action>) -> State {
@@ -706,9 +720,7 @@ impl Job {
     fn reply(&mut self, r: &Refusal, summary: JobSummary, out: &mut Vec<Action>) -> State {
         self.exit = r.code;
         out.push(Action::Reply(refusal_reply(self.features, r)));
-        State::Replying {
-            summary: Box::new(summary),
-        }
+        self.replying(summary)
     }
 
     /// The request breaks a rule: answered once all of it is read.
