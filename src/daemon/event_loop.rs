@@ -83,6 +83,9 @@ enum Work {
     /// Its job directory, receiving the source.
     Prepared(Box<Prepared>),
     Running(Box<Running>),
+    /// Its compiler has been reaped: never signal its pid again (it may
+    /// belong to someone else by now).
+    Exited(Box<Running>),
 }
 
 struct Conn {
@@ -469,6 +472,9 @@ impl Server {
             if let Work::Running(r) = &mut conn.work {
                 if let Ok(Some(st)) = r.child.try_wait() {
                     done.push((*id, st));
+                    if let Work::Running(r) = std::mem::take(&mut conn.work) {
+                        conn.work = Work::Exited(r);
+                    }
                 }
             }
         }

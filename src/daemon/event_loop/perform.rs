@@ -113,17 +113,20 @@ impl Server {
             Action::Unstart => {
                 self.stop_feed(id);
                 let conn = self.conns.get_mut(&id)?;
-                if let Work::Running(r) = std::mem::take(&mut conn.work) {
-                    let (p, child) = job::unstart(*r);
-                    conn.work = Work::Prepared(Box::new(p));
-                    self.dying.push((child, None));
+                match std::mem::take(&mut conn.work) {
+                    Work::Running(r) => {
+                        let (p, child) = job::unstart(*r);
+                        conn.work = Work::Prepared(Box::new(p));
+                        self.dying.push((child, None));
+                    }
+                    other => conn.work = other,
                 }
                 None
             }
             Action::Finish { status } => {
                 self.stop_feed(id);
                 let conn = self.conns.get_mut(&id)?;
-                let Work::Running(r) = std::mem::take(&mut conn.work) else {
+                let (Work::Running(r) | Work::Exited(r)) = std::mem::take(&mut conn.work) else {
                     log::error!(
                         "client {}: internal error: no compiler to finish",
                         conn.peer
@@ -234,7 +237,7 @@ impl Server {
         if let Some(t) = conn.feed_token.take() {
             self.sources.remove(&t);
         }
-        if let Work::Running(r) = &mut conn.work {
+        if let Work::Running(r) | Work::Exited(r) = &mut conn.work {
             if let Some(f) = r.feed.take() {
                 let _ = self
                     .poll
@@ -256,6 +259,7 @@ impl Server {
                 self.dying.push((child, Some(dir)));
             }
             Work::Prepared(p) => self.trash.add(p.dir.into_path()),
+            Work::Exited(r) => self.trash.add(r.dir.into_path()),
             Work::Nothing => {}
         }
     }
