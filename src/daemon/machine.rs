@@ -423,6 +423,8 @@ impl Job {
             (S::LayingOut, E::LaidOut(Ok(()))) => self.queue(out),
             (S::LayingOut, E::LaidOut(Err(r))) => self.refuse(r, out),
             (S::Queued, E::SlotGranted) => {
+                // Where a result cache would answer: emit a lookup here
+                // instead, and on a hit go to `Replying` without a spawn.
                 out.push(Action::Spawn { complete: true });
                 S::Starting
             }
