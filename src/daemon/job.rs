@@ -133,8 +133,10 @@ impl JobDir {
     /// The directory, no longer removed on drop: the event loop removes
     /// it a bounded step at a time (`trash`).
     pub fn into_path(self) -> PathBuf {
-        let me = std::mem::ManuallyDrop::new(self);
-        me.0.clone()
+        // Not dropped (that would remove it); the path moves out, so
+        // nothing is left behind to leak.
+        let mut me = std::mem::ManuallyDrop::new(self);
+        std::mem::take(&mut me.0)
     }
 }
 
@@ -664,6 +666,19 @@ mod tests {
         assert!(p.output_joined);
         let p = plan(&v("gcc -S x.c -o x.s"), &Policy::Insecure).unwrap();
         assert_eq!(p.output_ext, "s");
+    }
+
+    #[test]
+    fn a_job_dir_handed_on_is_kept_and_a_dropped_one_removed() {
+        let tmp = std::env::temp_dir();
+        let kept = JobDir::create(&tmp).unwrap();
+        let path = kept.into_path();
+        assert!(path.is_dir());
+        std::fs::remove_dir(&path).unwrap();
+        let dropped = JobDir::create(&tmp).unwrap();
+        let path = dropped.path().to_path_buf();
+        drop(dropped);
+        assert!(!path.exists());
     }
 
     #[test]
