@@ -213,4 +213,8 @@ fn whole_requests_take_slots_back() {
     assert_eq!(status, 0, "{err}");
     assert!(obj == reference, "the object differs from local gcc's");
     assert!(d.leftovers_after_reply().is_empty());
+    // The early compiler it took the slot from was reaped, not left a zombie.
+    wait_until("the preempted compiler to be reaped", || {
+        zombies_of(&d) == 0
+    });
 }
