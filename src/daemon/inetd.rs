@@ -178,7 +178,9 @@ impl Driver<'_> {
         };
         match a {
             Action::Check => {
-                let dec = self.job.decoder()?;
+                let Some(dec) = self.job.decoder() else {
+                    return Some(Event::Checked(Err(missing("no request to check"))));
+                };
                 // No early start here: nothing would feed a pipe.
                 let checked = job::prepare(dec, self.policy, self.tmp, false).map(|p| {
                     let a = Accepted {

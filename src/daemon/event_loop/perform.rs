@@ -41,7 +41,9 @@ impl Server {
         let conn = self.conns.get_mut(&id)?;
         match a {
             Action::Check => {
-                let dec = conn.job.decoder()?;
+                let Some(dec) = conn.job.decoder() else {
+                    return Some(Event::Checked(Err(missing("no request to check"))));
+                };
                 let checked = job::prepare(dec, &self.cfg.policy, &self.cfg.tmp, true).map(|p| {
                     let a = accepted(&p);
                     conn.work = Work::Prepared(Box::new(p));
