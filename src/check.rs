@@ -44,7 +44,7 @@ impl PrivateDaemon {
                         };
                     let allow = vec![crate::daemon::access::Cidr::parse("127.0.0.1").ok()?];
                     let cfg = crate::daemon::server_config(&opts, allow);
-                    crate::daemon::server::Server::new(listener, None, cfg)
+                    crate::daemon::event_loop::Server::new(listener, None, cfg)
                         .ok()?
                         .run();
                     Some(0)

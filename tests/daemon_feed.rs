@@ -27,6 +27,22 @@ fn compilers_of(d: &Daemon) -> usize {
     text(&out.stdout).lines().count()
 }
 
+/// The daemon's children that have exited and are not reaped yet.
+fn zombies_of(d: &Daemon) -> usize {
+    let me = d.child.id().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter(|stat| {
+            // pid (comm) STATE PPID ...: comm may hold spaces.
+            let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
+            let mut f = rest.split_whitespace();
+            f.next() == Some("Z") && f.next() == Some(me.as_str())
+        })
+        .count()
+}
+
 /// A request split where the source starts: (header and argv, DOTI).
 fn split_v1(argv: &[&str], source: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let mut head = request_v1(argv, source);
@@ -133,7 +149,13 @@ fn compiler_gone_before_its_source() {
     let (head, doti) = split_v1(&["quit-gcc", "-c", "q.c", "-o", "q.o"], &src);
     let mut s = TcpStream::connect(("127.0.0.1", d.port)).unwrap();
     s.write_all(&head).unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    // The state this test is about: the daemon has seen the compiler end
+    // while the source is still to come.
+    let log = d.wait_log("compiler exited before its source came");
+    assert!(
+        log.contains("compiler exited before its source came"),
+        "{log}"
+    );
     s.write_all(&doti).unwrap();
     let (status, err, _) = parse_reply(&read_reply(s));
     assert_eq!(status, 3 << 8, "{err}");
@@ -151,6 +173,8 @@ fn client_leaving_kills_an_early_compiler() {
     wait_until("the early compiler", || compilers_of(&d) > 0);
     drop(s);
     wait_until("the compiler to be killed", || compilers_of(&d) == 0);
+    // Killed without waiting for it on the loop, then reaped all the same.
+    wait_until("the killed compiler to be reaped", || zombies_of(&d) == 0);
     assert!(d.leftovers_after_reply().is_empty());
     // Gone after the argv, before any source: a client whose cpp failed.
     let log = d.wait_log("sent its command line but no source");
@@ -189,4 +213,8 @@ fn whole_requests_take_slots_back() {
     assert_eq!(status, 0, "{err}");
     assert!(obj == reference, "the object differs from local gcc's");
     assert!(d.leftovers_after_reply().is_empty());
+    // The early compiler it took the slot from was reaped, not left a zombie.
+    wait_until("the preempted compiler to be reaped", || {
+        zombies_of(&d) == 0
+    });
 }

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag, SpliceFFlags};
 
-use super::job::Refusal;
+use super::refusal::Refusal;
 use crate::exitcode::{EXIT_IO_ERROR, EXIT_PROTOCOL_ERROR};
 
 /// Where the compiler is told its input is.

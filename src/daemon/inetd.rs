@@ -1,19 +1,23 @@
 //! `--inetd`: serve exactly one job on stdin/stdout (inetd, or a client's
-//! ssh connection running `distccd --inetd`). Blocking I/O: one job, no loop.
+//! ssh connection running `distccd --inetd`). Blocking I/O: one job, no
+//! event loop; the job itself is `machine`'s, as in the daemon.
 
+use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::mem::ManuallyDrop;
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::io::FromRawFd;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::exitcode::*;
-use crate::protocol::request::RequestDecoder;
-use crate::protocol::status::{JobResult, JobSummary};
-use crate::protocol::{reply, Features, Limits};
+use crate::protocol::reply::{self, Reply};
+use crate::protocol::status::WaitStatus;
+use crate::protocol::Limits;
 
 use super::access::{self, Cidr};
 use super::job;
+use super::machine::{Accepted, Action, Event, Job, Timeouts};
+use super::refusal::Refusal;
 use super::whitelist::Policy;
 
 /// stdin as a socket, borrowed: never closed.
@@ -65,7 +69,8 @@ pub fn stdin_is_socket() -> bool {
 
 /// Serve one connection. A TCP peer must be in `allow` (an empty list
 /// refuses it, as in daemon mode); pipes (a client's ssh) are trusted, as
-/// with distccd.
+/// with distccd. The job is the same machine the event loop drives
+/// (`machine`), driven with blocking I/O.
 pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Option<u32>) -> i32 {
     let peer = stdin_peer();
     if let Some(p) = peer {
@@ -80,106 +85,191 @@ pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Op
         .unwrap_or_else(|| "stdin".into());
     // SAFETY: fds 0 and 1 belong to this process for its whole life; the
     // Files are leaked (never closed) on purpose below.
-    let mut input = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(0) });
-    let mut output = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(1) });
-    let mut dec = RequestDecoder::new(Limits::default());
-    let mut buf: Vec<u8> = Vec::new();
-    let mut chunk = vec![0u8; 64 * 1024];
-    let mut job = None;
-    while !dec.is_done() {
-        let n = match input.read(&mut chunk) {
-            Ok(0) if dec.awaiting_source() && buf.is_empty() => {
-                log::debug!("client {who}: {}", super::server::NO_SOURCE);
-                return EXIT_TRUNCATED;
+    let input = ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(0) });
+    let output = ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(1) });
+    // Only the event loop's clocks use these.
+    let timeouts = Timeouts {
+        io: Duration::MAX,
+        job_lifetime: None,
+    };
+    let mut d = Driver {
+        job: Job::request(&who, Limits::default(), timeouts, Instant::now()),
+        who,
+        policy,
+        tmp,
+        sandbox,
+        input,
+        output,
+        prepared: None,
+        running: None,
+        result: None,
+        fatal: None,
+    };
+    d.serve()
+}
+
+/// What inetd's one job owns outside its machine.
+struct Driver<'a> {
+    job: Job,
+    who: String,
+    policy: &'a Policy,
+    tmp: &'a std::path::Path,
+    sandbox: Option<u32>,
+    input: ManuallyDrop<std::fs::File>,
+    output: ManuallyDrop<std::fs::File>,
+    prepared: Option<job::Prepared>,
+    running: Option<job::Running>,
+    result: Option<Reply>,
+    /// A failure of the driver itself: the exit code.
+    fatal: Option<i32>,
+}
+
+impl Driver<'_> {
+    fn serve(&mut self) -> i32 {
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            if let Some(code) = self.fatal {
+                return code;
             }
-            Ok(0) => {
-                log::warn!("client {who}: connection closed before the request was complete");
-                return EXIT_TRUNCATED;
+            if self.job.is_closed() {
+                return self.job.exit_code();
             }
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            if self.job.wants_input() {
+                let ev = match self.input.read(&mut chunk) {
+                    Ok(0) => Event::Eof,
+                    Ok(n) => Event::Bytes(&chunk[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => Event::ReadFailed(crate::errtext::reason(&e)),
+                };
+                self.run(ev);
+            } else if let Some(r) = self.running.as_mut() {
+                let st = match r.child.wait() {
+                    Ok(st) => st,
+                    Err(e) => {
+                        log::error!("cannot collect compiler: {}", crate::errtext::reason(&e));
+                        return EXIT_DISTCC_FAILED;
+                    }
+                };
+                self.run(Event::CompilerExited(WaitStatus::from_exit(st)));
+            } else {
+                log::error!("client {}: internal error: the job is stuck", self.who);
+                return EXIT_DISTCC_FAILED;
+            }
+        }
+    }
+
+    fn run(&mut self, ev: Event) {
+        let mut todo: VecDeque<Action> = self.job.handle(ev, Instant::now()).into();
+        while let Some(a) = todo.pop_front() {
+            if self.fatal.is_some() {
+                return;
+            }
+            if let Some(back) = self.perform(a) {
+                todo.extend(self.job.handle(back, Instant::now()));
+            }
+        }
+    }
+
+    fn perform(&mut self, a: Action) -> Option<Event<'static>> {
+        let max_source = Limits::default().max_decompressed;
+        let missing = |what: &str| Refusal {
+            code: EXIT_DISTCC_FAILED,
+            why: format!("internal error: {what}"),
+        };
+        match a {
+            Action::Check => {
+                let Some(dec) = self.job.decoder() else {
+                    return Some(Event::Checked(Err(missing("no request to check"))));
+                };
+                // No early start here: nothing would feed a pipe.
+                let checked = job::prepare(dec, self.policy, self.tmp, false).map(|p| {
+                    let a = Accepted {
+                        compiler: p.plan.compiler(),
+                        input: p.plan.input.clone(),
+                        piped: false,
+                    };
+                    self.prepared = Some(p);
+                    a
+                });
+                Some(Event::Checked(checked))
+            }
+            // One job, one slot; never an early start.
+            Action::WantSlot { early } => (!early).then_some(Event::SlotGranted),
+            Action::Release | Action::Feed | Action::Unstart => None,
+            Action::Spawn { complete } => {
+                let Some(p) = self.prepared.take() else {
+                    return Some(Event::Spawned(Err(missing("no job to start"))));
+                };
+                let r = match job::spawn(p, self.sandbox, max_source, complete) {
+                    Ok(r) => {
+                        self.running = Some(r);
+                        Ok(())
+                    }
+                    Err((r, p)) => {
+                        self.prepared = Some(*p);
+                        Err(r)
+                    }
+                };
+                Some(Event::Spawned(r))
+            }
+            Action::LayOut(req) => Some(Event::LaidOut(match self.prepared.as_mut() {
+                Some(p) => p.receive_files(*req),
+                None => Err(missing("no job directory")),
+            })),
+            Action::CompleteSource => Some(Event::SourceReady(Ok(()))),
+            Action::Kill => {
+                if let Some(r) = self.running.as_mut() {
+                    job::kill_group(&mut r.child);
+                }
+                None
+            }
+            Action::Abort => {
+                if let Some(mut r) = self.running.take() {
+                    job::kill_group(&mut r.child);
+                    // One job: waiting for it blocks nobody else.
+                    let _ = r.child.wait();
+                }
+                None
+            }
+            Action::Finish { status } => {
+                let r = self.running.take()?;
+                let (reply, no_object) = job::finish(r, status).into_reply();
+                self.result = Some(reply);
+                Some(Event::Finished { no_object })
+            }
+            Action::Reply(r) => self.send(&r),
+            Action::SendResult => {
+                let r = self.result.take()?;
+                self.send(&r)
+            }
+            Action::StatsPage { .. } | Action::Record(_) | Action::Compiled { .. } => None,
+            Action::Log(level, msg) => {
+                log::log!(level, "{msg}");
+                None
+            }
+            Action::Close => None,
+        }
+    }
+
+    fn send(&mut self, r: &Reply) -> Option<Event<'static>> {
+        let wire = match reply::encode(r) {
+            Ok(w) => w,
             Err(e) => {
-                log::warn!("client {who}: read failed: {}", crate::errtext::reason(&e));
-                return EXIT_IO_ERROR;
+                log::error!("cannot encode reply: {e}");
+                self.fatal = Some(EXIT_PROTOCOL_ERROR);
+                return None;
             }
         };
-        buf.extend_from_slice(&chunk[..n]);
-        loop {
-            let used = match dec.feed(&buf) {
-                Ok(u) => u,
-                Err(e) => {
-                    log::warn!("client {who}: {e}; dropping connection");
-                    return e.exit_code();
-                }
-            };
-            buf.drain(..used);
-            if job.is_none() && dec.argv_complete() {
-                job = Some(job::prepare(&mut dec, policy, tmp, false));
-                continue;
-            }
-            if used == 0 || dec.is_done() {
-                break;
-            }
+        match self
+            .output
+            .write_all(&wire)
+            .and_then(|_| self.output.flush())
+        {
+            Ok(()) => Some(Event::Sent { done: true }),
+            Err(e) => Some(Event::WriteFailed(format!(
+                "write failed: {}",
+                crate::errtext::reason(&e)
+            ))),
         }
     }
-    drop(chunk);
-    let features = dec.features().unwrap_or(Features::PLAIN);
-    if let Some(Ok(p)) = &mut job {
-        if features.cpp_on_server() {
-            if let Err(r) = p.receive_files(dec.take()) {
-                job = Some(Err(r));
-            }
-        }
-    }
-    let (r, summary, code) = match job {
-        None => return EXIT_PROTOCOL_ERROR,
-        Some(Err(r)) => {
-            log::warn!("client {who}: refused: {}", r.why);
-            let s = JobSummary::faked(&who, JobResult::RejBadReq, r.code, 0);
-            (job::refusal_reply(features, &r), s, r.code)
-        }
-        Some(Ok(p)) => {
-            let (compiler, input_name) = (p.plan.compiler(), p.plan.input.clone());
-            match job::spawn(p, sandbox, Limits::default().max_decompressed, true) {
-                Ok(mut running) => {
-                    let st = match running.child.wait() {
-                        Ok(st) => st,
-                        Err(e) => {
-                            log::error!("cannot collect compiler: {}", crate::errtext::reason(&e));
-                            job::abort(running);
-                            return EXIT_DISTCC_FAILED;
-                        }
-                    };
-                    let ms = running.started.elapsed().as_millis();
-                    let mut summary = job::summary(&who, &running, st, ms);
-                    let (reply, no_object) = job::finish(running, st).into_reply();
-                    if let Some(why) = no_object {
-                        log::warn!(
-                            "client {who}: {compiler} {input_name}: {why}; answered as a failure"
-                        );
-                        summary = job::no_object_summary(&who, &compiler, &input_name, ms);
-                    }
-                    (reply, summary, 0)
-                }
-                Err(r) => {
-                    let s = JobSummary::faked(&who, JobResult::Other, r.code, 0)
-                        .job(&compiler, &input_name);
-                    (job::refusal_reply(features, &r), s, r.code)
-                }
-            }
-        }
-    };
-    let wire = match reply::encode(&r) {
-        Ok(w) => w,
-        Err(e) => {
-            log::error!("cannot encode reply: {e}");
-            return EXIT_PROTOCOL_ERROR;
-        }
-    };
-    if let Err(e) = output.write_all(&wire).and_then(|_| output.flush()) {
-        log::warn!("client {who}: write failed: {}", crate::errtext::reason(&e));
-        return EXIT_IO_ERROR;
-    }
-    log::info!("{summary}");
-    code
 }

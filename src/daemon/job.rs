@@ -5,16 +5,16 @@ use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::Instant;
+use std::process::{Child, Command, Stdio};
 
 use crate::args;
 use crate::protocol::reply::Reply;
-use crate::protocol::status::{JobResult, JobSummary, WaitStatus};
+use crate::protocol::status::WaitStatus;
 use crate::protocol::Features;
 
 use super::feed::{self, Feed};
 use super::harden;
+use super::refusal::Refusal;
 use super::sandbox;
 use super::whitelist::{self, Policy};
 
@@ -128,6 +128,15 @@ impl JobDir {
     }
     pub fn path(&self) -> &Path {
         &self.0
+    }
+
+    /// The directory, no longer removed on drop: the event loop removes
+    /// it a bounded step at a time (`trash`).
+    pub fn into_path(self) -> PathBuf {
+        // Not dropped (that would remove it); the path moves out, so
+        // nothing is left behind to leak.
+        let mut me = std::mem::ManuallyDrop::new(self);
+        std::mem::take(&mut me.0)
     }
 }
 
@@ -294,27 +303,16 @@ pub fn prepare(
     prepared
 }
 
-/// Why a request is not run: a distcc exit code and the reason.
-#[derive(Debug, Clone)]
-pub struct Refusal {
-    pub code: i32,
-    pub why: String,
-}
-
 /// A running compile.
 pub struct Running {
     pub dir: JobDir,
     pub child: Child,
-    pub started: Instant,
     pub plan: Plan,
     pub features: Features,
     /// Pump: the mirror root, removed from the `.d` file.
     pub mirror: Option<PathBuf>,
     /// Piped job: its stdin, until all of the source is in.
     pub feed: Option<Feed>,
-    /// The compiler ended before the request was complete (a piped job
-    /// started early); answered once the rest is read.
-    pub exited: Option<ExitStatus>,
 }
 
 impl Running {
@@ -333,7 +331,30 @@ pub fn spawn(
     sandbox: Option<u32>,
     max_source: usize,
     complete: bool,
-) -> Result<Running, Refusal> {
+) -> Result<Running, (Refusal, Box<Prepared>)> {
+    match start(&job, sandbox, max_source, complete) {
+        Ok((child, feed, mirror)) => Ok(Running {
+            dir: job.dir,
+            child,
+            plan: job.plan,
+            features: job.features,
+            mirror,
+            feed,
+        }),
+        // The job directory goes back to the caller, to be removed off
+        // the event loop.
+        Err(r) => Err((r, Box::new(job))),
+    }
+}
+
+type Started = (Child, Option<Feed>, Option<PathBuf>);
+
+fn start(
+    job: &Prepared,
+    sandbox: Option<u32>,
+    max_source: usize,
+    complete: bool,
+) -> Result<Started, Refusal> {
     let fail = |code: i32, why: String| Refusal { code, why };
     let input = job.input_path();
     let mut feed = None;
@@ -453,16 +474,7 @@ pub fn spawn(
     // Our copy of the pipe's read end goes with `cmd`, so EPIPE tells us
     // the compiler is gone.
     drop(cmd);
-    Ok(Running {
-        dir: job.dir,
-        child,
-        started: Instant::now(),
-        plan: job.plan,
-        features: job.features,
-        mirror,
-        feed,
-        exited: None,
-    })
+    Ok((child, feed, mirror))
 }
 
 /// Run gcc and clang with `-pipe`: the assembler reads the compiler's
@@ -484,23 +496,6 @@ fn wants_pipe(argv: &[OsString]) -> bool {
                 || a.as_bytes().starts_with(b"-save-temps")
                 || a.as_bytes().starts_with(b"--save-temps")
         })
-}
-
-/// distccd's per-job log line for a compile that ran.
-pub fn summary(peer: &str, job: &Running, st: ExitStatus, ms: u128) -> JobSummary {
-    let result = if st.success() {
-        JobResult::CompileOk
-    } else {
-        JobResult::CompileError
-    };
-    JobSummary {
-        peer: peer.to_string(),
-        result,
-        status: WaitStatus::from_exit(st),
-        ms,
-        compiler: Some(job.plan.compiler()),
-        input: Some(job.plan.input.clone()),
-    }
 }
 
 /// A finished job's results. In v1 the object stays in its file (sent with
@@ -567,15 +562,9 @@ fn fail_without_object(reply: &mut Reply, why: &str) {
         .extend_from_slice(format!("distccd: {why}\n").as_bytes());
 }
 
-/// distccd's per-job log line for a compile that exited 0 but left no
-/// object: answered, and counted, as a failure.
-pub fn no_object_summary(peer: &str, compiler: &str, input: &str, ms: u128) -> JobSummary {
-    JobSummary::faked(peer, JobResult::Other, crate::exitcode::EXIT_IO_ERROR, ms)
-        .job(compiler, input)
-}
-
-pub fn finish(job: Running, status: ExitStatus) -> Finished {
-    let status = WaitStatus::from_exit(status);
+/// Collect a compile's results (its exit status: `status`); the child
+/// has been reaped.
+pub fn finish(job: Running, status: WaitStatus) -> Finished {
     let mut stderr = std::fs::read(job.dir.path().join("stderr")).unwrap_or_default();
     if let Some(m) = &job.mirror {
         stderr = super::pump_job::strip_root(&stderr, m);
@@ -625,18 +614,11 @@ pub fn finish(job: Running, status: ExitStatus) -> Finished {
     }
 }
 
-/// A reply for a job that was refused or could not start.
-pub fn refusal_reply(features: Features, r: &Refusal) -> Reply {
-    Reply {
-        stderr: format!("distccd: job refused: {}\n", r.why).into_bytes(),
-        ..Reply::new(features, WaitStatus::exited(r.code))
-    }
-}
-
-/// Take back an early start (see `server::preempt`): kill the compiler,
-/// keep the job directory and what has arrived of the source.
-pub fn unstart(mut job: Running) -> Prepared {
-    kill_group(&mut job);
+/// Take back an early start (see `event_loop::preempt`): kill the
+/// compiler, keep the job directory and what has arrived of the source.
+/// The killed child is returned, to be reaped when it has died.
+pub fn unstart(mut job: Running) -> (Prepared, Child) {
+    kill_group(&mut job.child);
     let p = Prepared {
         plan: job.plan,
         dir: job.dir,
@@ -646,18 +628,21 @@ pub fn unstart(mut job: Running) -> Prepared {
     };
     // The link to the compiler's stdin is made again at the next start.
     let _ = std::fs::remove_file(p.input_path());
-    p
+    (p, job.child)
 }
 
-fn kill_group(job: &mut Running) {
-    let pgid = nix::unistd::Pid::from_raw(job.child.id() as i32);
+/// SIGKILL a compiler's whole process group. Not waited for here: the
+/// caller reaps it (the event loop on SIGCHLD, never blocking).
+pub fn kill_group(child: &mut Child) {
+    let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
     let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
-    let _ = job.child.wait();
 }
 
-/// Kill a job's whole process group; its directory goes with it.
-pub fn abort(mut job: Running) {
-    kill_group(&mut job);
+/// Kill a job's whole process group: the child to reap and the job
+/// directory to remove once it is dead.
+pub fn abort(mut job: Running) -> (Child, JobDir) {
+    kill_group(&mut job.child);
+    (job.child, job.dir)
 }
 
 #[cfg(test)]
@@ -681,6 +666,19 @@ mod tests {
         assert!(p.output_joined);
         let p = plan(&v("gcc -S x.c -o x.s"), &Policy::Insecure).unwrap();
         assert_eq!(p.output_ext, "s");
+    }
+
+    #[test]
+    fn a_job_dir_handed_on_is_kept_and_a_dropped_one_removed() {
+        let tmp = std::env::temp_dir();
+        let kept = JobDir::create(&tmp).unwrap();
+        let path = kept.into_path();
+        assert!(path.is_dir());
+        std::fs::remove_dir(&path).unwrap();
+        let dropped = JobDir::create(&tmp).unwrap();
+        let path = dropped.path().to_path_buf();
+        drop(dropped);
+        assert!(!path.exists());
     }
 
     #[test]

@@ -1,17 +1,22 @@
 //! The daemon (`tinydcc --daemon`, `tinydccd`, `distccd`): start-up in
-//! distccd's order, then the event loop in `server`.
+//! distccd's order, then the event loop in `event_loop`.
 
 pub(crate) mod access;
+pub(crate) mod event_loop;
 pub(crate) mod feed;
 pub(crate) mod harden;
 pub(crate) mod inetd;
 pub(crate) mod job;
+pub(crate) mod machine;
 pub(crate) mod options;
+pub(crate) mod outgoing;
 pub(crate) mod pump_job;
+pub(crate) mod refusal;
 pub(crate) mod sandbox;
-pub(crate) mod server;
+pub(crate) mod slots;
 pub(crate) mod stats;
 pub(crate) mod status_page;
+pub(crate) mod trash;
 pub(crate) mod whitelist;
 
 use std::ffi::OsString;
@@ -173,13 +178,13 @@ fn fd_budget() -> usize {
     (limit.saturating_sub(16) / 3).clamp(2, usize::MAX as u64) as usize
 }
 
-pub(crate) fn server_config(o: &Options, allow: Vec<access::Cidr>) -> server::Config {
+pub(crate) fn server_config(o: &Options, allow: Vec<access::Cidr>) -> event_loop::Config {
     let io_timeout = std::env::var("DISTCC_IO_TIMEOUT")
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
         .filter(|&n| n > 0)
         .unwrap_or(300);
-    server::Config {
+    event_loop::Config {
         allow,
         policy: whitelist::policy(o.insecure, &o.whitelist_dir),
         jobs: o.jobs as usize,
@@ -338,7 +343,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
     if stats_listener.is_some() {
         log::info!("statistics (--stats) on port {}", o.stats_port);
     }
-    let code = match server::Server::new(listener, stats_listener, cfg) {
+    let code = match event_loop::Server::new(listener, stats_listener, cfg) {
         Ok(mut s) => s.run(),
         Err(e) => {
             log::error!("cannot start event loop: {}", crate::errtext::reason(&e));
