@@ -73,28 +73,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [ "$smoke" = 1 ]; then
-  for r in BOARD X86 BOARD2 BOARD3 X86CLIENT; do
-    v=BED_${r}_WEIGHT
-    [ -n "${!v:-}" ] || export "$v=1"
-  done
-fi
-export BED_OWNER=$$
-BED=$("$bed" up)
-export BED
-"$bed" describe > "$work/describe"
-cat "$work/describe"
-# capacity ROLE: the CPU the bed gives a role, in cores (its quota, or
-# the size of its CPU set).
-capacity() {
-  awk -v r="$1" '$1 == r {
-    for (i = 3; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
-    q = f["quota"] != "" ? f["quota"] : f["cpu.max"]
-    if (q ~ /^max/) { n = 0; c = split(f["cpus"], parts, ","); for (j = 1; j <= c; j++) {
-        if (split(parts[j], ab, "-") == 2) n += ab[2] - ab[1] + 1; else n++ } print n }
-    else if (q ~ /%$/) print substr(q, 1, length(q) - 1) / 100
-    else { split(q, qp, "/"); print qp[1] / qp[2] } }' "$work/describe"
-}
 addr() { "$bed" addr "$1"; }
 netns() { "$bed" ns "$1"; }
 iface_bytes() {  # iface_bytes ROLE: "TX RX" of its eth0
@@ -351,6 +329,36 @@ run_workload() {
 
 for wl in $workloads; do
   case $wl in kernel|sed) ;; *) die "unknown workload '$wl' (kernel, sed)" ;; esac
+done
+# Trees and local reference builds first (cached), so the bed is up only
+# for the rows.
+for wl in $workloads; do
+  "prepare_$wl"
+  reference
+done
+if [ "$smoke" = 1 ]; then
+  for r in BOARD X86 BOARD2 BOARD3 X86CLIENT; do
+    v=BED_${r}_WEIGHT
+    [ -n "${!v:-}" ] || export "$v=1"
+  done
+fi
+export BED_OWNER=$$
+BED=$("$bed" up)
+export BED
+"$bed" describe > "$work/describe"
+cat "$work/describe"
+# capacity ROLE: the CPU the bed gives a role, in cores (its quota, or
+# the size of its CPU set).
+capacity() {
+  awk -v r="$1" '$1 == r {
+    for (i = 3; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+    q = f["quota"] != "" ? f["quota"] : f["cpu.max"]
+    if (q ~ /^max/) { n = 0; c = split(f["cpus"], parts, ","); for (j = 1; j <= c; j++) {
+        if (split(parts[j], ab, "-") == 2) n += ab[2] - ab[1] + 1; else n++ } print n }
+    else if (q ~ /%$/) print substr(q, 1, length(q) - 1) / 100
+    else { split(q, qp, "/"); print qp[1] / qp[2] } }' "$work/describe"
+}
+for wl in $workloads; do
   run_workload
 done
 emit hetero.smoke "$smoke"
