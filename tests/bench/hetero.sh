@@ -25,6 +25,8 @@
 #                          workload, every row: a few minutes, a check
 #   HETERO_WORKLOADS       default "kernel sed"
 #   HETERO_CACHE           trees and downloads (default /var/tmp/tinydcc-hetero)
+#   HETERO_KEEP=DIR        keep each row's files there (daemon logs, stamps,
+#                          build output)
 #   TINYDCC                the tinydcc binary (default: cargo build --release)
 #   BED_*                  the bed's parameters (tests/bed/bed.sh); in smoke
 #                          mode the roles' CPU weight defaults to 1, as any
@@ -68,6 +70,9 @@ cleanup() {
   local p
   for p in ${groups[@]+"${groups[@]}"}; do kill -- -"$p" 2>/dev/null || true; done
   if [ -n "$BED" ]; then BED=$BED "$bed" down || echo "hetero: bed $BED not fully removed" >&2; fi
+  if [ -n "${HETERO_KEEP:-}" ]; then
+    mkdir -p "$HETERO_KEEP" && cp -r "$work"/. "$HETERO_KEEP"/ && echo "hetero: row files kept in $HETERO_KEEP" >&2
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT

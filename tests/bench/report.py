@@ -345,7 +345,7 @@ if hetero_wls or "skipped.hetero" in vals or "failed.hetero" in vals:
       "of the compiler (tests/bench/jobstamp.c); busy, the role's CPU (cgroup `cpuacct`) over the wall "
       "time and the CPU the bed gives it (25% of a core for a board); idle tail, how long the host that "
       "finished last still compiled after every other host's last job ended (job lines stamped as the "
-      "daemons write them); median job, over all jobs of the build; bytes, the client's `eth0` counters "
+      "daemons write them); median job, over all jobs of the build, each daemon's `time:` (tinydcc's from the compiler's start to its end, stock distccd's from the connection, the request's transfer included) and the wrapper's for the client's own; bytes, the client's `eth0` counters "
       "over the remote jobs; client CPU, the client role's cgroup (make, the client, cpp or the include "
       "server, and its own compiles), s.")
     if hetero_wls and not smoke:
