@@ -41,7 +41,7 @@ for line in read("local.stamps").splitlines():
         jobs.append((client, float(parts[0]), float(parts[1])))
 # A daemon job is distccd's job line; its end is when the line was written.
 job_line = re.compile(r"^(\d+\.\d+) .*client: \S+ (\w+) exit:\S+ sig:\S+ core:\S+ ret:\S+ time:(\d+)ms")
-other = 0
+errors = 0
 p3 = 0
 for h in hosts:
     for line in read(f"{h}.stamped").splitlines():
@@ -52,7 +52,7 @@ for h in hosts:
             continue
         if m.group(2) != "COMPILE_OK":
             # Not the readiness probe's connection (stock distccd logs it).
-            other += m.group(2) in ("COMPILE_ERROR", "COMPILE_TIMEOUT", "CLI_DISCONN")
+            errors += m.group(2) in ("COMPILE_ERROR", "COMPILE_TIMEOUT", "CLI_DISCONN")
             continue
         end = float(m.group(1))
         if t0 <= end <= t1 + 5:
@@ -62,7 +62,7 @@ emit("wall", f"{wall:.1f}")
 remote = sum(1 for j in jobs if j[0] != client)
 emit("jobs.local", sum(1 for j in jobs if j[0] == client))
 emit("jobs.remote", remote)
-emit("jobs.failed", other)
+emit("jobs.errors", errors)
 emit("protocol3", p3)
 for h in [client] + hosts:
     name = "local" if h == client else h
