@@ -69,7 +69,14 @@ BED=
 cleanup() {
   local p
   for p in ${groups[@]+"${groups[@]}"}; do kill -- -"$p" 2>/dev/null || true; done
-  if [ -n "$BED" ]; then BED=$BED "$bed" down || echo "hetero: bed $BED not fully removed" >&2; fi
+  if [ -n "$BED" ]; then
+    # Once more if anything is left (bed.sh says what); the next `bed.sh
+    # up` also removes beds whose owner is gone.
+    BED=$BED "$bed" down || BED=$BED "$bed" down || echo "hetero: bed $BED not fully removed" >&2
+    if ip netns list | grep -q "^tdbed-$BED-"; then
+      BED=$BED "$bed" down || echo "hetero: bed $BED not fully removed" >&2
+    fi
+  fi
   if [ -n "${HETERO_KEEP:-}" ]; then
     mkdir -p "$HETERO_KEEP" && cp -r "$work"/. "$HETERO_KEEP"/ && echo "hetero: row files kept in $HETERO_KEEP" >&2
   fi
@@ -121,7 +128,7 @@ prepare_kernel() {
   objects_of() { (cd "$tree" && find $kdirs -name '*.o' | sort); }
   clean_of() { (cd "$tree" && find $kdirs \( -name '*.o' -o -name '*.a' \) -delete); }
   # kbuild regenerates its configuration when CC changes: done untimed.
-  prep_of() { nice "${wmake[@]}" CC="$1" prepare >/dev/null; }
+  prep_of() { nice "${wmake[@]}" CC="$1" prepare; }
 }
 
 prepare_sed() {
@@ -178,7 +185,7 @@ reference() {
   if [ ! -f "$ref" ]; then
     echo "hetero: $wl: local reference build (once, cached)" >&2
     clean_of
-    prep_of "${cross}gcc"
+    prep_of "${cross}gcc" >/dev/null
     nice "${wmake[@]}" -j2 CC="${cross}gcc" "${targets[@]}" >/dev/null
     (cd "$tree" && objects_of | xargs sha256sum) > "$ref.tmp"
     mv "$ref.tmp" "$ref"
@@ -193,6 +200,7 @@ rc=0
 #   PUMP: - | tinydcc | distcc (which include server wraps make)
 row() {
   local key=$1 client=$2 daemon=$3 jobs=$4 hosts=$5 cc=$6 pump=${7:--}
+  local answers down=
   shift 7 || shift $#
   local extra=("$@") dir=$work/$wl/$key helpers=() h role slots p t0 t1 n0 n1 r
   local prefix=hetero.$wl.$key
@@ -203,7 +211,13 @@ row() {
   done
   echo "--- $wl $key: $client, $daemon daemons, make -j$jobs, CC='$cc' ${pump/-/}${extra[*]:+ ${extra[*]}}" >&2
   clean_of
-  DISTCC_HOSTS=localhost DISTCC_DIR=$dir/dd prep_of "$cc"
+  if ! DISTCC_HOSTS=localhost DISTCC_DIR=$dir/dd prep_of "$cc" > "$dir/prepare.log" 2>&1; then
+    echo "hetero: $wl $key FAILED: make prepare" >&2
+    tail -20 "$dir/prepare.log" >&2
+    emit "$prefix.failed" "make prepare failed: $(tail -2 "$dir/prepare.log" | tr '\n' ' ')"
+    rc=1
+    return
+  fi
   local pids=()
   if [ "$daemon" != none ]; then
     for h in $hosts; do
@@ -224,10 +238,14 @@ row() {
       groups+=($!); pids+=($!)
     done
     for role in "${helpers[@]}"; do
+      answers=0
       for _ in $(seq 100); do
-        ip netns exec "$(netns "$client")" bash -c "exec 3<>/dev/tcp/$(addr "$role")/3632" 2>/dev/null && break
+        ip netns exec "$(netns "$client")" bash -c "exec 3<>/dev/tcp/$(addr "$role")/3632" 2>/dev/null \
+          && { answers=1; break; }
         sleep 0.1
       done
+      # The build would fail without it; this says why.
+      [ $answers = 1 ] || down+="the $daemon daemon on $role does not answer (its log: '$(tail -2 "$dir/$role.log" | tr '\n' ' ' | sed 's/ *$//')'); "
     done
   fi
   local wrapped=(make)
@@ -264,13 +282,13 @@ row() {
   grep '^pump:' "$dir/build.log" | sed "s|^|@bench $prefix.pump_summary |" || true
   local why=
   if [ $ok = 0 ]; then
-    why="the build failed: $(grep -v '^pump:' "$dir/build.log" | tail -3 | tr '\n' ' ')"
+    why="${down}the build failed: $({ grep -v '^pump:' "$dir/build.log" || true; } | tail -3 | tr '\n' ' ')"
   else
     (cd "$tree" && sha256sum "${build_objects[@]}") > "$dir/sums" 2>"$dir/sums.err" || true
     if ! diff <(grep -F -f <(printf ' %s\n' "${build_objects[@]}") "$ref_sums") "$dir/sums" > "$dir/sums.diff"; then
-      why="objects differ from the local build's (or are missing): $(grep -c '^<' "$dir/sums.diff") of ${#build_objects[@]}: $(grep '^<' "$dir/sums.diff" | head -3 | awk '{print $3}' | xargs)"
+      why="objects differ from the local build's (or are missing): $(grep -c '^<' "$dir/sums.diff" || true) of ${#build_objects[@]}: $({ grep '^<' "$dir/sums.diff" || true; } | head -3 | awk '{print $3}' | xargs)"
     elif [ ${#helpers[@]} -gt 0 ] && [ "$(sed -n "s/^@bench $prefix.jobs.remote //p" "$dir/stats")" = 0 ]; then
-      why="no job went to a helper"
+      why="${down}no job went to a helper"
     fi
   fi
   if [ -n "$why" ]; then

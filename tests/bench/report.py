@@ -336,7 +336,9 @@ if hetero_wls or "skipped.hetero" in vals or "failed.hetero" in vals:
                 pump = hx(f"{wl}.{key}.pump_summary")
                 if pump:
                     name += f" ({pump.removeprefix('pump: ')})"
-                w(f"| {name} | {f1(wall)} | {ratio(wall, stock)} | {ratio(wall, alone)} | {jobs} | {busy} | "
+                # A failed build's time compares with nothing.
+                x_stock, x_alone = ("—", "—") if failed else (ratio(wall, stock), ratio(wall, alone))
+                w(f"| {name} | {f1(wall)} | {x_stock} | {x_alone} | {jobs} | {busy} | "
                   f"{tail_cell} | {hx(f'{wl}.{key}.median_job') or '–'} | {bytes_cell} | "
                   f"{hx(f'{wl}.{key}.client_cpu') or '–'} | {objects} |")
     w("")
