@@ -25,6 +25,7 @@
 #                          workload, every row: a few minutes, a check
 #   HETERO_WORKLOADS       default "kernel sed"
 #   HETERO_CACHE           trees and downloads (default /var/tmp/tinydcc-hetero)
+#   HETERO_ROWS            only these rows (e.g. "a-alone b-tiny-pump"; default all)
 #   HETERO_KEEP=DIR        keep each row's files there (daemon logs, stamps,
 #                          build output)
 #   TINYDCC                the tinydcc binary (default: cargo build --release)
@@ -201,6 +202,7 @@ rc=0
 row() {
   local key=$1 client=$2 daemon=$3 jobs=$4 hosts=$5 cc=$6 pump=${7:--}
   local answers down=
+  if [ -n "${HETERO_ROWS:-}" ] && [[ " $HETERO_ROWS " != *" $key "* ]]; then return; fi
   shift 7 || shift $#
   local extra=("$@") dir=$work/$wl/$key helpers=() h role slots p t0 t1 n0 n1 r
   local prefix=hetero.$wl.$key
