@@ -154,22 +154,21 @@ prepare_sed() {
   fi
   if [ "$(cat "$src/.hetero-source" 2>/dev/null)" != "$tarball" ]; then
     echo "hetero: unpacking and configuring $tarball" >&2
-    rm -rf "$src" "$src.tmp"; mkdir -p "$src.tmp"
-    tar -xf "$tarball" -C "$src.tmp" --strip-components=1
+    # Configured where it lies (configure records its directory); the
+    # marker, written last, says the tree is complete.
+    rm -rf "$src"; mkdir -p "$src"
+    tar -xf "$tarball" -C "$src" --strip-components=1
     # Cross-configured as the board would configure it natively; -O2
     # without -g, so objects do not carry the build directory.
-    (cd "$src.tmp" && nice ./configure -q --host=arm-linux-gnueabihf CC=${cross}gcc CFLAGS=-O2 \
+    (cd "$src" && nice ./configure -q --host=arm-linux-gnueabihf CC=${cross}gcc CFLAGS=-O2 \
       --disable-nls --without-selinux >/dev/null)
-    echo "$tarball" > "$src.tmp/.hetero-source"
-    mv "$src.tmp" "$src"
-    # configure wrote absolute paths: the tree is configured where it lies.
-    (cd "$src" && nice ./config.status -q >/dev/null)
     # Automake makes BUILT_SOURCES (gnulib's replacement headers) only for
     # `all`: made once here, so a build of sed/sed or of one object works.
     local built
     built=$(printf 'print-built:\n\t@echo $(BUILT_SOURCES)\n' | make -s -C "$src" -f Makefile -f - print-built)
     # shellcheck disable=SC2086
     nice make -s -C "$src" $built >/dev/null
+    echo "$tarball" > "$src/.hetero-source"
   fi
   wmake=(make -s -C "$tree")
   targets=(sed/sed)
