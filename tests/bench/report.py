@@ -269,4 +269,108 @@ x86, arm = num("size.x86.bytes"), num("size.armv7.bytes")
 w(f"| binary size, bytes: x86_64 static build ({text('size.x86.file', '?')}) | {fi(x86)} | | | | |")
 w(f"| binary size, bytes: static armv7 (`cross/build-armv7.sh`) | {fi(arm)} | | | ≤600 KB (600,000 bytes) | "
   f"{met(None if arm is None else arm <= 600000)} |")
+
+# 4. The board cluster (tests/bench/hetero.sh on the bed of tests/bed/bed.sh).
+hx = lambda key: vals.get(f"hetero.{key}")
+hn = lambda key: num(f"hetero.{key}")
+hetero_wls = [wl for wl in ("kernel", "sed") if hx(f"{wl}.objects_total") is not None]
+if hetero_wls or "skipped.hetero" in vals or "failed.hetero" in vals:
+    w("")
+    smoke = text("hetero.smoke", "0") == "1"
+    w("**4. The board cluster** (`tests/bench/hetero.sh`, wall time, s; the emulated cluster of "
+      "doc/cluster-bed.md: each board 25% of one core, 1 GB, 100 Mbit; the x86 one core, 1 Gbit; "
+      f"{text('hetero.seconds', '?')} s for the section"
+      + ("; **a smoke run: a few objects per workload, the ratios mean nothing**" if smoke else "") + ")")
+    w("")
+    wl_names = {"kernel": f"Linux 6.1 tinyconfig ARM, `{text('hetero.kernel_dirs', '?')}`",
+                "sed": "GNU sed 4.9 (Debian's source), ARM"}
+    w("Workloads: " + "; ".join(f"{wl_names[wl]}: {text(f'hetero.{wl}.objects_total', '?')} objects"
+                                for wl in hetero_wls) + ", each compared with a local build's.")
+    if hetero_wls:
+        wl0 = hetero_wls[0]
+        w(f"Host lists: A `{text(f'hetero.{wl0}.hosts_a')}`, B `{text(f'hetero.{wl0}.hosts_b')}` "
+          "(pump rows: `,cpp` added); `make -j` the sum of the slots, `-j2` alone.")
+    scen = {
+        "a": ("A. The board drives the build", ["local", "x86", "board2", "board3"],
+              [("a-alone", "the board alone (`make -j2`)"), ("a-stock", "stock distcc 3.4 → stock distccd"),
+               ("a-stock-pump", "stock distcc-pump → stock distccd"),
+               ("a-stock-tinyd", "stock distcc → tinydcc daemons"), ("a-tiny-plain", "tinydcc plain"),
+               ("a-tiny-pump", "tinydcc pump"),
+               ("a-tiny-choose", "tinydcc pump, its own host choice (`TINYDCC_CHOOSE=measured`)")]),
+        "b": ("B. The x86 drives, the boards help", ["local", "board", "board2", "board3"],
+              [("b-alone", "the x86 alone (`make -j2`)"), ("b-stock", "stock distcc 3.4 → stock distccd"),
+               ("b-tiny-plain", "tinydcc plain"), ("b-tiny-pump", "tinydcc pump")]),
+    }
+
+    def slash(wl, key, what, hosts, fmt):
+        cells = [hx(f"{wl}.{key}.{what}.{h}") for h in hosts]
+        return "/".join("–" if c is None else fmt(c) for c in cells)
+
+    for s, (title, hosts, rows) in scen.items():
+        w("")
+        w(f"{title} (per host: {'/'.join(hosts)})")
+        w("")
+        w("| workload, build | wall | ×stock | ×alone | jobs | busy % | idle tail (host) | median job | "
+          "bytes out/in per remote job | client CPU | objects |")
+        w("|---|---|---|---|---|---|---|---|---|---|---|")
+        for wl in hetero_wls:
+            stock, alone = hn(f"{wl}.{s}-stock.wall"), hn(f"{wl}.{s}-alone.wall")
+            for key, label in rows:
+                name = f"{wl}: {label}"
+                status = hx(f"{wl}.{key}.status")
+                if status is not None:
+                    w(f"| {name} | {status} | | | | | | | | | |")
+                    continue
+                wall = hn(f"{wl}.{key}.wall")
+                if wall is None:
+                    w(f"| {name} | not run | | | | | | | | | |")
+                    continue
+                failed = hx(f"{wl}.{key}.failed")
+                tail = hx(f"{wl}.{key}.tail")
+                tail_cell = "–" if tail is None else f"{tail} ({hx(f'{wl}.{key}.tail_host')})"
+                tx, rx = hx(f"{wl}.{key}.tx_per_job"), hx(f"{wl}.{key}.rx_per_job")
+                bytes_cell = "–" if tx is None else f"{float(tx):,.0f} / {float(rx):,.0f}"
+                jobs = slash(wl, key, "jobs", hosts, str)
+                busy = slash(wl, key, "busy", hosts, str)
+                objects = f"**FAILED: {failed}**" if failed else f"{hx(f'{wl}.{key}.objects')} identical"
+                pump = hx(f"{wl}.{key}.pump_summary")
+                if pump:
+                    name += f" ({pump.removeprefix('pump: ')})"
+                # A failed build's time compares with nothing.
+                x_stock, x_alone = ("—", "—") if failed else (ratio(wall, stock), ratio(wall, alone))
+                w(f"| {name} | {f1(wall)} | {x_stock} | {x_alone} | {jobs} | {busy} | "
+                  f"{tail_cell} | {hx(f'{wl}.{key}.median_job') or '–'} | {bytes_cell} | "
+                  f"{hx(f'{wl}.{key}.client_cpu') or '–'} | {objects} |")
+    w("")
+    w("How each number is measured: wall, the client's `make` from start to end; jobs, the daemons' "
+      "job lines (`COMPILE_OK`, `--log-file`) and, for the client's own compiles, a wrapper in front "
+      "of the compiler (tests/bench/jobstamp.c); busy, the role's CPU (cgroup `cpuacct`) over the wall "
+      "time and the CPU the bed gives it (25% of a core for a board); idle tail, how long the host that "
+      "finished last still compiled after every other host's last job ended (job lines stamped as the "
+      "daemons write them); median job, over all jobs of the build, each daemon's `time:` (tinydcc's from the compiler's start to its end, stock distccd's from the connection, the request's transfer included) and the wrapper's for the client's own; bytes, the client's `eth0` counters "
+      "over the remote jobs; client CPU, the client role's cgroup (make, the client, cpp or the include "
+      "server, and its own compiles), s.")
+    if hetero_wls and not smoke:
+        w("")
+        w("| target (issue 13 §4) | measured | target | met |")
+        w("|---|---|---|---|")
+        kp, ks, ka = hn("kernel.a-tiny-pump.wall"), hn("kernel.a-stock.wall"), hn("kernel.a-alone.wall")
+        w(f"| board client, kernel: tinydcc pump against stock distcc | {ratio(kp, ks)} | ≤0.45× | "
+          f"{met(None if kp is None or ks is None else kp <= 0.45 * ks)} |")
+        w(f"| board client, kernel: tinydcc pump against the board alone | {ratio(kp, ka)} | ≤0.25× | "
+          f"{met(None if kp is None or ka is None else kp <= 0.25 * ka)} |")
+        bt = [x for x in (hn("kernel.b-tiny-plain.wall"), hn("kernel.b-tiny-pump.wall")) if x is not None]
+        bt_best = min(bt) if bt else None
+        bx = hn("kernel.b-alone.wall")
+        w(f"| x86 client, kernel: tinydcc (the faster mode) against the x86 alone (stock: "
+          f"{ratio(hn('kernel.b-stock.wall'), bx)}) | {ratio(bt_best, bx)} | ≤0.75× | "
+          f"{met(None if bt_best is None or bx is None else bt_best <= 0.75 * bx)} |")
+        for wl in hetero_wls:
+            for key in ("a-tiny-pump", "b-tiny-pump"):
+                t, m = hn(f"{wl}.{key}.tail"), hn(f"{wl}.{key}.median_job")
+                w(f"| {wl}, {key}: idle tail against the median job | {f1(t)} s, median {m if m is not None else '–'} s | "
+                  f"≤2× | {met(None if t is None or m is None else t <= 2 * m)} |")
+        any_failed = any(k.startswith("hetero.") and k.endswith(".failed") and k.count(".") == 3 for k in vals)
+        w(f"| objects identical to the local build's, every row | {'no' if any_failed else 'all'} | all | "
+          f"{met(not any_failed)} |")
 print("\n".join(out))
