@@ -25,12 +25,12 @@ struct PrivateDaemon {
 
 impl PrivateDaemon {
     fn start() -> Result<PrivateDaemon, String> {
-        use nix::unistd::{fork, ForkResult};
+        use crate::sys::ForkResult;
         let addr = "127.0.0.1".parse().ok();
         let listener = crate::daemon::bind(addr, 0).map_err(|e| format!("cannot listen: {e}"))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-        // SAFETY: single-threaded; the child runs the event loop and exits.
-        match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
+        // Single-threaded; the child runs the event loop and exits.
+        match crate::sys::fork().map_err(|e| format!("fork: {e}"))? {
             ForkResult::Parent { child } => Ok(PrivateDaemon { pid: child, port }),
             ForkResult::Child => {
                 let code = (|| {

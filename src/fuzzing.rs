@@ -208,8 +208,7 @@ fn scanner_on_disk(flags: u8, files: &[&[u8]; 3]) {
             std::env::temp_dir()
         };
         let d = crate::paths::make_temp_dir(&base, "tinydcc-fuzz-scanner.").ok()?;
-        // SAFETY: registers a plain function, run once at exit.
-        unsafe { libc::atexit(remove_scanner_dir) };
+        crate::sys::at_exit(remove_scanner_dir);
         std::fs::create_dir(d.join("inc")).ok()?;
         Some(d)
     });

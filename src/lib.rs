@@ -6,7 +6,10 @@
 //! `pump` (include server, `pump` command), `scan` (the include
 //! scanner), `store` (the daemon's result cache and header store),
 //! `logging`, `paths`,
-//! `exitcode`, `errtext` (I/O errors as messages say them), `version`.
+//! `exitcode`, `errtext` (I/O errors as messages say them), `version`,
+//! `sys` (every `unsafe` call, each with its reason).
+
+#![deny(unsafe_code)]
 
 pub mod args;
 pub mod check;
@@ -26,4 +29,6 @@ pub mod protocol;
 pub mod pump;
 pub mod scan;
 pub mod store;
+#[allow(unsafe_code)]
+pub(crate) mod sys;
 pub(crate) mod version;

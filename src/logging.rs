@@ -10,7 +10,6 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::io::FromRawFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -55,7 +54,7 @@ impl syslog::LogFormat<String> for Rfc3164 {
             w,
             "<{}>{} {}[{}]: {}",
             syslog::Facility::LOG_DAEMON as u8 | severity as u8,
-            timestamp(c"%b %d %H:%M:%S", true),
+            crate::sys::strftime_now(c"%b %d %H:%M:%S", true),
             self.process,
             self.pid,
             message
@@ -114,10 +113,9 @@ fn open_sink(ident: &'static str, target: &Target) -> std::io::Result<Sink> {
                 .custom_flags(libc::O_CLOEXEC)
                 .open(p)?,
         ),
-        // SAFETY: the caller hands over this fd for logging only; it is never
-        // closed (ManuallyDrop-like use via into_raw on drop is not needed:
-        // the process owns the fd for its whole life).
-        Target::Fd(fd) => Sink::File(unsafe { File::from_raw_fd(*fd) }),
+        // The caller hands over this fd for logging only, for the
+        // process's whole life.
+        Target::Fd(fd) => Sink::File(crate::sys::inherited_file(*fd)),
         Target::Syslog | Target::SyslogOrQuiet => {
             let f = Rfc3164 {
                 process: ident,
@@ -130,29 +128,6 @@ fn open_sink(ident: &'static str, target: &Target) -> std::io::Result<Sink> {
             }
         }
     })
-}
-
-/// The time now as strftime's `fmt` makes it, local time or UTC.
-fn timestamp(fmt: &std::ffi::CStr, utc: bool) -> String {
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    let mut buf = [0u8; 32];
-    // SAFETY: plain libc calls on stack buffers of adequate size. `now`'s
-    // type is inferred: naming libc::time_t warns on musl targets.
-    let n = unsafe {
-        let now = libc::time(std::ptr::null_mut());
-        if utc {
-            libc::gmtime_r(&now, &mut tm);
-        } else {
-            libc::localtime_r(&now, &mut tm);
-        }
-        libc::strftime(
-            buf.as_mut_ptr() as *mut libc::c_char,
-            buf.len(),
-            fmt.as_ptr(),
-            &tm,
-        )
-    };
-    String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
 impl Log for Logger {
@@ -190,7 +165,10 @@ impl Log for Logger {
                 // One write per line, so concurrent writers never interleave.
                 let _ = match sink {
                     Sink::File(f) if self.stamp => {
-                        let stamped = format!("{} {line}", timestamp(c"%Y-%m-%d %H:%M:%S", false));
+                        let stamped = format!(
+                            "{} {line}",
+                            crate::sys::strftime_now(c"%Y-%m-%d %H:%M:%S", false)
+                        );
                         f.write_all(stamped.as_bytes())
                     }
                     Sink::File(f) => f.write_all(line.as_bytes()),

@@ -2,6 +2,8 @@
 //! Arguments stay `OsString` for every role that runs or sends them: a file
 //! name or macro value need not be UTF-8 (distcc passes bytes through).
 
+#![deny(unsafe_code)]
+
 use std::ffi::{OsStr, OsString};
 
 fn main() {

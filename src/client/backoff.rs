@@ -6,7 +6,6 @@
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::io::AsRawFd;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -70,15 +69,27 @@ fn mark_first(dir: &Path, host: &Host, period: Duration) -> bool {
         .mode(0o666)
         .custom_flags(libc::O_CLOEXEC)
         .open(&p);
-    let mut f = match f {
+    let f = match f {
         Ok(f) => f,
         Err(e) => {
             log::warn!("cannot write backoff file {}: {e}", p.display());
             return true;
         }
     };
-    // SAFETY: a valid open fd; the lock goes with the file when it closes.
-    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
+    // The lock goes with the file when it closes. Without it (a file
+    // system with no flock), two clients may both log the first mark.
+    let (mut held, mut unlocked);
+    let f: &mut std::fs::File =
+        match nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive) {
+            Ok(l) => {
+                held = l;
+                &mut held
+            }
+            Err((f, _)) => {
+                unlocked = f;
+                &mut unlocked
+            }
+        };
     let marked = f
         .metadata()
         .ok()

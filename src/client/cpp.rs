@@ -16,7 +16,7 @@ impl Cpp {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()?;
-        super::cleanup::set_child(child.id());
+        crate::sys::signal_cleanup::set_child(child.id());
         Ok(Cpp { child })
     }
 
@@ -27,7 +27,7 @@ impl Cpp {
             s.read_to_end(&mut out)?;
         }
         let status = self.child.wait();
-        super::cleanup::set_child(0);
+        crate::sys::signal_cleanup::set_child(0);
         Ok((out, status?))
     }
 }

@@ -20,7 +20,7 @@ pub struct DepFile {
     pub target: PathBuf,
     pub temp: PathBuf,
     committed: bool,
-    _on_signal: super::cleanup::Guard,
+    _on_signal: crate::sys::signal_cleanup::Guard,
 }
 
 /// The `-MF` value (separate or joined), if any.
@@ -99,7 +99,7 @@ pub fn plan(scan: &Scan, cpp_argv: &mut Vec<OsString>, original: &[OsString]) ->
         cpp_argv.push(scan.output.clone());
     }
     Some(DepFile {
-        _on_signal: super::cleanup::register(&temp),
+        _on_signal: crate::sys::signal_cleanup::register(&temp),
         target,
         temp,
         committed: false,

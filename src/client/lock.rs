@@ -7,7 +7,6 @@
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use crate::hosts::{Host, Mode};
@@ -53,19 +52,10 @@ pub fn try_lock(dir: &Path, mode: &Mode, slot: u32) -> io::Result<Try> {
                 ),
             )
         })?;
-    // SAFETY: flock is plain data; zeroed is a valid initial value.
-    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
-    fl.l_type = libc::F_WRLCK as _;
-    fl.l_whence = libc::SEEK_SET as _;
-    // SAFETY: fd is open for the duration of the call; fl is a valid flock.
-    let r = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLK, &fl) };
-    if r == 0 {
-        return Ok(Try::Got(SlotLock { _file: file, slot }));
-    }
-    let e = io::Error::last_os_error();
-    match e.raw_os_error() {
-        Some(libc::EAGAIN) | Some(libc::EACCES) => Ok(Try::Busy),
-        _ => Err(io::Error::new(
+    match crate::sys::try_lock_whole_file(&file) {
+        Ok(true) => Ok(Try::Got(SlotLock { _file: file, slot })),
+        Ok(false) => Ok(Try::Busy),
+        Err(e) => Err(io::Error::new(
             e.kind(),
             format!(
                 "lock {} failed: {}",
@@ -136,9 +126,9 @@ mod tests {
             Try::Got(l) => l,
             Try::Busy => panic!("fresh lock busy"),
         };
-        // SAFETY: the child only calls async-signal-safe-ish code and exits.
-        match unsafe { nix::unistd::fork() }.unwrap() {
-            nix::unistd::ForkResult::Child => {
+        // The child only takes two locks and leaves with _exit.
+        match crate::sys::fork().unwrap() {
+            crate::sys::ForkResult::Child => {
                 let code = match try_lock(&d, &Mode::Local, 0) {
                     Ok(Try::Busy) => 0,
                     _ => 1,
@@ -147,9 +137,9 @@ mod tests {
                     Ok(Try::Got(_)) => 0,
                     _ => 2,
                 };
-                unsafe { libc::_exit(code + code2) };
+                crate::sys::exit_now(code + code2);
             }
-            nix::unistd::ForkResult::Parent { child } => {
+            crate::sys::ForkResult::Parent { child } => {
                 let st = nix::sys::wait::waitpid(child, None).unwrap();
                 assert_eq!(st, nix::sys::wait::WaitStatus::Exited(child, 0));
             }

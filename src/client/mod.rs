@@ -3,7 +3,6 @@
 //! sequences them, following distcc's `dcc_build_somewhere`.
 
 pub(crate) mod backoff;
-pub(crate) mod cleanup;
 pub(crate) mod cpp;
 pub(crate) mod depfile;
 pub(crate) mod invoke;
@@ -67,7 +66,7 @@ fn init_logging() {
         .and_then(|v| v.parse::<i32>().ok())
     {
         // SAFETY: F_GETFD only asks whether the fd is open.
-        Some(fd) if fd > 2 && unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1 => {
+        Some(fd) if fd > 2 && nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_ok() => {
             init("tinydcc", Target::Fd(fd), lvl);
         }
         _ => {

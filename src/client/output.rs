@@ -37,7 +37,7 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
             }
             Err(e) => return Err(e),
         };
-        let _on_signal = super::cleanup::register(&tmp);
+        let _on_signal = crate::sys::signal_cleanup::register(&tmp);
         let r = f.write_all(data).and_then(|_| f.flush());
         drop(f);
         let r = r.and_then(|_| std::fs::rename(&tmp, path));

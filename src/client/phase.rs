@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use crate::monitor::state::{self, StateFile, TaskState};
 
 thread_local! {
-    static STATE: RefCell<Option<(StateFile, super::cleanup::Guard)>> = const { RefCell::new(None) };
+    static STATE: RefCell<Option<(StateFile, crate::sys::signal_cleanup::Guard)>> = const { RefCell::new(None) };
 }
 
 pub use crate::monitor::state::Phase;
@@ -34,7 +34,7 @@ pub fn note(phase: Phase, file: &std::ffi::OsStr, host: &str, slot: u32) {
             let Ok(f) = StateFile::create(&dir, pid) else {
                 return;
             };
-            let guard = super::cleanup::register(f.path());
+            let guard = crate::sys::signal_cleanup::register(f.path());
             *cur = Some((f, guard));
         }
         if let Some((f, _)) = cur.as_ref() {

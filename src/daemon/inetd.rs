@@ -4,9 +4,8 @@
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
-use std::mem::ManuallyDrop;
 use std::net::{SocketAddr, TcpStream};
-use std::os::unix::io::FromRawFd;
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use crate::exitcode::*;
@@ -20,16 +19,18 @@ use super::machine::{Accepted, Action, Event, Job, Timeouts};
 use super::refusal::Refusal;
 use super::whitelist::Policy;
 
-/// stdin as a socket, borrowed: never closed.
-fn stdin_socket() -> ManuallyDrop<TcpStream> {
-    // SAFETY: fd 0 stays open for the whole process; ManuallyDrop never
-    // closes it.
-    ManuallyDrop::new(unsafe { TcpStream::from_raw_fd(0) })
+/// stdin as a socket (a duplicate: dropping it leaves stdin open).
+fn stdin_socket() -> Option<TcpStream> {
+    std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .ok()
+        .map(TcpStream::from)
 }
 
 /// The peer of stdin, when stdin is a TCP socket (inetd), else None (a pipe).
 fn stdin_peer() -> Option<SocketAddr> {
-    stdin_socket().peer_addr().ok().map(access::unmapped)
+    stdin_socket()?.peer_addr().ok().map(access::unmapped)
 }
 
 /// Send a client outside the access list its refusal line, then read and
@@ -37,7 +38,9 @@ fn stdin_peer() -> Option<SocketAddr> {
 /// connection before it has read the line. Blocking: this process serves
 /// only this client.
 fn refuse(peer: SocketAddr) {
-    let mut s = stdin_socket();
+    let Some(mut s) = stdin_socket() else {
+        return;
+    };
     let line = access::refusal_line(s.local_addr(), peer);
     let _ = s.set_write_timeout(Some(access::REFUSED_LINGER));
     if s.write_all(&line).is_err() || s.shutdown(std::net::Shutdown::Write).is_err() {
@@ -83,10 +86,21 @@ pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Op
     let who = peer
         .map(|p| p.to_string())
         .unwrap_or_else(|| "stdin".into());
-    // SAFETY: fds 0 and 1 belong to this process for its whole life; the
-    // Files are leaked (never closed) on purpose below.
-    let input = ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(0) });
-    let output = ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(1) });
+    // Duplicates of stdin and stdout: fds 0 and 1 stay open until exit.
+    let dups = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .and_then(|i| Ok((i, std::io::stdout().as_fd().try_clone_to_owned()?)));
+    let (input, output) = match dups {
+        Ok((i, o)) => (std::fs::File::from(i), std::fs::File::from(o)),
+        Err(e) => {
+            log::error!(
+                "cannot use stdin and stdout: {}",
+                crate::errtext::reason(&e)
+            );
+            return EXIT_IO_ERROR;
+        }
+    };
     // Only the event loop's clocks use these.
     let timeouts = Timeouts {
         io: Duration::MAX,
@@ -115,8 +129,8 @@ struct Driver<'a> {
     policy: &'a Policy,
     tmp: &'a std::path::Path,
     sandbox: Option<u32>,
-    input: ManuallyDrop<std::fs::File>,
-    output: ManuallyDrop<std::fs::File>,
+    input: std::fs::File,
+    output: std::fs::File,
     prepared: Option<job::Prepared>,
     running: Option<job::Running>,
     result: Option<Reply>,

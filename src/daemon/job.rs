@@ -456,9 +456,7 @@ fn start(
         None => None,
     };
     if let Some(r) = &ruleset {
-        let fd = r.raw();
-        // SAFETY: the closure only makes two syscalls in the forked child.
-        unsafe { cmd.pre_exec(move || sandbox::restrict_self(fd)) };
+        r.apply_to_child(&mut cmd);
     }
     let child = cmd.spawn().map_err(|e| {
         fail(

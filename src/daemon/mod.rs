@@ -152,9 +152,10 @@ fn write_pid_file(path: &Path) -> io::Result<()> {
 
 /// Detach from the terminal: fork, let the parent exit, start a new session.
 fn detach() -> io::Result<()> {
-    use nix::unistd::{fork, setsid, ForkResult};
-    // SAFETY: single-threaded at this point; the child only continues normally.
-    match unsafe { fork() }.map_err(io::Error::from)? {
+    use crate::sys::ForkResult;
+    use nix::unistd::setsid;
+    // Single-threaded at this point; the child only continues normally.
+    match crate::sys::fork().map_err(io::Error::from)? {
         ForkResult::Parent { .. } => std::process::exit(0),
         ForkResult::Child => {}
     }
@@ -255,8 +256,8 @@ pub fn main(args: Vec<OsString>) -> i32 {
         std::env::set_var("PATH", p);
     }
     if o.nice != 0 {
-        // SAFETY: nice() only changes our own priority; compilers inherit it.
-        unsafe { libc::nice(o.nice) };
+        // Only our own priority; compilers inherit it.
+        crate::sys::nice(o.nice);
     }
     if inetd {
         if let Err(e) = drop_privileges(o.user.as_deref()) {

@@ -11,7 +11,7 @@
 use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::io::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use crate::gcc_options::{self as gcc, flag::CPP_PATH, Kind, Spelling};
@@ -46,19 +46,13 @@ fn cstr(s: &[u8]) -> Result<CString, String> {
 
 /// `openat(dir, name)` of a directory, never following a symlink.
 fn open_sub(dir: &OwnedFd, name: &std::ffi::CStr) -> std::io::Result<OwnedFd> {
-    // SAFETY: openat on a valid dirfd with a NUL-terminated name.
-    let fd = unsafe {
-        libc::openat(
-            dir.as_raw_fd(),
-            name.as_ptr(),
-            libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_RDONLY,
-        )
-    };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: a fresh fd we own.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    use nix::fcntl::OFlag;
+    crate::sys::openat(
+        dir.as_fd(),
+        name,
+        OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_RDONLY,
+        nix::sys::stat::Mode::empty(),
+    )
 }
 
 /// Directory fds `DirWalker` keeps open at most (deeper ones are opened
@@ -174,28 +168,24 @@ pub fn materialize(root: &Path, cwd: &OsStr, files: &[PumpEntry]) -> Result<Path
         let c = cstr(last)?;
         match e {
             PumpEntry::File { data, .. } => {
-                // SAFETY: openat with O_NOFOLLOW|O_EXCL on a valid dirfd.
-                let f = unsafe {
-                    libc::openat(
-                        dir.as_raw_fd(),
-                        c.as_ptr(),
-                        libc::O_WRONLY
-                            | libc::O_CREAT
-                            | libc::O_EXCL
-                            | libc::O_NOFOLLOW
-                            | libc::O_CLOEXEC,
-                        0o644,
-                    )
-                };
-                if f < 0 {
-                    let err = std::io::Error::last_os_error();
-                    if err.raw_os_error() == Some(libc::EEXIST) {
+                use nix::fcntl::OFlag;
+                let f = crate::sys::openat(
+                    dir.as_fd(),
+                    &c,
+                    OFlag::O_WRONLY
+                        | OFlag::O_CREAT
+                        | OFlag::O_EXCL
+                        | OFlag::O_NOFOLLOW
+                        | OFlag::O_CLOEXEC,
+                    nix::sys::stat::Mode::from_bits_truncate(0o644),
+                );
+                let mut f = match f {
+                    Ok(f) => std::fs::File::from(f),
+                    Err(err) if err.raw_os_error() == Some(libc::EEXIST) => {
                         continue; // sent twice: the first copy stands
                     }
-                    return Err(format!("cannot create '{name}': {err}"));
-                }
-                // SAFETY: a fresh fd we own.
-                let mut f = unsafe { std::fs::File::from_raw_fd(f) };
+                    Err(err) => return Err(format!("cannot create '{name}': {err}")),
+                };
                 use std::io::Write;
                 f.write_all(data).map_err(|e| {
                     format!("cannot write '{name}': {}", crate::errtext::reason(&e))

@@ -3,18 +3,13 @@
 //! directory. The argument rules in `harden` stop what argv can ask for;
 //! this stops what the *source* can ask for (`.incbin "/home/…"` in inline
 //! assembly, `#include` of an absolute path in a `-x c` job, …).
-//! Raw syscalls: the numbers are the same on every Linux architecture.
+//! The raw syscalls are in `sys::landlock`.
 
-use std::ffi::CString;
 use std::io;
-use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::os::unix::io::{AsRawFd, OwnedFd};
 
-const SYS_CREATE_RULESET: libc::c_long = 444;
-const SYS_ADD_RULE: libc::c_long = 445;
-const SYS_RESTRICT_SELF: libc::c_long = 446;
-const CREATE_RULESET_VERSION: u32 = 1;
-const RULE_PATH_BENEATH: u32 = 1;
+use crate::sys::landlock;
+use std::path::{Path, PathBuf};
 
 const EXECUTE: u64 = 1 << 0;
 const WRITE_FILE: u64 = 1 << 1;
@@ -25,17 +20,6 @@ const FILE_RIGHTS: u64 = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV
 const TRUNCATE: u64 = 1 << 14;
 const IOCTL_DEV: u64 = 1 << 15;
 
-#[repr(C)]
-struct RulesetAttr {
-    handled_access_fs: u64,
-}
-
-#[repr(C, packed)]
-struct PathBeneath {
-    allowed_access: u64,
-    parent_fd: i32,
-}
-
 /// The Landlock ABI version the kernel offers, if any.
 pub fn abi() -> Option<u32> {
     probe().ok()
@@ -43,20 +27,7 @@ pub fn abi() -> Option<u32> {
 
 /// The ABI version, or the errno that says why there is none.
 fn probe() -> io::Result<u32> {
-    // SAFETY: the documented "get ABI version" call: no attr, size 0.
-    let v = unsafe {
-        libc::syscall(
-            SYS_CREATE_RULESET,
-            std::ptr::null::<RulesetAttr>(),
-            0usize,
-            CREATE_RULESET_VERSION,
-        )
-    };
-    if v > 0 {
-        Ok(v as u32)
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    landlock::abi()
 }
 
 /// Why there is no Landlock, in words for the start-up log: the ARM build
@@ -116,40 +87,15 @@ pub struct Ruleset {
 }
 
 fn add_rule(ruleset: &OwnedFd, path: &Path, access: u64) -> io::Result<()> {
-    let c = CString::new(path.as_os_str().as_encoded_bytes())
-        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    // SAFETY: open(2) with O_PATH on a NUL-terminated path.
-    let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
-    if fd < 0 {
-        let e = io::Error::last_os_error();
+    let fd = match crate::sys::open_path(path) {
+        Ok(fd) => fd,
         // Places a system does not have are simply not granted.
-        return if e.kind() == io::ErrorKind::NotFound {
-            Ok(())
-        } else {
-            Err(e)
-        };
-    }
-    // SAFETY: fd was just opened and is owned here.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
     let is_dir = std::fs::metadata(path).map(|m| m.is_dir()).unwrap_or(false);
-    let attr = PathBeneath {
-        allowed_access: if is_dir { access } else { access & FILE_RIGHTS },
-        parent_fd: fd.as_raw_fd(),
-    };
-    // SAFETY: attr lives across the call; the kernel copies it.
-    let r = unsafe {
-        libc::syscall(
-            SYS_ADD_RULE,
-            ruleset.as_raw_fd(),
-            RULE_PATH_BENEATH,
-            &attr as *const PathBeneath,
-            0u32,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    let access = if is_dir { access } else { access & FILE_RIGHTS };
+    landlock::add_path_rule(ruleset, &fd, access)
 }
 
 /// The directory a compiler's toolchain lives in: `/usr` for
@@ -169,23 +115,7 @@ impl Ruleset {
     /// Read/execute on the system and `toolchain`, everything in `job_dir`.
     pub fn for_job(abi: u32, job_dir: &Path, toolchain: Option<&Path>) -> io::Result<Ruleset> {
         let all = handled(abi);
-        let attr = RulesetAttr {
-            handled_access_fs: all,
-        };
-        // SAFETY: attr is a valid ruleset_attr of the size given.
-        let fd = unsafe {
-            libc::syscall(
-                SYS_CREATE_RULESET,
-                &attr as *const RulesetAttr,
-                std::mem::size_of::<RulesetAttr>(),
-                0u32,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: a new fd owned by us.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+        let fd = landlock::create_ruleset(all)?;
         let read = EXECUTE | READ_FILE | READ_DIR;
         for p in SYSTEM_READ {
             add_rule(&fd, Path::new(p), read)?;
@@ -199,20 +129,9 @@ impl Ruleset {
         Ok(Ruleset { fd })
     }
 
-    /// The raw fd, for `restrict_self` in the child; `self` must outlive
-    /// the spawn.
-    pub fn raw(&self) -> i32 {
-        self.fd.as_raw_fd()
+    /// Make `cmd`'s child confine itself with this ruleset before exec;
+    /// `self` must outlive the spawn.
+    pub fn apply_to_child(&self, cmd: &mut std::process::Command) {
+        landlock::restrict_child(cmd, self.fd.as_raw_fd());
     }
-}
-
-/// Apply ruleset `fd` to the calling process. Runs in the forked child
-/// before exec: two syscalls, no allocation.
-pub fn restrict_self(fd: i32) -> io::Result<()> {
-    nix::sys::prctl::set_no_new_privs()?;
-    // SAFETY: landlock_restrict_self with plain integer args.
-    if unsafe { libc::syscall(SYS_RESTRICT_SELF, fd, 0u32) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
 }

@@ -122,9 +122,7 @@ impl Stats {
 
     /// The whole HTTP response, as distccd writes it (bare `\n` line ends).
     pub fn page(&self, running: usize, tmp: &std::path::Path) -> String {
-        let mut load = [0f64; 3];
-        // SAFETY: getloadavg fills at most 3 doubles.
-        unsafe { libc::getloadavg(load.as_mut_ptr(), 3) };
+        let load = crate::sys::load_average();
         // The statvfs field types differ by target (u32 on 32-bit ARM).
         #[allow(clippy::unnecessary_cast)]
         let free_mb = nix::sys::statvfs::statvfs(tmp)

@@ -84,10 +84,7 @@ table{{border-collapse:collapse;width:100%}}td{{padding:2px 4px;border-bottom:1p
 }
 
 fn load1() -> f64 {
-    let mut l = [0f64; 3];
-    // SAFETY: getloadavg fills at most 3 doubles.
-    unsafe { libc::getloadavg(l.as_mut_ptr(), 3) };
-    l[0]
+    crate::sys::load_average()[0]
 }
 
 /// Does this stats request want the HTML page? `GET /html`, or a browser

@@ -65,10 +65,10 @@ fn start_server(session: &Session, detach: bool) -> Result<(nix::unistd::Pid, Pa
     } else {
         None
     };
-    // SAFETY: single-threaded here; the child only serves and exits.
-    match unsafe { nix::unistd::fork() }.map_err(|e| format!("fork: {e}"))? {
-        nix::unistd::ForkResult::Parent { child } => Ok((child, socket)),
-        nix::unistd::ForkResult::Child => {
+    // Single-threaded here; the child only serves and exits.
+    match crate::sys::fork().map_err(|e| format!("fork: {e}"))? {
+        crate::sys::ForkResult::Parent { child } => Ok((child, socket)),
+        crate::sys::ForkResult::Child => {
             if let Some(n) = null {
                 use std::os::unix::io::AsRawFd;
                 for fd in 0..=2 {

@@ -8,7 +8,7 @@ use std::ffi::{CStr, CString};
 use std::fs::{self, File};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::io::{AsRawFd, BorrowedFd, FromRawFd};
+use std::os::unix::io::{AsRawFd, BorrowedFd};
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -131,14 +131,12 @@ impl ContentStore {
 
 fn copy_into(src: &Path, dir: BorrowedFd<'_>, name: &CStr) -> io::Result<()> {
     let mut from = File::open(src)?;
-    let fd = nix::fcntl::openat(
-        Some(dir.as_raw_fd()),
+    let mut to = File::from(crate::sys::openat(
+        dir,
         name,
         OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
         Mode::from_bits_truncate(0o644),
-    )?;
-    // SAFETY: a fresh fd we own.
-    let mut to = unsafe { File::from_raw_fd(fd) };
+    )?);
     if let Err(e) = io::copy(&mut from, &mut to) {
         // No half header for the compiler to read.
         let _ = nix::unistd::unlinkat(
