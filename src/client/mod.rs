@@ -13,10 +13,13 @@ pub(crate) mod native;
 pub(crate) mod output;
 pub(crate) mod phase;
 pub(crate) mod pick;
+pub(crate) mod predict;
 pub(crate) mod pump;
+pub(crate) mod queue;
 pub(crate) mod remote;
 pub(crate) mod scan_includes;
 pub(crate) mod settings;
+pub(crate) mod speed;
 pub(crate) mod temps;
 pub(crate) mod transport;
 
@@ -356,8 +359,15 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
     let mut tried: Vec<&Host> = Vec::new();
     let mut refusal: Option<crate::protocol::reply::Reply> = None;
     let mut pump_state = PumpState::Untried;
+    let chooser = pick::Chooser::from_env(s);
+    let speed_dir = chooser.speed_dir.as_deref();
+    let units = speed_dir.map_or(0.0, |_| speed::units_of(&scan.input));
+    // Measuring this job's preparation: since when, and with a local
+    // compile running or not.
+    let mut prep: Option<(std::time::Instant, bool)> = None;
+    let mut prep_took: Option<std::time::Duration> = None;
     loop {
-        let (host, slot) = match pick::pick(s, &lock_dir, &order, &tried, &scan.input) {
+        let (host, slot) = match pick::pick(s, &chooser, &lock_dir, &order, &tried, &scan.input) {
             Ok(pick::Picked::Host(h, l)) => (h, l),
             Ok(pick::Picked::NoHosts) => break,
             Err(e) => {
@@ -370,10 +380,23 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
             drop(deps.take());
             finish_cpp(&mut source, &mut cpp_slot);
             phase::note(Phase::Compile, &scan.input, "localhost", slot.slot);
-            return local::run(local_argv);
+            let started = std::time::Instant::now();
+            let code = local::run(local_argv);
+            if let (Some(dir), 0) = (speed_dir, code) {
+                speed::record_local(dir, units, started.elapsed());
+            }
+            return code;
         }
         let shipment = if host.cpp {
-            pump_state.prepare(s, &scan, &lock_dir, &list, &full_argv, local_argv)
+            let first = matches!(pump_state, PumpState::Untried);
+            let sample = speed_dir.filter(|_| first).and_then(speed::prep_sample);
+            let started = std::time::Instant::now();
+            let r = pump_state.prepare(s, &scan, &lock_dir, &list, &full_argv, local_argv);
+            if let (Some(busy), true) = (sample, r.is_some()) {
+                prep = Some((started, busy));
+                prep_took = Some(started.elapsed());
+            }
+            r
         } else {
             None
         };
@@ -400,6 +423,9 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
                 let mut cpp_argv = args::cpp_argv(&scan);
                 cpp_argv[0] = local_argv[0].clone();
                 deps = depfile::plan(&scan, &mut cpp_argv, local_argv);
+                if let Some(busy) = speed_dir.and_then(speed::prep_sample) {
+                    prep = Some((std::time::Instant::now(), busy));
+                }
                 match cpp::Cpp::start(&cpp_argv) {
                     Ok(c) => source = Some(Source::Running(c)),
                     Err(e) => {
@@ -418,6 +444,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
             None => host.features().cpp_on_client(),
         };
         phase::note(Phase::Connect, &scan.input, host.hostname(), slot.slot);
+        let connect_at = std::time::Instant::now();
         let mut conn = match transport::open(&host.mode, &s.ssh, s.io_timeout) {
             Ok(c) => c,
             Err(why) => {
@@ -436,15 +463,16 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
             host.spec,
             features.version()
         );
+        let mut metered = speed::Metered::new(&mut conn);
         let sent = match (shipment, source.as_mut()) {
             (Some((files, argv)), _) => {
                 if let Some(t) = saved.as_mut() {
                     t.argv(&host.spec, argv);
                 }
-                pump::send(&mut conn, argv, files)
+                pump::send(&mut metered, argv, files)
             }
             (None, Some(src)) => {
-                let sent = remote::send(&mut conn, features, &server_argv, src);
+                let sent = remote::send(&mut metered, features, &server_argv, src);
                 if let (Some(t), Source::Ready(text)) = (saved.as_mut(), &*src) {
                     t.source(&scan.input, text);
                     t.argv(&host.spec, &server_argv);
@@ -453,6 +481,11 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
             }
             (None, None) => unreachable!("plain mode always has a source"),
         };
+        let meter = metered.meter;
+        if let (Some((start, _)), None, Some(doti)) = (prep, prep_took, meter.after_gap) {
+            // Plain mode: cpp ran from `start` until its text was sent.
+            prep_took = Some(doti.saturating_duration_since(start));
+        }
         drop(cpp_slot.take());
         let result = match sent {
             Err(SendError::Cpp(c)) => return c.0,
@@ -493,6 +526,12 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
         let (code, sig) = (r.status.code(), r.status.signal());
         if r.status.success() {
             backoff::clear(&lock_dir, host, s.backoff_period);
+            if let Some(dir) = speed_dir {
+                speed::record_remote(dir, &host.mode, units, connect_at.elapsed(), &meter);
+                if let (Some((_, busy)), Some(took)) = (prep, prep_took) {
+                    speed::record_prep(dir, units, busy, took);
+                }
+            }
             drop(slot);
             if features.cpp_on_server() {
                 deps = depfile::plan(&scan, &mut args::cpp_argv(&scan), local_argv);
