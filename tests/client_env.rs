@@ -333,7 +333,12 @@ fn unknown_choose_value_warns_and_keeps_distccs_order() {
         "{}",
         text(&out.stderr)
     );
-    assert_eq!(text(&out.stderr).lines().count(), 1, "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr).lines().count(),
+        1,
+        "{}",
+        text(&out.stderr)
+    );
     assert!(d.wait_job("OK", "x.c"), "{}", d.log_text());
     assert!(!dir.join(".distcc-private/speed").exists());
 }

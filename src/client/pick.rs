@@ -177,11 +177,16 @@ fn measured<'h>(
                 let frees_in = if !busy {
                     0.0
                 } else {
-                    match speed::busy_until(speed_dir, &h.mode, slot) {
-                        Some(end) => match end.duration_since(now) {
+                    match speed::busy_note(speed_dir, &h.mode, slot) {
+                        Some((start, end)) => match end.duration_since(now) {
                             Ok(d) => d.as_secs_f64(),
-                            // Overdue: it should be nearly done.
-                            Err(_) => times[i] / 8.0,
+                            // Overdue: the prediction was wrong; a job
+                            // that ran this long needs about half as
+                            // long again (more, the longer it runs).
+                            Err(_) => {
+                                let ran = now.duration_since(start).unwrap_or_default();
+                                (ran.as_secs_f64() / 2.0).max(times[i] / 8.0)
+                            }
                         },
                         // Held by stock distcc or a client that predicted
                         // nothing: half a job on average.

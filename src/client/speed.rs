@@ -272,8 +272,9 @@ pub struct BusyNote(PathBuf);
 impl BusyNote {
     pub fn write(dir: &Path, mode: &Mode, slot: u32, expected: Duration) -> Option<BusyNote> {
         let p = dir.join(super::lock::file_name("busy", mode, slot));
-        let end = now_ms() + expected.as_millis() as u64;
-        let text = format!("{} {end}\n", std::process::id());
+        let start = now_ms();
+        let end = start + expected.as_millis() as u64;
+        let text = format!("{} {start} {end}\n", std::process::id());
         std::fs::write(&p, text).ok().map(|_| BusyNote(p))
     }
 }
@@ -284,18 +285,20 @@ impl Drop for BusyNote {
     }
 }
 
-/// What a busy slot's note says: when its holder expects to be done, if a
-/// live tinydcc client wrote it.
-pub fn busy_until(dir: &Path, mode: &Mode, slot: u32) -> Option<SystemTime> {
+/// What a busy slot's note says: since when its job runs and when its
+/// holder expects to be done, if a live tinydcc client wrote it.
+pub fn busy_note(dir: &Path, mode: &Mode, slot: u32) -> Option<(SystemTime, SystemTime)> {
     let t = std::fs::read(dir.join(super::lock::file_name("busy", mode, slot))).ok()?;
     let t = std::str::from_utf8(&t).ok()?.strip_suffix('\n')?;
-    let (pid, end) = t.split_once(' ')?;
-    let pid: i32 = pid.parse().ok().filter(|p| *p > 0)?;
-    let end: u64 = end.parse().ok()?;
-    if !alive(pid) {
+    let mut w = t.split(' ');
+    let pid: i32 = w.next()?.parse().ok().filter(|p| *p > 0)?;
+    let start: u64 = w.next()?.parse().ok()?;
+    let end: u64 = w.next()?.parse().ok()?;
+    if w.next().is_some() || !alive(pid) {
         return None;
     }
-    Some(SystemTime::UNIX_EPOCH + Duration::from_millis(end))
+    let at = |ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms);
+    Some((at(start), at(end)))
 }
 
 fn alive(pid: i32) -> bool {
@@ -307,7 +310,7 @@ fn alive(pid: i32) -> bool {
 /// Is a local compile running on this machine now (a live client's busy
 /// note on a `localhost` slot)?
 pub fn local_compiling(dir: &Path) -> bool {
-    (0..16).any(|slot| busy_until(dir, &Mode::Local, slot).is_some())
+    (0..16).any(|slot| busy_note(dir, &Mode::Local, slot).is_some())
 }
 
 /// Preparation samples are taken for one job in this many: they go to
@@ -540,14 +543,19 @@ mod tests {
     fn busy_note_names_a_live_holder_and_goes_with_it() {
         let d = crate::paths::make_temp_dir(&std::env::temp_dir(), "tinydcc-busy-").unwrap();
         let note = BusyNote::write(&d, &Mode::Local, 1, Duration::from_secs(3)).unwrap();
-        let until = busy_until(&d, &Mode::Local, 1).unwrap();
+        let (since, until) = busy_note(&d, &Mode::Local, 1).unwrap();
+        assert!(since.elapsed().unwrap() < Duration::from_secs(1));
         let left = until.duration_since(SystemTime::now()).unwrap();
         assert!(left > Duration::from_secs(2) && left <= Duration::from_secs(3));
         drop(note);
-        assert_eq!(busy_until(&d, &Mode::Local, 1), None);
+        assert_eq!(busy_note(&d, &Mode::Local, 1), None);
         // A killed holder's note: its pid is gone.
-        std::fs::write(d.join("busy_localhost_2"), "2147483646 99999999999999\n").unwrap();
-        assert_eq!(busy_until(&d, &Mode::Local, 2), None);
+        std::fs::write(d.join("busy_localhost_2"), "2147483646 1 99999999999999\n").unwrap();
+        assert_eq!(busy_note(&d, &Mode::Local, 2), None);
+        // A partial one.
+        let me = std::process::id();
+        std::fs::write(d.join("busy_localhost_3"), format!("{me} 1")).unwrap();
+        assert_eq!(busy_note(&d, &Mode::Local, 3), None);
         std::fs::remove_dir_all(&d).unwrap();
     }
 
