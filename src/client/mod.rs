@@ -389,7 +389,9 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
         }
         let shipment = if host.cpp {
             let first = matches!(pump_state, PumpState::Untried);
-            let sample = speed_dir.filter(|_| first).and_then(speed::prep_sample);
+            let sample = speed_dir
+                .filter(|_| first)
+                .and_then(|d| speed::prep_sample(d, &list.hosts));
             let started = std::time::Instant::now();
             let r = pump_state.prepare(s, &scan, &lock_dir, &list, &full_argv, local_argv);
             if let (Some(busy), true) = (sample, r.is_some()) {
@@ -423,7 +425,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
                 let mut cpp_argv = args::cpp_argv(&scan);
                 cpp_argv[0] = local_argv[0].clone();
                 deps = depfile::plan(&scan, &mut cpp_argv, local_argv);
-                if let Some(busy) = speed_dir.and_then(speed::prep_sample) {
+                if let Some(busy) = speed_dir.and_then(|d| speed::prep_sample(d, &list.hosts)) {
                     prep = Some((std::time::Instant::now(), busy));
                 }
                 match cpp::Cpp::start(&cpp_argv) {

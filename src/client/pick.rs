@@ -141,6 +141,7 @@ fn measured<'h>(
         .zip(&records)
         .map(|(h, r)| HostIn {
             local: h.is_local(),
+            here: speed::is_here(h),
             record: r.as_ref(),
             load: None,
         })

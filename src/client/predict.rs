@@ -16,7 +16,11 @@ pub struct LoadReport {
 
 /// One host's inputs.
 pub struct HostIn<'a> {
+    /// `localhost`: compiled here by the compiler itself, cpp included.
     pub local: bool,
+    /// It compiles on this machine (`localhost`, or a daemon on a loopback
+    /// address): its compiles take CPU from this client's preprocessing.
+    pub here: bool,
     pub record: Option<&'a Record>,
     pub load: Option<LoadReport>,
 }
@@ -26,12 +30,13 @@ pub struct HostIn<'a> {
 ///
 /// A remote host: the client's own preparation (cpp or include scan; it
 /// runs while the slot is held), the transfer at the host's measured rate,
-/// and the compile. A `localhost` slot: the local compile, stretched by
-/// how much a running local compile slowed this machine's preparation of
-/// other jobs (measured: `prep_busy` against `prep_idle`). On a client
-/// whose CPUs are all spent preparing jobs, a local compile takes its time
-/// from theirs one for one; on a client with CPU to spare the two rates
-/// match and the local slot costs just its compile.
+/// and the compile. A `localhost` slot: the local compile. A compile on
+/// this machine (`localhost`, or a daemon on a loopback address) is
+/// stretched by how much a running local compile slowed this machine's
+/// preparation of other jobs (measured: `prep_busy` against `prep_idle`).
+/// On a client whose CPUs are all spent preparing jobs, a local compile
+/// takes its time from theirs one for one; on a client with CPU to spare
+/// the two rates match and the local slot costs just its compile.
 /// A host not measured yet is assumed twice as fast as the fastest
 /// measured one, so it gets a job as soon as it has a free slot and is
 /// measured from then on: one job per new host is the price of knowing.
@@ -49,14 +54,14 @@ pub fn job_times(hosts: &[HostIn], here: Option<&Record>, units: f64) -> Option<
         .map(|h| {
             let j = &h.record?.job;
             let rate = j.rate()?;
-            let t = if h.local {
-                units * rate * (1.0 + slowdown)
+            let (before, compile) = if h.local {
+                (0.0, units * rate)
             } else {
                 let transfer = units * j.send_rate().unwrap_or(0.0);
-                let compile = units * rate - transfer;
-                units * prep_rate + transfer + compile
+                (units * prep_rate + transfer, units * rate - transfer)
             };
-            Some(t + h.load.map_or(0.0, |l| l.start_delay))
+            let stretch = if h.here { 1.0 + slowdown } else { 1.0 };
+            Some(before + compile * stretch + h.load.map_or(0.0, |l| l.start_delay))
         })
         .collect();
     let known: Vec<f64> = measured.iter().flatten().copied().collect();
@@ -140,6 +145,7 @@ mod tests {
     fn remote(r: Option<&Record>) -> HostIn<'_> {
         HostIn {
             local: false,
+            here: false,
             record: r,
             load: None,
         }
@@ -235,15 +241,25 @@ mod tests {
         let hosts = [
             HostIn {
                 local: true,
+                here: true,
                 record: Some(&local),
                 load: None,
             },
             remote(Some(&x86)),
+            // A daemon on 127.0.0.1: prep and transfer, then a compile
+            // stretched like a local one.
+            HostIn {
+                local: false,
+                here: true,
+                record: Some(&x86),
+                load: None,
+            },
         ];
         let t = job_times(&hosts, Some(&here), 10.0).unwrap();
         // Local: 1 s compile stretched 3×; remote: 0.1 s prep + 1 s.
         assert!((t[0] - 3.0).abs() < 1e-9, "{t:?}");
         assert!((t[1] - 1.1).abs() < 1e-9, "{t:?}");
+        assert!((t[2] - 3.1).abs() < 1e-9, "{t:?}");
         // Without a measured slowdown the local slot is just its compile.
         here.prep_busy = Default::default();
         let t = job_times(&hosts, Some(&here), 10.0).unwrap();
@@ -255,6 +271,7 @@ mod tests {
         let a = rec(0.1);
         let hosts = [HostIn {
             local: false,
+            here: false,
             record: Some(&a),
             load: Some(LoadReport { start_delay: 2.0 }),
         }];

@@ -23,7 +23,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::hosts::Mode;
+use crate::hosts::{Host, Mode};
 
 /// Count decay per new sample of the same group.
 const KEEP: f64 = 0.875;
@@ -307,10 +307,30 @@ fn alive(pid: i32) -> bool {
     r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
-/// Is a local compile running on this machine now (a live client's busy
-/// note on a `localhost` slot)?
-pub fn local_compiling(dir: &Path) -> bool {
-    (0..16).any(|slot| busy_note(dir, &Mode::Local, slot).is_some())
+/// Does `host` compile on this machine: `localhost`, or a daemon on a
+/// loopback address (the reference list's `127.0.0.1/2`)? Its compiles
+/// take CPU from this client's preprocessing.
+pub fn is_here(host: &Host) -> bool {
+    match &host.mode {
+        Mode::Local => true,
+        Mode::Tcp { host, .. } => {
+            host == "localhost"
+                || host
+                    .trim_matches(['[', ']'])
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|a| a.is_loopback())
+        }
+        Mode::Ssh { .. } => false,
+    }
+}
+
+/// Is a compile running on this machine now (a live client's busy note on
+/// a slot of a host that `is_here`)?
+pub fn local_compiling(dir: &Path, hosts: &[Host]) -> bool {
+    hosts
+        .iter()
+        .filter(|h| is_here(h))
+        .any(|h| (0..h.slots.min(50)).any(|slot| busy_note(dir, &h.mode, slot).is_some()))
 }
 
 /// Preparation samples are taken for one job in this many: they go to
@@ -319,10 +339,10 @@ const PREP_SAMPLE_ONE_IN: u8 = 4;
 
 /// Should this job's preparation be measured, and was a local compile
 /// running when it started? Decided when it starts.
-pub fn prep_sample(dir: &Path) -> Option<bool> {
+pub fn prep_sample(dir: &Path, hosts: &[Host]) -> Option<bool> {
     let mut b = [0u8; 1];
     getrandom::fill(&mut b).ok()?;
-    (b[0] % PREP_SAMPLE_ONE_IN == 0).then(|| local_compiling(dir))
+    (b[0] % PREP_SAMPLE_ONE_IN == 0).then(|| local_compiling(dir, hosts))
 }
 
 /// Record what a job cost the client's CPU before it was sent.
@@ -557,6 +577,17 @@ mod tests {
         std::fs::write(d.join("busy_localhost_3"), format!("{me} 1")).unwrap();
         assert_eq!(busy_note(&d, &Mode::Local, 3), None);
         std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn hosts_here_are_localhost_and_loopback_daemons() {
+        let l = crate::hosts::parse(
+            "localhost/2 127.0.0.1/2 [::1]:3633 127.0.0.2 10.0.0.1 @box",
+            "test",
+        )
+        .unwrap();
+        let here: Vec<bool> = l.hosts.iter().map(is_here).collect();
+        assert_eq!(here, [true, true, true, true, false, false]);
     }
 
     #[test]
