@@ -155,9 +155,16 @@ fn measured<'h>(
         live.iter()
             .zip(&times)
             .zip(&records)
-            .map(|((h, t), r)| match r.and_then(|r| r.job.throughput()) {
-                Some(bps) => format!("{} {t:.3} (sent {:.0} kB/s)", h.spec, bps / 1e3),
-                None => format!("{} {t:.3}", h.spec),
+            .map(|((h, t), r)| {
+                let t = crate::decimal::fixed(*t, 3);
+                match r.and_then(|r| r.job.throughput()) {
+                    Some(bps) => format!(
+                        "{} {t} (sent {} kB/s)",
+                        h.spec,
+                        crate::decimal::fixed(bps / 1e3, 0)
+                    ),
+                    None => format!("{} {t}", h.spec),
+                }
             })
             .collect::<Vec<_>>()
             .join(", ")
@@ -209,7 +216,11 @@ fn measured<'h>(
                 let (i, slot) = at[k];
                 let h = live[i];
                 if let lock::Try::Got(l) = lock::try_lock(lock_dir, &h.mode, slot)? {
-                    log::trace!("got slot {slot} of {} (predicted {:.3}s)", h.spec, times[i]);
+                    log::trace!(
+                        "got slot {slot} of {} (predicted {} s)",
+                        h.spec,
+                        crate::decimal::fixed(times[i], 3)
+                    );
                     let note = speed::BusyNote::write(
                         speed_dir,
                         &h.mode,

@@ -164,11 +164,14 @@ impl Record {
         self.group(g).add(s);
     }
 
+    /// One line: magic, version, update time, then each group's sums in
+    /// millionths as integers (core's float printing and parsing would
+    /// cost the static binary about 30 KB; see decimal.rs).
     pub fn encode(&self) -> String {
         let mut t = format!("{MAGIC} {VERSION} {}", self.updated_ms);
         for g in [&self.job, &self.prep_idle, &self.prep_busy] {
             for v in [g.n, g.units, g.secs, g.bytes, g.send_s] {
-                t.push_str(&format!(" {v:e}"));
+                t.push_str(&format!(" {}", (v * 1e6).round() as u64));
             }
         }
         t.push_str(" end\n");
@@ -186,10 +189,11 @@ impl Record {
         let updated_ms = w[2].parse().ok()?;
         let mut v = [0f64; 15];
         for (x, s) in v.iter_mut().zip(&w[3..18]) {
-            *x = s
-                .parse()
-                .ok()
-                .filter(|x: &f64| x.is_finite() && *x >= 0.0)?;
+            // Digits only: u64's parser also takes a leading '+'.
+            if !s.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            *x = s.parse::<u64>().ok()? as f64 / 1e6;
         }
         let sums = |i: usize| Sums {
             n: v[i],
@@ -457,7 +461,13 @@ mod tests {
         r.add(Group::Job, sample(10.0, 1.0), 1_000_000);
         r.add(Group::PrepBusy, sample(10.0, 0.5), 1_000_000);
         let d = Record::decode(r.encode().as_bytes()).unwrap();
+        // Millionths: exact for these values.
         assert_eq!(d, r);
+        assert_eq!(
+            r.encode(),
+            "tinydcc-speed 1 1000000 1000000 10000000 1000000 10000000000 100000 \
+             0 0 0 0 0 1000000 10000000 500000 10000000000 50000 end\n"
+        );
         assert!((d.job.rate().unwrap() - 0.1).abs() < 1e-12);
         assert!((d.job.throughput().unwrap() - 100_000.0).abs() < 1e-6);
         assert_eq!(d.prep_idle.rate(), None);
@@ -476,10 +486,12 @@ mod tests {
             good.replace(MAGIC, "distcc-speed"),
             good.replacen(" 1 ", " 2 ", 1),
             good.replace(" end", " xxx"),
-            good.replacen("e0", "eX", 1),
-            good.replacen(" 1e0", " -1e0", 1),
-            good.replacen(" 1e0", " NaN", 1),
-            good.replacen(" 1e0", " inf", 1),
+            good.replacen(" 1000000 ", " 1e6 ", 1),
+            good.replacen(" 1000000 ", " -1000000 ", 1),
+            good.replacen(" 1000000 ", " +1000000 ", 1),
+            good.replacen(" 1000000 ", " NaN ", 1),
+            good.replacen(" 1000000 ", " 99999999999999999999999 ", 1),
+            good.replacen(" 1000000 ", "  1000000 ", 1),
             format!("{good}{good}"),
             String::new(),
             "\u{0}\u{1}garbage\n".into(),
