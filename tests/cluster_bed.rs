@@ -555,7 +555,7 @@ fn bed_measured_choice_sends_slow_boards_fewer_jobs() {
     let mut check = b.cmd("board", &tiny);
     private_client_env(&mut check, dir.path(), hosts);
     let out = check
-        .args(["--check", "--runs", "1", "--no-suggest"])
+        .args(["--check", "--no-suggest"])
         .stdin(Stdio::null())
         .output()
         .unwrap();
