@@ -134,6 +134,17 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// 0.5^h for h >= 0, linear between whole halvings (at most 6% high):
+/// `powf` would link libm's pow into the static binary for this alone.
+fn halvings(h: f64) -> f64 {
+    if h.is_nan() || h >= 64.0 {
+        return 0.0;
+    }
+    let whole = h.max(0.0) as u32;
+    let frac = h.max(0.0) - whole as f64;
+    0.5f64.powi(whole as i32) * (1.0 - frac / 2.0)
+}
+
 impl Record {
     fn group(&mut self, g: Group) -> &mut Sums {
         match g {
@@ -146,7 +157,7 @@ impl Record {
     /// Age decay up to `now_ms` (a clock that went back counts as no age).
     fn age_to(&mut self, now_ms: u64) {
         let age = now_ms.saturating_sub(self.updated_ms) as f64 / 1000.0;
-        let f = 0.5f64.powf(age / HALF_LIFE);
+        let f = halvings(age / HALF_LIFE);
         self.job.scale(f);
         self.prep_idle.scale(f);
         self.prep_busy.scale(f);
@@ -525,6 +536,19 @@ mod tests {
         let mut r2 = r;
         r2.add(Group::Job, sample(10.0, 5.0), 36_000_000);
         assert!(r2.job.rate().unwrap() > 0.45);
+    }
+
+    #[test]
+    fn halvings_follow_powers_of_a_half() {
+        for h in [0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.7, 10.0, 63.9] {
+            let exact = 0.5f64.powf(h);
+            let got = halvings(h);
+            assert!(got >= exact && got <= exact * 1.061, "{h}: {got} vs {exact}");
+        }
+        assert_eq!(halvings(64.0), 0.0);
+        assert_eq!(halvings(f64::INFINITY), 0.0);
+        assert_eq!(halvings(f64::NAN), 0.0);
+        assert_eq!(halvings(-1.0), 1.0);
     }
 
     #[test]
