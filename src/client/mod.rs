@@ -360,12 +360,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
     let mut refusal: Option<crate::protocol::reply::Reply> = None;
     let mut pump_state = PumpState::Untried;
     let chooser = pick::Chooser::from_env(s);
-    let speed_dir = chooser.speed_dir.as_deref();
-    let units = speed_dir.map_or(0.0, |_| speed::units_of(&scan.input));
-    // Measuring this job's preparation: since when, and with a local
-    // compile running or not.
-    let mut prep: Option<(std::time::Instant, bool)> = None;
-    let mut prep_took: Option<std::time::Duration> = None;
+    let mut watch = speed::Watch::new(chooser.speed_dir.as_deref(), &scan.input);
     loop {
         let (host, slot) = match pick::pick(s, &chooser, &lock_dir, &order, &tried, &scan.input) {
             Ok(pick::Picked::Host(h, l)) => (h, l),
@@ -382,21 +377,19 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
             phase::note(Phase::Compile, &scan.input, "localhost", slot.slot);
             let started = std::time::Instant::now();
             let code = local::run(local_argv);
-            if let (Some(dir), 0) = (speed_dir, code) {
-                speed::record_local(dir, units, started.elapsed());
+            if code == 0 {
+                watch.local_ok(started.elapsed());
             }
             return code;
         }
         let shipment = if host.cpp {
             let first = matches!(pump_state, PumpState::Untried);
-            let sample = speed_dir
-                .filter(|_| first)
-                .and_then(|d| speed::prep_sample(d, &list.hosts));
-            let started = std::time::Instant::now();
+            if first {
+                watch.prep_start(&list.hosts);
+            }
             let r = pump_state.prepare(s, &scan, &lock_dir, &list, &full_argv, local_argv);
-            if let (Some(busy), true) = (sample, r.is_some()) {
-                prep = Some((started, busy));
-                prep_took = Some(started.elapsed());
+            if first {
+                watch.prep_end(r.is_some());
             }
             r
         } else {
@@ -425,9 +418,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
                 let mut cpp_argv = args::cpp_argv(&scan);
                 cpp_argv[0] = local_argv[0].clone();
                 deps = depfile::plan(&scan, &mut cpp_argv, local_argv);
-                if let Some(busy) = speed_dir.and_then(|d| speed::prep_sample(d, &list.hosts)) {
-                    prep = Some((std::time::Instant::now(), busy));
-                }
+                watch.prep_start(&list.hosts);
                 match cpp::Cpp::start(&cpp_argv) {
                     Ok(c) => source = Some(Source::Running(c)),
                     Err(e) => {
@@ -446,7 +437,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
             None => host.features().cpp_on_client(),
         };
         phase::note(Phase::Connect, &scan.input, host.hostname(), slot.slot);
-        let connect_at = std::time::Instant::now();
+        watch.connecting();
         let mut conn = match transport::open(&host.mode, &s.ssh, s.io_timeout) {
             Ok(c) => c,
             Err(why) => {
@@ -484,10 +475,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
             (None, None) => unreachable!("plain mode always has a source"),
         };
         let meter = metered.meter;
-        if let (Some((start, _)), None, Some(doti)) = (prep, prep_took, meter.after_gap) {
-            // Plain mode: cpp ran from `start` until its text was sent.
-            prep_took = Some(doti.saturating_duration_since(start));
-        }
+        watch.sent(&meter);
         drop(cpp_slot.take());
         let result = match sent {
             Err(SendError::Cpp(c)) => return c.0,
@@ -528,12 +516,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
         let (code, sig) = (r.status.code(), r.status.signal());
         if r.status.success() {
             backoff::clear(&lock_dir, host, s.backoff_period);
-            if let Some(dir) = speed_dir {
-                speed::record_remote(dir, &host.mode, units, connect_at.elapsed(), &meter);
-                if let (Some((_, busy)), Some(took)) = (prep, prep_took) {
-                    speed::record_prep(dir, units, busy, took);
-                }
-            }
+            watch.remote_ok(&host.mode, &meter);
             drop(slot);
             if features.cpp_on_server() {
                 deps = depfile::plan(&scan, &mut args::cpp_argv(&scan), local_argv);

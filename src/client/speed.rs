@@ -398,6 +398,80 @@ pub fn record_local(dir: &Path, units: f64, secs: Duration) {
     record(dir, &Mode::Local, Group::Job, s);
 }
 
+/// What one job measures for the records; does nothing unless the host
+/// choice is measured, so the client's job code calls it unconditionally.
+#[derive(Default)]
+pub struct Watch {
+    dir: Option<PathBuf>,
+    units: f64,
+    /// A sampled preparation: when it started, with a local compile
+    /// running or not, and how long it took once known.
+    prep: Option<(Instant, bool)>,
+    prep_took: Option<Duration>,
+    connect_at: Option<Instant>,
+}
+
+impl Watch {
+    pub fn new(dir: Option<&Path>, input: &std::ffi::OsStr) -> Watch {
+        Watch {
+            units: dir.map_or(0.0, |_| units_of(input)),
+            dir: dir.map(Path::to_path_buf),
+            ..Watch::default()
+        }
+    }
+
+    /// The job's preparation (cpp, or the include scan) starts now.
+    pub fn prep_start(&mut self, hosts: &[Host]) {
+        if let Some(busy) = self.dir.as_deref().and_then(|d| prep_sample(d, hosts)) {
+            self.prep = Some((Instant::now(), busy));
+            self.prep_took = None;
+        } else {
+            self.prep = None;
+        }
+    }
+
+    /// Pump: the include server answered (`listed`), or not (then plain
+    /// mode prepares the job again).
+    pub fn prep_end(&mut self, listed: bool) {
+        match self.prep {
+            Some((start, _)) if listed => self.prep_took = Some(start.elapsed()),
+            _ => self.prep = None,
+        }
+    }
+
+    pub fn connecting(&mut self) {
+        if self.dir.is_some() {
+            self.connect_at = Some(Instant::now());
+        }
+    }
+
+    /// The request is sent. Plain mode: cpp's text went out with the write
+    /// after the longest pause, so that is when its preparation ended.
+    pub fn sent(&mut self, meter: &Meter) {
+        if let (Some((start, _)), None, Some(doti)) = (self.prep, self.prep_took, meter.after_gap) {
+            self.prep_took = Some(doti.saturating_duration_since(start));
+        }
+    }
+
+    /// The host answered with an object.
+    pub fn remote_ok(&self, mode: &Mode, meter: &Meter) {
+        let (Some(dir), Some(at)) = (&self.dir, self.connect_at) else {
+            return;
+        };
+        record_remote(dir, mode, self.units, at.elapsed(), meter);
+        if let (Some((_, busy)), Some(took)) = (self.prep, self.prep_took) {
+            record_prep(dir, self.units, busy, took);
+        }
+    }
+
+    /// A `localhost` slot compiled it, in `took`.
+    pub fn local_ok(&self, took: Duration) {
+        if let Some(dir) = &self.dir {
+            record_local(dir, self.units, took);
+        }
+    }
+}
+
 /// What `Metered` saw, once the sending is over.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Meter {
@@ -543,7 +617,10 @@ mod tests {
         for h in [0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.7, 10.0, 63.9] {
             let exact = 0.5f64.powf(h);
             let got = halvings(h);
-            assert!(got >= exact && got <= exact * 1.061, "{h}: {got} vs {exact}");
+            assert!(
+                got >= exact && got <= exact * 1.061,
+                "{h}: {got} vs {exact}"
+            );
         }
         assert_eq!(halvings(64.0), 0.0);
         assert_eq!(halvings(f64::INFINITY), 0.0);
