@@ -303,6 +303,11 @@ impl Drop for BusyNote {
 /// What a busy slot's note says: since when its job runs and when its
 /// holder expects to be done, if a live tinydcc client wrote it.
 pub fn busy_note(dir: &Path, mode: &Mode, slot: u32) -> Option<(SystemTime, SystemTime)> {
+    read_note(dir, mode, slot).map(|(_, start, end)| (start, end))
+}
+
+/// A note's holder (alive), start and expected end.
+fn read_note(dir: &Path, mode: &Mode, slot: u32) -> Option<(i32, SystemTime, SystemTime)> {
     let t = std::fs::read(dir.join(super::lock::file_name("busy", mode, slot))).ok()?;
     let t = std::str::from_utf8(&t).ok()?.strip_suffix('\n')?;
     let mut w = t.split(' ');
@@ -313,7 +318,7 @@ pub fn busy_note(dir: &Path, mode: &Mode, slot: u32) -> Option<(SystemTime, Syst
         return None;
     }
     let at = |ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms);
-    Some((at(start), at(end)))
+    Some((pid, at(start), at(end)))
 }
 
 fn alive(pid: i32) -> bool {
@@ -339,13 +344,15 @@ pub fn is_here(host: &Host) -> bool {
     }
 }
 
-/// Is a compile running on this machine now (a live client's busy note on
-/// a slot of a host that `is_here`)?
+/// Is a compile running on this machine now (another live client's busy
+/// note on a slot of a host that `is_here`; this client's own note is its
+/// job being prepared, not compiled)?
 pub fn local_compiling(dir: &Path, hosts: &[Host]) -> bool {
-    hosts
-        .iter()
-        .filter(|h| is_here(h))
-        .any(|h| (0..h.slots.min(50)).any(|slot| busy_note(dir, &h.mode, slot).is_some()))
+    let me = std::process::id() as i32;
+    hosts.iter().filter(|h| is_here(h)).any(|h| {
+        (0..h.slots.min(50))
+            .any(|slot| read_note(dir, &h.mode, slot).is_some_and(|(pid, _, _)| pid != me))
+    })
 }
 
 /// Preparation samples are taken for one job in this many: they go to
@@ -680,8 +687,15 @@ mod tests {
         assert!(since.elapsed().unwrap() < Duration::from_secs(1));
         let left = until.duration_since(SystemTime::now()).unwrap();
         assert!(left > Duration::from_secs(2) && left <= Duration::from_secs(3));
+        // Our own note is not another client's compile.
+        let here = crate::hosts::parse("localhost/2", "test").unwrap().hosts;
+        assert!(!local_compiling(&d, &here));
         drop(note);
         assert_eq!(busy_note(&d, &Mode::Local, 1), None);
+        // Another live process's note is (pid 1 is always there).
+        std::fs::write(d.join("busy_localhost_0"), "1 1 99999999999999\n").unwrap();
+        assert!(local_compiling(&d, &here));
+        std::fs::remove_file(d.join("busy_localhost_0")).unwrap();
         // A killed holder's note: its pid is gone.
         std::fs::write(d.join("busy_localhost_2"), "2147483646 1 99999999999999\n").unwrap();
         assert_eq!(busy_note(&d, &Mode::Local, 2), None);
