@@ -10,7 +10,9 @@ mod measure;
 
 use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
+use crate::client::speed;
 use crate::exitcode::*;
 use crate::hosts::{self, Host};
 
@@ -73,8 +75,11 @@ fn compiler() -> &'static str {
 
 const USAGE: &str = "usage: tinydcc --check [--runs N] [--no-suggest]";
 
-/// The local reference object and the preprocessed text sent to each host.
-fn prepare(dir: &Path) -> Result<(Vec<u8>, Vec<u8>), String> {
+/// The local reference object and the preprocessed text sent to each
+/// host, and how long a local compile and a local cpp of it took.
+type Prepared = (Vec<u8>, Vec<u8>, Duration, Duration);
+
+fn prepare(dir: &Path) -> Result<Prepared, String> {
     std::fs::write(dir.join("hello_distcc.c"), HELLO).map_err(|e| e.to_string())?;
     let run = |args: &[&str]| -> Result<Vec<u8>, String> {
         let out = Command::new(compiler())
@@ -92,10 +97,15 @@ fn prepare(dir: &Path) -> Result<(Vec<u8>, Vec<u8>), String> {
         }
         Ok(out.stdout)
     };
+    // Timed the second time: the first also loads gcc from the disk.
     run(&["-c", "hello_distcc.c", "-o", "local.o"])?;
+    let t = Instant::now();
+    run(&["-c", "hello_distcc.c", "-o", "local.o"])?;
+    let compile = t.elapsed();
     let reference = std::fs::read(dir.join("local.o")).map_err(|e| e.to_string())?;
+    let t = Instant::now();
     let preprocessed = run(&["-E", "hello_distcc.c"])?;
-    Ok((reference, preprocessed))
+    Ok((reference, preprocessed, compile, t.elapsed()))
 }
 
 /// The median of `runs` jobs in one mode, or the first failure.
@@ -118,12 +128,23 @@ struct Pump<'a> {
     argv: &'a [std::ffi::OsString],
 }
 
+/// Seed `TINYDCC_CHOOSE=measured`'s speed record of a host that has none
+/// (a real build's measurements are worth more than the hello job's).
+fn seed(dir: Option<&Path>, host: &Host, sample: speed::Sample) {
+    let Some(dir) = dir else { return };
+    if speed::read(dir, &host.mode).is_some_and(|r| r.job.rate().is_some()) {
+        return;
+    }
+    speed::record(dir, &host.mode, speed::Group::Job, sample);
+}
+
 fn check_host(
     host: &Host,
     job: &measure::Job,
     pump: Result<&Pump, &String>,
     runs: usize,
     suggest: bool,
+    speed_dir: Option<&Path>,
 ) -> bool {
     let spec = &host.spec;
     if host.is_local() {
@@ -137,6 +158,16 @@ fn check_host(
             return false;
         }
     };
+    seed(
+        speed_dir,
+        host,
+        speed::Sample {
+            units: speed::units_of_size(HELLO.len() as u64),
+            secs: median / 1e3,
+            bytes: job.preprocessed.len() as f64,
+            send_s: 0.0,
+        },
+    );
     let mut line = format!(
         "OK    {spec:<30} plain  median {:>5} ms",
         crate::decimal::fixed(median, 1)
@@ -256,7 +287,7 @@ pub fn main(args: Vec<String>) -> i32 {
         Ok((s, listed?))
     });
     let _ = std::fs::remove_dir_all(&dir);
-    let (reference, preprocessed) = match prepared {
+    let (reference, preprocessed, local_compile, local_cpp) = match prepared {
         Ok(r) => r,
         Err(e) => {
             eprintln!("tinydcc --check: {e}");
@@ -267,6 +298,33 @@ pub fn main(args: Vec<String>) -> i32 {
         Ok(s) => s,
         Err(code) => return code,
     };
+    // This machine's own rates, for the measured host choice.
+    let speed_dir = settings.sub_dir("speed").ok();
+    if let Some(dir) = &speed_dir {
+        let units = speed::units_of_size(HELLO.len() as u64);
+        let local = |secs: Duration| speed::Sample {
+            units,
+            secs: secs.as_secs_f64(),
+            ..Default::default()
+        };
+        let here = speed::read(dir, &hosts::Mode::Local).unwrap_or_default();
+        if here.job.rate().is_none() {
+            speed::record(
+                dir,
+                &hosts::Mode::Local,
+                speed::Group::Job,
+                local(local_compile),
+            );
+        }
+        if here.prep_idle.rate().is_none() {
+            speed::record(
+                dir,
+                &hosts::Mode::Local,
+                speed::Group::PrepIdle,
+                local(local_cpp),
+            );
+        }
+    }
     let mut argv = hello.to_vec();
     // As a real compile does: DISTCC_NO_REWRITE_CROSS keeps the name as is.
     if !settings.no_rewrite_cross {
@@ -291,7 +349,7 @@ pub fn main(args: Vec<String>) -> i32 {
     };
     let failed = hosts
         .iter()
-        .filter(|h| !check_host(h, &job, pump.as_ref(), runs, suggest))
+        .filter(|h| !check_host(h, &job, pump.as_ref(), runs, suggest, speed_dir.as_deref()))
         .count();
     drop(daemon);
     if let Some(top) = mirror {

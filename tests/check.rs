@@ -210,3 +210,40 @@ fn check_option_errors_name_the_option() {
         assert!(err.contains("usage: tinydcc --check"), "{err}");
     }
 }
+
+/// `--check` seeds `TINYDCC_CHOOSE=measured`'s speed records: one per
+/// checked host and this machine's own (compile and cpp), whole.
+#[test]
+fn check_seeds_the_speed_records() {
+    let d = Daemon::start(Kind::Tiny, &[]);
+    let dir = TempDir::new("check-seed");
+    let mut c = client_cmd(
+        Kind::Tiny,
+        dir.path(),
+        &format!("{} localhost/2", d.host(false)),
+    );
+    c.args(["--check", "--runs", "1", "--no-suggest"]);
+    let out = run(c);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    let speed = dir.join(".distcc-private/speed");
+    let mut names = entries(&speed);
+    names.sort();
+    assert_eq!(
+        names,
+        vec![
+            "speed_localhost_0".to_string(),
+            format!("speed_tcp_127.0.0.1_{}_0", d.port)
+        ]
+    );
+    for n in names {
+        let t = std::fs::read_to_string(speed.join(&n)).unwrap();
+        let w: Vec<&str> = t.trim_end().split(' ').collect();
+        assert!(
+            t.ends_with(" end\n") && w[..2] == ["tinydcc-speed", "1"],
+            "{t}"
+        );
+        // One job measured (sums in millionths): n = 1, a positive time.
+        assert_eq!(w[3], "1000000", "{t}");
+        assert!(w[5].parse::<u64>().unwrap() > 0, "{t}");
+    }
+}

@@ -312,3 +312,33 @@ fn pause_time_between_busy_rounds() {
     assert!(child.wait().unwrap().success());
     assert!(d.wait_job("COMPILE_OK", "x.c"));
 }
+
+/// An unknown `TINYDCC_CHOOSE` is named in a warning; the job is
+/// distributed in distcc's order and nothing is measured.
+#[test]
+fn unknown_choose_value_warns_and_keeps_distccs_order() {
+    let d = Daemon::start(Kind::Tiny, &[]);
+    let dir = TempDir::new("choose");
+    dir.write("x.c", HELLO);
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &d.host(false));
+    c.args(["gcc", "-c", "x.c", "-o", "x.o"])
+        .env("TINYDCC_CHOOSE", "fastest")
+        .env("DISTCC_FALLBACK", "0");
+    let out = run(c);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(
+            "TINYDCC_CHOOSE=fastest is not measured, distcc or order; choosing hosts in distcc's order"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        text(&out.stderr).lines().count(),
+        1,
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(d.wait_job("OK", "x.c"), "{}", d.log_text());
+    assert!(!dir.join(".distcc-private/speed").exists());
+}

@@ -160,3 +160,195 @@ fn localslots_cpp_limits_local_preprocessing() {
         .filter(|l| l.starts_with("start"))
         .all(|l| l.contains(" -E ")));
 }
+
+/// Server-side compilers (`gcc` and the names a client sends) that log a
+/// "start" line to `log` and sleep `delay` seconds before running gcc: a
+/// slow host.
+fn slow_compilers(dir: &TempDir, log: &std::path::Path, delay: &str) -> std::path::PathBuf {
+    let bin = dir.join("slow-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let body = format!(
+        "#!/bin/sh\necho \"start $$ $*\" >> '{}'\nsleep {delay}\nexec '{}' \"$@\"\n",
+        log.display(),
+        require("gcc").display()
+    );
+    for name in [
+        "gcc",
+        "cc",
+        "x86_64-linux-gnu-gcc",
+        "x86_64-linux-gnu-gcc-12",
+    ] {
+        script(&bin.join(name), &body);
+    }
+    bin
+}
+
+fn starts(log: &std::path::Path) -> usize {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("start "))
+        .count()
+}
+
+/// Host A (first in the list) sleeps before each compile, B does not.
+struct SlowFast {
+    a: Daemon,
+    b: Daemon,
+    log_a: std::path::PathBuf,
+    log_b: std::path::PathBuf,
+    _wrap: (TempDir, TempDir),
+}
+
+fn slow_first(delay: &str) -> SlowFast {
+    let (wa, wb) = (TempDir::new("slow-a"), TempDir::new("fast-b"));
+    let (log_a, log_b) = (wa.join("jobs.log"), wb.join("jobs.log"));
+    let bin_a = slow_compilers(&wa, &log_a, delay);
+    let bin_b = slow_compilers(&wb, &log_b, "0");
+    let start = |bin: &std::path::Path| {
+        Daemon::start_env(
+            Kind::Tiny,
+            &wrapper_daemon_args(Kind::Tiny, &["--jobs", "4"]),
+            &[("PATH", &path_with(bin))],
+        )
+    };
+    SlowFast {
+        a: start(&bin_a),
+        b: start(&bin_b),
+        log_a,
+        log_b,
+        _wrap: (wa, wb),
+    }
+}
+
+/// Compile `n` files one after another (each its own client process, one
+/// DISTCC_DIR); which host ran each, 'A' or 'B'. Every object must equal
+/// a local compile's.
+fn one_by_one(h: &SlowFast, dir: &TempDir, hosts: &str, choose: Option<&str>, n: usize) -> String {
+    let mut got = String::new();
+    for i in 0..n {
+        let src = format!("s{i}.c");
+        dir.write(
+            &src,
+            &format!("int s{i}(int x)\n{{\n  return x * {i} + 7;\n}}\n"),
+        );
+        let (a0, b0) = (starts(&h.log_a), starts(&h.log_b));
+        let mut c = client_cmd(Kind::Tiny, dir.path(), hosts);
+        c.args(["gcc", "-O2", "-c", &src, "-o", &format!("s{i}.o")])
+            .env("DISTCC_FALLBACK", "0")
+            .env_remove("TINYDCC_CHOOSE");
+        if let Some(v) = choose {
+            c.env("TINYDCC_CHOOSE", v);
+        }
+        let out = run(c);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        got.push(match (starts(&h.log_a) - a0, starts(&h.log_b) - b0) {
+            (1, 0) => 'A',
+            (0, 1) => 'B',
+            other => panic!("job {i} ran {other:?} times on A, B"),
+        });
+        let local = local_gcc(dir.path(), &["-O2", "-c", &src, "-o", "ref.o"]);
+        assert!(local.status.success());
+        assert_eq!(
+            std::fs::read(dir.join(&format!("s{i}.o"))).unwrap(),
+            std::fs::read(dir.join("ref.o")).unwrap(),
+            "s{i}.o differs from a local compile"
+        );
+    }
+    got
+}
+
+/// Without TINYDCC_CHOOSE (or with `distcc`/`order`), a slow first host
+/// gets every sequential job, as with distcc. With `measured`, the first
+/// job still goes where distcc sends it (nothing is measured yet), then
+/// the unmeasured second host is tried once and, being faster, gets the
+/// rest.
+#[test]
+fn measured_choice_learns_which_host_is_fast() {
+    let h = slow_first("0.3");
+    let hosts = format!("127.0.0.1:{}/2 127.0.0.1:{}/2", h.a.port, h.b.port);
+    for choose in [None, Some("distcc"), Some("order")] {
+        let dir = TempDir::new("order");
+        assert_eq!(one_by_one(&h, &dir, &hosts, choose, 3), "AAA", "{choose:?}");
+        assert!(
+            !dir.join(".distcc-private/speed").exists(),
+            "distcc's order measures nothing"
+        );
+    }
+    let dir = TempDir::new("measured");
+    let got = one_by_one(&h, &dir, &hosts, Some("measured"), 8);
+    assert!(got.starts_with("AB"), "{got}");
+    assert!(got.matches('A').count() <= 2, "{got}");
+    // The records are the lock files' names; nothing else is left there
+    // (no temp file, no note of a slot no job holds), and the lock files
+    // stay distcc's empty ones.
+    // (`speed_localhost_0` holds this machine's cpp rate, sampled.)
+    let mut speed = entries(&dir.join(".distcc-private/speed"));
+    speed.retain(|e| e != "speed_localhost_0");
+    speed.sort();
+    let mut want = [h.a.port, h.b.port].map(|p| format!("speed_tcp_127.0.0.1_{p}_0"));
+    want.sort();
+    assert_eq!(speed, want);
+    for f in &speed {
+        let t = std::fs::read_to_string(dir.join(&format!(".distcc-private/speed/{f}"))).unwrap();
+        assert!(
+            t.starts_with("tinydcc-speed 1 ") && t.ends_with(" end\n"),
+            "{t}"
+        );
+    }
+    for l in entries(&dir.join(".distcc-private/lock")) {
+        let len = std::fs::metadata(dir.join(&format!(".distcc-private/lock/{l}")))
+            .unwrap()
+            .len();
+        assert_eq!(len, 0, "{l}");
+    }
+}
+
+/// `make -j4` over `A/2 B/2` with A slow: once measured, the jobs wait for
+/// B's slots rather than start on A, so A gets fewer than B.
+#[test]
+fn measured_choice_sends_a_slow_host_fewer_jobs_under_make() {
+    let make = require("make");
+    let h = slow_first("1");
+    let dir = TempDir::new("measured-make");
+    let hosts = format!("127.0.0.1:{}/2 127.0.0.1:{}/2", h.a.port, h.b.port);
+    // Measure both hosts first (see the test above).
+    one_by_one(&h, &dir, &hosts, Some("measured"), 2);
+    let (a0, b0) = (starts(&h.log_a), starts(&h.log_b));
+    project(&dir, false);
+    let c = client_cmd(Kind::Tiny, dir.path(), &hosts);
+    let out = Command::new(make)
+        .current_dir(dir.path())
+        .envs(
+            c.get_envs()
+                .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))),
+        )
+        .env("DISTCC_PAUSE_TIME_MSEC", "10")
+        .env("DISTCC_FALLBACK", "0")
+        .env("TINYDCC_CHOOSE", "measured")
+        .args(["-j4", "-s"])
+        .arg(format!("TINY={}", tinydcc().display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (a, b) = (starts(&h.log_a) - a0, starts(&h.log_b) - b0);
+    eprintln!("slow A: {a} jobs, fast B: {b} jobs");
+    assert_eq!(a + b, FILES);
+    assert!(a <= FILES / 6, "slow A got {a} of {FILES} jobs");
+    for i in 0..FILES {
+        let name = format!("{}{i:02}", if i % 2 == 0 { "a" } else { "b" });
+        let local = local_gcc(dir.path(), &["-c", &format!("{name}.c"), "-o", "ref.o"]);
+        assert!(local.status.success());
+        assert_eq!(
+            std::fs::read(dir.join(&format!("{name}.o"))).unwrap(),
+            std::fs::read(dir.join("ref.o")).unwrap(),
+            "{name}.o"
+        );
+    }
+    // Waiting clients leave the queue, and busy notes go with their jobs.
+    let left: Vec<String> = entries(&dir.join(".distcc-private/speed"))
+        .into_iter()
+        .filter(|e| e.starts_with("busy_") || e.starts_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -393,3 +393,195 @@ fn bed_names_a_missing_cgroup_controller_and_where_it_looked() {
         )
     );
 }
+
+/// Sources for the host-choice build: `n` files of 40 generated functions
+/// each (about a third of a second of `gcc -O2` on the x86 role, four
+/// times that on a board) that include nothing, so the board's own cpp
+/// costs little, and the local reference objects beside them (`ref_N.o`).
+fn choice_project(dir: &TempDir, n: usize) -> Vec<String> {
+    let mut objs = Vec::new();
+    for i in 0..n {
+        let mut src = String::new();
+        for k in 0..40 {
+            let k = k + 40 * i;
+            src += &format!(
+                "unsigned g{k}(const unsigned *v, int n)\n{{\n  unsigned h = {k}u;\n  \
+                 for (int j = 0; j < n; j++) {{\n    switch ((v[j] + h) % 6) {{\n    \
+                 case 0: h = h * 31 + v[j]; break;\n    case 1: h ^= v[j] << {s}; break;\n    \
+                 case 2: h += (h >> 3) * {m}; break;\n    case 3: h = (h << 7) | (h >> 25); break;\n    \
+                 case 4: h -= v[j] * {m}; break;\n    default: h += v[(j + {k}) % n];\n    \
+                 }}\n  }}\n  return h;\n}}\n",
+                s = k % 13 + 1,
+                m = k % 17 + 3,
+            );
+        }
+        dir.write(&format!("c{i:02}.c"), &src);
+        let r = local_gcc(
+            dir.path(),
+            &[
+                "-O2",
+                "-c",
+                &format!("c{i:02}.c"),
+                "-o",
+                &format!("ref_{i:02}.o"),
+            ],
+        );
+        assert!(r.status.success(), "{}", text(&r.stderr));
+        objs.push(format!("c{i:02}.o"));
+    }
+    dir.write(
+        "Makefile",
+        &format!(
+            "all: {}\n%.o: %.c\n\t$(TINY) gcc -O2 -c $< -o $@\nclean:\n\trm -f c*.o\n",
+            objs.join(" ")
+        ),
+    );
+    objs
+}
+
+/// Jobs each role's daemon has answered so far.
+fn jobs_done(logs: &[(&str, PathBuf)]) -> Vec<usize> {
+    logs.iter()
+        .map(|(_, l)| {
+            std::fs::read_to_string(l)
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.contains("COMPILE_OK"))
+                .count()
+        })
+        .collect()
+}
+
+/// The board builds with the reference list (`127.0.0.1/2 x86/4 board2/2
+/// board3/2`: its own daemon first). In distcc's order the slow boards'
+/// slots fill as soon as the x86's are busy; with `TINYDCC_CHOOSE=measured`
+/// (seeded by `tinydcc --check`) each slow board gets fewer jobs than the
+/// x86, and the boards fewer in all than in distcc's order. Every object
+/// equals a local compile's.
+#[test]
+#[ignore = "slow tier (root, cgroups, netns): tests/run runs it"]
+fn bed_measured_choice_sends_slow_boards_fewer_jobs() {
+    require("make");
+    let tiny = tinydcc();
+    let b = Bed::up();
+    let roles = ["board", "x86", "board2", "board3"];
+    let logdir = TempDir::new("choice-logs");
+    let mut daemons = Vec::new();
+    let mut logs = Vec::new();
+    for role in roles {
+        let log = logdir.join(&format!("{role}.log"));
+        let jobs = if role == "x86" { "4" } else { "2" };
+        let child = b
+            .cmd(role, &tiny)
+            .args([
+                "--daemon",
+                "--no-detach",
+                "--log-stderr",
+                "--log-level",
+                "info",
+            ])
+            .args([
+                "--allow",
+                "198.18.0.0/24",
+                "--allow",
+                "127.0.0.1",
+                "--jobs",
+                jobs,
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        daemons.push(child);
+        logs.push((role, log));
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for (role, log) in &logs {
+        while !std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .contains("listening on port")
+        {
+            assert!(Instant::now() < deadline, "no daemon on {role}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let dir = TempDir::new("choice");
+    let objs = choice_project(&dir, 20);
+    let hosts = "127.0.0.1/2 x86/4 board2/2 board3/2";
+    let build = |choose: &str| -> (Vec<usize>, Duration) {
+        let before = jobs_done(&logs);
+        let mut c = b.cmd("board", require("make"));
+        private_client_env(&mut c, dir.path(), hosts);
+        let t0 = Instant::now();
+        let out = c
+            .args(["-s", "-j10"])
+            .arg(format!("TINY={}", tiny.display()))
+            .env("TINYDCC_CHOOSE", choose)
+            .env("DISTCC_PAUSE_TIME_MSEC", "100")
+            .env("DISTCC_FALLBACK", "0")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let wall = t0.elapsed();
+        assert!(
+            out.status.success(),
+            "make ({choose}): {}",
+            text(&out.stderr)
+        );
+        for (i, o) in objs.iter().enumerate() {
+            assert_eq!(
+                std::fs::read(dir.join(o)).unwrap(),
+                std::fs::read(dir.join(&format!("ref_{i:02}.o"))).unwrap(),
+                "{o} ({choose}) differs from a local compile"
+            );
+        }
+        let _ = std::process::Command::new(require("make"))
+            .args(["-s", "clean"])
+            .current_dir(dir.path())
+            .output();
+        let after = jobs_done(&logs);
+        let got: Vec<usize> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
+        eprintln!(
+            "{choose}: {:.1} s, jobs on {roles:?}: {got:?}",
+            wall.as_secs_f64()
+        );
+        assert_eq!(got.iter().sum::<usize>(), objs.len(), "{choose}: {got:?}");
+        (got, wall)
+    };
+    let (order, order_wall) = build("distcc");
+    // Seed the measurements, as a user would once, then learn in a first
+    // build (it starts in distcc's order while nothing is measured).
+    let mut check = b.cmd("board", &tiny);
+    private_client_env(&mut check, dir.path(), hosts);
+    let out = check
+        .args(["--check", "--no-suggest"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "--check: {}", text(&out.stdout));
+    build("measured");
+    let (measured, measured_wall) = build("measured");
+    let x86 = measured[1];
+    for (k, role) in roles.iter().enumerate().filter(|(k, _)| *k != 1) {
+        assert!(
+            measured[k] < x86,
+            "measured: {role} got {} jobs, the x86 {x86}",
+            measured[k]
+        );
+    }
+    let boards = |v: &[usize]| v[0] + v[2] + v[3];
+    assert!(
+        boards(&measured) <= boards(&order),
+        "measured sent the boards {measured:?}, distcc's order {order:?}"
+    );
+    eprintln!(
+        "wall: distcc's order {:.1} s, measured {:.1} s",
+        order_wall.as_secs_f64(),
+        measured_wall.as_secs_f64()
+    );
+    for mut d in daemons {
+        let _ = d.kill();
+        let _ = d.wait();
+    }
+}

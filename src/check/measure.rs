@@ -34,11 +34,14 @@ pub fn once(
         host.features().cpp_on_client()
     };
     let mut conn = transport::open(&host.mode, job.ssh, job.timeout)?;
+    // Through the same metered writer as a real job: one copy of the
+    // senders in the binary, not one per writer type.
+    let mut out = crate::client::speed::Metered::new(&mut conn);
     let sent = match pump {
-        Some((files, argv)) => crate::client::pump::send(&mut conn, argv, files),
+        Some((files, argv)) => crate::client::pump::send(&mut out, argv, files),
         None => {
             let mut src = Source::Ready(job.preprocessed.to_vec());
-            remote::send(&mut conn, features, job.argv, &mut src)
+            remote::send(&mut out, features, job.argv, &mut src)
         }
     };
     match sent {

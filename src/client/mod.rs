@@ -12,10 +12,13 @@ pub(crate) mod native;
 pub(crate) mod output;
 pub(crate) mod phase;
 pub(crate) mod pick;
+pub(crate) mod predict;
 pub(crate) mod pump;
+pub(crate) mod queue;
 pub(crate) mod remote;
 pub(crate) mod scan_includes;
 pub(crate) mod settings;
+pub(crate) mod speed;
 pub(crate) mod temps;
 pub(crate) mod transport;
 
@@ -355,8 +358,10 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
     let mut tried: Vec<&Host> = Vec::new();
     let mut refusal: Option<crate::protocol::reply::Reply> = None;
     let mut pump_state = PumpState::Untried;
+    let chooser = pick::Chooser::from_env(s);
+    let mut watch = speed::Watch::new(chooser.speed_dir.as_deref(), &scan.input);
     loop {
-        let (host, slot) = match pick::pick(s, &lock_dir, &order, &tried, &scan.input) {
+        let (host, slot) = match pick::pick(s, &chooser, &lock_dir, &order, &tried, &scan.input) {
             Ok(pick::Picked::Host(h, l)) => (h, l),
             Ok(pick::Picked::NoHosts) => break,
             Err(e) => {
@@ -369,10 +374,23 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
             drop(deps.take());
             finish_cpp(&mut source, &mut cpp_slot);
             phase::note(Phase::Compile, &scan.input, "localhost", slot.slot);
-            return local::run(local_argv);
+            let started = std::time::Instant::now();
+            let code = local::run(local_argv);
+            if code == 0 {
+                watch.local_ok(started.elapsed());
+            }
+            return code;
         }
         let shipment = if host.cpp {
-            pump_state.prepare(s, &scan, &lock_dir, &list, &full_argv, local_argv)
+            let first = matches!(pump_state, PumpState::Untried);
+            if first {
+                watch.prep_start(&list.hosts);
+            }
+            let r = pump_state.prepare(s, &scan, &lock_dir, &list, &full_argv, local_argv);
+            if first {
+                watch.prep_end(r.is_some());
+            }
+            r
         } else {
             None
         };
@@ -399,6 +417,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
                 let mut cpp_argv = args::cpp_argv(&scan);
                 cpp_argv[0] = local_argv[0].clone();
                 deps = depfile::plan(&scan, &mut cpp_argv, local_argv);
+                watch.prep_start(&list.hosts);
                 match cpp::Cpp::start(&cpp_argv) {
                     Ok(c) => source = Some(Source::Running(c)),
                     Err(e) => {
@@ -417,6 +436,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
             None => host.features().cpp_on_client(),
         };
         phase::note(Phase::Connect, &scan.input, host.hostname(), slot.slot);
+        watch.connecting();
         let mut conn = match transport::open(&host.mode, &s.ssh, s.io_timeout) {
             Ok(c) => c,
             Err(why) => {
@@ -435,15 +455,16 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
             host.spec,
             features.version()
         );
+        let mut metered = speed::Metered::new(&mut conn);
         let sent = match (shipment, source.as_mut()) {
             (Some((files, argv)), _) => {
                 if let Some(t) = saved.as_mut() {
                     t.argv(&host.spec, argv);
                 }
-                pump::send(&mut conn, argv, files)
+                pump::send(&mut metered, argv, files)
             }
             (None, Some(src)) => {
-                let sent = remote::send(&mut conn, features, &server_argv, src);
+                let sent = remote::send(&mut metered, features, &server_argv, src);
                 if let (Some(t), Source::Ready(text)) = (saved.as_mut(), &*src) {
                     t.source(&scan.input, text);
                     t.argv(&host.spec, &server_argv);
@@ -452,6 +473,8 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
             }
             (None, None) => unreachable!("plain mode always has a source"),
         };
+        let meter = metered.meter;
+        watch.sent(&meter);
         drop(cpp_slot.take());
         let result = match sent {
             Err(SendError::Cpp(c)) => return c.0,
@@ -492,6 +515,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
         let (code, sig) = (r.status.code(), r.status.signal());
         if r.status.success() {
             backoff::clear(&lock_dir, host, s.backoff_period);
+            watch.remote_ok(&host.mode, &meter);
             drop(slot);
             if features.cpp_on_server() {
                 deps = depfile::plan(&scan, &mut args::cpp_argv(&scan), local_argv);

@@ -2,16 +2,71 @@
 //! and hosts that already failed this job, then take the first free slot,
 //! slot 0 of every host before slot 1 of any, sleeping
 //! `DISTCC_PAUSE_TIME_MSEC` between rounds while all are busy.
+//! With `TINYDCC_CHOOSE=measured`, and once some host has been measured,
+//! the slot where the job is predicted to finish first instead (predict.rs).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use super::lock::{self, SlotLock};
 use super::phase::{self, Phase};
+use super::predict::{self, Choice, HostIn, SlotView};
 use super::settings::Settings;
-use crate::hosts::Host;
+use super::{queue, speed};
+use crate::hosts::{Host, Mode};
+
+/// How hosts are chosen (`TINYDCC_CHOOSE`).
+#[derive(Debug, Clone)]
+pub struct Chooser {
+    /// `measured`: where speeds are kept; `None`: distcc's order, nothing
+    /// measured or written (the default: no cost per job).
+    pub speed_dir: Option<PathBuf>,
+}
+
+impl Chooser {
+    pub fn from_env(s: &Settings) -> Chooser {
+        let measured = match std::env::var("TINYDCC_CHOOSE").as_deref() {
+            Ok("measured") => true,
+            Ok("") | Ok("distcc") | Ok("order") | Err(_) => false,
+            Ok(v) => {
+                log::warn!(
+                    "TINYDCC_CHOOSE={v} is not measured, distcc or order; choosing hosts in distcc's order"
+                );
+                false
+            }
+        };
+        let speed_dir = measured
+            .then(|| {
+                s.sub_dir("speed")
+                    .map_err(|e| log::warn!("{e}; choosing hosts in distcc's order"))
+                    .ok()
+            })
+            .flatten();
+        Chooser { speed_dir }
+    }
+}
+
+/// A held slot. The busy note goes before the lock is released, so the
+/// next holder's note is never removed by this one.
+#[derive(Debug)]
+pub struct Held {
+    pub slot: u32,
+    _note: Option<speed::BusyNote>,
+    _lock: SlotLock,
+}
+
+impl Held {
+    fn plain(l: SlotLock) -> Held {
+        Held {
+            slot: l.slot,
+            _note: None,
+            _lock: l,
+        }
+    }
+}
 
 pub enum Picked<'h> {
-    Host(&'h Host, SlotLock),
+    Host(&'h Host, Held),
     /// Nothing left to try: every host is in backoff, failed, or `,down`.
     NoHosts,
 }
@@ -19,6 +74,7 @@ pub enum Picked<'h> {
 /// Block until a slot on one of `hosts` (minus `exclude`) is ours.
 pub fn pick<'h>(
     s: &Settings,
+    chooser: &Chooser,
     lock_dir: &Path,
     hosts: &[&'h Host],
     exclude: &[&'h Host],
@@ -41,11 +97,16 @@ pub fn pick<'h>(
     if live.iter().all(|h| h.down) {
         return Ok(Picked::NoHosts);
     }
+    if let Some(dir) = &chooser.speed_dir {
+        if let Some(p) = measured(s, dir, lock_dir, &live, input)? {
+            return Ok(p);
+        }
+    }
     let mut blocked = false;
     loop {
         if let Some((h, l)) = lock::lock_first_free(lock_dir, &live)? {
             log::trace!("got slot {} of {}", l.slot, h.spec);
-            return Ok(Picked::Host(h, l));
+            return Ok(Picked::Host(h, Held::plain(l)));
         }
         if !blocked {
             phase::note(Phase::Blocked, input, "", 0);
@@ -53,6 +114,148 @@ pub fn pick<'h>(
         }
         log::trace!("all slots busy; sleeping {}ms", s.pause.as_millis());
         std::thread::sleep(s.pause.max(std::time::Duration::from_millis(1)));
+    }
+}
+
+/// The measured choice: the slot where this job should finish first,
+/// waiting (queued) while that is a busy one. `None` when no host is
+/// measured yet: then distcc's order, so a first build is never worse.
+fn measured<'h>(
+    s: &Settings,
+    speed_dir: &Path,
+    lock_dir: &Path,
+    live: &[&'h Host],
+    input: &std::ffi::OsStr,
+) -> std::io::Result<Option<Picked<'h>>> {
+    let units = speed::units_of(input);
+    let records: Vec<Option<speed::Record>> = live
+        .iter()
+        .map(|h| speed::read(speed_dir, &h.mode))
+        .collect();
+    let here = match live.iter().position(|h| h.is_local()) {
+        Some(i) => records[i],
+        None => speed::read(speed_dir, &Mode::Local),
+    };
+    let inputs: Vec<HostIn> = live
+        .iter()
+        .zip(&records)
+        .map(|(h, r)| HostIn {
+            local: h.is_local(),
+            here: speed::is_here(h),
+            record: r.as_ref(),
+            load: None,
+        })
+        .collect();
+    let Some(times) = predict::job_times(&inputs, here.as_ref(), units) else {
+        return Ok(None);
+    };
+    log::debug!(
+        "predicted seconds for {}: {}",
+        input.to_string_lossy(),
+        live.iter()
+            .zip(&times)
+            .zip(&records)
+            .map(|((h, t), r)| {
+                let t = crate::decimal::fixed(*t, 3);
+                match r.and_then(|r| r.job.throughput()) {
+                    Some(bps) => format!(
+                        "{} {t} (sent {} kB/s)",
+                        h.spec,
+                        crate::decimal::fixed(bps / 1e3, 0)
+                    ),
+                    None => format!("{} {t}", h.spec),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let max = live.iter().map(|h| h.slots).max().unwrap_or(0).min(50);
+    let mut ticket: Option<queue::Ticket> = None;
+    let mut blocked = false;
+    loop {
+        let now = SystemTime::now();
+        let mut views = Vec::new();
+        let mut at = Vec::new();
+        for slot in 0..max {
+            for (i, h) in live.iter().enumerate() {
+                if slot >= h.slots || h.down {
+                    continue;
+                }
+                let busy = queue::slot_busy(lock_dir, &h.mode, slot)?;
+                let frees_in = if !busy {
+                    0.0
+                } else {
+                    match speed::busy_note(speed_dir, &h.mode, slot) {
+                        Some((start, end)) => match end.duration_since(now) {
+                            Ok(d) => d.as_secs_f64(),
+                            // Overdue: the prediction was wrong; a job
+                            // that ran this long needs about half as
+                            // long again (more, the longer it runs).
+                            Err(_) => {
+                                let ran = now.duration_since(start).unwrap_or_default();
+                                (ran.as_secs_f64() / 2.0).max(times[i] / 8.0)
+                            }
+                        },
+                        // Held by stock distcc or a client that predicted
+                        // nothing: half a job on average.
+                        None => times[i] / 2.0,
+                    }
+                };
+                views.push(SlotView {
+                    host: i,
+                    frees_in,
+                    free: !busy,
+                });
+                at.push((i, slot));
+            }
+        }
+        let ahead = queue::ahead(speed_dir, ticket.as_ref());
+        match predict::choose(&times, &views, ahead) {
+            None => return Ok(None),
+            Some(Choice::Take(k)) => {
+                let (i, slot) = at[k];
+                let h = live[i];
+                if let lock::Try::Got(l) = lock::try_lock(lock_dir, &h.mode, slot)? {
+                    log::trace!(
+                        "got slot {slot} of {} (predicted {} s)",
+                        h.spec,
+                        crate::decimal::fixed(times[i], 3)
+                    );
+                    let note = speed::BusyNote::write(
+                        speed_dir,
+                        &h.mode,
+                        slot,
+                        Duration::from_secs_f64(times[i]),
+                    );
+                    return Ok(Some(Picked::Host(
+                        h,
+                        Held {
+                            slot,
+                            _note: note,
+                            _lock: l,
+                        },
+                    )));
+                }
+                // Someone was quicker: look again.
+            }
+            Some(Choice::Wait(secs)) => {
+                if ticket.is_none() {
+                    ticket = queue::join(speed_dir);
+                }
+                if !blocked {
+                    phase::note(Phase::Blocked, input, "", 0);
+                    blocked = true;
+                }
+                let pause = s.pause.max(Duration::from_millis(2));
+                let nap = Duration::from_secs_f64(secs.clamp(0.0, 3600.0))
+                    .clamp(Duration::from_millis(2), pause);
+                log::trace!(
+                    "a busy slot finishes sooner; sleeping {}ms",
+                    nap.as_millis()
+                );
+                std::thread::sleep(nap);
+            }
+        }
     }
 }
 
