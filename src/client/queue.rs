@@ -8,21 +8,12 @@
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::io::AsRawFd;
 use std::path::Path;
 
 use crate::hosts::Mode;
 
 /// Tickets looked at: more waiters than this count as this many.
 const MAX_TICKETS: u32 = 64;
-
-fn flock(kind: libc::c_short) -> libc::flock {
-    // SAFETY: flock is plain data; zeroed is a valid initial value.
-    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
-    fl.l_type = kind as _;
-    fl.l_whence = libc::SEEK_SET as _;
-    fl
-}
 
 /// True if another process holds a lock on `path`. A file that does not
 /// exist was never locked. Never call it on a file this process has
@@ -38,13 +29,7 @@ fn held_by_other(path: &Path) -> io::Result<bool> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(e),
     };
-    let mut fl = flock(libc::F_WRLCK as _);
-    // SAFETY: fd is open for the duration of the call; fl is a valid flock.
-    let r = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GETLK, &mut fl) };
-    if r != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(fl.l_type != libc::F_UNLCK as _)
+    crate::sys::locked_by_other(&f)
 }
 
 /// Is slot `slot` of `mode` held by some client now?
@@ -73,9 +58,7 @@ pub fn join(dir: &Path) -> Option<Ticket> {
             .custom_flags(libc::O_CLOEXEC)
             .open(ticket_path(dir, i))
             .ok()?;
-        let fl = flock(libc::F_WRLCK as _);
-        // SAFETY: fd is open for the duration of the call; fl is valid.
-        if unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETLK, &fl) } == 0 {
+        if crate::sys::try_lock_whole_file(&f).unwrap_or(false) {
             return Some(Ticket { _file: f, index: i });
         }
     }

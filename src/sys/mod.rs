@@ -127,3 +127,14 @@ pub(crate) fn load_average() -> [f64; 3] {
     unsafe { libc::getloadavg(l.as_mut_ptr(), 3) };
     l
 }
+
+/// Does another process hold a POSIX lock on any part of `file` that would
+/// stop our whole-file write lock (fcntl F_GETLK: asks without taking)?
+pub(crate) fn locked_by_other(file: &File) -> io::Result<bool> {
+    // SAFETY: flock is plain data; zeroed is a valid initial value.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = libc::F_WRLCK as _;
+    fl.l_whence = libc::SEEK_SET as _;
+    nix::fcntl::fcntl(file.as_raw_fd(), nix::fcntl::FcntlArg::F_GETLK(&mut fl))?;
+    Ok(fl.l_type != libc::F_UNLCK as _)
+}
