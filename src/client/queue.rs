@@ -94,18 +94,18 @@ mod tests {
         let d = crate::paths::make_temp_dir(&std::env::temp_dir(), "tinydcc-queue-").unwrap();
         let mine = join(&d).unwrap();
         assert_eq!(mine.index, 0);
-        // SAFETY: the child only checks the lock and exits.
-        match unsafe { nix::unistd::fork() }.unwrap() {
-            nix::unistd::ForkResult::Child => {
+        // The child only checks the lock and leaves with _exit.
+        match crate::sys::fork().unwrap() {
+            crate::sys::ForkResult::Child => {
                 let seen = ahead(&d, None);
                 let t = join(&d);
                 let code = match (seen, t.map(|t| t.index)) {
                     (1, Some(1)) => 0,
                     _ => 1,
                 };
-                unsafe { libc::_exit(code) };
+                crate::sys::exit_now(code);
             }
-            nix::unistd::ForkResult::Parent { child } => {
+            crate::sys::ForkResult::Parent { child } => {
                 let st = nix::sys::wait::waitpid(child, None).unwrap();
                 assert_eq!(st, nix::sys::wait::WaitStatus::Exited(child, 0));
             }
