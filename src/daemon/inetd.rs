@@ -13,6 +13,7 @@ use crate::exitcode::*;
 use crate::protocol::reply::{self, Reply};
 use crate::protocol::status::WaitStatus;
 use crate::protocol::Limits;
+use crate::store::ContentStore;
 
 use super::access::{self, Cidr};
 use super::job;
@@ -71,7 +72,13 @@ pub fn stdin_is_socket() -> bool {
 /// refuses it, as in daemon mode); pipes (a client's ssh) are trusted, as
 /// with distccd. The job is the same machine the event loop drives
 /// (`machine`), driven with blocking I/O.
-pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Option<u32>) -> i32 {
+pub fn serve(
+    allow: &[Cidr],
+    policy: &Policy,
+    tmp: &std::path::Path,
+    sandbox: Option<u32>,
+    store: Option<ContentStore>,
+) -> i32 {
     let peer = stdin_peer();
     if let Some(p) = peer {
         if !access::allowed(allow, p.ip()) {
@@ -104,8 +111,15 @@ pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Op
         running: None,
         result: None,
         fatal: None,
+        store,
     };
-    d.serve()
+    let code = d.serve();
+    // One job, then one bounded eviction step: the store stays near its
+    // bound across inetd's processes.
+    if let Some(st) = d.store.as_mut().filter(|s| s.needs_eviction()) {
+        st.evict_step();
+    }
+    code
 }
 
 /// What inetd's one job owns outside its machine.
@@ -122,6 +136,7 @@ struct Driver<'a> {
     result: Option<Reply>,
     /// A failure of the driver itself: the exit code.
     fatal: Option<i32>,
+    store: Option<ContentStore>,
 }
 
 impl Driver<'_> {
@@ -212,8 +227,31 @@ impl Driver<'_> {
                 };
                 Some(Event::Spawned(r))
             }
+            Action::Need { refused } => {
+                let Some(dec) = self.job.decoder() else {
+                    self.fatal = Some(EXIT_PROTOCOL_ERROR);
+                    return None;
+                };
+                let need = super::header_store::answer_need(
+                    dec,
+                    self.prepared.as_mut(),
+                    refused,
+                    self.store.as_mut(),
+                );
+                match self
+                    .output
+                    .write_all(&need)
+                    .and_then(|_| self.output.flush())
+                {
+                    Ok(()) => Some(Event::Needed),
+                    Err(e) => Some(Event::WriteFailed(format!(
+                        "write failed: {}",
+                        crate::errtext::reason(&e)
+                    ))),
+                }
+            }
             Action::LayOut(req) => Some(Event::LaidOut(match self.prepared.as_mut() {
-                Some(p) => p.receive_files(*req),
+                Some(p) => p.receive_files(*req, self.store.as_mut()),
                 None => Err(missing("no job directory")),
             })),
             Action::CompleteSource => Some(Event::SourceReady(Ok(()))),
@@ -253,7 +291,13 @@ impl Driver<'_> {
 
     fn send(&mut self, r: &Reply) -> Option<Event<'static>> {
         let wire = match reply::encode(r) {
-            Ok(w) => w,
+            Ok(mut w) => {
+                w.extend(super::header_store::trailer(
+                    r.features,
+                    self.store.as_ref(),
+                ));
+                w
+            }
             Err(e) => {
                 log::error!("cannot encode reply: {e}");
                 self.fatal = Some(EXIT_PROTOCOL_ERROR);

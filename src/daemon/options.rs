@@ -39,6 +39,9 @@ pub struct Options {
     pub no_sandbox: bool,
     /// Whitelist directory (ours: `--whitelist-dir`, for tests).
     pub whitelist_dir: PathBuf,
+    /// The pump header store: `None` with `--no-header-store`, else its
+    /// directory (`--header-store`, or under TMPDIR when unset) and size.
+    pub header_store: Option<(Option<PathBuf>, u64)>,
 }
 
 pub enum Parsed {
@@ -85,6 +88,11 @@ Usage: tinydcc --daemon [OPTIONS]      (also as: tinydccd, distccd)
       --no-sandbox          do not confine compilers with Landlock (tinydcc only)
       --whitelist-dir DIR   compiler whitelist directory (default /usr/lib/distcc)
       --no-fifo             accepted for compatibility; ignored
+      --header-store DIR    keep the headers pump clients send here (default
+                            $TMPDIR/tinydcc-headers; tinydcc clients send each once)
+      --header-store-size SIZE
+                            bound it (default 256M; K, M, G suffixes)
+      --no-header-store     no header store: every pump job sends all its headers
   -h, --help, --version
 
 Clients: with no --allow, the networks listed in the allow file, one
@@ -278,7 +286,25 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
             "a directory name",
         )?
         .unwrap_or_else(|| PathBuf::from(super::whitelist::MASQ_DIR)),
+        header_store: None,
     };
+    let store_dir = last_path(
+        &mut p,
+        "--header-store",
+        "--header-store",
+        "a directory name",
+    )?;
+    let store_size = last(
+        &mut p,
+        "--header-store-size",
+        "--header-store-size",
+        "a size (such as 256M)",
+        |s| crate::store::parse_size(s).ok(),
+    )?
+    .unwrap_or(super::header_store::DEFAULT_SIZE);
+    if !p.contains("--no-header-store") {
+        o.header_store = Some((store_dir, store_size));
+    }
     // Accepted for compatibility; they change nothing here.
     let _ = p.contains("--no-fifo");
     let _ = p.contains("--no-fork");

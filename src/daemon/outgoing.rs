@@ -45,14 +45,23 @@ impl Outgoing {
     }
 
     /// A reply; an uncompressed object goes straight from its file.
-    pub fn reply(r: &Reply, object: Option<(File, u64)>) -> Result<Outgoing, ProtoError> {
+    /// `trailer` follows the reply (protocol 3 only: its object is in
+    /// the head, never sent from the file).
+    pub fn reply(
+        r: &Reply,
+        object: Option<(File, u64)>,
+        trailer: Vec<u8>,
+    ) -> Result<Outgoing, ProtoError> {
         let from_file = !r.features.compress();
-        let head = match &object {
+        let mut head = match &object {
             Some((_, len)) if from_file && *len <= u32::MAX as u64 => {
                 reply::encode_head_v1(r.features, r.status, &r.stderr, &r.stdout, *len as u32)
             }
             _ => reply::encode(r),
         }?;
+        if !from_file {
+            head.extend_from_slice(&trailer);
+        }
         Ok(Outgoing {
             object: object.filter(|_| from_file),
             ..Outgoing::new(head)

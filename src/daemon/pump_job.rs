@@ -11,11 +11,12 @@
 use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::io::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use crate::gcc_options::{self as gcc, flag::CPP_PATH, Kind, Spelling};
 use crate::protocol::request::PumpEntry;
+use crate::store::{ContentStore, Digest};
 
 /// A name for messages (lossy: never used to reach a file).
 fn shown(b: &[u8]) -> std::borrow::Cow<'_, str> {
@@ -146,9 +147,45 @@ impl<'r> DirWalker<'r> {
     }
 }
 
+/// Create `c` in `dir` holding `data`; false if it exists already (sent
+/// twice: the first copy stands).
+fn write_new(dir: &OwnedFd, c: &std::ffi::CStr, data: &[u8], name: &str) -> Result<bool, String> {
+    // SAFETY: openat with O_NOFOLLOW|O_EXCL on a valid dirfd.
+    let f = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            0o644,
+        )
+    };
+    if f < 0 {
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::EEXIST) {
+            return Ok(false);
+        }
+        return Err(format!("cannot create '{name}': {err}"));
+    }
+    // SAFETY: a fresh fd we own.
+    let mut f = unsafe { std::fs::File::from_raw_fd(f) };
+    use std::io::Write;
+    f.write_all(data)
+        .map_err(|e| format!("cannot write '{name}': {}", crate::errtext::reason(&e)))?;
+    Ok(true)
+}
+
 /// Lay out the client's files under `root`; returns R + cwd, where the
-/// compiler will run.
-pub fn materialize(root: &Path, cwd: &OsStr, files: &[PumpEntry]) -> Result<PathBuf, String> {
+/// compiler will run, and for each entry whether its content is still
+/// missing (store form: a digest the header store does not hold, or no
+/// store). A content the client sent must match the digest it announced,
+/// and goes into the store for the next job.
+pub fn materialize(
+    root: &Path,
+    cwd: &OsStr,
+    files: &[PumpEntry],
+    mut store: Option<&mut ContentStore>,
+) -> Result<(PathBuf, Vec<bool>), String> {
+    let mut missing = vec![false; files.len()];
     let croot = cstr(root.as_os_str().as_bytes())?;
     let rootfd: OwnedFd = std::fs::OpenOptions::new()
         .read(true)
@@ -160,10 +197,11 @@ pub fn materialize(root: &Path, cwd: &OsStr, files: &[PumpEntry]) -> Result<Path
     let mut dirs = DirWalker::new(&rootfd);
     dirs.open(&cwd_parts)?;
     let root_bytes = root.as_os_str().as_bytes();
-    for e in files {
-        let (name, is_file) = match e {
-            PumpEntry::File { name, .. } => (name.as_bytes(), true),
-            PumpEntry::Link { name, .. } => (name.as_bytes(), false),
+    for (i, e) in files.iter().enumerate() {
+        let name = match e {
+            PumpEntry::File { name, .. }
+            | PumpEntry::Link { name, .. }
+            | PumpEntry::Stored { name, .. } => name.as_bytes(),
         };
         let parts = components(name)?;
         let name = shown(name);
@@ -174,32 +212,41 @@ pub fn materialize(root: &Path, cwd: &OsStr, files: &[PumpEntry]) -> Result<Path
         let c = cstr(last)?;
         match e {
             PumpEntry::File { data, .. } => {
-                // SAFETY: openat with O_NOFOLLOW|O_EXCL on a valid dirfd.
-                let f = unsafe {
-                    libc::openat(
-                        dir.as_raw_fd(),
-                        c.as_ptr(),
-                        libc::O_WRONLY
-                            | libc::O_CREAT
-                            | libc::O_EXCL
-                            | libc::O_NOFOLLOW
-                            | libc::O_CLOEXEC,
-                        0o644,
-                    )
-                };
-                if f < 0 {
-                    let err = std::io::Error::last_os_error();
-                    if err.raw_os_error() == Some(libc::EEXIST) {
-                        continue; // sent twice: the first copy stands
-                    }
-                    return Err(format!("cannot create '{name}': {err}"));
+                write_new(dir, &c, data, &name)?;
+            }
+            PumpEntry::Stored {
+                size,
+                digest,
+                data: Some(data),
+                ..
+            } => {
+                // The client's word is checked: nobody chooses what another
+                // client gets for a digest.
+                let d = Digest::of(data);
+                if d.0 != *digest || data.len() as u64 != *size {
+                    return Err(format!("'{name}' does not match its digest"));
                 }
-                // SAFETY: a fresh fd we own.
-                let mut f = unsafe { std::fs::File::from_raw_fd(f) };
-                use std::io::Write;
-                f.write_all(data).map_err(|e| {
-                    format!("cannot write '{name}': {}", crate::errtext::reason(&e))
-                })?;
+                if let Some(st) = store.as_deref_mut() {
+                    st.put(data);
+                }
+                write_new(dir, &c, data, &name)?;
+            }
+            PumpEntry::Stored {
+                size,
+                digest,
+                data: None,
+                ..
+            } => {
+                let linked = match store.as_deref_mut() {
+                    Some(st) => st.link_into(&Digest(*digest), *size, dir.as_fd(), &c),
+                    None => Err(std::io::ErrorKind::NotFound.into()),
+                };
+                match linked {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    // Not there (evicted, never sent) or not linkable: ask.
+                    Err(_) => missing[i] = true,
+                }
             }
             PumpEntry::Link { target, .. } => {
                 let target = target.as_bytes();
@@ -222,13 +269,12 @@ pub fn materialize(root: &Path, cwd: &OsStr, files: &[PumpEntry]) -> Result<Path
                 }
             }
         }
-        let _ = is_file;
     }
     let mut run_dir = root.to_path_buf();
     for p in cwd_parts {
         run_dir.push(OsStr::from_bytes(p));
     }
-    Ok(run_dir)
+    Ok((run_dir, missing))
 }
 
 /// True if relative `path`, taken from the client directory `cwd`, stays
@@ -428,7 +474,7 @@ mod tests {
                 target: "/usr".into(),
             },
         ];
-        materialize(&d, "/src/build".as_ref(), &files).unwrap();
+        materialize(&d, "/src/build".as_ref(), &files, None).unwrap();
         for f in [
             "src/inc/a.h".to_string(),
             format!("{deep}/deep.h")[1..].to_string(),
@@ -442,7 +488,7 @@ mod tests {
         }
         assert!(d.join("src/build").is_dir());
         let through = vec![file("/src/inc/l/evil.h".into())];
-        let e = materialize(&d, "/src/build".as_ref(), &through).unwrap_err();
+        let e = materialize(&d, "/src/build".as_ref(), &through, None).unwrap_err();
         assert!(e.contains("not a plain directory"), "{e}");
         assert!(!d.join("usr/evil.h").exists());
         std::fs::remove_dir_all(&d).unwrap();
@@ -461,7 +507,7 @@ mod tests {
                 data: b"x".to_vec(),
             },
         ];
-        let e = materialize(&d, "/src".as_ref(), &files).unwrap_err();
+        let e = materialize(&d, "/src".as_ref(), &files, None).unwrap_err();
         assert!(e.contains("not a plain directory"), "{e}");
         assert!(!Path::new("/tmp/escaped").exists());
         let ok = vec![
@@ -475,10 +521,57 @@ mod tests {
             },
         ];
         let d2 = crate::paths::make_temp_dir(&std::env::temp_dir(), "pumpjob-").unwrap();
-        let run = materialize(&d2, "/src/build".as_ref(), &ok).unwrap();
+        let (run, _) = materialize(&d2, "/src/build".as_ref(), &ok, None).unwrap();
         assert_eq!(run, d2.join("src/build"));
         assert_eq!(std::fs::read(d2.join("src/inc/b.h")).unwrap(), b"int a;\n");
         std::fs::remove_dir_all(&d).unwrap();
         std::fs::remove_dir_all(&d2).unwrap();
+    }
+
+    #[test]
+    fn stored_entries_link_from_the_store_and_sent_ones_are_checked() {
+        let d = crate::paths::make_temp_dir(&std::env::temp_dir(), "pumpjob-").unwrap();
+        let mut st = ContentStore::open(&d.join("store"), 1 << 20).unwrap();
+        let a = b"int a;\n".to_vec();
+        let b = b"int b;\n".to_vec();
+        let entry = |name: &str, t: &[u8], data: Option<Vec<u8>>| PumpEntry::Stored {
+            name: name.into(),
+            size: t.len() as u64,
+            digest: Digest::of(t).0,
+            data,
+        };
+        // First job: nothing stored, both missing; the sent contents go
+        // into the store.
+        let job1 = d.join("j1");
+        std::fs::create_dir(&job1).unwrap();
+        let manifest = [entry("/s/a.h", &a, None), entry("/s/b.h", &b, None)];
+        let (_, missing) = materialize(&job1, "/s".as_ref(), &manifest, Some(&mut st)).unwrap();
+        assert_eq!(missing, vec![true, true]);
+        let sent = [
+            entry("/s/a.h", &a, Some(a.clone())),
+            entry("/s/b.h", &b, Some(b.clone())),
+        ];
+        materialize(&job1, "/s".as_ref(), &sent, Some(&mut st)).unwrap();
+        assert_eq!(std::fs::read(job1.join("s/b.h")).unwrap(), b);
+        // Second job: both linked from the store, nothing missing.
+        let job2 = d.join("j2");
+        std::fs::create_dir(&job2).unwrap();
+        let (_, missing) = materialize(&job2, "/s".as_ref(), &manifest, Some(&mut st)).unwrap();
+        assert_eq!(missing, vec![false, false]);
+        assert_eq!(std::fs::read(job2.join("s/a.h")).unwrap(), a);
+        // A content that is not what its digest says is refused, and not
+        // stored under that digest.
+        let job3 = d.join("j3");
+        std::fs::create_dir(&job3).unwrap();
+        let lie = [PumpEntry::Stored {
+            name: "/s/c.h".into(),
+            size: 7,
+            digest: Digest::of(b"int c;\n").0,
+            data: Some(b"int d;\n".to_vec()),
+        }];
+        let e = materialize(&job3, "/s".as_ref(), &lie, Some(&mut st)).unwrap_err();
+        assert!(e.contains("does not match its digest"), "{e}");
+        assert!(!st.has(&Digest::of(b"int c;\n"), 7));
+        std::fs::remove_dir_all(&d).unwrap();
     }
 }
