@@ -348,6 +348,19 @@ mod tests {
     }
 
     #[test]
+    fn header_store_is_on_by_default_and_can_be_moved_bounded_or_left_off() {
+        let o = parse_str("").unwrap();
+        assert_eq!(o.header_store, Some((None, 256 << 20)));
+        let o = parse_str("--header-store /srv/h --header-store-size=1G").unwrap();
+        assert_eq!(
+            o.header_store,
+            Some((Some(PathBuf::from("/srv/h")), 1 << 30))
+        );
+        let o = parse_str("--header-store /srv/h --no-header-store").unwrap();
+        assert_eq!(o.header_store, None);
+    }
+
+    #[test]
     fn void_runit_line() {
         let o = parse_str(
             "--daemon --no-detach --user nobody --log-level=warning --allow 192.168.0.0/24 --allow 192.168.0.1",
@@ -392,6 +405,11 @@ mod tests {
             ("--nice 1.5", "--nice: '1.5' is not a number"),
             ("--listen localhost", "--listen: 'localhost' is not an IP address"),
             ("--lifetime soon", "--lifetime: 'soon' is not a number of seconds"),
+            (
+                "--header-store-size lots",
+                "--header-store-size: 'lots' is not a size (such as 256M)",
+            ),
+            ("--header-store", "--header-store: missing value"),
             (
                 "--log-level loud",
                 "--log-level: 'loud' is not a log level (critical, error, warning, notice, info or debug)",
