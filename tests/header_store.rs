@@ -224,3 +224,81 @@ fn a_host_that_became_stock_is_retried_without_the_store() {
     ));
     assert!(!backoff.exists());
 }
+
+/// A store-form request by hand: `gcc -c x.c -o x.o` in /src, whose x.c
+/// is announced as `announced`; the daemon's NEED is read, then `sent`
+/// goes if asked for. Returns the NEED bitmap, the reply and what came
+/// after it.
+fn by_hand(
+    port: u16,
+    announced: &[u8],
+    sent: &[u8],
+) -> (u8, tinydcc::protocol::reply::Reply, Vec<u8>) {
+    use tinydcc::protocol::{lzo, request, store_form, token, Features, Limits};
+    let argv: Vec<std::ffi::OsString> = ["gcc", "-c", "x.c", "-o", "x.o"]
+        .iter()
+        .map(Into::into)
+        .collect();
+    let mut wire = request::encode_header(Features::PUMP, Some("/src".as_ref()), &argv);
+    store_form::put_ndig(&mut wire, 1);
+    let digest = tinydcc::store::Digest::of(announced).0;
+    store_form::put_fdig(&mut wire, b"/src/x.c", announced.len() as u64, &digest).unwrap();
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    s.write_all(&wire).unwrap();
+    let need = store_form::read_need(&mut s, 1).unwrap();
+    if need[0] {
+        let mut file = Vec::new();
+        token::put_bytes(&mut file, token::FILE, &lzo::compress(sent)).unwrap();
+        s.write_all(&file).unwrap();
+    }
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).unwrap();
+    let mut r = std::io::Cursor::new(&rest[..]);
+    let reply = tinydcc::protocol::reply::read(&mut r, Features::PUMP, &Limits::default())
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&rest)));
+    let after = rest[r.position() as usize..].to_vec();
+    (need[0] as u8, reply, after)
+}
+
+#[test]
+fn the_daemon_checks_each_content_against_its_digest_before_keeping_it() {
+    require("gcc");
+    let d = Daemon::start(Kind::Tiny, &[]);
+    let good = b"int x = 1;\n";
+    let lie = b"int x = 2;\n";
+    // A content that is not what its digest says: refused, not kept.
+    let (need, r, after) = by_hand(d.port, good, lie);
+    assert_eq!(need, 1);
+    assert_eq!(r.status.code(), Some(109), "{}", text(&r.stderr));
+    assert!(
+        text(&r.stderr).contains("does not match its digest"),
+        "{}",
+        text(&r.stderr)
+    );
+    assert_eq!(after, b"HSTO00000001");
+    // So the true content is asked for again, and compiles.
+    let (need, r, after) = by_hand(d.port, good, good);
+    assert_eq!(need, 1);
+    assert!(r.status.success(), "{}", text(&r.stderr));
+    assert_eq!(after, b"HSTO00000001");
+    // Then it is in the store: not asked for, and the object is the same.
+    let (need, again, _) = by_hand(d.port, good, b"");
+    assert_eq!(need, 0);
+    assert_eq!(again.object, r.object);
+}
+
+#[test]
+fn a_daemon_without_the_store_says_so_and_asks_for_everything() {
+    require("gcc");
+    let d = Daemon::start(Kind::Tiny, &["--no-header-store"]);
+    let good = b"int x = 1;\n";
+    for _ in 0..2 {
+        let (need, r, after) = by_hand(d.port, good, good);
+        assert_eq!(need, 1);
+        assert!(r.status.success(), "{}", text(&r.stderr));
+        assert_eq!(after, b"HSTO00000000");
+    }
+    assert!(!d.tmp.join("tinydcc-headers").exists());
+}
