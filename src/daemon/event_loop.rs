@@ -182,6 +182,16 @@ impl Server {
         // Opened here, after privileges are dropped: its files belong to
         // the user the daemon runs as.
         let store = super::header_store::open(&cfg.header_store, &cfg.tmp);
+        if let (Some((dir, size)), Some(_)) = (&cfg.header_store, &store) {
+            let dir = dir
+                .clone()
+                .unwrap_or_else(|| super::header_store::default_dir(&cfg.tmp));
+            log::info!(
+                "pump header store in {}, up to {} MiB",
+                dir.display(),
+                size >> 20
+            );
+        }
         Ok(Server {
             store,
             poll,

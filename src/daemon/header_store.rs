@@ -29,7 +29,7 @@ pub fn open(setting: &Option<(Option<PathBuf>, u64)>, tmp: &Path) -> Option<Cont
     let dir = dir.clone().unwrap_or_else(|| default_dir(tmp));
     match ContentStore::open(&dir, *size) {
         Ok(s) => {
-            log::info!(
+            log::debug!(
                 "header store in {}, up to {} MiB",
                 dir.display(),
                 size >> 20

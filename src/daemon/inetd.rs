@@ -77,7 +77,7 @@ pub fn serve(
     policy: &Policy,
     tmp: &std::path::Path,
     sandbox: Option<u32>,
-    store: Option<ContentStore>,
+    store: Option<(Option<std::path::PathBuf>, u64)>,
 ) -> i32 {
     let peer = stdin_peer();
     if let Some(p) = peer {
@@ -111,7 +111,8 @@ pub fn serve(
         running: None,
         result: None,
         fatal: None,
-        store,
+        store_setting: store,
+        store: None,
     };
     let code = d.serve();
     // One job, then one bounded eviction step: the store stays near its
@@ -136,10 +137,19 @@ struct Driver<'a> {
     result: Option<Reply>,
     /// A failure of the driver itself: the exit code.
     fatal: Option<i32>,
+    /// The header store, opened by the first pump job that needs it (a
+    /// plain job never touches it).
+    store_setting: Option<(Option<std::path::PathBuf>, u64)>,
     store: Option<ContentStore>,
 }
 
 impl Driver<'_> {
+    fn open_store(&mut self) {
+        if let Some(setting) = self.store_setting.take() {
+            self.store = super::header_store::open(&Some(setting), self.tmp);
+        }
+    }
+
     fn serve(&mut self) -> i32 {
         let mut chunk = vec![0u8; 64 * 1024];
         loop {
@@ -228,6 +238,7 @@ impl Driver<'_> {
                 Some(Event::Spawned(r))
             }
             Action::Need { refused } => {
+                self.open_store();
                 let Some(dec) = self.job.decoder() else {
                     self.fatal = Some(EXIT_PROTOCOL_ERROR);
                     return None;
@@ -251,6 +262,7 @@ impl Driver<'_> {
                 }
             }
             Action::LayOut(req) => Some(Event::LaidOut(match self.prepared.as_mut() {
+                // Only a store-form job (which opened the store) puts in it.
                 Some(p) => p.receive_files(*req, self.store.as_mut()),
                 None => Err(missing("no job directory")),
             })),
@@ -290,6 +302,9 @@ impl Driver<'_> {
     }
 
     fn send(&mut self, r: &Reply) -> Option<Event<'static>> {
+        if r.features.cpp_on_server() {
+            self.open_store();
+        }
         let wire = match reply::encode(r) {
             Ok(mut w) => {
                 w.extend(super::header_store::trailer(

@@ -269,8 +269,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         let _ = std::env::set_current_dir(&tmp);
         let policy = whitelist::policy(o.insecure, &o.whitelist_dir);
         let sandbox = if o.no_sandbox { None } else { sandbox::abi() };
-        let store = header_store::open(&o.header_store, &tmp);
-        return inetd::serve(&allow, &policy, &tmp, sandbox, store);
+        return inetd::serve(&allow, &policy, &tmp, sandbox, o.header_store.clone());
     }
     if allow.is_empty() {
         log::warn!("{}", nobody_allowed(&o.allow_file, allow_file_exists));
