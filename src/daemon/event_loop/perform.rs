@@ -302,7 +302,11 @@ impl Server {
 
     pub(super) fn start_write(&mut self, id: JobId, out: Outgoing) -> Option<Event<'static>> {
         let conn = self.conns.get_mut(&id)?;
-        conn.out = Some(out);
+        // A NEED still waiting for room goes first, not lost.
+        conn.out = Some(match conn.out.take() {
+            Some(unsent) => unsent.then(out),
+            None => out,
+        });
         if !conn.writable {
             conn.writable = true;
             let _ = self.poll.registry().reregister(
