@@ -39,7 +39,15 @@ pub fn request(data: &[u8]) {
     for piece in [&rest[..split], &rest[split..]] {
         buf.extend_from_slice(piece);
         loop {
+            if d.awaiting_need() {
+                // Store form: answer NEED as a daemon might, from `cut`'s bits.
+                let needed: Vec<bool> = (0..d.entries().len())
+                    .map(|i| (cut >> (i % 8)) & 1 == 1)
+                    .collect();
+                d.set_needed(&needed);
+            }
             match d.feed(&buf) {
+                Ok(0) if d.awaiting_need() => continue,
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     buf.drain(..n);
@@ -49,6 +57,27 @@ pub fn request(data: &[u8]) {
                 return;
             }
         }
+    }
+}
+
+/// The header store's messages as a client reads them: NEED for a
+/// manifest of as many entries as the first byte says, and the trailer
+/// and FDIG parsers (doc/header-store.md).
+pub fn store_form(data: &[u8]) {
+    use crate::protocol::store_form as sf;
+    let Some((&count, rest)) = data.split_first() else {
+        return;
+    };
+    if let Ok(needed) = sf::read_need(&mut &rest[..], count as usize) {
+        assert_eq!(needed.len(), count as usize);
+        let again = sf::read_need(&mut &sf::encode_need(&needed)[..], needed.len());
+        assert_eq!(again.ok(), Some(needed));
+    }
+    if let Some(v) = sf::parse_trailer(rest) {
+        assert_eq!(sf::parse_trailer(&sf::trailer(v)), Some(v));
+    }
+    if let Some((size, d)) = sf::parse_fdig(rest) {
+        assert_eq!(&sf::fdig_body(size, &d)[..], rest);
     }
 }
 

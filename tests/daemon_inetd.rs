@@ -178,3 +178,51 @@ fn client_whose_cpp_fails_is_logged_at_info() {
     assert!(!err.contains("WARNING"), "{err}");
     assert!(out.stdout.is_empty());
 }
+
+/// The header store's form of protocol 3 works on stdin/stdout too: NEED
+/// asks for the content once; a second inetd job finds it in the store.
+#[test]
+fn store_form_over_pipes() {
+    use std::io::Read;
+    use tinydcc::protocol::{lzo, request, store_form, token, Features, Limits};
+    require("gcc");
+    let dir = TempDir::new("inetdstore");
+    let source = b"int x = 1;\n";
+    let argv: Vec<std::ffi::OsString> = ["gcc", "-c", "x.c", "-o", "x.o"]
+        .iter()
+        .map(Into::into)
+        .collect();
+    let mut wire = request::encode_header(Features::PUMP, Some("/src".as_ref()), &argv);
+    store_form::put_ndig(&mut wire, 1);
+    let digest = tinydcc::store::Digest::of(source).0;
+    store_form::put_fdig(&mut wire, b"/src/x.c", source.len() as u64, &digest).unwrap();
+    let mut file = Vec::new();
+    token::put_bytes(&mut file, token::FILE, &lzo::compress(source)).unwrap();
+    for want in [true, false] {
+        let mut child = Command::new(tinydcc())
+            .args(["--daemon", "--inetd", "--log-stderr"])
+            .env("TMPDIR", dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        stdin.write_all(&wire).unwrap();
+        let need = store_form::read_need(&mut stdout, 1).unwrap();
+        assert_eq!(need, [want]);
+        if want {
+            stdin.write_all(&file).unwrap();
+        }
+        let mut rest = Vec::new();
+        stdout.read_to_end(&mut rest).unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        let mut r = std::io::Cursor::new(&rest[..]);
+        let reply =
+            tinydcc::protocol::reply::read(&mut r, Features::PUMP, &Limits::default()).unwrap();
+        assert!(reply.status.success(), "{}", text(&out.stderr));
+        assert_eq!(&rest[r.position() as usize..], b"HSTO00000001");
+    }
+}

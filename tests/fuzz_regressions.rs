@@ -9,7 +9,7 @@ type Body = fn(&[u8]);
 #[test]
 fn replay_saved_inputs() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz/regressions");
-    let targets: [(&str, Body); 8] = [
+    let targets: [(&str, Body); 9] = [
         ("token", tinydcc::fuzzing::token),
         ("request", tinydcc::fuzzing::request),
         ("reply", tinydcc::fuzzing::reply),
@@ -18,6 +18,7 @@ fn replay_saved_inputs() {
         ("lzo", tinydcc::fuzzing::lzo),
         ("scanner", tinydcc::fuzzing::scanner),
         ("store", tinydcc::fuzzing::store),
+        ("store_form", tinydcc::fuzzing::store_form),
     ];
     let mut n = 0;
     for (name, body) in targets {

@@ -54,6 +54,8 @@ pub fn once(
         }
         Err(SendError::Cpp(_)) => return Err("preprocessing failed".into()),
         Err(SendError::Listed(why)) => return Err(why),
+        // --check sends plain protocol 3 only.
+        Err(SendError::NoStore(e)) => return Err(e.to_string()),
     }
     let r = remote::receive(&mut conn, features).map_err(|e| match e {
         crate::protocol::ProtoError::AccessDenied(d) => not_allowed(&d),

@@ -5,6 +5,7 @@
 pub(crate) mod backoff;
 pub(crate) mod cpp;
 pub(crate) mod depfile;
+pub(crate) mod header_store;
 pub(crate) mod invoke;
 pub(crate) mod local;
 pub(crate) mod lock;
@@ -335,6 +336,10 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
             return give_up(s, local_argv, &input, None, Some(&list));
         }
     };
+    // Hosts known to have the pump header store; none if it cannot be made.
+    let store_dir = s.sub_dir("store").ok();
+    // Set once a host failed the store form: never twice in one job.
+    let mut no_store = false;
     let mut order: Vec<&Host> = list.hosts.iter().collect();
     if list.randomize {
         pick::shuffle(&mut order);
@@ -456,12 +461,21 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
             features.version()
         );
         let mut metered = speed::Metered::new(&mut conn);
+        let store_form = features.cpp_on_server()
+            && !no_store
+            && store_dir
+                .as_deref()
+                .is_some_and(|d| header_store::known(d, host).is_some());
         let sent = match (shipment, source.as_mut()) {
             (Some((files, argv)), _) => {
                 if let Some(t) = saved.as_mut() {
                     t.argv(&host.spec, argv);
                 }
-                pump::send(&mut metered, argv, files)
+                if store_form {
+                    pump::send_store(&mut metered, argv, files)
+                } else {
+                    pump::send(&mut metered, argv, files)
+                }
             }
             (None, Some(src)) => {
                 let sent = remote::send(&mut metered, features, &server_argv, src);
@@ -486,9 +500,36 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
                 pump_state.failed(&input, why, false);
                 continue;
             }
+            Err(SendError::NoStore(e)) => {
+                // The host answered the store form as a stock distccd
+                // would (it was replaced): forget its store and send the
+                // job again in plain protocol 3, no backoff. Without the
+                // record the next attempt cannot come back here.
+                conn.abandon();
+                log::info!(
+                    "{} did not answer the header store's manifest ({e}); sending {input} again without it",
+                    host.spec
+                );
+                if let Some(d) = store_dir.as_deref() {
+                    header_store::forget(d, host);
+                }
+                no_store = true;
+                continue;
+            }
             Ok(()) => {
                 phase::note(Phase::Compile, &scan.input, host.hostname(), slot.slot);
-                remote::receive(&mut conn, features)
+                let r = remote::receive(&mut conn, features);
+                if let (Ok(_), true, Some(d), transport::Conn::Tcp(tcp)) = (
+                    &r,
+                    features.cpp_on_server(),
+                    store_dir.as_deref(),
+                    &mut conn,
+                ) {
+                    if let Some(said) = header_store::read_trailer(tcp) {
+                        header_store::record(d, host, said);
+                    }
+                }
+                r
             }
         };
         let r = match result {

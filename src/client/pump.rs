@@ -7,13 +7,13 @@
 //! says why in the pump directory.
 
 use std::ffi::{OsStr, OsString};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
 use super::remote::SendError;
-use crate::protocol::{include, request, Limits};
+use crate::protocol::{include, request, store_form, token, Limits};
 use crate::pump::mirror::client_name;
 use crate::pump::session::Session;
 pub use crate::pump::session::Stage;
@@ -135,8 +135,96 @@ pub fn send<W: Write>(conn: &mut W, argv: &[OsString], files: &Shipment) -> Resu
     conn.flush().map_err(io)
 }
 
+/// The store form of the request, for a host whose daemon has the header
+/// store (doc/header-store.md): the manifest (each content by size and
+/// digest, read from the include server's `.dig` files), the daemon's
+/// NEED, then only the contents it lacks, read from disk only then. A
+/// connection closed before NEED means the host no longer has the store:
+/// `SendError::NoStore`.
+pub fn send_store<C: Read + Write>(
+    conn: &mut C,
+    argv: &[OsString],
+    files: &Shipment,
+) -> Result<(), SendError> {
+    let io = |e: std::io::Error| SendError::Io(e.into());
+    let listed_error = |listed: &OsStr, e: std::io::Error| {
+        SendError::Listed(format!(
+            "{}: {}",
+            Path::new(listed).display(),
+            crate::errtext::reason(&e)
+        ))
+    };
+    let mut out = request::encode_header(crate::protocol::Features::PUMP, Some(&files.cwd), argv);
+    store_form::put_ndig(&mut out, files.listed.len() as u32);
+    for listed in &files.listed {
+        let entry = digest_entry(listed).map_err(|e| listed_error(listed, e))?;
+        request::put_entry(&mut out, &entry).map_err(SendError::Io)?;
+        if out.len() >= 64 << 10 {
+            conn.write_all(&out).map_err(io)?;
+            out.clear();
+        }
+    }
+    conn.write_all(&out).map_err(io)?;
+    conn.flush().map_err(io)?;
+    let needed = store_form::read_need(conn, files.listed.len()).map_err(SendError::NoStore)?;
+    out.clear();
+    for (listed, _) in files.listed.iter().zip(needed).filter(|(_, n)| *n) {
+        let data = std::fs::read(listed).map_err(|e| listed_error(listed, e))?;
+        token::put_bytes(&mut out, token::FILE, &data).map_err(SendError::Io)?;
+        if out.len() >= 64 << 10 {
+            conn.write_all(&out).map_err(io)?;
+            out.clear();
+        }
+    }
+    conn.write_all(&out).map_err(io)?;
+    conn.flush().map_err(io)
+}
+
+/// One listed path as a manifest entry: a link as in protocol 3, a file
+/// by the size and digest of its text. The include server wrote those
+/// beside its `.lzo` copy; anything else (a forcing file, a stock
+/// include server's root) is hashed here.
+fn digest_entry(listed: &OsStr) -> std::io::Result<request::PumpEntry> {
+    let entry = entry_with(listed, |_| Ok(Vec::new()))?;
+    let request::PumpEntry::File { name, .. } = entry else {
+        return Ok(entry);
+    };
+    let mut dig = listed.to_os_string();
+    dig.push(crate::pump::mirror::DIGEST_SUFFIX);
+    let from_server = std::fs::read(&dig)
+        .ok()
+        .and_then(|b| store_form::parse_fdig(&b));
+    let (size, digest) = match from_server {
+        Some(sd) => sd,
+        None => {
+            let raw = std::fs::read(listed)?;
+            let text = if raw.is_empty() {
+                raw
+            } else {
+                crate::protocol::lzo::decompress(&raw, Limits::default().max_decompressed)
+                    .map_err(|e| std::io::Error::other(e.to_string()))?
+            };
+            (text.len() as u64, crate::store::Digest::of(&text).0)
+        }
+    };
+    Ok(request::PumpEntry::Stored {
+        name,
+        size,
+        digest,
+        data: None,
+    })
+}
+
 /// One listed path as the entry a pump client sends for it.
 fn entry(listed: &OsStr) -> std::io::Result<request::PumpEntry> {
+    entry_with(listed, |p| std::fs::read(p))
+}
+
+/// `entry`, with a file's data from `read`.
+fn entry_with(
+    listed: &OsStr,
+    read: impl Fn(&Path) -> std::io::Result<Vec<u8>>,
+) -> std::io::Result<request::PumpEntry> {
     let name = client_name(listed)
         .ok_or_else(|| std::io::Error::other("not in an include server's client root"))?;
     let path = Path::new(listed);
@@ -149,7 +237,7 @@ fn entry(listed: &OsStr) -> std::io::Result<request::PumpEntry> {
         } else {
             request::PumpEntry::File {
                 name,
-                data: std::fs::read(path)?,
+                data: read(path)?,
             }
         },
     )
@@ -218,14 +306,15 @@ mod tests {
         let req = dec.take();
         assert_eq!(req.features, crate::protocol::Features::PUMP);
         assert_eq!(req.cwd, Some("/src".into()));
-        let names: Vec<OsString> =
-            req.files
-                .iter()
-                .map(|e| match e {
-                    request::PumpEntry::File { name, .. }
-                    | request::PumpEntry::Link { name, .. } => name.clone(),
-                })
-                .collect();
+        let names: Vec<OsString> = req
+            .files
+            .iter()
+            .map(|e| match e {
+                request::PumpEntry::File { name, .. }
+                | request::PumpEntry::Link { name, .. }
+                | request::PumpEntry::Stored { name, .. } => name.clone(),
+            })
+            .collect();
         assert_eq!(names, vec!["/src/p.c", "/sys"]);
         assert!(
             matches!(&req.files[1], request::PumpEntry::Link { target, .. }

@@ -50,6 +50,9 @@ pub enum SendError {
     Io(ProtoError),
     /// Pump: a file the include server listed could not be read here.
     Listed(String),
+    /// Pump, store form: the host did not answer the manifest (it is a
+    /// stock distccd now).
+    NoStore(ProtoError),
 }
 
 /// DIST/ARGC/ARGV now, DOTI once cpp is done. The socket stays fully open

@@ -510,6 +510,13 @@ impl<'a, W: Write> Metered<'a, W> {
     }
 }
 
+/// Reads pass through uncounted (the header store's NEED answer).
+impl<W: Write + std::io::Read> std::io::Read for Metered<'_, W> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf)
+    }
+}
+
 impl<W: Write> Write for Metered<'_, W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let t = Instant::now();

@@ -63,6 +63,8 @@ pub struct Config {
     pub limits: Limits,
     /// Landlock ABI to confine compilers with, if the kernel has it.
     pub sandbox: Option<u32>,
+    /// The pump header store's setting (`header_store::open`).
+    pub header_store: Option<(Option<PathBuf>, u64)>,
 }
 
 /// What a poll token stands for.
@@ -125,6 +127,8 @@ pub struct Server {
     /// Killed compilers not reaped yet, and the directory to remove then.
     dying: Vec<(Child, Option<JobDir>)>,
     trash: Trash,
+    /// The pump header store, if on.
+    store: Option<crate::store::ContentStore>,
 }
 
 /// Block the signals we take through the signalfd. Children get a clean
@@ -175,7 +179,21 @@ impl Server {
             Interest::READABLE,
         )?;
         sources.insert(SIGNALS, Source::Signals);
+        // Opened here, after privileges are dropped: its files belong to
+        // the user the daemon runs as.
+        let store = super::header_store::open(&cfg.header_store, &cfg.tmp);
+        if let (Some((dir, size)), Some(_)) = (&cfg.header_store, &store) {
+            let dir = dir
+                .clone()
+                .unwrap_or_else(|| super::header_store::default_dir(&cfg.tmp));
+            log::info!(
+                "pump header store in {}, up to {} MiB",
+                dir.display(),
+                size >> 20
+            );
+        }
         Ok(Server {
+            store,
             poll,
             listener,
             stats_listener,
@@ -503,6 +521,11 @@ impl Server {
             self.run_job(id, Event::Tick);
         }
         self.preempt();
+        // One bounded eviction step a tick keeps the header store in its
+        // bound without holding up the loop.
+        if let Some(st) = self.store.as_mut().filter(|s| s.needs_eviction()) {
+            st.evict_step();
+        }
         self.settle();
     }
 

@@ -12,6 +12,7 @@ use crate::exitcode::*;
 use crate::protocol::reply::{self, Reply};
 use crate::protocol::status::WaitStatus;
 use crate::protocol::Limits;
+use crate::store::ContentStore;
 
 use super::access::{self, Cidr};
 use super::job;
@@ -74,7 +75,13 @@ pub fn stdin_is_socket() -> bool {
 /// refuses it, as in daemon mode); pipes (a client's ssh) are trusted, as
 /// with distccd. The job is the same machine the event loop drives
 /// (`machine`), driven with blocking I/O.
-pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Option<u32>) -> i32 {
+pub fn serve(
+    allow: &[Cidr],
+    policy: &Policy,
+    tmp: &std::path::Path,
+    sandbox: Option<u32>,
+    store: Option<(Option<std::path::PathBuf>, u64)>,
+) -> i32 {
     let peer = stdin_peer();
     if let Some(p) = peer {
         if !access::allowed(allow, p.ip()) {
@@ -118,8 +125,16 @@ pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Op
         running: None,
         result: None,
         fatal: None,
+        store_setting: store,
+        store: None,
     };
-    d.serve()
+    let code = d.serve();
+    // One job, then one bounded eviction step: the store stays near its
+    // bound across inetd's processes.
+    if let Some(st) = d.store.as_mut().filter(|s| s.needs_eviction()) {
+        st.evict_step();
+    }
+    code
 }
 
 /// What inetd's one job owns outside its machine.
@@ -136,9 +151,19 @@ struct Driver<'a> {
     result: Option<Reply>,
     /// A failure of the driver itself: the exit code.
     fatal: Option<i32>,
+    /// The header store, opened by the first pump job that needs it (a
+    /// plain job never touches it).
+    store_setting: Option<(Option<std::path::PathBuf>, u64)>,
+    store: Option<ContentStore>,
 }
 
 impl Driver<'_> {
+    fn open_store(&mut self) {
+        if let Some(setting) = self.store_setting.take() {
+            self.store = super::header_store::open(&Some(setting), self.tmp);
+        }
+    }
+
     fn serve(&mut self) -> i32 {
         let mut chunk = vec![0u8; 64 * 1024];
         loop {
@@ -226,8 +251,33 @@ impl Driver<'_> {
                 };
                 Some(Event::Spawned(r))
             }
+            Action::Need { refused } => {
+                self.open_store();
+                let Some(dec) = self.job.decoder() else {
+                    self.fatal = Some(EXIT_PROTOCOL_ERROR);
+                    return None;
+                };
+                let need = super::header_store::answer_need(
+                    dec,
+                    self.prepared.as_mut(),
+                    refused,
+                    self.store.as_mut(),
+                );
+                match self
+                    .output
+                    .write_all(&need)
+                    .and_then(|_| self.output.flush())
+                {
+                    Ok(()) => Some(Event::Needed),
+                    Err(e) => Some(Event::WriteFailed(format!(
+                        "write failed: {}",
+                        crate::errtext::reason(&e)
+                    ))),
+                }
+            }
             Action::LayOut(req) => Some(Event::LaidOut(match self.prepared.as_mut() {
-                Some(p) => p.receive_files(*req),
+                // Only a store-form job (which opened the store) puts in it.
+                Some(p) => p.receive_files(*req, self.store.as_mut()),
                 None => Err(missing("no job directory")),
             })),
             Action::CompleteSource => Some(Event::SourceReady(Ok(()))),
@@ -266,8 +316,17 @@ impl Driver<'_> {
     }
 
     fn send(&mut self, r: &Reply) -> Option<Event<'static>> {
+        if r.features.cpp_on_server() {
+            self.open_store();
+        }
         let wire = match reply::encode(r) {
-            Ok(w) => w,
+            Ok(mut w) => {
+                w.extend(super::header_store::trailer(
+                    r.features,
+                    self.store.as_ref(),
+                ));
+                w
+            }
             Err(e) => {
                 log::error!("cannot encode reply: {e}");
                 self.fatal = Some(EXIT_PROTOCOL_ERROR);

@@ -210,23 +210,66 @@ impl Prepared {
     }
 
     /// Pump: lay out the client's files; the request is then dropped.
-    pub fn receive_files(&mut self, req: crate::protocol::request::Request) -> Result<(), Refusal> {
+    pub fn receive_files(
+        &mut self,
+        req: crate::protocol::request::Request,
+        store: Option<&mut crate::store::ContentStore>,
+    ) -> Result<(), Refusal> {
+        use crate::protocol::request::PumpEntry;
         log::debug!(
             "protocol 3 request for {}: {} files and links",
             self.plan.input,
             req.files.len()
         );
-        let mirror = self.mirror();
+        // Store form: what the store held is laid out already
+        // (`link_stored`); only the contents sent remain.
+        let files: Vec<PumpEntry> = req
+            .files
+            .into_iter()
+            .filter(|e| !matches!(e, PumpEntry::Stored { data: None, .. }))
+            .collect();
         let cwd = req.cwd.as_deref().unwrap_or(OsStr::new("/"));
-        let run = std::fs::create_dir(&mirror)
-            .map_err(|e| crate::errtext::reason(&e))
-            .and_then(|_| super::pump_job::materialize(&mirror, cwd, &req.files))
+        let run = self.lay_out(cwd, &files, store)?.0;
+        self.input = Input::Mirror { run_dir: Some(run) };
+        Ok(())
+    }
+
+    /// Store form, before the contents come: lay out the manifest's links
+    /// and the contents the header store holds; the rest (true) are asked
+    /// for. Any trouble asks for everything: the job then goes as it would
+    /// without a store.
+    pub fn link_stored(
+        &mut self,
+        cwd: &OsStr,
+        manifest: &[crate::protocol::request::PumpEntry],
+        store: Option<&mut crate::store::ContentStore>,
+    ) -> Vec<bool> {
+        match self.lay_out(cwd, manifest, store) {
+            Ok((_, missing)) => missing,
+            Err(r) => {
+                log::debug!("header store: {}", r.why);
+                vec![true; manifest.len()]
+            }
+        }
+    }
+
+    fn lay_out(
+        &mut self,
+        cwd: &OsStr,
+        files: &[crate::protocol::request::PumpEntry],
+        store: Option<&mut crate::store::ContentStore>,
+    ) -> Result<(PathBuf, Vec<bool>), Refusal> {
+        let mirror = self.mirror();
+        let made = match std::fs::create_dir(&mirror) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            r => r,
+        };
+        made.map_err(|e| crate::errtext::reason(&e))
+            .and_then(|_| super::pump_job::materialize(&mirror, cwd, files, store))
             .map_err(|why| Refusal {
                 code: crate::exitcode::EXIT_PROTOCOL_ERROR,
                 why: format!("bad pump request: {why}"),
-            })?;
-        self.input = Input::Mirror { run_dir: Some(run) };
-        Ok(())
+            })
     }
 
     fn input_path(&self) -> PathBuf {

@@ -74,6 +74,8 @@ pub enum Event<'a> {
     Spawned(Result<(), Refusal>),
     /// Outcome of `Action::LayOut`.
     LaidOut(Result<(), Refusal>),
+    /// `Action::Need` is done: NEED is on its way, the decoder knows.
+    Needed,
     /// Outcome of `Action::CompleteSource`.
     SourceReady(Result<(), Refusal>),
     /// The compiler's stdin pipe has room.
@@ -118,6 +120,13 @@ pub enum Action {
     },
     /// Pump: lay out the client's files. Answer with `Event::LaidOut`.
     LayOut(Box<Request>),
+    /// Pump, store form: the manifest is in (`Job::decoder`). Lay out
+    /// what the header store holds, tell the decoder which contents to
+    /// read (none if `refused`: only the refusal is coming) and send the
+    /// client NEED. Answer with `Event::Needed`.
+    Need {
+        refused: bool,
+    },
     /// The source of a compiler started early is in: open it for feeding.
     /// Answer with `Event::SourceReady`.
     CompleteSource,
@@ -192,6 +201,11 @@ enum State {
     Checking,
     /// Reading the source (kept nowhere if refused).
     Body {
+        verdict: Verdict,
+        early: Early,
+    },
+    /// `Action::Need` out (store form).
+    Needing {
         verdict: Verdict,
         early: Early,
     },
@@ -419,6 +433,11 @@ impl Job {
                 S::Body { verdict, early }
             }
 
+            // Store form: the manifest is answered, its contents come.
+            (S::Needing { verdict, early }, E::Needed) => {
+                self.decode(S::Body { verdict, early }, now, out)
+            }
+
             // Whole request in.
             (S::LayingOut, E::LaidOut(Ok(()))) => self.queue(out),
             (S::LayingOut, E::LaidOut(Err(r))) => self.refuse(r, out),
@@ -639,6 +658,17 @@ impl Job {
                 out.push(Action::Check);
                 State::Checking
             }
+            Ok(Fed::Manifest) => match state {
+                State::Body { verdict, early } => {
+                    let refused = matches!(verdict, Verdict::Refused(_));
+                    out.push(Action::Need { refused });
+                    State::Needing { verdict, early }
+                }
+                other => {
+                    self.exit = EXIT_PROTOCOL_ERROR;
+                    self.drop_job(&other, out)
+                }
+            },
             Ok(Fed::More) => {
                 if let State::Body {
                     verdict: Verdict::Accepted { piped: true },
@@ -824,6 +854,8 @@ enum Fed {
     Argv,
     /// All of the request is in.
     Done,
+    /// Store form: the manifest is in; NEED before anything more.
+    Manifest,
     /// More bytes needed.
     More,
 }
@@ -843,6 +875,9 @@ fn feed(
         }
         if dec.is_done() {
             return Ok(Fed::Done);
+        }
+        if dec.awaiting_need() {
+            return Ok(Fed::Manifest);
         }
         if used == 0 {
             return Ok(Fed::More);

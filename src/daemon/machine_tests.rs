@@ -50,6 +50,7 @@ fn kind(a: &Action) -> String {
         Action::Spawn { complete: true } => "Spawn(complete)".into(),
         Action::Spawn { complete: false } => "Spawn(early)".into(),
         Action::LayOut(req) => format!("LayOut({} files)", req.files.len()),
+        Action::Need { refused } => format!("Need(refused={refused})"),
         Action::CompleteSource => "CompleteSource".into(),
         Action::Feed => "Feed".into(),
         Action::Kill => "Kill".into(),
@@ -569,6 +570,82 @@ fn an_early_start_waiting_too_long_gives_its_slot_back() {
         step(&mut job, Event::SlotGranted, at(t0, 2000)),
         ["Spawn(complete)"]
     );
+}
+
+/// A store-form manifest of two contents, one the daemon will lack.
+fn manifest() -> Vec<u8> {
+    use crate::protocol::request::{put_entry, PumpEntry};
+    let mut wire = Vec::new();
+    crate::protocol::store_form::put_ndig(&mut wire, 2);
+    for (name, text) in [("/src/x.c", &b"int x;\n"[..]), ("/src/x.h", b"int h;\n")] {
+        let e = PumpEntry::Stored {
+            name: name.into(),
+            size: text.len() as u64,
+            digest: crate::store::Digest::of(text).0,
+            data: None,
+        };
+        put_entry(&mut wire, &e).unwrap();
+    }
+    wire
+}
+
+#[test]
+fn a_store_form_request_asks_for_what_is_missing_then_compiles() {
+    // manifest -> need -> files -> lay out -> compile
+    let t0 = Instant::now();
+    let wire = encode_header(
+        Features::PUMP,
+        Some("/src".as_ref()),
+        &argv("gcc -c x.c -o x.o"),
+    );
+    let mut job = Job::request(PEER, Limits::default(), timeouts(), t0);
+    assert_eq!(step(&mut job, Event::Bytes(&wire), t0), ["Check"]);
+    assert!(step(&mut job, Event::Checked(Ok(accepted(false))), t0).is_empty());
+    let mut sent = manifest();
+    let manifest_len = sent.len();
+    // The client's FILE can only come after NEED; sent early here, it
+    // waits in the buffer until the driver has answered.
+    token::put_bytes(
+        &mut sent,
+        token::FILE,
+        &crate::protocol::lzo::compress(b"int h;\n"),
+    )
+    .unwrap();
+    assert_eq!(
+        step(&mut job, Event::Bytes(&sent[..manifest_len]), t0),
+        ["Need(refused=false)"]
+    );
+    // The driver: the store holds x.c only.
+    let dec = job.decoder().expect("the manifest");
+    assert!(dec.awaiting_need());
+    dec.set_needed(&[false, true]);
+    assert!(step(&mut job, Event::Needed, t0).is_empty());
+    assert_eq!(
+        step(&mut job, Event::Bytes(&sent[manifest_len..]), t0),
+        ["LayOut(2 files)"]
+    );
+    assert_eq!(
+        step(&mut job, Event::LaidOut(Ok(())), t0),
+        ["WantSlot(whole)"]
+    );
+    assert_eq!(step(&mut job, Event::SlotGranted, t0), ["Spawn(complete)"]);
+
+    // A refused argv: its NEED asks for nothing, then the refusal.
+    let mut bad = Job::request(PEER, Limits::default(), timeouts(), t0);
+    step(&mut bad, Event::Bytes(&wire), t0);
+    let r = Refusal {
+        code: EXIT_BAD_ARGUMENTS,
+        why: "no".into(),
+    };
+    bad.decoder().unwrap().discard_payload();
+    assert!(step(&mut bad, Event::Checked(Err(r)), t0).is_empty());
+    assert_eq!(
+        step(&mut bad, Event::Bytes(&manifest()), t0),
+        ["Need(refused=true)"]
+    );
+    bad.decoder().unwrap().set_needed(&[false, false]);
+    let out = step(&mut bad, Event::Needed, t0);
+    assert!(out.iter().any(|a| a.starts_with("Reply(101")), "{out:?}");
 }
 
 #[test]

@@ -5,6 +5,7 @@ pub(crate) mod access;
 pub(crate) mod event_loop;
 pub(crate) mod feed;
 pub(crate) mod harden;
+pub(crate) mod header_store;
 pub(crate) mod inetd;
 pub(crate) mod job;
 pub(crate) mod machine;
@@ -199,6 +200,7 @@ pub(crate) fn server_config(o: &Options, allow: Vec<access::Cidr>) -> event_loop
         max_queued: 2 * o.jobs as usize,
         sandbox: if o.no_sandbox { None } else { sandbox::abi() },
         limits: Default::default(),
+        header_store: o.header_store.clone(),
     }
 }
 
@@ -268,7 +270,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         let _ = std::env::set_current_dir(&tmp);
         let policy = whitelist::policy(o.insecure, &o.whitelist_dir);
         let sandbox = if o.no_sandbox { None } else { sandbox::abi() };
-        return inetd::serve(&allow, &policy, &tmp, sandbox);
+        return inetd::serve(&allow, &policy, &tmp, sandbox, o.header_store.clone());
     }
     if allow.is_empty() {
         log::warn!("{}", nobody_allowed(&o.allow_file, allow_file_exists));

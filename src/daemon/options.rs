@@ -39,6 +39,9 @@ pub struct Options {
     pub no_sandbox: bool,
     /// Whitelist directory (ours: `--whitelist-dir`, for tests).
     pub whitelist_dir: PathBuf,
+    /// The pump header store: `None` with `--no-header-store`, else its
+    /// directory (`--header-store`, or under TMPDIR when unset) and size.
+    pub header_store: Option<(Option<PathBuf>, u64)>,
 }
 
 pub enum Parsed {
@@ -85,6 +88,11 @@ Usage: tinydcc --daemon [OPTIONS]      (also as: tinydccd, distccd)
       --no-sandbox          do not confine compilers with Landlock (tinydcc only)
       --whitelist-dir DIR   compiler whitelist directory (default /usr/lib/distcc)
       --no-fifo             accepted for compatibility; ignored
+      --header-store DIR    keep the headers pump clients send here (default
+                            $TMPDIR/tinydcc-headers; tinydcc clients send each once)
+      --header-store-size SIZE
+                            bound it (default 256M; K, M, G suffixes)
+      --no-header-store     no header store: every pump job sends all its headers
   -h, --help, --version
 
 Clients: with no --allow, the networks listed in the allow file, one
@@ -278,7 +286,25 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
             "a directory name",
         )?
         .unwrap_or_else(|| PathBuf::from(super::whitelist::MASQ_DIR)),
+        header_store: None,
     };
+    let store_dir = last_path(
+        &mut p,
+        "--header-store",
+        "--header-store",
+        "a directory name",
+    )?;
+    let store_size = last(
+        &mut p,
+        "--header-store-size",
+        "--header-store-size",
+        "a size (such as 256M)",
+        |s| crate::store::parse_size(s).ok(),
+    )?
+    .unwrap_or(super::header_store::DEFAULT_SIZE);
+    if !p.contains("--no-header-store") {
+        o.header_store = Some((store_dir, store_size));
+    }
     // Accepted for compatibility; they change nothing here.
     let _ = p.contains("--no-fifo");
     let _ = p.contains("--no-fork");
@@ -319,6 +345,19 @@ mod tests {
         assert_eq!(o.log_level, LevelFilter::Info);
         assert!(o.jobs >= 3);
         assert!(o.allow.is_empty());
+    }
+
+    #[test]
+    fn header_store_is_on_by_default_and_can_be_moved_bounded_or_left_off() {
+        let o = parse_str("").unwrap();
+        assert_eq!(o.header_store, Some((None, 256 << 20)));
+        let o = parse_str("--header-store /srv/h --header-store-size=1G").unwrap();
+        assert_eq!(
+            o.header_store,
+            Some((Some(PathBuf::from("/srv/h")), 1 << 30))
+        );
+        let o = parse_str("--header-store /srv/h --no-header-store").unwrap();
+        assert_eq!(o.header_store, None);
     }
 
     #[test]
@@ -366,6 +405,11 @@ mod tests {
             ("--nice 1.5", "--nice: '1.5' is not a number"),
             ("--listen localhost", "--listen: 'localhost' is not an IP address"),
             ("--lifetime soon", "--lifetime: 'soon' is not a number of seconds"),
+            (
+                "--header-store-size lots",
+                "--header-store-size: 'lots' is not a size (such as 256M)",
+            ),
+            ("--header-store", "--header-store: missing value"),
             (
                 "--log-level loud",
                 "--log-level: 'loud' is not a log level (critical, error, warning, notice, info or debug)",

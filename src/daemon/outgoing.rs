@@ -45,18 +45,42 @@ impl Outgoing {
     }
 
     /// A reply; an uncompressed object goes straight from its file.
-    pub fn reply(r: &Reply, object: Option<(File, u64)>) -> Result<Outgoing, ProtoError> {
+    /// `trailer` follows the reply (protocol 3 only: its object is in
+    /// the head, never sent from the file).
+    pub fn reply(
+        r: &Reply,
+        object: Option<(File, u64)>,
+        trailer: Vec<u8>,
+    ) -> Result<Outgoing, ProtoError> {
         let from_file = !r.features.compress();
-        let head = match &object {
+        let mut head = match &object {
             Some((_, len)) if from_file && *len <= u32::MAX as u64 => {
                 reply::encode_head_v1(r.features, r.status, &r.stderr, &r.stdout, *len as u32)
             }
             _ => reply::encode(r),
         }?;
+        if !from_file {
+            head.extend_from_slice(&trailer);
+        }
         Ok(Outgoing {
             object: object.filter(|_| from_file),
             ..Outgoing::new(head)
         })
+    }
+
+    /// `next` queued behind what is left of this one (a NEED the socket
+    /// has not taken yet, then the reply). Only bytes in memory can go
+    /// first; a reply streaming its object is never followed.
+    pub fn then(self, next: Outgoing) -> Outgoing {
+        if self.object.is_some() || self.off >= self.head.len() {
+            return next;
+        }
+        let mut head = self.head[self.off..].to_vec();
+        head.extend_from_slice(&next.head[next.off..]);
+        Outgoing {
+            object: next.object,
+            ..Outgoing::new(head)
+        }
     }
 
     /// Write what the socket takes. `strict`: a write of 0 bytes is a
@@ -114,4 +138,18 @@ fn send_file(sock: &TcpStream, file: &File, offset: u64, len: u64) -> io::Result
     let mut off = offset as libc::off_t;
     let n = len.min(1 << 30) as usize;
     Ok(nix::sys::sendfile::sendfile(sock, file, Some(&mut off), n)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unsent_need_goes_before_the_reply() {
+        let need = Outgoing::new(b"NEED00000001\x01".to_vec()).from(4);
+        let both = need.then(Outgoing::new(b"DONE00000003".to_vec()));
+        assert_eq!(both.head, b"00000001\x01DONE00000003");
+        let sent = Outgoing::new(b"NEED00000000".to_vec()).from(12);
+        assert_eq!(sent.then(Outgoing::new(b"DONE".to_vec())).head, b"DONE");
+    }
 }

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use crate::gcc_options::{self as gcc, flag::CPP_PATH, Kind, Spelling};
 use crate::protocol::request::PumpEntry;
+use crate::store::{ContentStore, Digest};
 
 /// A name for messages (lossy: never used to reach a file).
 fn shown(b: &[u8]) -> std::borrow::Cow<'_, str> {
@@ -140,9 +141,39 @@ impl<'r> DirWalker<'r> {
     }
 }
 
+/// Create `c` in `dir` holding `data`; false if it exists already (sent
+/// twice: the first copy stands).
+fn write_new(dir: &OwnedFd, c: &std::ffi::CStr, data: &[u8], name: &str) -> Result<bool, String> {
+    use nix::fcntl::OFlag;
+    let f = crate::sys::openat(
+        dir.as_fd(),
+        c,
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    );
+    let mut f = match f {
+        Ok(f) => std::fs::File::from(f),
+        Err(err) if err.raw_os_error() == Some(libc::EEXIST) => return Ok(false),
+        Err(err) => return Err(format!("cannot create '{name}': {err}")),
+    };
+    use std::io::Write;
+    f.write_all(data)
+        .map_err(|e| format!("cannot write '{name}': {}", crate::errtext::reason(&e)))?;
+    Ok(true)
+}
+
 /// Lay out the client's files under `root`; returns R + cwd, where the
-/// compiler will run.
-pub fn materialize(root: &Path, cwd: &OsStr, files: &[PumpEntry]) -> Result<PathBuf, String> {
+/// compiler will run, and for each entry whether its content is still
+/// missing (store form: a digest the header store does not hold, or no
+/// store). A content the client sent must match the digest it announced,
+/// and goes into the store for the next job.
+pub fn materialize(
+    root: &Path,
+    cwd: &OsStr,
+    files: &[PumpEntry],
+    mut store: Option<&mut ContentStore>,
+) -> Result<(PathBuf, Vec<bool>), String> {
+    let mut missing = vec![false; files.len()];
     let croot = cstr(root.as_os_str().as_bytes())?;
     let rootfd: OwnedFd = std::fs::OpenOptions::new()
         .read(true)
@@ -154,10 +185,11 @@ pub fn materialize(root: &Path, cwd: &OsStr, files: &[PumpEntry]) -> Result<Path
     let mut dirs = DirWalker::new(&rootfd);
     dirs.open(&cwd_parts)?;
     let root_bytes = root.as_os_str().as_bytes();
-    for e in files {
-        let (name, is_file) = match e {
-            PumpEntry::File { name, .. } => (name.as_bytes(), true),
-            PumpEntry::Link { name, .. } => (name.as_bytes(), false),
+    for (i, e) in files.iter().enumerate() {
+        let name = match e {
+            PumpEntry::File { name, .. }
+            | PumpEntry::Link { name, .. }
+            | PumpEntry::Stored { name, .. } => name.as_bytes(),
         };
         let parts = components(name)?;
         let name = shown(name);
@@ -168,28 +200,41 @@ pub fn materialize(root: &Path, cwd: &OsStr, files: &[PumpEntry]) -> Result<Path
         let c = cstr(last)?;
         match e {
             PumpEntry::File { data, .. } => {
-                use nix::fcntl::OFlag;
-                let f = crate::sys::openat(
-                    dir.as_fd(),
-                    &c,
-                    OFlag::O_WRONLY
-                        | OFlag::O_CREAT
-                        | OFlag::O_EXCL
-                        | OFlag::O_NOFOLLOW
-                        | OFlag::O_CLOEXEC,
-                    nix::sys::stat::Mode::from_bits_truncate(0o644),
-                );
-                let mut f = match f {
-                    Ok(f) => std::fs::File::from(f),
-                    Err(err) if err.raw_os_error() == Some(libc::EEXIST) => {
-                        continue; // sent twice: the first copy stands
-                    }
-                    Err(err) => return Err(format!("cannot create '{name}': {err}")),
+                write_new(dir, &c, data, &name)?;
+            }
+            PumpEntry::Stored {
+                size,
+                digest,
+                data: Some(data),
+                ..
+            } => {
+                // The client's word is checked: nobody chooses what another
+                // client gets for a digest.
+                let d = Digest::of(data);
+                if d.0 != *digest || data.len() as u64 != *size {
+                    return Err(format!("'{name}' does not match its digest"));
+                }
+                if let Some(st) = store.as_deref_mut() {
+                    st.put(data);
+                }
+                write_new(dir, &c, data, &name)?;
+            }
+            PumpEntry::Stored {
+                size,
+                digest,
+                data: None,
+                ..
+            } => {
+                let linked = match store.as_deref_mut() {
+                    Some(st) => st.link_into(&Digest(*digest), *size, dir.as_fd(), &c),
+                    None => Err(std::io::ErrorKind::NotFound.into()),
                 };
-                use std::io::Write;
-                f.write_all(data).map_err(|e| {
-                    format!("cannot write '{name}': {}", crate::errtext::reason(&e))
-                })?;
+                match linked {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    // Not there (evicted, never sent) or not linkable: ask.
+                    Err(_) => missing[i] = true,
+                }
             }
             PumpEntry::Link { target, .. } => {
                 let target = target.as_bytes();
@@ -212,13 +257,12 @@ pub fn materialize(root: &Path, cwd: &OsStr, files: &[PumpEntry]) -> Result<Path
                 }
             }
         }
-        let _ = is_file;
     }
     let mut run_dir = root.to_path_buf();
     for p in cwd_parts {
         run_dir.push(OsStr::from_bytes(p));
     }
-    Ok(run_dir)
+    Ok((run_dir, missing))
 }
 
 /// True if relative `path`, taken from the client directory `cwd`, stays
@@ -418,7 +462,7 @@ mod tests {
                 target: "/usr".into(),
             },
         ];
-        materialize(&d, "/src/build".as_ref(), &files).unwrap();
+        materialize(&d, "/src/build".as_ref(), &files, None).unwrap();
         for f in [
             "src/inc/a.h".to_string(),
             format!("{deep}/deep.h")[1..].to_string(),
@@ -432,7 +476,7 @@ mod tests {
         }
         assert!(d.join("src/build").is_dir());
         let through = vec![file("/src/inc/l/evil.h".into())];
-        let e = materialize(&d, "/src/build".as_ref(), &through).unwrap_err();
+        let e = materialize(&d, "/src/build".as_ref(), &through, None).unwrap_err();
         assert!(e.contains("not a plain directory"), "{e}");
         assert!(!d.join("usr/evil.h").exists());
         std::fs::remove_dir_all(&d).unwrap();
@@ -451,7 +495,7 @@ mod tests {
                 data: b"x".to_vec(),
             },
         ];
-        let e = materialize(&d, "/src".as_ref(), &files).unwrap_err();
+        let e = materialize(&d, "/src".as_ref(), &files, None).unwrap_err();
         assert!(e.contains("not a plain directory"), "{e}");
         assert!(!Path::new("/tmp/escaped").exists());
         let ok = vec![
@@ -465,10 +509,57 @@ mod tests {
             },
         ];
         let d2 = crate::paths::make_temp_dir(&std::env::temp_dir(), "pumpjob-").unwrap();
-        let run = materialize(&d2, "/src/build".as_ref(), &ok).unwrap();
+        let (run, _) = materialize(&d2, "/src/build".as_ref(), &ok, None).unwrap();
         assert_eq!(run, d2.join("src/build"));
         assert_eq!(std::fs::read(d2.join("src/inc/b.h")).unwrap(), b"int a;\n");
         std::fs::remove_dir_all(&d).unwrap();
         std::fs::remove_dir_all(&d2).unwrap();
+    }
+
+    #[test]
+    fn stored_entries_link_from_the_store_and_sent_ones_are_checked() {
+        let d = crate::paths::make_temp_dir(&std::env::temp_dir(), "pumpjob-").unwrap();
+        let mut st = ContentStore::open(&d.join("store"), 1 << 20).unwrap();
+        let a = b"int a;\n".to_vec();
+        let b = b"int b;\n".to_vec();
+        let entry = |name: &str, t: &[u8], data: Option<Vec<u8>>| PumpEntry::Stored {
+            name: name.into(),
+            size: t.len() as u64,
+            digest: Digest::of(t).0,
+            data,
+        };
+        // First job: nothing stored, both missing; the sent contents go
+        // into the store.
+        let job1 = d.join("j1");
+        std::fs::create_dir(&job1).unwrap();
+        let manifest = [entry("/s/a.h", &a, None), entry("/s/b.h", &b, None)];
+        let (_, missing) = materialize(&job1, "/s".as_ref(), &manifest, Some(&mut st)).unwrap();
+        assert_eq!(missing, vec![true, true]);
+        let sent = [
+            entry("/s/a.h", &a, Some(a.clone())),
+            entry("/s/b.h", &b, Some(b.clone())),
+        ];
+        materialize(&job1, "/s".as_ref(), &sent, Some(&mut st)).unwrap();
+        assert_eq!(std::fs::read(job1.join("s/b.h")).unwrap(), b);
+        // Second job: both linked from the store, nothing missing.
+        let job2 = d.join("j2");
+        std::fs::create_dir(&job2).unwrap();
+        let (_, missing) = materialize(&job2, "/s".as_ref(), &manifest, Some(&mut st)).unwrap();
+        assert_eq!(missing, vec![false, false]);
+        assert_eq!(std::fs::read(job2.join("s/a.h")).unwrap(), a);
+        // A content that is not what its digest says is refused, and not
+        // stored under that digest.
+        let job3 = d.join("j3");
+        std::fs::create_dir(&job3).unwrap();
+        let lie = [PumpEntry::Stored {
+            name: "/s/c.h".into(),
+            size: 7,
+            digest: Digest::of(b"int c;\n").0,
+            data: Some(b"int d;\n".to_vec()),
+        }];
+        let e = materialize(&job3, "/s".as_ref(), &lie, Some(&mut st)).unwrap_err();
+        assert!(e.contains("does not match its digest"), "{e}");
+        assert!(!st.has(&Digest::of(b"int c;\n"), 7));
+        std::fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -2,7 +2,8 @@
 //! `token` is the 12-byte header codec, `request` the client→server stream,
 //! `reply` the server→client stream, `lzo` the payload compression.
 //! `features` says what a version number means, `status` holds the STAT
-//! wait status and distccd's job summary line.
+//! wait status and distccd's job summary line, `store_form` tinydcc's
+//! header-store additions to protocol 3 (doc/header-store.md).
 //! Every length from the wire is checked against `Limits` before it is used.
 
 pub(crate) mod access_denied;
@@ -12,6 +13,7 @@ pub mod lzo;
 pub mod reply;
 pub mod request;
 pub mod status;
+pub mod store_form;
 pub mod token;
 
 use std::fmt;

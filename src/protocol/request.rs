@@ -1,13 +1,16 @@
 //! Client → server request.
 //!
 //! v1/v2: `DIST ARGC ARGV… DOTI`; v3 (pump): `DIST CDIR ARGC ARGV… NFIL
-//! {NAME (FILE|LINK)}…`. The encoder is used by the client, the incremental
+//! {NAME (FILE|LINK)}…`, or its store form (`NDIG`, doc/header-store.md,
+//! `store_form`) which pauses after the manifest for the daemon's NEED
+//! and then reads the FILE bodies asked for. The encoder is used by the client, the incremental
 //! decoder by the daemon's event loop: it accepts whatever bytes have arrived
 //! and never allocates more than has actually been received.
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
+use super::store_form::{parse_fdig, FDIG_LEN};
 use super::token::{self, TOKEN_LEN};
 use super::{check_len, lzo, Features, Limits, ProtoError};
 
@@ -16,8 +19,23 @@ use super::{check_len, lzo, Features, Limits, ProtoError};
 /// not be UTF-8.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum PumpEntry {
-    File { name: OsString, data: Vec<u8> },
-    Link { name: OsString, target: OsString },
+    File {
+        name: OsString,
+        data: Vec<u8>,
+    },
+    Link {
+        name: OsString,
+        target: OsString,
+    },
+    /// Store form (`NDIG`): a content named by size and digest; `data`
+    /// (decompressed) once the client has sent it because the daemon
+    /// lacked it. The digest is the client's word until checked.
+    Stored {
+        name: OsString,
+        size: u64,
+        digest: [u8; 32],
+        data: Option<Vec<u8>>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +103,11 @@ pub(crate) fn put_entry(out: &mut Vec<u8>, entry: &PumpEntry) -> Result<(), Prot
     let (name, tok, body) = match entry {
         PumpEntry::File { name, data } => (name, token::FILE, data.as_slice()),
         PumpEntry::Link { name, target } => (name, token::LINK, target.as_bytes()),
+        PumpEntry::Stored {
+            name, size, digest, ..
+        } => {
+            return super::store_form::put_fdig(out, name.as_bytes(), *size, digest);
+        }
     };
     token::put_bytes(out, token::NAME, name.as_bytes())?;
     token::put_bytes(out, tok, body)
@@ -98,6 +121,9 @@ enum Body {
     Name,
     File,
     Link,
+    Fdig,
+    /// A FILE body the daemon asked for (store form).
+    Sent,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +136,10 @@ enum Phase {
     Nfil,
     Name,
     FileOrLink,
+    /// Store form: the manifest is whole; waiting for `set_needed`.
+    Need,
+    /// Store form: the next FILE asked for.
+    Sent,
     Body(Body, usize),
     Done,
 }
@@ -122,6 +152,10 @@ pub(crate) struct RequestDecoder {
     argc: u32,
     argv_bytes: usize,
     nfil: u32,
+    /// The request is in store form (NDIG).
+    store_form: bool,
+    /// Store form: the entries asked for, in order, not yet received.
+    needed: std::collections::VecDeque<usize>,
     pending_name: Option<OsString>,
     partial: Vec<u8>,
     /// Bytes of the current body received so far.
@@ -141,6 +175,8 @@ impl RequestDecoder {
             argc: 0,
             argv_bytes: 0,
             nfil: 0,
+            store_form: false,
+            needed: std::collections::VecDeque::new(),
             pending_name: None,
             partial: Vec::new(),
             received: 0,
@@ -163,6 +199,40 @@ impl RequestDecoder {
         self.req.cwd.as_deref()
     }
 
+    /// Store form: the manifest is whole and the daemon must answer NEED
+    /// (`set_needed`) before anything more can be read.
+    pub fn awaiting_need(&self) -> bool {
+        self.phase == Phase::Need
+    }
+
+    /// The request's entries (in store form, the manifest).
+    pub fn entries(&self) -> &[PumpEntry] {
+        &self.req.files
+    }
+
+    /// Store form: the daemon's answer, one flag per manifest entry (a
+    /// LINK's is ignored); reading goes on with the FILE bodies asked for.
+    pub fn set_needed(&mut self, needed: &[bool]) {
+        if self.phase != Phase::Need {
+            return;
+        }
+        self.needed = self
+            .req
+            .files
+            .iter()
+            .enumerate()
+            .filter(|(i, e)| {
+                matches!(e, PumpEntry::Stored { .. }) && needed.get(*i).copied().unwrap_or(false)
+            })
+            .map(|(i, _)| i)
+            .collect();
+        self.phase = if self.needed.is_empty() {
+            Phase::Done
+        } else {
+            Phase::Sent
+        };
+    }
+
     /// The argv so far (complete once the decoder is past ARGV).
     pub fn argv(&self) -> &[OsString] {
         &self.req.argv
@@ -173,10 +243,19 @@ impl RequestDecoder {
     pub fn argv_complete(&self) -> bool {
         matches!(
             self.phase,
-            Phase::Doti | Phase::Nfil | Phase::Name | Phase::FileOrLink | Phase::Done
+            Phase::Doti
+                | Phase::Nfil
+                | Phase::Name
+                | Phase::FileOrLink
+                | Phase::Need
+                | Phase::Sent
+                | Phase::Done
         ) || matches!(
             self.phase,
-            Phase::Body(Body::Doti | Body::Name | Body::File | Body::Link, _)
+            Phase::Body(
+                Body::Doti | Body::Name | Body::File | Body::Link | Body::Fdig | Body::Sent,
+                _
+            )
         )
     }
 
@@ -250,9 +329,14 @@ impl RequestDecoder {
                                 // sink before any of the source is taken.
                                 return Ok(pos);
                             }
+                            if self.phase == Phase::Need {
+                                // Pause: the daemon answers NEED first.
+                                return Ok(pos);
+                            }
                         }
                     }
                 }
+                Phase::Need => return Ok(pos),
                 _ => {
                     if input.len() - pos < TOKEN_LEN {
                         return Ok(pos);
@@ -343,10 +427,26 @@ impl RequestDecoder {
                 self.start_body(Body::Doti, n)?;
             }
             Phase::Nfil => {
-                let n = token::expect(hdr, token::NFIL)?;
-                check_len("NFIL", n, l.max_files as u64)?;
+                self.store_form = hdr.starts_with(&token::NDIG);
+                let name = if self.store_form {
+                    token::NDIG
+                } else {
+                    token::NFIL
+                };
+                let n = token::expect(hdr, name)?;
+                check_len(token::name_str(name), n, l.max_files as u64)?;
                 self.nfil = n;
-                self.phase = if n == 0 { Phase::Done } else { Phase::Name };
+                self.req.files = Vec::with_capacity((n as usize).min(1024));
+                self.phase = match (n, self.store_form) {
+                    (0, false) => Phase::Done,
+                    (0, true) => Phase::Need,
+                    _ => Phase::Name,
+                };
+            }
+            Phase::Sent => {
+                let n = token::expect(hdr, token::FILE)?;
+                let n = check_len("FILE", n, l.max_payload as u64)?;
+                self.start_body(Body::Sent, n)?;
             }
             Phase::Name => {
                 let n = token::expect(hdr, token::NAME)?;
@@ -356,11 +456,16 @@ impl RequestDecoder {
             Phase::FileOrLink => {
                 let (name, n) = token::parse(hdr)?;
                 let (what, limit) = match name {
-                    token::FILE => (Body::File, l.max_payload as u64),
+                    token::FILE if !self.store_form => (Body::File, l.max_payload as u64),
+                    token::FDIG if self.store_form => (Body::Fdig, FDIG_LEN as u64),
                     token::LINK => (Body::Link, l.max_path as u64),
                     other => {
                         return Err(ProtoError::UnexpectedToken {
-                            expected: "FILE or LINK",
+                            expected: if self.store_form {
+                                "FDIG or LINK"
+                            } else {
+                                "FILE or LINK"
+                            },
                             got: token::printable(&other),
                         })
                     }
@@ -368,7 +473,8 @@ impl RequestDecoder {
                 let n = check_len(token::name_str(name), n, limit)?;
                 self.start_body(what, n)?;
             }
-            Phase::Body(..) | Phase::Done => unreachable!("header() is only called between tokens"),
+            // feed() never reads a header in these phases.
+            Phase::Body(..) | Phase::Need | Phase::Done => return Err(ProtoError::Truncated),
         }
         Ok(())
     }
@@ -402,24 +508,52 @@ impl RequestDecoder {
                 self.pending_name = Some(text(body));
                 self.phase = Phase::FileOrLink;
             }
-            Body::File | Body::Link => {
+            Body::File | Body::Link | Body::Fdig => {
                 let name = self.pending_name.take().unwrap_or_default();
-                let entry = if what == Body::File {
-                    PumpEntry::File {
+                let entry = match what {
+                    Body::File => PumpEntry::File {
                         name,
                         data: lzo::decompress(&body, self.limits.max_decompressed)?,
+                    },
+                    Body::Fdig => {
+                        let (size, digest) = parse_fdig(&body).ok_or(ProtoError::TooLarge {
+                            what: "FDIG (not 40 bytes)",
+                            len: body.len() as u64,
+                            limit: FDIG_LEN as u64,
+                        })?;
+                        PumpEntry::Stored {
+                            name,
+                            size,
+                            digest,
+                            data: None,
+                        }
                     }
-                } else {
-                    PumpEntry::Link {
+                    _ => PumpEntry::Link {
                         name,
                         target: text(body),
-                    }
+                    },
                 };
                 self.req.files.push(entry);
                 self.phase = if self.req.files.len() < self.nfil as usize {
                     Phase::Name
+                } else if self.store_form {
+                    Phase::Need
                 } else {
                     Phase::Done
+                };
+            }
+            Body::Sent => {
+                let data = lzo::decompress(&body, self.limits.max_decompressed)?;
+                let at = self.needed.pop_front();
+                if let Some(PumpEntry::Stored { data: slot, .. }) =
+                    at.and_then(|i| self.req.files.get_mut(i))
+                {
+                    *slot = Some(data);
+                }
+                self.phase = if self.needed.is_empty() {
+                    Phase::Done
+                } else {
+                    Phase::Sent
                 };
             }
         }
@@ -537,6 +671,81 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn v3_store_form_pauses_for_need_then_takes_what_was_asked() {
+        let a = argv(&["gcc", "-c", "p.c"]);
+        let (d1, d2) = ([1u8; 32], [2u8; 32]);
+        let mut wire = encode_header(f(3), Some("/src".as_ref()), &a);
+        super::super::store_form::put_ndig(&mut wire, 3);
+        for e in [
+            PumpEntry::Stored {
+                name: "/src/p.c".into(),
+                size: 7,
+                digest: d1,
+                data: None,
+            },
+            PumpEntry::Link {
+                name: "/usr/include".into(),
+                target: "../usr/include".into(),
+            },
+            PumpEntry::Stored {
+                name: "/src/p.h".into(),
+                size: 3,
+                digest: d2,
+                data: None,
+            },
+        ] {
+            put_entry(&mut wire, &e).unwrap();
+        }
+        let manifest_len = wire.len();
+        token::put_bytes(&mut wire, token::FILE, &lzo::compress(b"int x;\n")).unwrap();
+        for chunk in [1, 5, 13, wire.len()] {
+            let mut d = RequestDecoder::new(Limits::default());
+            let (mut at, mut end) = (0, 0);
+            while !d.awaiting_need() {
+                end = (end + chunk).min(manifest_len);
+                let n = d.feed(&wire[at..end]).unwrap();
+                assert!(n > 0 || end < manifest_len, "stuck at {at}");
+                at += n;
+            }
+            assert_eq!(at, manifest_len);
+            assert_eq!(d.entries().len(), 3);
+            // More bytes wait for the answer.
+            assert_eq!(d.feed(&wire[at..]).unwrap(), 0);
+            d.set_needed(&[true, true, false]);
+            at += d.feed(&wire[at..]).unwrap();
+            assert!(d.is_done() && at == wire.len());
+            let r = d.take();
+            assert!(
+                matches!(&r.files[0], PumpEntry::Stored { data: Some(t), .. } if t == b"int x;\n")
+            );
+            assert!(matches!(&r.files[2], PumpEntry::Stored { data: None, .. }));
+        }
+        // Nothing needed: done at once. A FILE in the manifest is refused.
+        let mut d = RequestDecoder::new(Limits::default());
+        let argv_end = d.feed(&wire[..manifest_len]).unwrap();
+        let rest = d.feed(&wire[argv_end..manifest_len]).unwrap();
+        assert_eq!(argv_end + rest, manifest_len);
+        d.set_needed(&[false; 3]);
+        assert!(d.is_done());
+        let mut bad = encode_header(f(3), Some("/".as_ref()), &a);
+        super::super::store_form::put_ndig(&mut bad, 1);
+        token::put_bytes(&mut bad, token::NAME, b"/x").unwrap();
+        token::put(&mut bad, token::FILE, 0);
+        assert!(matches!(
+            decode_all(&bad, 100),
+            Err(ProtoError::UnexpectedToken { .. })
+        ));
+        let mut bad = encode_header(f(3), Some("/".as_ref()), &a);
+        super::super::store_form::put_ndig(&mut bad, 1);
+        token::put_bytes(&mut bad, token::NAME, b"/x").unwrap();
+        token::put_bytes(&mut bad, token::FDIG, &[0u8; 41]).unwrap();
+        assert!(matches!(
+            decode_all(&bad, 100),
+            Err(ProtoError::TooLarge { .. })
+        ));
     }
 
     #[test]

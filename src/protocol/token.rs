@@ -24,6 +24,13 @@ pub const NFIL: Name = *b"NFIL";
 pub const NAME: Name = *b"NAME";
 pub const FILE: Name = *b"FILE";
 pub const LINK: Name = *b"LINK";
+/// tinydcc's header store (doc/header-store.md): the manifest count, one
+/// entry's size and digest, the daemon's bitmap of contents it lacks, and
+/// the reply trailer that says a daemon has the store.
+pub const NDIG: Name = *b"NDIG";
+pub const FDIG: Name = *b"FDIG";
+pub const NEED: Name = *b"NEED";
+pub const HSTO: Name = *b"HSTO";
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
@@ -97,6 +104,10 @@ pub(crate) fn name_str(name: Name) -> &'static str {
         b"NAME" => "NAME",
         b"FILE" => "FILE",
         b"LINK" => "LINK",
+        b"NDIG" => "NDIG",
+        b"FDIG" => "FDIG",
+        b"NEED" => "NEED",
+        b"HSTO" => "HSTO",
         _ => "????",
     }
 }
@@ -135,7 +146,7 @@ mod tests {
     fn every_token_round_trips() {
         for name in [
             DIST, ARGC, ARGV, DOTI, DONE, STAT, SERR, SOUT, DOTO, DOTD, CDIR, NFIL, NAME, FILE,
-            LINK,
+            LINK, NDIG, FDIG, NEED, HSTO,
         ] {
             for val in [0u32, 1, 0x100, 0xdead_beef, u32::MAX] {
                 let mut v = Vec::new();

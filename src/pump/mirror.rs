@@ -17,6 +17,9 @@ use std::path::{Component, Path, PathBuf};
 
 /// distcc's name for the empty file that forces a directory into existence.
 pub const FORCING_FILE: &str = "forcing_technique_271828";
+/// Beside each `.lzo` copy: its text's size and SHA-256, as an FDIG body
+/// (doc/header-store.md). Never listed, so stock clients never see it.
+pub const DIGEST_SUFFIX: &str = ".dig";
 /// Components of the server's job root that system-dir links must climb.
 const MAX_SERVER_ROOT_DEPTH: usize = 20;
 
@@ -263,6 +266,14 @@ impl Mirror {
             // Write beside and rename: a client reading the old copy never
             // sees half a file.
             let tmp = with_suffix(&at, ".tmp");
+            // The size and digest for tinydcc's header store (FDIG), made
+            // here so a header is hashed once per build, not per job.
+            let dig = crate::protocol::store_form::fdig_body(
+                text.len() as u64,
+                &crate::store::Digest::of(&text).0,
+            );
+            std::fs::write(&tmp, dig)?;
+            std::fs::rename(&tmp, with_suffix(&at, DIGEST_SUFFIX))?;
             std::fs::write(&tmp, crate::protocol::lzo::compress(&text))?;
             std::fs::rename(&tmp, &at)?;
             self.made.insert(real, stamp);
@@ -388,6 +399,13 @@ mod tests {
         let f = m.file(&d.join("real/a.h")).unwrap();
         let text = crate::protocol::lzo::decompress(&std::fs::read(&f).unwrap(), 1 << 20).unwrap();
         assert_eq!(text, b"int a, b;\n");
+        // Its digest is refreshed with it.
+        let dig = std::fs::read(with_suffix(&f, DIGEST_SUFFIX)).unwrap();
+        let want = crate::store::Digest::of(b"int a, b;\n").0;
+        assert_eq!(
+            crate::protocol::store_form::parse_fdig(&dig),
+            Some((10, want))
+        );
         let sys = m.system_link(Path::new("/usr/include")).unwrap();
         assert_eq!(
             std::fs::read_link(&sys).unwrap().to_string_lossy(),

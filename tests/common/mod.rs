@@ -267,12 +267,14 @@ impl Daemon {
         }
     }
 
-    /// Job directories in the daemon's scratch dir now.
+    /// Job directories in the daemon's scratch dir now (the header store,
+    /// `tinydcc-headers`, is meant to stay).
     pub fn leftovers(&self) -> Vec<String> {
         std::fs::read_dir(self.tmp.path())
             .map(|rd| {
                 rd.flatten()
                     .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n != "tinydcc-headers")
                     .collect()
             })
             .unwrap_or_default()

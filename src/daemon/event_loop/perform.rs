@@ -81,11 +81,28 @@ impl Server {
                 };
                 Some(Event::Spawned(r))
             }
+            Action::Need { refused } => {
+                let Some(dec) = conn.job.decoder() else {
+                    log::error!("client {}: internal error: no manifest", conn.peer);
+                    self.close(id);
+                    return None;
+                };
+                let job = match &mut conn.work {
+                    Work::Prepared(p) => Some(&mut **p),
+                    _ => None,
+                };
+                let need =
+                    super::super::header_store::answer_need(dec, job, refused, self.store.as_mut());
+                match self.start_write(id, Outgoing::new(need)) {
+                    Some(ev @ Event::WriteFailed(_)) => Some(ev),
+                    _ => Some(Event::Needed),
+                }
+            }
             Action::LayOut(req) => {
                 // On the loop, but bounded: the decoder's limits cap the
                 // files and bytes a request may bring.
                 let r = match &mut conn.work {
-                    Work::Prepared(p) => p.receive_files(*req),
+                    Work::Prepared(p) => p.receive_files(*req, self.store.as_mut()),
                     _ => Err(missing("no job directory")),
                 };
                 Some(Event::LaidOut(r))
@@ -272,7 +289,8 @@ impl Server {
         r: Reply,
         object: Option<(File, u64)>,
     ) -> Option<Event<'static>> {
-        match Outgoing::reply(&r, object) {
+        let trailer = super::super::header_store::trailer(r.features, self.store.as_ref());
+        match Outgoing::reply(&r, object, trailer) {
             Ok(out) => self.start_write(id, out),
             Err(e) => {
                 log::warn!("cannot encode reply: {e}");
@@ -284,7 +302,11 @@ impl Server {
 
     pub(super) fn start_write(&mut self, id: JobId, out: Outgoing) -> Option<Event<'static>> {
         let conn = self.conns.get_mut(&id)?;
-        conn.out = Some(out);
+        // A NEED still waiting for room goes first, not lost.
+        conn.out = Some(match conn.out.take() {
+            Some(unsent) => unsent.then(out),
+            None => out,
+        });
         if !conn.writable {
             conn.writable = true;
             let _ = self.poll.registry().reregister(
