@@ -15,6 +15,7 @@ use crate::protocol::status::WaitStatus;
 use crate::protocol::Limits;
 
 use super::access::{self, Cidr};
+use super::cache::{self, Cache, Compiler, Material};
 use super::job;
 use super::machine::{Accepted, Action, Event, Job, Timeouts};
 use super::refusal::Refusal;
@@ -71,7 +72,13 @@ pub fn stdin_is_socket() -> bool {
 /// refuses it, as in daemon mode); pipes (a client's ssh) are trusted, as
 /// with distccd. The job is the same machine the event loop drives
 /// (`machine`), driven with blocking I/O.
-pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Option<u32>) -> i32 {
+pub fn serve(
+    allow: &[Cidr],
+    policy: &Policy,
+    tmp: &std::path::Path,
+    sandbox: Option<u32>,
+    cache: Option<cache::Settings>,
+) -> i32 {
     let peer = stdin_peer();
     if let Some(p) = peer {
         if !access::allowed(allow, p.ip()) {
@@ -104,6 +111,11 @@ pub fn serve(allow: &[Cidr], policy: &Policy, tmp: &std::path::Path, sandbox: Op
         running: None,
         result: None,
         fatal: None,
+        // Opened at the first lookup, without adding up what it holds.
+        cache: cache.map(Cache::lazy),
+        material: None,
+        key: None,
+        sent: None,
     };
     d.serve()
 }
@@ -122,6 +134,13 @@ struct Driver<'a> {
     result: Option<Reply>,
     /// A failure of the driver itself: the exit code.
     fatal: Option<i32>,
+    cache: Option<Cache>,
+    /// Result cache: what the job's key is made of, until its lookup.
+    material: Option<Material>,
+    /// Result cache: the key of a job that missed.
+    key: Option<crate::store::Digest>,
+    /// A successful compile's reply, sent, kept for `Action::Keep`.
+    sent: Option<Reply>,
 }
 
 impl Driver<'_> {
@@ -181,12 +200,21 @@ impl Driver<'_> {
                 let Some(dec) = self.job.decoder() else {
                     return Some(Event::Checked(Err(missing("no request to check"))));
                 };
+                let cached = self.cache.is_some();
+                let features = dec.features().unwrap_or(crate::protocol::Features::PLAIN);
+                let mut hash = None;
+                if cached && !features.cpp_on_server() {
+                    let (m, h) = Material::plain(features);
+                    self.material = Some(m);
+                    hash = Some(h);
+                }
                 // No early start here: nothing would feed a pipe.
-                let checked = job::prepare(dec, self.policy, self.tmp, false).map(|p| {
+                let checked = job::prepare(dec, self.policy, self.tmp, false, hash).map(|p| {
                     let a = Accepted {
                         compiler: p.plan.compiler(),
                         input: p.plan.input.clone(),
                         piped: false,
+                        cached,
                     };
                     self.prepared = Some(p);
                     a
@@ -213,6 +241,10 @@ impl Driver<'_> {
                 Some(Event::Spawned(r))
             }
             Action::LayOut(req) => Some(Event::LaidOut(match self.prepared.as_mut() {
+                Some(p) if self.cache.is_some() => {
+                    self.material = Some(Material::pump(&req));
+                    p.receive_files(*req)
+                }
                 Some(p) => p.receive_files(*req),
                 None => Err(missing("no job directory")),
             })),
@@ -240,7 +272,27 @@ impl Driver<'_> {
             Action::Reply(r) => self.send(&r),
             Action::SendResult => {
                 let r = self.result.take()?;
-                self.send(&r)
+                let ev = self.send(&r);
+                self.sent = Some(r);
+                ev
+            }
+            Action::Lookup => Some(Event::Looked { hit: self.lookup() }),
+            Action::Keep => {
+                if let (Some(c), Some(key), Some(r)) = (self.cache.as_mut(), self.key, &self.sent) {
+                    // A hit replays no stdout: a compile that printed some
+                    // is not kept.
+                    if r.status.success() && r.stdout.is_empty() {
+                        c.put(
+                            &key,
+                            &crate::store::Entry {
+                                object: &r.object,
+                                stderr: &r.stderr,
+                                dep: r.dotd.as_deref(),
+                            },
+                        );
+                    }
+                }
+                None
             }
             Action::StatsPage { .. } | Action::Record(_) | Action::Compiled { .. } => None,
             Action::Log(level, msg) => {
@@ -248,6 +300,46 @@ impl Driver<'_> {
                 None
             }
             Action::Close => None,
+        }
+    }
+
+    /// The job's key, then the cache: true on a hit (its reply is then
+    /// `result`). The compiler's identity is read here when needed: this
+    /// process serves one job, so waiting blocks nobody.
+    fn lookup(&mut self) -> bool {
+        let (Some(cache), Some(p), Some(material)) = (
+            self.cache.as_mut(),
+            self.prepared.as_ref(),
+            self.material.take(),
+        ) else {
+            return false;
+        };
+        let Some(argv0) = p.plan.argv.first() else {
+            return false;
+        };
+        let (path, identity) = match cache.compiler(argv0) {
+            Compiler::Known { path, identity } => (path, identity),
+            Compiler::Missing => return false,
+            Compiler::Unknown { path, sig } => match cache.learn_now(&path, sig, self.tmp) {
+                Some(id) => (path, id),
+                None => return false,
+            },
+        };
+        match Cache::key(&path, &identity, &p.plan, &material) {
+            Err(why) => {
+                log::debug!("client {}: not cached: {why}", self.who);
+                false
+            }
+            Ok(key) => match cache.get(&key, p.features) {
+                Some(reply) => {
+                    self.result = Some(reply);
+                    true
+                }
+                None => {
+                    self.key = Some(key);
+                    false
+                }
+            },
         }
     }
 

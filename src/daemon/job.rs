@@ -265,12 +265,14 @@ impl Prepared {
 /// the job directory and point the decoder's source stream at it. A refusal
 /// makes the decoder discard the source; it is answered once all is read.
 /// `pipe`: the caller can feed a piped job (`feed`), so plain C-family
-/// jobs become piped.
+/// jobs become piped. `hash`: the result cache's digest of the source,
+/// taken as the source arrives.
 pub fn prepare(
     dec: &mut crate::protocol::request::RequestDecoder,
     policy: &Policy,
     tmp: &Path,
     pipe: bool,
+    hash: Option<super::cache::SourceHash>,
 ) -> Result<Prepared, Refusal> {
     let features = dec.features().unwrap_or(Features::PLAIN);
     let (mode, cwd) = match dec.cwd() {
@@ -294,7 +296,11 @@ pub fn prepare(
                     crate::errtext::reason(&e)
                 ),
             })?;
-            dec.set_source_sink(Box::new(std::io::BufWriter::with_capacity(64 * 1024, f)));
+            let w = std::io::BufWriter::with_capacity(64 * 1024, f);
+            match hash {
+                Some(h) => dec.set_source_sink(Box::new(super::cache::HashingSink::new(w, h))),
+                None => dec.set_source_sink(Box::new(w)),
+            }
             Ok(p)
         });
     if prepared.is_err() {

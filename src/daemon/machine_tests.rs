@@ -38,6 +38,7 @@ fn accepted(piped: bool) -> Accepted {
         compiler: "gcc".into(),
         input: "x.c".into(),
         piped,
+        cached: false,
     }
 }
 
@@ -47,6 +48,8 @@ fn kind(a: &Action) -> String {
         Action::WantSlot { early: true } => "WantSlot(early)".into(),
         Action::WantSlot { early: false } => "WantSlot(whole)".into(),
         Action::Release => "Release".into(),
+        Action::Lookup => "Lookup".into(),
+        Action::Keep => "Keep".into(),
         Action::Spawn { complete: true } => "Spawn(complete)".into(),
         Action::Spawn { complete: false } => "Spawn(early)".into(),
         Action::LayOut(req) => format!("LayOut({} files)", req.files.len()),

@@ -2,6 +2,7 @@
 //! distccd's order, then the event loop in `event_loop`.
 
 pub(crate) mod access;
+pub(crate) mod cache;
 pub(crate) mod event_loop;
 pub(crate) mod feed;
 pub(crate) mod harden;
@@ -198,6 +199,7 @@ pub(crate) fn server_config(o: &Options, allow: Vec<access::Cidr>) -> event_loop
         max_queued: 2 * o.jobs as usize,
         sandbox: if o.no_sandbox { None } else { sandbox::abi() },
         limits: Default::default(),
+        cache: o.cache.clone(),
     }
 }
 
@@ -267,7 +269,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         let _ = std::env::set_current_dir(&tmp);
         let policy = whitelist::policy(o.insecure, &o.whitelist_dir);
         let sandbox = if o.no_sandbox { None } else { sandbox::abi() };
-        return inetd::serve(&allow, &policy, &tmp, sandbox);
+        return inetd::serve(&allow, &policy, &tmp, sandbox, o.cache.clone());
     }
     if allow.is_empty() {
         log::warn!("{}", nobody_allowed(&o.allow_file, allow_file_exists));
