@@ -240,6 +240,19 @@ fn stats_show_hits_misses_and_bytes() {
     ] {
         assert!(page.contains(&line), "{line} in\n{page}");
     }
+    // The cluster view shows them below its table.
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &d.host(false));
+    c.args(["--mon", "--cluster", "--stats-port"]).arg(format!(
+        "127.0.0.1:{}={}",
+        d.port,
+        d.port + 1
+    ));
+    let out = run(c);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let t = text(&out.stdout);
+    let want = format!("\n{}: result cache: 1 hits, 1 misses, ", d.host(false));
+    assert!(t.contains(&want) && t.ends_with(" held, 0 evictions\n"), "{t}");
+    assert!(t.lines().all(|l| l.len() <= 80), "{t}");
 }
 
 /// A pump request: CDIR, argv, then every file as NAME + FILE (LZO).
