@@ -251,7 +251,10 @@ fn stats_show_hits_misses_and_bytes() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let t = text(&out.stdout);
     let want = format!("\n{}: result cache: 1 hits, 1 misses, ", d.host(false));
-    assert!(t.contains(&want) && t.trim_end().ends_with(" held, 0 evictions"), "{t}");
+    assert!(
+        t.contains(&want) && t.trim_end().ends_with(" held, 0 evictions"),
+        "{t}"
+    );
     assert!(t.lines().all(|l| l.len() <= 80), "{t}");
 }
 

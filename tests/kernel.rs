@@ -189,10 +189,16 @@ fn cached_rebuild(mode: &str) {
         .unwrap_or_else(|| panic!("no rebuild:\n{all}"));
     for (build, part) in [("cold", cold), ("warm", warm)] {
         let identical = number_after(part, "objects: ").unwrap_or(0);
-        assert!(identical >= 300, "{build}: too few objects compared:\n{all}");
+        assert!(
+            identical >= 300,
+            "{build}: too few objects compared:\n{all}"
+        );
     }
     let hits = |part: &str| {
-        let line = part.lines().find(|l| l.starts_with("daemon: ")).unwrap_or("");
+        let line = part
+            .lines()
+            .find(|l| l.starts_with("daemon: "))
+            .unwrap_or("");
         (
             number_after(line, "daemon: ").unwrap_or(0),
             number_after(line, " as protocol 3, ").unwrap_or(0),
