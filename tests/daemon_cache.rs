@@ -342,26 +342,43 @@ fn pump_jobs_that_use_date_are_not_cached() {
 }
 
 #[test]
-fn the_stock_pump_client_gets_hits() {
-    require("distcc-pump");
-    let cache = TempDir::new("cache");
-    let d = cached_daemon(&cache, &[]);
-    let dir = TempDir::new("cachestockpump");
-    std::fs::create_dir(dir.join("inc")).unwrap();
-    std::fs::write(dir.join("inc/y.h"), "#define Y 3\n").unwrap();
-    dir.write("q.c", "#include \"y.h\"\nint q(void) { return Y; }\n");
-    local_gcc(dir.path(), &["-Iinc", "-c", "q.c", "-o", "local.o"]);
-    let local = std::fs::read(dir.join("local.o")).unwrap();
-    for (n, out) in [(1, "a.o"), (2, "b.o")] {
-        let mut c = std::process::Command::new("distcc-pump");
-        private_client_env(&mut c, dir.path(), &format!("{},cpp,lzo", d.host(false)));
-        c.args(["distcc", "gcc", "-Iinc", "-c", "q.c", "-o", out])
-            .env("DISTCC_FALLBACK", "0");
-        let o = run(c);
-        assert!(o.status.success(), "{}", text(&o.stderr));
-        assert_eq!(std::fs::read(dir.join(out)).unwrap(), local);
-        let line = nth_job(&d, "q.c", n);
-        assert_eq!(line.ends_with(HIT), n == 2, "{line}");
+fn pump_clients_get_hits_ours_and_distccs() {
+    for kind in [Kind::Tiny, Kind::Stock] {
+        let cache = TempDir::new("cache");
+        // At debug, the daemon logs each protocol 3 request.
+        let d = cached_daemon(&cache, &["--log-level", "debug"]);
+        let dir = TempDir::new("cachepumpclient");
+        std::fs::create_dir(dir.join("inc")).unwrap();
+        std::fs::write(dir.join("inc/y.h"), "#define Y 3\n").unwrap();
+        dir.write("q.c", "#include \"y.h\"\nint q(void) { return Y; }\n");
+        local_gcc(dir.path(), &["-Iinc", "-c", "q.c", "-o", "local.o"]);
+        let local = std::fs::read(dir.join("local.o")).unwrap();
+        let hosts = format!("{},cpp,lzo", d.host(false));
+        // The same output name: in pump mode it is the `.d` file's target,
+        // so part of the key.
+        for n in 1..=2 {
+            let out = "q.o";
+            let _ = std::fs::remove_file(dir.join(out));
+            // distcc's client through our include server (Debian's
+            // distcc-pump needs its Python include server).
+            let mut c = client_cmd(Kind::Tiny, dir.path(), &hosts);
+            c.arg("--pump").arg(match kind {
+                Kind::Tiny => tinydcc(),
+                Kind::Stock => require("distcc"),
+            });
+            c.args(["gcc", "-Iinc", "-c", "q.c", "-o", out])
+                .env("DISTCC_FALLBACK", "0");
+            let o = run(c);
+            assert!(o.status.success(), "{kind:?}: {}", text(&o.stderr));
+            assert_eq!(std::fs::read(dir.join(out)).unwrap(), local, "{kind:?}");
+            let line = nth_job(&d, "q.c", n);
+            assert_eq!(line.ends_with(HIT), n == 2, "{kind:?}: {line}");
+        }
+        assert!(
+            d.log_text().contains("protocol 3 request for q.c"),
+            "{kind:?}: not a pump job:\n{}",
+            d.log_text()
+        );
     }
 }
 
