@@ -422,3 +422,38 @@ fn a_full_cache_never_fails_a_job() {
         "{log}"
     );
 }
+
+#[test]
+fn inetd_processes_share_the_cache() {
+    let cache = TempDir::new("cache");
+    let dir = TempDir::new("cacheinetd");
+    dir.write("p.c", HELLO);
+    let pre = local_gcc(dir.path(), &["-E", "p.c"]);
+    assert!(local_gcc(dir.path(), &["-c", "p.c", "-o", "local.o"])
+        .status
+        .success());
+    let local = std::fs::read(dir.join("local.o")).unwrap();
+    let req = request_v1(&["gcc", "-c", "p.c", "-o", "p.o"], &pre.stdout);
+    let mut replies = Vec::new();
+    for n in 1..=2 {
+        let mut child = std::process::Command::new(tinydcc())
+            .args(["--daemon", "--inetd", "--log-stderr", "--cache-dir"])
+            .arg(cache.join("cache"))
+            .env("TMPDIR", dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.as_mut().unwrap().write_all(&req).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let log = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{log}");
+        let line = log.lines().find(|l| l.contains("COMPILE_OK")).unwrap_or("");
+        assert_eq!(line.ends_with(HIT), n == 2, "{log}");
+        assert!(out.stdout.ends_with(&local));
+        replies.push(out.stdout);
+    }
+    assert_eq!(replies[0], replies[1]);
+    assert_eq!(cache_entries(&cache).len(), 1);
+}
