@@ -457,3 +457,66 @@ fn inetd_processes_share_the_cache() {
     assert_eq!(replies[0], replies[1]);
     assert_eq!(cache_entries(&cache).len(), 1);
 }
+
+#[test]
+fn the_cache_stays_under_its_size() {
+    let cache = TempDir::new("cache");
+    let d = cached_daemon(
+        &cache,
+        &[
+            "--cache-size",
+            "16K",
+            "--stats",
+            "--stats-port",
+            "STATS_PORT",
+        ],
+    );
+    let dir = TempDir::new("cachesize");
+    dir.write("e.c", "int f(void) { return V; }\n");
+    for v in 0..16 {
+        compile(
+            Kind::Tiny,
+            &d,
+            false,
+            dir.path(),
+            &[&format!("-DV={v}"), "-c", "e.c"],
+            "e.o",
+        );
+        nth_job(&d, "e.c", v + 1);
+    }
+    // Eviction runs between events, a bounded step at a time.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let held: u64 = cache_entries(&cache)
+            .iter()
+            .map(|e| std::fs::metadata(e).map(|m| m.len()).unwrap_or(0))
+            .sum();
+        let page = text(&raw_exchange(
+            d.port + 1,
+            b"GET / HTTP/1.0\r\n\r\n",
+            Duration::from_secs(5),
+        ));
+        if held <= 16 * 1024 && !page.contains("dcc_cache_evictions 0\n") {
+            assert!(
+                page.contains(&format!("dcc_cache_bytes {held}\n")),
+                "{page}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{held} bytes held:\n{page}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The newest job is still there.
+    compile(
+        Kind::Tiny,
+        &d,
+        false,
+        dir.path(),
+        &["-DV=15", "-c", "e.c"],
+        "e.o",
+    );
+    assert!(nth_job(&d, "e.c", 17).ends_with(HIT));
+}
