@@ -520,3 +520,50 @@ fn the_cache_stays_under_its_size() {
     );
     assert!(nth_job(&d, "e.c", 17).ends_with(HIT));
 }
+
+/// A compiler whose `-v` never ends: its jobs wait `PROBE_LIMIT` (10 s),
+/// then go on uncached (inetd bounds its wait the same way).
+#[test]
+#[ignore = "slow tier (a 10 s limit, twice): tests/run runs it"]
+fn a_compiler_that_hangs_on_v_does_not_hold_its_jobs() {
+    let bin = TempDir::new("cachehang");
+    let real = require("gcc");
+    // The client sends gcc by its full name, as distcc does.
+    for name in ["gcc", "x86_64-linux-gnu-gcc"] {
+        script(
+            &bin.join(name),
+            &format!(
+                "#!/bin/sh\nfor a; do [ \"$a\" = -v ] && exec sleep 600; done\nexec {} \"$@\"\n",
+                real.display()
+            ),
+        );
+    }
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let cache = TempDir::new("cache");
+    let d = Daemon::start_env(
+        Kind::Tiny,
+        &[
+            "--cache-dir",
+            cache.join("cache").to_str().unwrap(),
+            "--enable-tcp-insecure",
+            "--no-sandbox",
+        ],
+        &[("DISTCCD_PATH", &path)],
+    );
+    let dir = TempDir::new("cachehangsrc");
+    dir.write("hello.c", HELLO);
+    local_gcc(dir.path(), &["-c", "hello.c", "-o", "local.o"]);
+    let local = std::fs::read(dir.join("local.o")).unwrap();
+    let t = std::time::Instant::now();
+    let got = compile(Kind::Tiny, &d, false, dir.path(), &["-c", "hello.c"], "a.o");
+    assert_eq!(got, local);
+    assert!(t.elapsed() < Duration::from_secs(30));
+    assert!(d
+        .log_text()
+        .contains("-v took over 10 s; killed, its jobs go on uncached"));
+    assert!(cache_entries(&cache).is_empty());
+}

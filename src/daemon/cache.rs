@@ -178,7 +178,14 @@ pub struct Probe {
     pub path: PathBuf,
     pub sig: Sig,
     pub out: PathBuf,
+    pub started: std::time::Instant,
+    /// Killed for taking longer than `PROBE_LIMIT`: nothing is learnt.
+    pub killed: bool,
 }
+
+/// How long a compiler may take to say what it is before its jobs go on
+/// uncached (a `-v` that hangs must not hold them forever).
+pub const PROBE_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Start reading `path`'s identity: `path -v`, its output into a file in
 /// `tmp` (a pipe could fill and stall a chatty program).
@@ -202,6 +209,8 @@ pub fn probe(path: &Path, sig: Sig, tmp: &Path) -> io::Result<Probe> {
             path: path.to_path_buf(),
             sig,
             out,
+            started: std::time::Instant::now(),
+            killed: false,
         }),
         Err(e) => {
             let _ = std::fs::remove_file(&out);
@@ -318,7 +327,24 @@ impl Cache {
     /// inetd: read an identity now (one job per process: nobody waits).
     pub fn learn_now(&mut self, path: &Path, sig: Sig, tmp: &Path) -> Option<Vec<u8>> {
         let mut p = probe(path, sig, tmp).ok()?;
-        let st = p.child.wait();
+        let st = loop {
+            match p.child.try_wait() {
+                Ok(Some(st)) => break Ok(st),
+                Ok(None) if p.started.elapsed() > PROBE_LIMIT => {
+                    log::warn!(
+                        "result cache: {} -v took over {} s; killed, the job goes on uncached",
+                        path.display(),
+                        PROBE_LIMIT.as_secs()
+                    );
+                    let _ = p.child.kill();
+                    let _ = p.child.wait();
+                    let _ = std::fs::remove_file(&p.out);
+                    return None;
+                }
+                Ok(None) => std::thread::sleep(std::time::Duration::from_millis(2)),
+                Err(e) => break Err(e),
+            }
+        };
         self.learn(&p, st);
         self.known.get(path).map(|(_, id)| id.clone())
     }

@@ -538,6 +538,7 @@ impl Server {
         for id in ids {
             self.run_job(id, Event::Tick);
         }
+        self.kill_slow_probes();
         self.preempt();
         self.settle();
     }

@@ -328,6 +328,14 @@ impl Server {
                 Err(e) => Err(e),
             };
             let (p, waiting) = self.probes.swap_remove(i);
+            if p.killed {
+                // Nothing learnt: its jobs go on uncached.
+                let _ = std::fs::remove_file(&p.out);
+                for id in waiting {
+                    self.run_job(id, Event::Looked { hit: false });
+                }
+                continue;
+            }
             if let Some(c) = self.cache.as_mut() {
                 c.learn(&p, st);
             }
@@ -335,6 +343,22 @@ impl Server {
                 if let Some(ev) = self.lookup(id) {
                     self.run_job(id, ev);
                 }
+            }
+        }
+    }
+
+    /// Kill identity probes past `cache::PROBE_LIMIT` (reaped, and their
+    /// jobs answered, by `reap_probes`).
+    pub(super) fn kill_slow_probes(&mut self) {
+        for (p, _) in &mut self.probes {
+            if !p.killed && p.started.elapsed() > cache::PROBE_LIMIT {
+                log::warn!(
+                    "result cache: {} -v took over {} s; killed, its jobs go on uncached",
+                    p.path.display(),
+                    cache::PROBE_LIMIT.as_secs()
+                );
+                let _ = p.child.kill();
+                p.killed = true;
             }
         }
     }
