@@ -576,8 +576,7 @@ impl Job {
                     };
                     out.push(Action::Log(log::Level::Info, line));
                     out.push(Action::Record(summary.result));
-                    let cached = self.names.as_ref().is_some_and(|n| n.cached);
-                    if cached && !self.hit && summary.result == JobResult::CompileOk {
+                    if self.cached() && !self.hit && summary.result == JobResult::CompileOk {
                         out.push(Action::Keep);
                     }
                 }
