@@ -248,7 +248,9 @@ impl Server {
             Work::Running(r) | Work::Exited(r) => (&r.plan, r.features),
             Work::Nothing => return miss,
         };
-        let argv0 = plan.argv.first()?.clone();
+        let Some(argv0) = plan.argv.first().cloned() else {
+            return miss;
+        };
         let (path, identity) = match cache.compiler(&argv0) {
             Compiler::Known { path, identity } => (path, identity),
             // Not found: the compile fails, and is not kept.
