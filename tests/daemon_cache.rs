@@ -38,6 +38,19 @@ fn cache_entries(cache: &TempDir) -> Vec<PathBuf> {
     v
 }
 
+/// The cache's entries once there are `n` (a result is kept just after
+/// the job's log line is written).
+fn wait_entries(cache: &TempDir, n: usize) -> Vec<PathBuf> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let e = cache_entries(cache);
+        if e.len() >= n || std::time::Instant::now() > deadline {
+            return e;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Summary lines of jobs for `input` in the log.
 fn job_lines(d: &Daemon, input: &str) -> Vec<String> {
     d.log_text()
@@ -71,7 +84,12 @@ fn compile(kind: Kind, d: &Daemon, lzo: bool, dir: &Path, args: &[&str], out: &s
     c.arg("gcc").args(args).args(["-o", out]);
     c.env("DISTCC_FALLBACK", "0");
     let o = run(c);
-    assert!(o.status.success(), "{kind:?}: {}", text(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{kind:?}: {}\ndaemon:\n{}",
+        text(&o.stderr),
+        d.log_text()
+    );
     std::fs::read(dir.join(out)).unwrap()
 }
 
@@ -101,7 +119,7 @@ fn a_repeated_job_is_a_hit_equal_to_a_local_compile() {
         );
         assert_eq!(first, local, "{tag}: compiled object");
         assert_eq!(second, local, "{tag}: cached object");
-        assert_eq!(cache_entries(&cache).len(), 1, "{tag}");
+        assert_eq!(wait_entries(&cache, 1).len(), 1, "{tag}");
         assert!(
             d.leftovers_after_reply().is_empty(),
             "{tag}: {:?}",
@@ -166,7 +184,11 @@ fn jobs_that_differ_get_their_own_entries() {
         assert!(o.status.success(), "{tag}: {}", text(&o.stderr));
         let line = nth_job(&d, "k.c", n + 1);
         assert_eq!(line.ends_with(HIT), *tag == "base again", "{tag}: {line}");
-        assert_eq!(cache_entries(&cache).len(), (n + 1).min(4), "{tag}");
+        assert_eq!(
+            wait_entries(&cache, (n + 1).min(4)).len(),
+            (n + 1).min(4),
+            "{tag}"
+        );
     }
 }
 
@@ -180,7 +202,7 @@ fn a_damaged_entry_is_detected_deleted_and_recompiled() {
     let local = std::fs::read(dir.join("local.o")).unwrap();
     compile(Kind::Tiny, &d, false, dir.path(), &["-c", "hello.c"], "a.o");
     nth_job(&d, "hello.c", 1);
-    let e = cache_entries(&cache);
+    let e = wait_entries(&cache, 1);
     assert_eq!(e.len(), 1);
     let mut bytes = std::fs::read(&e[0]).unwrap();
     let mid = bytes.len() / 2;
@@ -230,7 +252,9 @@ fn stats_show_hits_misses_and_bytes() {
         b"GET / HTTP/1.0\r\n\r\n",
         Duration::from_secs(5),
     ));
-    let bytes = std::fs::metadata(&cache_entries(&cache)[0]).unwrap().len();
+    let bytes = std::fs::metadata(&wait_entries(&cache, 1)[0])
+        .unwrap()
+        .len();
     for line in [
         "dcc_cache_hits 1\n".to_string(),
         "dcc_cache_misses 1\n".to_string(),
@@ -322,7 +346,7 @@ fn pump_hits_replay_object_and_dep_file_and_follow_header_contents() {
             .replace("local.o", "p.o");
         assert_eq!(text(r.dotd.as_deref().unwrap()), local_d, "run {n}");
     }
-    assert_eq!(cache_entries(&cache).len(), 2);
+    assert_eq!(wait_entries(&cache, 2).len(), 2);
 }
 
 #[test]
