@@ -162,6 +162,72 @@ fn pump_tinydcc_arm() {
     kernel_build("tinydcc", "arm");
 }
 
+/// The result cache's proof (issue 16 §3): the tree built twice through
+/// one daemon with `--cache-dir`, `make clean` between, both builds'
+/// objects and dependency files checked against the local build's by
+/// build.sh, and the second answered from the cache.
+fn cached_rebuild(mode: &str) {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    for tool in ["make", "bc", "flex", "bison", "flock", "python3"] {
+        require(tool);
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kernel/build.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .args([mode, "tinydcc", "x86"])
+        .env("TINYDCC", tinydcc())
+        .env("CACHE", "1")
+        .env("REBUILD", "1")
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    let all = format!("{stdout}\n--- stderr ---\n{}", text(&out.stderr));
+    eprintln!("kernel {mode}, cached rebuild:\n{stdout}");
+    assert!(out.status.success(), "build.sh failed:\n{all}");
+    let (cold, warm) = stdout
+        .split_once("rebuild after make clean")
+        .unwrap_or_else(|| panic!("no rebuild:\n{all}"));
+    for (build, part) in [("cold", cold), ("warm", warm)] {
+        let identical = number_after(part, "objects: ").unwrap_or(0);
+        assert!(
+            identical >= 300,
+            "{build}: too few objects compared:\n{all}"
+        );
+    }
+    let hits = |part: &str| {
+        let line = part
+            .lines()
+            .find(|l| l.starts_with("daemon: "))
+            .unwrap_or("");
+        (
+            number_after(line, "daemon: ").unwrap_or(0),
+            number_after(line, " as protocol 3, ").unwrap_or(0),
+        )
+    };
+    let (cold_jobs, cold_hits) = hits(cold);
+    let (warm_jobs, warm_hits) = hits(warm);
+    assert_eq!(cold_hits, 0, "a cold cache answered jobs:\n{all}");
+    // Nearly all of the rebuild comes from the cache: a translation unit
+    // mentioning __DATE__ or __TIME__ (pump) is compiled again.
+    assert!(warm_jobs >= cold_jobs * 9 / 10, "{all}");
+    assert!(
+        warm_hits * 100 >= warm_jobs * 90,
+        "fewer than 90% of the rebuild's jobs were cache hits:\n{all}"
+    );
+}
+
+#[test]
+#[ignore = "slow tier (Linux kernel builds): tests/run runs it"]
+fn cached_rebuild_pump_x86() {
+    cached_rebuild("pump");
+}
+
+#[test]
+#[ignore = "slow tier (Linux kernel builds): tests/run runs it"]
+fn cached_rebuild_plain_x86() {
+    cached_rebuild("plain");
+}
+
 #[test]
 #[ignore = "slow tier (Linux kernel builds): tests/run runs it"]
 fn parse_reads_build_sh_output() {

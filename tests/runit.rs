@@ -121,6 +121,31 @@ fn run_builds_voids_command_line() {
         )
     );
 
+    // A result cache: made and given to the daemon's user, which opens it
+    // after dropping root.
+    let cache = dir.join("cache/tinydcc");
+    conf(&format!(
+        "ALLOW_FILE=/nonexistent\nCACHE_DIR={}\nCACHE_SIZE=2G\n",
+        cache.display()
+    ));
+    assert_eq!(
+        run_args(&svc, &args, &[]),
+        words(&format!(
+            "--daemon --no-detach --user nobody --log-level=warning \
+             --cache-dir {} --cache-size 2G --allow 127.0.0.1",
+            cache.display()
+        ))
+    );
+    let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&cache).unwrap());
+    assert_eq!(
+        owner,
+        nix::unistd::User::from_name("nobody")
+            .unwrap()
+            .unwrap()
+            .uid
+            .as_raw()
+    );
+
     // runit/conf's OPTIONS example comes after OPTS (the daemon takes the
     // last --log-level, so notice wins over Void's default warning).
     conf(&format!(

@@ -26,8 +26,10 @@ use crate::exitcode::*;
 use crate::protocol::reply::Reply;
 use crate::protocol::status::{JobResult, WaitStatus};
 use crate::protocol::Limits;
+use crate::store;
 
 use super::access::{self, Cidr};
+use super::cache::{self, Cache, Material, Probe};
 use super::job::{JobDir, Prepared, Running};
 use super::machine::{Action, Event, Job, Timeouts};
 use super::outgoing::{Outgoing, Progress};
@@ -65,6 +67,8 @@ pub struct Config {
     pub sandbox: Option<u32>,
     /// The pump header store's setting (`header_store::open`).
     pub header_store: Option<(Option<PathBuf>, u64)>,
+    /// `--cache-dir`, `--cache-size`: the result cache, if on.
+    pub cache: Option<cache::Settings>,
 }
 
 /// What a poll token stands for.
@@ -104,6 +108,22 @@ struct Conn {
     feed_token: Option<Token>,
     /// Outside the access list (does not count against `max_conns`).
     refused: bool,
+    /// Result cache: what the job's key is made of, until its lookup.
+    material: Option<Material>,
+    /// Result cache: the key of a job that missed, until it finishes.
+    key: Option<store::Digest>,
+    /// Result cache: a successful compile to keep once its reply is out.
+    keep: Option<Keep>,
+}
+
+/// A successful compile's result, kept after its reply (`Action::Keep`).
+struct Keep {
+    key: store::Digest,
+    /// The job directory, removed once the object is read from it.
+    dir: PathBuf,
+    object: PathBuf,
+    stderr: Vec<u8>,
+    dotd: Option<Vec<u8>>,
 }
 
 pub struct Server {
@@ -129,6 +149,9 @@ pub struct Server {
     trash: Trash,
     /// The pump header store, if on.
     store: Option<crate::store::ContentStore>,
+    cache: Option<Cache>,
+    /// Compilers whose identity is being read, and the jobs waiting for it.
+    probes: Vec<(Probe, Vec<JobId>)>,
 }
 
 /// Block the signals we take through the signalfd. Children get a clean
@@ -192,6 +215,8 @@ impl Server {
                 size >> 20
             );
         }
+        // Opened here, after privileges were dropped, so it can write.
+        let cache = cfg.cache.clone().map(Cache::open);
         Ok(Server {
             store,
             poll,
@@ -210,6 +235,8 @@ impl Server {
             stats: Stats::default(),
             dying: Vec::new(),
             trash: Trash::default(),
+            cache,
+            probes: Vec::new(),
         })
     }
 
@@ -217,8 +244,10 @@ impl Server {
     pub fn run(&mut self) -> i32 {
         let mut events = Events::with_capacity(256);
         while !self.stop {
-            let timeout = if !self.trash.is_empty() {
-                // Directories to remove: between events, not after them.
+            let evicting = self.cache.as_ref().is_some_and(|c| c.needs_eviction());
+            let timeout = if !self.trash.is_empty() || evicting {
+                // Directories to remove, or cache entries to evict: between
+                // events, not after them.
                 Some(Duration::ZERO)
             } else if self.conns.is_empty() {
                 None
@@ -252,6 +281,9 @@ impl Server {
             }
             self.tick();
             self.trash.work(trash::PER_TURN);
+            if let Some(c) = self.cache.as_mut() {
+                c.evict_step();
+            }
         }
         self.shutdown();
         0
@@ -387,6 +419,9 @@ impl Server {
                 out,
                 feed_token: None,
                 refused,
+                material: None,
+                key: None,
+                keep: None,
             },
         );
     }
@@ -501,6 +536,7 @@ impl Server {
             self.stop_feed(id);
             self.run_job(id, Event::CompilerExited(WaitStatus::from_exit(st)));
         }
+        self.reap_probes();
         let trash = &mut self.trash;
         self.dying.retain_mut(|(child, dir)| {
             if let Ok(None) = child.try_wait() {
@@ -520,6 +556,7 @@ impl Server {
         for id in ids {
             self.run_job(id, Event::Tick);
         }
+        self.kill_slow_probes();
         self.preempt();
         // One bounded eviction step a tick keeps the header store in its
         // bound without holding up the loop.
@@ -605,6 +642,9 @@ impl Server {
         let Some(mut conn) = self.conns.remove(&id) else {
             return;
         };
+        if let Some(k) = conn.keep.take() {
+            self.trash.add(k.dir);
+        }
         self.sources.remove(&conn.token);
         let _ = self.poll.registry().deregister(&mut conn.stream);
         if conn.refused {
@@ -618,6 +658,11 @@ impl Server {
         let ids: Vec<JobId> = self.conns.keys().copied().collect();
         for id in ids {
             self.close(id);
+        }
+        for (mut p, _) in self.probes.drain(..) {
+            let _ = p.child.kill();
+            let _ = p.child.wait();
+            let _ = std::fs::remove_file(&p.out);
         }
         // Exiting: waiting for the killed is fine now.
         for (mut child, dir) in self.dying.drain(..) {

@@ -15,6 +15,7 @@ use crate::protocol::Limits;
 use crate::store::ContentStore;
 
 use super::access::{self, Cidr};
+use super::cache::{self, Cache, Compiler, Material};
 use super::job;
 use super::machine::{Accepted, Action, Event, Job, Timeouts};
 use super::refusal::Refusal;
@@ -81,6 +82,7 @@ pub fn serve(
     tmp: &std::path::Path,
     sandbox: Option<u32>,
     store: Option<(Option<std::path::PathBuf>, u64)>,
+    cache: Option<cache::Settings>,
 ) -> i32 {
     let peer = stdin_peer();
     if let Some(p) = peer {
@@ -127,6 +129,11 @@ pub fn serve(
         fatal: None,
         store_setting: store,
         store: None,
+        // Opened at the first lookup, without adding up what it holds.
+        cache: cache.map(Cache::lazy),
+        material: None,
+        key: None,
+        sent: None,
     };
     let code = d.serve();
     // One job, then one bounded eviction step: the store stays near its
@@ -155,6 +162,13 @@ struct Driver<'a> {
     /// plain job never touches it).
     store_setting: Option<(Option<std::path::PathBuf>, u64)>,
     store: Option<ContentStore>,
+    cache: Option<Cache>,
+    /// Result cache: what the job's key is made of, until its lookup.
+    material: Option<Material>,
+    /// Result cache: the key of a job that missed.
+    key: Option<crate::store::Digest>,
+    /// A successful compile's reply, sent, kept for `Action::Keep`.
+    sent: Option<Reply>,
 }
 
 impl Driver<'_> {
@@ -220,12 +234,21 @@ impl Driver<'_> {
                 let Some(dec) = self.job.decoder() else {
                     return Some(Event::Checked(Err(missing("no request to check"))));
                 };
+                let cached = self.cache.is_some();
+                let features = dec.features().unwrap_or(crate::protocol::Features::PLAIN);
+                let mut hash = None;
+                if cached && !features.cpp_on_server() {
+                    let (m, h) = Material::plain(features);
+                    self.material = Some(m);
+                    hash = Some(h);
+                }
                 // No early start here: nothing would feed a pipe.
-                let checked = job::prepare(dec, self.policy, self.tmp, false).map(|p| {
+                let checked = job::prepare(dec, self.policy, self.tmp, false, hash).map(|p| {
                     let a = Accepted {
                         compiler: p.plan.compiler(),
                         input: p.plan.input.clone(),
                         piped: false,
+                        cached,
                     };
                     self.prepared = Some(p);
                     a
@@ -276,8 +299,12 @@ impl Driver<'_> {
                 }
             }
             Action::LayOut(req) => Some(Event::LaidOut(match self.prepared.as_mut() {
-                // Only a store-form job (which opened the store) puts in it.
-                Some(p) => p.receive_files(*req, self.store.as_mut()),
+                Some(p) => {
+                    if self.cache.is_some() {
+                        self.material = Some(Material::pump(&req));
+                    }
+                    p.receive_files(*req, self.store.as_mut())
+                }
                 None => Err(missing("no job directory")),
             })),
             Action::CompleteSource => Some(Event::SourceReady(Ok(()))),
@@ -304,7 +331,27 @@ impl Driver<'_> {
             Action::Reply(r) => self.send(&r),
             Action::SendResult => {
                 let r = self.result.take()?;
-                self.send(&r)
+                let ev = self.send(&r);
+                self.sent = Some(r);
+                ev
+            }
+            Action::Lookup => Some(Event::Looked { hit: self.lookup() }),
+            Action::Keep => {
+                if let (Some(c), Some(key), Some(r)) = (self.cache.as_mut(), self.key, &self.sent) {
+                    // A hit replays no stdout: a compile that printed some
+                    // is not kept.
+                    if r.status.success() && r.stdout.is_empty() {
+                        c.put(
+                            &key,
+                            &crate::store::Entry {
+                                object: &r.object,
+                                stderr: &r.stderr,
+                                dep: r.dotd.as_deref(),
+                            },
+                        );
+                    }
+                }
+                None
             }
             Action::StatsPage { .. } | Action::Record(_) | Action::Compiled { .. } => None,
             Action::Log(level, msg) => {
@@ -312,6 +359,46 @@ impl Driver<'_> {
                 None
             }
             Action::Close => None,
+        }
+    }
+
+    /// The job's key, then the cache: true on a hit (its reply is then
+    /// `result`). The compiler's identity is read here when needed: this
+    /// process serves one job, so waiting blocks nobody.
+    fn lookup(&mut self) -> bool {
+        let (Some(cache), Some(p), Some(material)) = (
+            self.cache.as_mut(),
+            self.prepared.as_ref(),
+            self.material.take(),
+        ) else {
+            return false;
+        };
+        let Some(argv0) = p.plan.argv.first() else {
+            return false;
+        };
+        let (path, identity) = match cache.compiler(argv0) {
+            Compiler::Known { path, identity } => (path, identity),
+            Compiler::Missing => return false,
+            Compiler::Unknown { path, sig } => match cache.learn_now(&path, sig, self.tmp) {
+                Some(id) => (path, id),
+                None => return false,
+            },
+        };
+        match Cache::key(&path, &identity, &p.plan, &material) {
+            Err(why) => {
+                log::debug!("client {}: not cached: {why}", self.who);
+                false
+            }
+            Ok(key) => match cache.get(&key, p.features) {
+                Some(reply) => {
+                    self.result = Some(reply);
+                    true
+                }
+                None => {
+                    self.key = Some(key);
+                    false
+                }
+            },
         }
     }
 

@@ -103,7 +103,8 @@ impl JobDir {
     }
 
     /// Remove job directories of daemons that no longer run (killed with
-    /// SIGKILL, or a crash): called once at start. Returns how many.
+    /// SIGKILL, or a crash), and their compiler identity probes' output
+    /// files (`cache::probe`): called once at start. Returns how many.
     pub fn remove_stale(tmp: &Path) -> usize {
         let Ok(rd) = std::fs::read_dir(tmp) else {
             return 0;
@@ -120,7 +121,8 @@ impl JobDir {
             };
             let gone = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
                 == Err(nix::errno::Errno::ESRCH);
-            if gone && std::fs::remove_dir_all(e.path()).is_ok() {
+            let p = e.path();
+            if gone && (std::fs::remove_dir_all(&p).is_ok() || std::fs::remove_file(&p).is_ok()) {
                 n += 1;
             }
         }
@@ -308,12 +310,14 @@ impl Prepared {
 /// the job directory and point the decoder's source stream at it. A refusal
 /// makes the decoder discard the source; it is answered once all is read.
 /// `pipe`: the caller can feed a piped job (`feed`), so plain C-family
-/// jobs become piped.
+/// jobs become piped. `hash`: the result cache's digest of the source,
+/// taken as the source arrives.
 pub fn prepare(
     dec: &mut crate::protocol::request::RequestDecoder,
     policy: &Policy,
     tmp: &Path,
     pipe: bool,
+    hash: Option<super::cache::SourceHash>,
 ) -> Result<Prepared, Refusal> {
     let features = dec.features().unwrap_or(Features::PLAIN);
     let (mode, cwd) = match dec.cwd() {
@@ -337,7 +341,11 @@ pub fn prepare(
                     crate::errtext::reason(&e)
                 ),
             })?;
-            dec.set_source_sink(Box::new(std::io::BufWriter::with_capacity(64 * 1024, f)));
+            let w = std::io::BufWriter::with_capacity(64 * 1024, f);
+            match hash {
+                Some(h) => dec.set_source_sink(Box::new(super::cache::HashingSink::new(w, h))),
+                None => dec.set_source_sink(Box::new(w)),
+            }
             Ok(p)
         });
     if prepared.is_err() {
@@ -720,6 +728,21 @@ mod tests {
         let path = dropped.path().to_path_buf();
         drop(dropped);
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_dead_daemons_leftovers_are_removed() {
+        let tmp = crate::paths::make_temp_dir(&std::env::temp_dir(), "tinydcc-stale.").unwrap();
+        // No process has a pid this large (pid_max is at most 2^22).
+        let dir = tmp.join("tinydccd_99999999_abc");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("input.i"), "x").unwrap();
+        std::fs::write(tmp.join("tinydccd_99999999_probe.abc"), "gcc -v").unwrap();
+        let ours = tmp.join(format!("tinydccd_{}_probe.abc", std::process::id()));
+        std::fs::write(&ours, "gcc -v").unwrap();
+        assert_eq!(JobDir::remove_stale(&tmp), 2);
+        assert!(ours.exists() && !dir.exists());
+        std::fs::remove_dir_all(&tmp).unwrap();
     }
 
     #[test]

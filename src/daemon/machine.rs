@@ -56,6 +56,10 @@ pub struct Accepted {
     /// The compiler reads the source from a pipe, so it may start before
     /// the source is in (`feed`).
     pub piped: bool,
+    /// The driver keeps a result cache: look the job up once its whole
+    /// request is in (`Action::Lookup`), keep its result after the reply
+    /// (`Action::Keep`).
+    pub cached: bool,
 }
 
 #[derive(Debug)]
@@ -76,6 +80,9 @@ pub enum Event<'a> {
     LaidOut(Result<(), Refusal>),
     /// `Action::Need` is done: NEED is on its way, the decoder knows.
     Needed,
+    /// Outcome of `Action::Lookup`; on a hit the driver holds the reply,
+    /// sent with `Action::SendResult`.
+    Looked { hit: bool },
     /// Outcome of `Action::CompleteSource`.
     SourceReady(Result<(), Refusal>),
     /// The compiler's stdin pipe has room.
@@ -110,9 +117,13 @@ pub enum Action {
     },
     /// The job holds no compile slot any more.
     Release,
-    // A result cache would answer a job here, before its compiler starts:
-    // an `Action::Lookup` emitted where `Spawn { complete: true }` is, and
-    // a hit answered like `Event::Finished`.
+    /// Look the whole request up in the result cache, before it asks for
+    /// a slot (a hit needs none). Answer with `Event::Looked`, now or
+    /// once the compiler's identity is known.
+    Lookup,
+    /// The reply of a successful compile is out: keep its result in the
+    /// cache (after the reply, so it never delays it).
+    Keep,
     /// Start the compiler; `complete`: its whole source is in. Answer
     /// with `Event::Spawned`.
     Spawn {
@@ -211,6 +222,11 @@ enum State {
     },
     /// `Action::LayOut` out.
     LayingOut,
+    /// `Action::Lookup` out; `early`: a compiler started early, killed
+    /// on a hit (never two writers of one output).
+    LookingUp {
+        early: Early,
+    },
     /// Whole request in, waiting for a compile slot.
     Queued,
     /// `Action::Spawn { complete: true }` out.
@@ -252,6 +268,8 @@ pub struct Job {
     names: Option<Accepted>,
     /// distccd's log line for the job, once it is being answered.
     summary: Option<JobSummary>,
+    /// Answered from the result cache.
+    hit: bool,
     last_io: Instant,
     timeouts: Timeouts,
     exit: i32,
@@ -274,6 +292,7 @@ impl Job {
             argv0: String::new(),
             names: None,
             summary: None,
+            hit: false,
             last_io: now,
             timeouts: t,
             exit: 0,
@@ -439,11 +458,48 @@ impl Job {
             }
 
             // Whole request in.
-            (S::LayingOut, E::LaidOut(Ok(()))) => self.queue(out),
+            (S::LayingOut, E::LaidOut(Ok(()))) => self.look_up(Early::No, out),
             (S::LayingOut, E::LaidOut(Err(r))) => self.refuse(r, out),
+            // The result cache.
+            (S::LookingUp { early }, E::Looked { hit: true }) => {
+                if !matches!(early, Early::No | Early::Starting) {
+                    out.push(Action::Abort);
+                }
+                if matches!(early, Early::Running { .. }) {
+                    out.push(Action::Release);
+                }
+                self.hit = true;
+                let (compiler, input) = self.names();
+                out.push(Action::SendResult);
+                self.replying(JobSummary {
+                    peer: self.peer.clone(),
+                    result: JobResult::CompileOk,
+                    status: WaitStatus::exited(0),
+                    ms: 0,
+                    compiler: Some(compiler),
+                    input: Some(input),
+                })
+            }
+            (S::LookingUp { early }, E::Looked { hit: false }) => match early {
+                Early::Running { .. } => {
+                    out.push(Action::CompleteSource);
+                    S::SourceCompleting
+                }
+                Early::Exited { status, since } => self.finish(status, since, now, out),
+                _ => self.queue(out),
+            },
+            (
+                S::LookingUp {
+                    early: Early::Running { since },
+                },
+                E::CompilerExited(status),
+            ) => {
+                out.push(Action::Release);
+                let early = Early::Exited { status, since };
+                S::LookingUp { early }
+            }
+
             (S::Queued, E::SlotGranted) => {
-                // Where a result cache would answer: emit a lookup here
-                // instead, and on a hit go to `Replying` without a spawn.
                 out.push(Action::Spawn { complete: true });
                 S::Starting
             }
@@ -532,8 +588,16 @@ impl Job {
             // Replying.
             (S::Replying, E::Sent { done: true }) => {
                 if let Some(summary) = self.summary.take() {
-                    out.push(Action::Log(log::Level::Info, summary.to_string()));
+                    let line = if self.hit {
+                        format!("{summary} (cache hit)")
+                    } else {
+                        summary.to_string()
+                    };
+                    out.push(Action::Log(log::Level::Info, line));
                     out.push(Action::Record(summary.result));
+                    if self.cached() && !self.hit && summary.result == JobResult::CompileOk {
+                        out.push(Action::Keep);
+                    }
                 }
                 out.push(Action::Close);
                 S::Closed
@@ -546,6 +610,7 @@ impl Job {
             // The client talks or leaves while its job is past reading.
             (
                 s @ (S::Queued
+                | S::LookingUp { .. }
                 | S::Starting
                 | S::SourceCompleting
                 | S::Compiling { .. }
@@ -708,11 +773,10 @@ impl Job {
                 out.push(Action::LayOut(Box::new(req)));
                 State::LayingOut
             }
-            (Verdict::Accepted { .. }, Early::No | Early::Starting) => self.queue(out),
-            (Verdict::Accepted { .. }, Early::Running { .. }) => {
-                out.push(Action::CompleteSource);
-                State::SourceCompleting
-            }
+            (
+                Verdict::Accepted { .. },
+                early @ (Early::No | Early::Starting | Early::Running { .. }),
+            ) => self.look_up(early, out),
             (Verdict::Accepted { .. }, Early::Exited { status, since }) => {
                 self.finish(status, since, now, out)
             }
@@ -723,6 +787,26 @@ impl Job {
     fn replying(&mut self, summary: JobSummary) -> State {
         self.summary = Some(summary);
         State::Replying
+    }
+
+    fn cached(&self) -> bool {
+        self.names.as_ref().is_some_and(|n| n.cached)
+    }
+
+    /// The whole request is in: look it up if the driver has a cache,
+    /// else wait for a slot (a compiler started early gets its source).
+    fn look_up(&mut self, early: Early, out: &mut Vec<Action>) -> State {
+        if self.cached() {
+            out.push(Action::Lookup);
+            return State::LookingUp { early };
+        }
+        match early {
+            Early::Running { .. } => {
+                out.push(Action::CompleteSource);
+                State::SourceCompleting
+            }
+            _ => self.queue(out),
+        }
     }
 
     fn queue(&mut self, out: &mut Vec<Action>) -> State {
@@ -835,6 +919,9 @@ impl Job {
             state,
             State::Compiling { .. }
                 | State::SourceCompleting
+                | State::LookingUp {
+                    early: Early::Running { .. },
+                }
                 | State::Body {
                     early: Early::Running { .. },
                     ..

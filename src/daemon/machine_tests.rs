@@ -38,6 +38,7 @@ fn accepted(piped: bool) -> Accepted {
         compiler: "gcc".into(),
         input: "x.c".into(),
         piped,
+        cached: false,
     }
 }
 
@@ -47,6 +48,8 @@ fn kind(a: &Action) -> String {
         Action::WantSlot { early: true } => "WantSlot(early)".into(),
         Action::WantSlot { early: false } => "WantSlot(whole)".into(),
         Action::Release => "Release".into(),
+        Action::Lookup => "Lookup".into(),
+        Action::Keep => "Keep".into(),
         Action::Spawn { complete: true } => "Spawn(complete)".into(),
         Action::Spawn { complete: false } => "Spawn(early)".into(),
         Action::LayOut(req) => format!("LayOut({} files)", req.files.len()),
@@ -804,7 +807,10 @@ fn random_events_never_panic() {
                 }
                 3 => Event::Eof,
                 4 => Event::Checked(if next() % 2 == 0 {
-                    Ok(accepted(next() % 2 == 0))
+                    Ok(Accepted {
+                        cached: next() % 2 == 0,
+                        ..accepted(next() % 2 == 0)
+                    })
                 } else {
                     Err(r)
                 }),
@@ -819,7 +825,10 @@ fn random_events_never_panic() {
                 13 => Event::Sent {
                     done: next() % 2 == 0,
                 },
-                14 => Event::Preempt,
+                14 if next() % 2 == 0 => Event::Preempt,
+                14 => Event::Looked {
+                    hit: next() % 2 == 0,
+                },
                 15 => Event::WriteFailed("x".into()),
                 _ => Event::Tick,
             };
@@ -835,4 +844,142 @@ fn random_events_never_panic() {
             drop(out);
         }
     }
+}
+
+fn cached(piped: bool) -> Accepted {
+    Accepted {
+        cached: true,
+        ..accepted(piped)
+    }
+}
+
+#[test]
+fn a_cached_job_is_looked_up_before_it_asks_for_a_slot() {
+    let t0 = Instant::now();
+    // A hit: answered without a slot or a compiler, logged as a hit.
+    let (mut job, out) = checked(t0, Ok(cached(false)));
+    assert!(out.is_empty());
+    assert_eq!(
+        step(&mut job, Event::Bytes(&doti(b"int x;\n")), t0),
+        ["Lookup"]
+    );
+    assert!(step(&mut job, Event::SlotGranted, t0).is_empty());
+    assert_eq!(
+        step(&mut job, Event::Looked { hit: true }, t0),
+        ["SendResult"]
+    );
+    assert_eq!(
+        step(&mut job, Event::Sent { done: true }, at(t0, 5)),
+        [
+            format!("{} (cache hit)", summary("COMPILE_OK", 0, 0)),
+            "Record(COMPILE_OK)".into(),
+            "Close".into()
+        ]
+    );
+
+    // A miss queues and compiles as without a cache, then keeps the
+    // result once the reply is out.
+    let (mut job, _) = checked(t0, Ok(cached(false)));
+    assert_eq!(
+        step(&mut job, Event::Bytes(&doti(b"int x;\n")), t0),
+        ["Lookup"]
+    );
+    assert_eq!(
+        step(&mut job, Event::Looked { hit: false }, t0),
+        ["WantSlot(whole)"]
+    );
+    assert_eq!(step(&mut job, Event::SlotGranted, t0), ["Spawn(complete)"]);
+    assert_eq!(step(&mut job, Event::Spawned(Ok(())), t0), ["Feed"]);
+    step(&mut job, Event::CompilerExited(WaitStatus(0)), at(t0, 100));
+    step(&mut job, Event::Finished { no_object: None }, at(t0, 100));
+    assert_eq!(
+        step(&mut job, Event::Sent { done: true }, at(t0, 110)),
+        [
+            summary("COMPILE_OK", 0, 100),
+            "Record(COMPILE_OK)".into(),
+            "Keep".into(),
+            "Close".into()
+        ]
+    );
+}
+
+#[test]
+fn a_failed_compile_is_not_kept() {
+    let t0 = Instant::now();
+    let (mut job, _) = checked(t0, Ok(cached(false)));
+    step(&mut job, Event::Bytes(&doti(b"int x;\n")), t0);
+    step(&mut job, Event::Looked { hit: false }, t0);
+    step(&mut job, Event::SlotGranted, t0);
+    step(&mut job, Event::Spawned(Ok(())), t0);
+    step(&mut job, Event::CompilerExited(WaitStatus::exited(1)), t0);
+    step(&mut job, Event::Finished { no_object: None }, t0);
+    let out = step(&mut job, Event::Sent { done: true }, t0);
+    assert!(!out.contains(&"Keep".to_string()), "{out:?}");
+}
+
+#[test]
+fn a_hit_kills_a_compiler_started_early_and_a_miss_feeds_it() {
+    let t0 = Instant::now();
+    let early = |t0| {
+        let (mut job, out) = checked(t0, Ok(cached(true)));
+        assert_eq!(out, ["WantSlot(early)"]);
+        assert_eq!(step(&mut job, Event::SlotGranted, t0), ["Spawn(early)"]);
+        assert!(step(&mut job, Event::Spawned(Ok(())), t0).is_empty());
+        assert_eq!(
+            step(&mut job, Event::Bytes(&doti(b"int x;\n")), t0),
+            ["Lookup"]
+        );
+        job
+    };
+    // Never two writers of one output: the early compiler dies first.
+    let mut job = early(t0);
+    assert_eq!(
+        step(&mut job, Event::Looked { hit: true }, t0),
+        ["Abort", "Release", "SendResult"]
+    );
+    let mut job = early(t0);
+    assert_eq!(
+        step(&mut job, Event::Looked { hit: false }, t0),
+        ["CompleteSource"]
+    );
+    assert_eq!(step(&mut job, Event::SourceReady(Ok(())), t0), ["Feed"]);
+    // It may exit while the lookup waits (a compiler's identity is read).
+    let mut job = early(t0);
+    assert_eq!(
+        step(
+            &mut job,
+            Event::CompilerExited(WaitStatus::exited(1)),
+            at(t0, 5)
+        ),
+        ["Release"]
+    );
+    assert_eq!(
+        step(&mut job, Event::Looked { hit: false }, at(t0, 9)),
+        ["Finish(0x100)"]
+    );
+    // A client gone while it is looked up takes its early compiler along.
+    let mut job = early(t0);
+    let out = step(&mut job, Event::Eof, t0);
+    assert_eq!(&out[out.len() - 3..], ["Abort", "Release", "Close"]);
+}
+
+#[test]
+fn a_cached_pump_job_is_looked_up_once_laid_out() {
+    let t0 = Instant::now();
+    let mut wire = encode_header(
+        Features::PUMP,
+        Some("/src".as_ref()),
+        &argv("gcc -c x.c -o x.o"),
+    );
+    let mut job = Job::request(PEER, Limits::default(), timeouts(), t0);
+    assert_eq!(step(&mut job, Event::Bytes(&wire), t0), ["Check"]);
+    assert!(step(&mut job, Event::Checked(Ok(cached(false))), t0).is_empty());
+    wire.clear();
+    token::put(&mut wire, token::NFIL, 0);
+    assert_eq!(step(&mut job, Event::Bytes(&wire), t0), ["LayOut(0 files)"]);
+    assert_eq!(step(&mut job, Event::LaidOut(Ok(())), t0), ["Lookup"]);
+    assert_eq!(
+        step(&mut job, Event::Looked { hit: false }, t0),
+        ["WantSlot(whole)"]
+    );
 }

@@ -2,6 +2,7 @@
 //! distccd's order, then the event loop in `event_loop`.
 
 pub(crate) mod access;
+pub(crate) mod cache;
 pub(crate) mod event_loop;
 pub(crate) mod feed;
 pub(crate) mod harden;
@@ -201,6 +202,7 @@ pub(crate) fn server_config(o: &Options, allow: Vec<access::Cidr>) -> event_loop
         sandbox: if o.no_sandbox { None } else { sandbox::abi() },
         limits: Default::default(),
         header_store: o.header_store.clone(),
+        cache: o.cache.clone(),
     }
 }
 
@@ -270,7 +272,14 @@ pub fn main(args: Vec<OsString>) -> i32 {
         let _ = std::env::set_current_dir(&tmp);
         let policy = whitelist::policy(o.insecure, &o.whitelist_dir);
         let sandbox = if o.no_sandbox { None } else { sandbox::abi() };
-        return inetd::serve(&allow, &policy, &tmp, sandbox, o.header_store.clone());
+        return inetd::serve(
+            &allow,
+            &policy,
+            &tmp,
+            sandbox,
+            o.header_store.clone(),
+            o.cache.clone(),
+        );
     }
     if allow.is_empty() {
         log::warn!("{}", nobody_allowed(&o.allow_file, allow_file_exists));

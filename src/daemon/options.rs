@@ -42,6 +42,8 @@ pub struct Options {
     /// The pump header store: `None` with `--no-header-store`, else its
     /// directory (`--header-store`, or under TMPDIR when unset) and size.
     pub header_store: Option<(Option<PathBuf>, u64)>,
+    /// Ours: the result cache (`--cache-dir`, `--cache-size`), if on.
+    pub cache: Option<super::cache::Settings>,
 }
 
 pub enum Parsed {
@@ -93,6 +95,9 @@ Usage: tinydcc --daemon [OPTIONS]      (also as: tinydccd, distccd)
       --header-store-size SIZE
                             bound it (default 256M; K, M, G suffixes)
       --no-header-store     no header store: every pump job sends all its headers
+      --cache-dir DIR       keep compile results in DIR and answer repeated
+                            jobs from it (tinydcc only; default: off)
+      --cache-size SIZE     bound of --cache-dir, e.g. 500M or 2G (default 1G)
   -h, --help, --version
 
 Clients: with no --allow, the networks listed in the allow file, one
@@ -287,6 +292,20 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
         )?
         .unwrap_or_else(|| PathBuf::from(super::whitelist::MASQ_DIR)),
         header_store: None,
+        cache: None,
+    };
+    let cache_dir = last_path(&mut p, "--cache-dir", "--cache-dir", "a directory name")?;
+    let cache_size = match values(&mut p, "--cache-size", "--cache-size")?.pop() {
+        Some(v) => Some(crate::store::parse_size(&v).map_err(|e| format!("--cache-size: {e}"))?),
+        None => None,
+    };
+    o.cache = match (cache_dir, cache_size) {
+        (Some(dir), size) => Some(super::cache::Settings {
+            dir,
+            limit: size.unwrap_or(super::cache::DEFAULT_SIZE),
+        }),
+        (None, Some(_)) => return Err("--cache-size: needs --cache-dir".into()),
+        (None, None) => None,
     };
     let store_dir = last_path(
         &mut p,
@@ -392,6 +411,22 @@ mod tests {
     }
 
     #[test]
+    fn cache_options() {
+        assert_eq!(parse_str("").unwrap().cache, None);
+        let c = parse_str("--cache-dir /var/cache/tinydcc")
+            .unwrap()
+            .cache
+            .unwrap();
+        assert_eq!(c.dir, PathBuf::from("/var/cache/tinydcc"));
+        assert_eq!(c.limit, 1 << 30);
+        let c = parse_str("--cache-size=2G --cache-dir=/c --cache-size 500M")
+            .unwrap()
+            .cache
+            .unwrap();
+        assert_eq!(c.limit, 500 << 20);
+    }
+
+    #[test]
     fn errors_name_the_option_and_value() {
         for (args, msg) in [
             ("--bogus", "--bogus: unknown option"),
@@ -405,6 +440,11 @@ mod tests {
             ("--nice 1.5", "--nice: '1.5' is not a number"),
             ("--listen localhost", "--listen: 'localhost' is not an IP address"),
             ("--lifetime soon", "--lifetime: 'soon' is not a number of seconds"),
+            ("--cache-size 1G", "--cache-size: needs --cache-dir"),
+            (
+                "--cache-dir /c --cache-size 1X",
+                "--cache-size: invalid size '1X': expected a number of bytes, optionally with K, M, G or T",
+            ),
             (
                 "--header-store-size lots",
                 "--header-store-size: 'lots' is not a size (such as 256M)",

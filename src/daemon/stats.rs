@@ -19,6 +19,8 @@ const RECENT_JOBS: usize = 20;
 #[derive(Default)]
 pub struct Stats {
     jobs: VecDeque<JobRecord>,
+    /// The result cache's counters, when it is on (set before a page is made).
+    pub cache: Option<crate::store::Counters>,
     pub tcp_accept: u64,
     pub rej_bad_req: u64,
     pub rej_overload: u64,
@@ -169,7 +171,16 @@ impl Stats {
             s.push_str(&v);
             s.push('\n');
         }
-        s.push_str(&format!("dcc_free_space {free_mb} MB\n</distccstats>\n"));
+        s.push_str(&format!("dcc_free_space {free_mb} MB\n"));
+        // Ours, after distccd's own lines (which stay as they are).
+        if let Some(c) = &self.cache {
+            s.push_str(&format!(
+                "dcc_cache_hits {}\ndcc_cache_misses {}\ndcc_cache_bytes {}\n\
+dcc_cache_entries {}\ndcc_cache_evictions {}\ndcc_cache_damaged {}\n",
+                c.hits, c.misses, c.bytes, c.entries, c.evictions, c.corrupt
+            ));
+        }
+        s.push_str("</distccstats>\n");
         s
     }
 }
@@ -204,5 +215,29 @@ mod tests {
         assert!(p.contains("dcc_longest_job hello.c\n"));
         assert!(p.contains("dcc_max_kids 2\n"));
         assert!(p.contains("dcc_num_compiles1 1\n"));
+        assert!(!p.contains("dcc_cache"));
+    }
+
+    #[test]
+    fn cache_lines_follow_distccds() {
+        let st = Stats {
+            cache: Some(crate::store::Counters {
+                hits: 5,
+                misses: 2,
+                bytes: 4096,
+                entries: 3,
+                evictions: 1,
+                corrupt: 0,
+            }),
+            ..Default::default()
+        };
+        let p = st.page(0, std::path::Path::new("/tmp"));
+        let tail = &p[p.find("dcc_free_space").unwrap()..];
+        let tail = &tail[tail.find('\n').unwrap() + 1..];
+        assert_eq!(
+            tail,
+            "dcc_cache_hits 5\ndcc_cache_misses 2\ndcc_cache_bytes 4096\ndcc_cache_entries 3\n\
+dcc_cache_evictions 1\ndcc_cache_damaged 0\n</distccstats>\n"
+        );
     }
 }

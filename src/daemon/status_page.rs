@@ -52,6 +52,14 @@ table{{border-collapse:collapse;width:100%}}td{{padding:2px 4px;border-bottom:1p
         stats.compile_error + stats.compile_timeout + stats.other,
         crate::decimal::fixed(load1(), 2),
     ));
+    if let Some(c) = &stats.cache {
+        body.push_str(&format!(
+            "<section id=\"cache\"><h2>Result cache</h2><p><b id=\"hits\">{}</b> hits, \
+<b id=\"misses\">{}</b> misses, {} entries, <b id=\"cached\">{}</b> bytes held, \
+<b id=\"evictions\">{}</b> evictions</p></section>",
+            c.hits, c.misses, c.entries, c.bytes, c.evictions
+        ));
+    }
     body.push_str("<section><h2>Running</h2><table id=\"jobs\">");
     if running.is_empty() {
         body.push_str("<tr><td>idle</td></tr>");
@@ -136,6 +144,17 @@ mod tests {
         assert!(p.contains("<td>now.c</td><td>10.0.0.9:5</td><td>120 ms</td>"));
         assert!(p.contains("old&lt;1&gt;.c"));
         assert!(p.contains("http-equiv=\"refresh\""));
+        assert!(!p.contains("Result cache"));
+        s.cache = Some(crate::store::Counters {
+            hits: 7,
+            misses: 3,
+            bytes: 1234,
+            entries: 2,
+            evictions: 1,
+            corrupt: 0,
+        });
+        let p = page(&s, &[], 0, 4);
+        assert!(p.contains("<b id=\"hits\">7</b> hits, <b id=\"misses\">3</b> misses, 2 entries, <b id=\"cached\">1234</b> bytes held, <b id=\"evictions\">1</b> evictions"));
         assert!(
             !p.contains("http://") && !p.contains("https://"),
             "no external assets"

@@ -205,6 +205,9 @@ pub(crate) fn render(hosts: &[Host], ports: &StatsPorts) -> String {
         "HOST", "SLOTS", "RUN", "DONE", "FAIL", "LOAD", "STATE"
     );
     let mut notes = String::new();
+    // Daemons with a result cache (tinydcc's --cache-dir), below the
+    // table: the table keeps distccd's columns and 80 columns.
+    let mut caches = String::new();
     for h in hosts {
         let (name, port) = match &h.mode {
             Mode::Tcp { host, port } => (host.as_str(), *port),
@@ -236,6 +239,16 @@ pub(crate) fn render(hosts: &[Host], ports: &StatsPorts) -> String {
                 .iter()
                 .map(|k| num(&m, k))
                 .sum::<u64>();
+                if m.contains_key("dcc_cache_hits") {
+                    caches.push_str(&format!(
+                        "{}: result cache: {} hits, {} misses, {} held, {} evictions\n",
+                        h.spec,
+                        num(&m, "dcc_cache_hits"),
+                        num(&m, "dcc_cache_misses"),
+                        bytes(num(&m, "dcc_cache_bytes")),
+                        num(&m, "dcc_cache_evictions"),
+                    ));
+                }
                 out.push_str(&format!(
                     "{:<30.30} {:>5} {:>4} {:>6} {:>5} {:>6}  {}\n",
                     h.spec,
@@ -269,11 +282,27 @@ pub(crate) fn render(hosts: &[Host], ports: &StatsPorts) -> String {
             }
         }
     }
-    if !notes.is_empty() {
-        out.push('\n');
-        out.push_str(&notes);
+    for section in [caches, notes] {
+        if !section.is_empty() {
+            out.push('\n');
+            out.push_str(&section);
+        }
     }
     out
+}
+
+/// A byte count for people: bytes, KiB, MiB or GiB.
+fn bytes(n: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    for (size, unit) in UNITS {
+        if n >= size {
+            return format!(
+                "{} {unit}",
+                crate::decimal::fixed(n as f64 / size as f64, 1)
+            );
+        }
+    }
+    format!("{n} bytes")
 }
 
 pub fn main(args: &[String]) -> i32 {
@@ -397,6 +426,15 @@ mod tests {
                 format!("--stats-port: '{bad}' is not [HOST[:PORT]=]STATSPORT")
             );
         }
+    }
+
+    #[test]
+    fn byte_counts_for_people() {
+        assert_eq!(bytes(0), "0 bytes");
+        assert_eq!(bytes(1023), "1023 bytes");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(5 << 20), "5.0 MiB");
+        assert_eq!(bytes(3 << 30), "3.0 GiB");
     }
 
     #[test]

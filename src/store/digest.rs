@@ -111,6 +111,10 @@ mod tag {
 pub enum Mode {
     /// One preprocessed source (protocol 1 and 2).
     Plain,
+    /// One preprocessed source as its LZO stream (protocol 2 with
+    /// compression): the daemon hashes the bytes as they arrive, and the
+    /// same bytes read as text would be another source.
+    PlainLzo,
     /// The client's files, preprocessed on the server (protocol 3).
     Pump,
 }
@@ -130,6 +134,7 @@ impl KeyBuilder {
             tag::MODE,
             match mode {
                 Mode::Plain => b"plain",
+                Mode::PlainLzo => b"plain-lzo",
                 Mode::Pump => b"pump",
             },
         );
@@ -270,6 +275,11 @@ mod tests {
         assert_ne!(base, k.finish());
         // The same bytes in pump mode are another job.
         let mut k = KeyBuilder::new(Mode::Pump);
+        k.compiler(b"/usr/bin/gcc", b"gcc version 12.2.0")
+            .args(&["gcc", "-DA", "B", "-c"])
+            .input(&Digest::of(b"int x;"));
+        assert_ne!(base, k.finish());
+        let mut k = KeyBuilder::new(Mode::PlainLzo);
         k.compiler(b"/usr/bin/gcc", b"gcc version 12.2.0")
             .args(&["gcc", "-DA", "B", "-c"])
             .input(&Digest::of(b"int x;"));

@@ -14,14 +14,14 @@
 //! `evict` and `cacheable`; everything else is plain file calls for the
 //! daemon's driver.
 
-pub mod blobs;
-pub mod cacheable;
-pub mod digest;
-pub mod entry;
-pub mod evict;
-pub mod results;
-pub mod shelf;
-pub mod size;
+pub(crate) mod blobs;
+pub(crate) mod cacheable;
+pub(crate) mod digest;
+pub(crate) mod entry;
+pub(crate) mod evict;
+pub(crate) mod results;
+pub(crate) mod shelf;
+pub(crate) mod size;
 
 pub use blobs::ContentStore;
 pub use digest::{Digest, KeyBuilder, Mode};

@@ -37,6 +37,14 @@ impl ResultCache {
         })
     }
 
+    /// `open` without adding up the cache's bytes (see
+    /// `Shelf::open_unscanned`): for inetd, one process per job.
+    pub fn open_unscanned(dir: &Path, limit: u64) -> io::Result<ResultCache> {
+        Ok(ResultCache {
+            shelf: Shelf::open_unscanned(dir, limit, "result cache", 0o600)?,
+        })
+    }
+
     /// The entry stored under `key`, if it is there and intact.
     pub fn get(&mut self, key: &Digest) -> Option<Hit> {
         let Some((file, bytes)) = self.shelf.read(key) else {

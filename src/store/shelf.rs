@@ -57,16 +57,10 @@ impl Shelf {
     /// files a crash left and adds up what the shelf holds (one pass over
     /// the directory, at start only).
     pub fn open(dir: &Path, limit: u64, what: &'static str, mode: u32) -> io::Result<Shelf> {
-        use std::os::unix::fs::DirBuilderExt;
-        let mut b = fs::DirBuilder::new();
-        b.recursive(true).mode(0o700);
-        b.create(dir)?;
-        let tmp = dir.join("tmp");
-        b.create(&tmp)?;
-        for e in fs::read_dir(&tmp)?.flatten() {
+        let mut s = Shelf::open_unscanned(dir, limit, what, mode)?;
+        for e in fs::read_dir(dir.join("tmp"))?.flatten() {
             let _ = fs::remove_file(e.path());
         }
-        let mut stats = Counters::default();
         // Shard directories are made by the first write into them.
         for i in 0..SHARDS {
             let Ok(rd) = fs::read_dir(dir.join(format!("{i:02x}"))) else {
@@ -77,11 +71,30 @@ impl Shelf {
                     continue;
                 }
                 if let Ok(m) = e.metadata() {
-                    stats.bytes += m.len();
-                    stats.entries += 1;
+                    s.stats.bytes += m.len();
+                    s.stats.entries += 1;
                 }
             }
         }
+        Ok(s)
+    }
+
+    /// Open without adding up what the shelf holds (inetd: one process
+    /// per job must not read every shard). Its byte count then starts at
+    /// zero, so it never evicts: whoever opens it with `open` does. Nor
+    /// does it remove temporary files: another process may be writing
+    /// them.
+    pub fn open_unscanned(
+        dir: &Path,
+        limit: u64,
+        what: &'static str,
+        mode: u32,
+    ) -> io::Result<Shelf> {
+        use std::os::unix::fs::DirBuilderExt;
+        let mut b = fs::DirBuilder::new();
+        b.recursive(true).mode(0o700);
+        b.create(dir)?;
+        b.create(dir.join("tmp"))?;
         Ok(Shelf {
             dir: dir.to_path_buf(),
             what,
@@ -90,7 +103,7 @@ impl Shelf {
             off: false,
             stuck: false,
             pass: None,
-            stats,
+            stats: Counters::default(),
         })
     }
 

@@ -216,6 +216,33 @@ if k("local.cpu") is not None:
         w(cpu_row(name, key))
 w("")
 
+# 2b. The daemon's result cache (tests/bench/cache.sh).
+kc = lambda mode, tag: num(f"kernel.x86.{mode}.tinydcc.tinydcc{tag}.c.seconds")
+if any(x.startswith("kernel.x86.") and ".c." in x for x in vals) or "skipped.cache" in vals:
+    w("**2b. The daemon's result cache** (same kernel and daemon set-up, wall time, s; `--cache-dir` "
+      "empty for the cold build; warm: `make clean` and the same build again through the same daemon; "
+      "every object checked against the local build's)")
+    w("")
+    w("| measure | without cache | with cache | ratio | target | met |")
+    w("|---|---|---|---|---|---|")
+    for mode, target in (("pump", 0.35), ("plain", 0.6)):
+        off, cold = kc(mode, ""), kc(mode, ".cache")
+        warm = num(f"kernel.x86.{mode}.tinydcc.tinydcc.cache.c.warm.seconds")
+        hits = text(f"kernel.x86.{mode}.tinydcc.tinydcc.cache.c.warm.cache_hits", "?")
+        jobs = text(f"kernel.x86.{mode}.tinydcc.tinydcc.cache.c.warm.daemon_jobs", "?")
+        w(f"| {mode}, cold | {f1(off)} | {f1(cold)} | {ratio(cold, off)} | ≤1.03× without | "
+          f"{met(None if cold is None or off is None else cold <= 1.03 * off)} |")
+        w(f"| {mode}, warm rebuild ({hits} of {jobs} jobs from the cache) | | {f1(warm)} | "
+          f"{ratio(warm, off)} of cold without | ≤{target}× | "
+          f"{met(None if warm is None or off is None else warm <= target * off)} |")
+    cc_cold = num("kernel.x86.plain.tinydcc.tinydcc.ccache.c.seconds")
+    cc_warm = num("kernel.x86.plain.tinydcc.tinydcc.ccache.c.warm.seconds")
+    off = kc("plain", "")
+    w(f"| ccache on the client (`CCACHE_PREFIX=tinydcc`), plain, cold | {f1(off)} | {f1(cc_cold)} | "
+      f"{ratio(cc_cold, off)} | | |")
+    w(f"| ccache on the client, warm rebuild | | {f1(cc_warm)} | {ratio(cc_warm, off)} of cold without | | |")
+    w("")
+
 # 3. Client, daemon, size.
 c = lambda key: num(f"client.{key}")
 w(f"**3. Cost** (client: mean per job over {text('client.jobs', '?')} jobs against one stock distccd, "

@@ -6,6 +6,12 @@
 #     ARCH:   x86 (default) | arm   (arm: CROSS_COMPILE=arm-linux-gnueabihf-)
 #   DAEMON=tinydcc (default) | stock   which daemon compiles (stock: distccd)
 #   KERNEL_JOBS (default 4): make -j and the daemon's slots.
+#   CACHE=1    the tinydcc daemon keeps a result cache (--cache-dir, private)
+#   CCACHE=1   ccache on the client (CCACHE_PREFIX=the client, private
+#              CCACHE_DIR; plain mode)
+#   KEY_TAG=T  appended to the @bench keys (runs of another section)
+#   REBUILD=1  after the build, `make clean` and build again through the same
+#              daemon (and cache): timed and checked as "KEY.warm"
 # `local` times a local -j2 build and checks it against the recorded one.
 # Measured values are also printed as "@bench KEY VALUE" lines
 # (tests/bench/run collects them).
@@ -111,7 +117,7 @@ fi
 if [ ! -f "$local_sums" ] || [ ! -f "$local_deps" ]; then
   local_build
 fi
-key=$mode.$client.$daemon
+key=$mode.$client.$daemon${CACHE:+.cache}${CCACHE:+.ccache}${KEY_TAG:+.$KEY_TAG}
 clean
 
 work=$(mktemp -d /tmp/tinydcc-kernel.XXXXXX)
@@ -142,7 +148,12 @@ case $daemon in
   tinydcc) dcmd=("$tiny" --daemon) ;;
   stock) dcmd=(distccd --daemon) ;;
 esac
-TMPDIR=$scratch "${dcmd[@]}" --no-detach --listen 127.0.0.1 --port "$port" \
+cache_opts=()
+if [ -n "${CACHE:-}" ]; then
+  [ "$daemon" = tinydcc ] || { echo "CACHE=1 needs DAEMON=tinydcc" >&2; exit 2; }
+  cache_opts=(--cache-dir "$work/cache" --cache-size 2G)
+fi
+TMPDIR=$scratch "${dcmd[@]}" "${cache_opts[@]}" --no-detach --listen 127.0.0.1 --port "$port" \
   --allow 127.0.0.1 -j "$jobs" --log-file "$work/daemon.log" --log-level info 9>&- &
 daemon_pid=$!
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
@@ -152,9 +163,21 @@ case $client in
   distcc) cc=(distcc "$ccname") ;;
   *) echo "unknown client $client" >&2; exit 2 ;;
 esac
+if [ -n "${CCACHE:-}" ]; then
+  [ "$mode" = plain ] || { echo "CCACHE=1 is for plain mode" >&2; exit 2; }
+  export CCACHE_PREFIX=${cc[0]} CCACHE_DIR=$work/ccache CCACHE_BASEDIR=$src
+  cc=(ccache "$ccname")
+fi
 hosts="127.0.0.1:$port/$jobs,lzo"
 run=()
 if [ "$mode" = pump ]; then hosts="$hosts,cpp"; run=("$tiny" --pump); fi
+# remote_build KEY: one timed build through the daemon, its figures as
+# KEY's, its objects and dependencies checked against the local build.
+remote_build() {
+local key=$1 log_from
+log_from=$(wc -l < "$work/daemon.log")
+# The daemon's log lines of this build only.
+newlog() { tail -n +"$((log_from + 1))" "$work/daemon.log"; }
 t0=$(date +%s.%N)
 ( DISTCC_HOSTS=$hosts DISTCC_DIR=$work/distcc DISTCC_FALLBACK=0 \
     "${run[@]}" "${kmake[@]}" -j"$jobs" CC="${cc[*]}" vmlinux 2> "$work/build.err"
@@ -179,18 +202,19 @@ emit "kernel.$arch.$key.cpu_daemon_own" "$(awk -v hz="$(getconf CLK_TCK)" '{ pri
 if grep -q '^pump:' "$work/build.err"; then
   emit "kernel.$arch.$key.pump_sent" "$(sed -n 's/^pump: \([0-9]*\) compile(s) sent.*/\1/p' "$work/build.err")"
 fi
-emit "kernel.$arch.$key.daemon_jobs" "$(grep -c COMPILE_OK "$work/daemon.log" || true)"
-emit "kernel.$arch.$key.protocol3" "$(grep -c 'protocol 3 request' "$work/daemon.log" || true)"
+emit "kernel.$arch.$key.daemon_jobs" "$(newlog | grep -c COMPILE_OK || true)"
+emit "kernel.$arch.$key.protocol3" "$(newlog | grep -c 'protocol 3 request' || true)"
+emit "kernel.$arch.$key.cache_hits" "$(newlog | grep -c '(cache hit)$' || true)"
 # Every compile (-c, or -S for asm-offsets) make ran through the client,
 # by source file, from the .cmd files kbuild keeps; and which of them did
 # not reach the daemon as protocol 3 (stock distcc runs .S files locally).
 { find . \( -name '.*.o.cmd' -o -name '.*.s.cmd' \) -exec grep -hF " := ${cc[*]} " {} + || true; } \
   | { grep -o ' -o [^ ]* [^ ;]*' || true; } | awk '{print $3}' | sort -u > "$work/tus"
-sed -n 's/.*protocol 3 request for \(.*\): [0-9]* files and links$/\1/p' "$work/daemon.log" \
+newlog | sed -n 's/.*protocol 3 request for \(.*\): [0-9]* files and links$/\1/p' \
   | sort -u > "$work/p3"
 comm -23 "$work/tus" "$work/p3" > "$work/not-p3"
 echo "TUs: $(wc -l < "$work/tus") compiled through $client"
-echo "daemon: $(grep -c COMPILE_OK "$work/daemon.log") compiles, $(grep -c 'protocol 3 request' "$work/daemon.log") as protocol 3"
+echo "daemon: $(newlog | grep -c COMPILE_OK) compiles, $(newlog | grep -c 'protocol 3 request') as protocol 3, $(newlog | grep -c '(cache hit)$') cache hits"
 if [ -s "$work/not-p3" ]; then
   echo "not as protocol 3: $(wc -l < "$work/not-p3") ($(sed 's/.*\.//' "$work/not-p3" | sort | uniq -c | awk '{printf "%s%s .%s", (NR > 1 ? ", " : ""), $1, $2}')): $(head -5 "$work/not-p3" | tr '\n' ' ')"
 fi
@@ -209,3 +233,10 @@ emit "kernel.$arch.$key.objects" "$(wc -l < "$work/remote.sums")"
 deps > "$work/remote.deps"
 same_as_local "dependency files" "$local_deps" "$work/remote.deps"
 echo "dependencies: $(wc -l < "$work/remote.deps") .cmd files identical"
+}
+remote_build "$key"
+if [ -n "${REBUILD:-}" ]; then
+  clean
+  echo "rebuild after make clean, same daemon:"
+  remote_build "$key.warm"
+fi

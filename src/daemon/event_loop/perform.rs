@@ -12,17 +12,19 @@ use mio::Interest;
 use crate::exitcode::EXIT_DISTCC_FAILED;
 use crate::protocol::reply::Reply;
 
+use super::super::cache::{self, Cache, Compiler, Material};
 use super::super::job::{self, Input, Prepared};
 use super::super::machine::{Accepted, Action, Event};
 use super::super::outgoing::Outgoing;
 use super::super::refusal::Refusal;
-use super::{JobId, Server, Source, Work};
+use super::{JobId, Keep, Server, Source, Work};
 
-fn accepted(p: &Prepared) -> Accepted {
+fn accepted(p: &Prepared, cached: bool) -> Accepted {
     Accepted {
         compiler: p.plan.compiler(),
         input: p.plan.input.clone(),
         piped: p.input == Input::Piped,
+        cached,
     }
 }
 
@@ -44,11 +46,23 @@ impl Server {
                 let Some(dec) = conn.job.decoder() else {
                     return Some(Event::Checked(Err(missing("no request to check"))));
                 };
-                let checked = job::prepare(dec, &self.cfg.policy, &self.cfg.tmp, true).map(|p| {
-                    let a = accepted(&p);
-                    conn.work = Work::Prepared(Box::new(p));
-                    a
-                });
+                let cached = self.cache.is_some();
+                let features = dec.features().unwrap_or(crate::protocol::Features::PLAIN);
+                // Pump jobs' material comes with their files (`LayOut`).
+                let (material, hash) = match cached && !features.cpp_on_server() {
+                    true => {
+                        let (m, h) = Material::plain(features);
+                        (Some(m), Some(h))
+                    }
+                    false => (None, None),
+                };
+                let checked =
+                    job::prepare(dec, &self.cfg.policy, &self.cfg.tmp, true, hash).map(|p| {
+                        let a = accepted(&p, cached);
+                        conn.work = Work::Prepared(Box::new(p));
+                        conn.material = material;
+                        a
+                    });
                 Some(Event::Checked(checked))
             }
             Action::WantSlot { early } => {
@@ -101,6 +115,9 @@ impl Server {
             Action::LayOut(req) => {
                 // On the loop, but bounded: the decoder's limits cap the
                 // files and bytes a request may bring.
+                if self.cache.is_some() {
+                    conn.material = Some(Material::pump(&req));
+                }
                 let r = match &mut conn.work {
                     Work::Prepared(p) => p.receive_files(*req, self.store.as_mut()),
                     _ => Err(missing("no job directory")),
@@ -153,11 +170,29 @@ impl Server {
                     self.close(id);
                     return None;
                 };
+                let object = r.output_path();
                 let f = job::finish(*r, status);
+                // A hit replays no stdout: a compile that printed some is
+                // not kept.
+                let kept = conn.key.take().filter(|_| {
+                    f.no_object.is_none() && f.reply.status.success() && f.reply.stdout.is_empty()
+                });
                 // Answer first: removing a pump job's mirror (hundreds of
                 // headers) would delay the client. An open object file
-                // outlives its directory.
-                self.trash.add(f.dir.into_path());
+                // outlives its directory. A result to keep keeps its
+                // directory until the reply is out (`Action::Keep`).
+                match kept {
+                    Some(key) => {
+                        conn.keep = Some(Keep {
+                            key,
+                            dir: f.dir.into_path(),
+                            object,
+                            stderr: f.reply.stderr.clone(),
+                            dotd: f.reply.dotd.clone(),
+                        })
+                    }
+                    None => self.trash.add(f.dir.into_path()),
+                }
                 conn.result = Some((f.reply, f.object_file));
                 Some(Event::Finished {
                     no_object: f.no_object,
@@ -172,7 +207,13 @@ impl Server {
                 };
                 self.start_reply(id, r, object)
             }
+            Action::Lookup => self.lookup(id),
+            Action::Keep => {
+                self.keep(id);
+                None
+            }
             Action::StatsPage { html } => {
+                self.stats.cache = self.cache.as_ref().and_then(Cache::counters);
                 let page = if html {
                     let live = self.live_jobs();
                     super::super::status_page::page(
@@ -206,6 +247,137 @@ impl Server {
             Action::Close => {
                 self.close(id);
                 None
+            }
+        }
+    }
+
+    /// `Action::Lookup`: the job's key, then the cache. None while its
+    /// compiler's identity is being read: the probe's end answers
+    /// (`reap_probes`).
+    pub(super) fn lookup(&mut self, id: JobId) -> Option<Event<'static>> {
+        let miss = Some(Event::Looked { hit: false });
+        let Some(cache) = self.cache.as_mut() else {
+            return miss;
+        };
+        let conn = self.conns.get_mut(&id)?;
+        let (plan, features) = match &conn.work {
+            Work::Prepared(p) => (&p.plan, p.features),
+            Work::Running(r) | Work::Exited(r) => (&r.plan, r.features),
+            Work::Nothing => return miss,
+        };
+        let Some(argv0) = plan.argv.first().cloned() else {
+            return miss;
+        };
+        let (path, identity) = match cache.compiler(&argv0) {
+            Compiler::Known { path, identity } => (path, identity),
+            // Not found: the compile fails, and is not kept.
+            Compiler::Missing => return miss,
+            Compiler::Unknown { path, sig } => {
+                if let Some((_, waiting)) = self.probes.iter_mut().find(|(p, _)| p.path == path) {
+                    waiting.push(id);
+                    return None;
+                }
+                return match cache::probe(&path, sig, &self.cfg.tmp) {
+                    Ok(p) => {
+                        self.probes.push((p, vec![id]));
+                        None
+                    }
+                    Err(e) => {
+                        log::warn!(
+                            "result cache: cannot run {} -v: {}",
+                            path.display(),
+                            crate::errtext::reason(&e)
+                        );
+                        miss
+                    }
+                };
+            }
+        };
+        let Some(material) = conn.material.take() else {
+            return miss;
+        };
+        match Cache::key(&path, &identity, plan, &material) {
+            Err(why) => {
+                log::debug!("client {}: not cached: {why}", conn.peer);
+                miss
+            }
+            Ok(key) => match cache.get(&key, features) {
+                Some(reply) => {
+                    conn.result = Some((reply, None));
+                    Some(Event::Looked { hit: true })
+                }
+                None => {
+                    conn.key = Some(key);
+                    miss
+                }
+            },
+        }
+    }
+
+    /// `Action::Keep`: store a successful compile's result, its reply
+    /// being out, then give its directory to the trash.
+    fn keep(&mut self, id: JobId) {
+        let Some(k) = self.conns.get_mut(&id).and_then(|c| c.keep.take()) else {
+            return;
+        };
+        if let (Some(cache), Ok(object)) = (self.cache.as_mut(), std::fs::read(&k.object)) {
+            cache.put(
+                &k.key,
+                &crate::store::Entry {
+                    object: &object,
+                    stderr: &k.stderr,
+                    dep: k.dotd.as_deref(),
+                },
+            );
+        }
+        self.trash.add(k.dir);
+    }
+
+    /// Identity probes that ended: learn what they said, then answer the
+    /// jobs that waited for them.
+    pub(super) fn reap_probes(&mut self) {
+        let mut i = 0;
+        while i < self.probes.len() {
+            let st = match self.probes[i].0.child.try_wait() {
+                Ok(None) => {
+                    i += 1;
+                    continue;
+                }
+                Ok(Some(st)) => Ok(st),
+                Err(e) => Err(e),
+            };
+            let (p, waiting) = self.probes.swap_remove(i);
+            if p.killed {
+                // Nothing learnt: its jobs go on uncached.
+                let _ = std::fs::remove_file(&p.out);
+                for id in waiting {
+                    self.run_job(id, Event::Looked { hit: false });
+                }
+                continue;
+            }
+            if let Some(c) = self.cache.as_mut() {
+                c.learn(&p, st);
+            }
+            for id in waiting {
+                if let Some(ev) = self.lookup(id) {
+                    self.run_job(id, ev);
+                }
+            }
+        }
+    }
+
+    /// Kill identity probes past `cache::PROBE_LIMIT` (reaped, and their
+    /// jobs answered, by `reap_probes`).
+    pub(super) fn kill_slow_probes(&mut self) {
+        for (p, _) in &mut self.probes {
+            if !p.killed && p.started.elapsed() > cache::PROBE_LIMIT {
+                log::warn!(
+                    "result cache: {} -v took over {} s; killed, its jobs go on uncached",
+                    p.path.display(),
+                    cache::PROBE_LIMIT.as_secs()
+                );
+                let _ = p.child.kill();
+                p.killed = true;
             }
         }
     }

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The daemon's result cache on Linux 6.1 tinyconfig (issue 16 §3), through
+# one tinydcc daemon on this machine, by tests/kernel/build.sh (every build's
+# objects checked against the local build's):
+#   pump and plain, cold: without the cache, then with --cache-dir (empty);
+#   warm: `make clean` and the same build again through that daemon and cache;
+#   ccache on the client (CCACHE_PREFIX=tinydcc, private CCACHE_DIR), plain,
+#   cold then warm, beside it.
+# Keys: kernel.x86.MODE.tinydcc.tinydcc[.cache|.ccache].c[.warm].*
+#   tests/bench/cache.sh        (tests/bench/run runs it; BENCH_SKIP=cache)
+# Environment: KERNEL_JOBS, KERNEL_CACHE as for build.sh; CACHE_BENCH_MODES
+# (default "pump plain") for a shorter trial.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+build=tests/kernel/build.sh
+rc=0
+for mode in ${CACHE_BENCH_MODES:-pump plain}; do
+  KEY_TAG=c "$build" "$mode" tinydcc || rc=1
+  KEY_TAG=c CACHE=1 REBUILD=1 "$build" "$mode" tinydcc || rc=1
+  if [ "$mode" = plain ]; then
+    KEY_TAG=c CCACHE=1 REBUILD=1 "$build" plain tinydcc || rc=1
+  fi
+done
+exit $rc
