@@ -536,6 +536,18 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
             }
             return accept_object(s, &scan, local_argv, &r, deps.as_mut(), &list, host);
         }
+        if crate::daemon::refusal::is_busy(code, &r.stderr) {
+            // A tinydcc daemon without memory for the job: busy, not failed.
+            // No backoff (it may have room for the next job); another host,
+            // else a local compile.
+            log::info!(
+                "{} is busy, {input} goes elsewhere: {}",
+                host.spec,
+                String::from_utf8_lossy(&r.stderr).trim_end()
+            );
+            tried.push(host);
+            continue;
+        }
         if code == Some(EXIT_BAD_ARGUMENTS) {
             // tinydcc's daemon refuses some command lines in-band (exit 101
             // and the reason in SERR). That is about this job, not the host:

@@ -92,6 +92,9 @@ pub enum Event<'a> {
     Preempt,
     /// The clock; drivers send it about once a second.
     Tick,
+    /// Queued too long for memory (`admission`): answer busy. The driver
+    /// has taken the job out of the queue.
+    Busy(Refusal),
 }
 
 #[derive(Debug)]
@@ -422,6 +425,7 @@ impl Job {
             // Whole request in.
             (S::LayingOut, E::LaidOut(Ok(()))) => self.queue(out),
             (S::LayingOut, E::LaidOut(Err(r))) => self.refuse(r, out),
+            (S::Queued, E::Busy(r)) => self.busy(r, out),
             (S::Queued, E::SlotGranted) => {
                 // Where a result cache would answer: emit a lookup here
                 // instead, and on a hit go to `Replying` without a spawn.
@@ -732,6 +736,20 @@ impl Job {
             compiler: Some(self.argv0.clone()),
             ..JobSummary::faked(&self.peer, JobResult::RejBadReq, r.code, 0)
         };
+        self.reply(&r, summary, out)
+    }
+
+    /// No memory for the compile: the client tries elsewhere (REJ_OVERLOAD
+    /// in the stats, as distccd counts a refusal for load).
+    fn busy(&mut self, r: Refusal, out: &mut Vec<Action>) -> State {
+        let (compiler, input) = self.names();
+        self.log(
+            out,
+            log::Level::Info,
+            format!("{} ({compiler} {input})", r.why),
+        );
+        let summary =
+            JobSummary::faked(&self.peer, JobResult::RejOverload, r.code, 0).job(&compiler, &input);
         self.reply(&r, summary, out)
     }
 

@@ -266,6 +266,26 @@ fn a_client_gone_while_queued_leaves_the_queue_without_a_spawn() {
 }
 
 #[test]
+fn a_job_queued_without_memory_is_answered_busy_and_never_starts() {
+    let t0 = Instant::now();
+    let (mut job, _) = checked(t0, Ok(accepted(false)));
+    step(&mut job, Event::Bytes(&doti(b"x")), t0);
+    let busy = crate::daemon::refusal::busy("not enough memory free");
+    assert_eq!(
+        step(&mut job, Event::Busy(busy), at(t0, 3000)),
+        [
+            format!("INFO: client {PEER}: busy: not enough memory free (gcc x.c)"),
+            "Reply(114: distccd: job refused: busy: not enough memory free)".into()
+        ]
+    );
+    assert_eq!(
+        step(&mut job, Event::Sent { done: true }, at(t0, 3000))[0],
+        summary("REJ_OVERLOAD", 114, 0)
+    );
+    assert!(step(&mut job, Event::SlotGranted, at(t0, 3000)).is_empty());
+}
+
+#[test]
 fn a_client_gone_while_compiling_kills_the_compiler() {
     let t0 = Instant::now();
     let mut job = compiling(t0);

@@ -2,6 +2,7 @@
 //! distccd's order, then the event loop in `event_loop`.
 
 pub(crate) mod access;
+pub(crate) mod admission;
 pub(crate) mod event_loop;
 pub(crate) mod feed;
 pub(crate) mod harden;
@@ -199,6 +200,12 @@ pub(crate) fn server_config(o: &Options, allow: Vec<access::Cidr>) -> event_loop
         max_queued: 2 * o.jobs as usize,
         sandbox: if o.no_sandbox { None } else { sandbox::abi() },
         limits: Default::default(),
+        // Tests make a host short of memory with this (bytes).
+        memory: admission::Reader::new(
+            std::env::var("TINYDCCD_MEM_AVAILABLE")
+                .ok()
+                .and_then(|v| v.parse().ok()),
+        ),
     }
 }
 

@@ -52,10 +52,12 @@ impl Server {
                 Some(Event::Checked(checked))
             }
             Action::WantSlot { early } => {
+                // Memory is read only when a slot is there to grant.
+                let room = !self.slots.free() || self.room();
                 let granted = if early {
-                    self.slots.try_early(id)
+                    self.slots.try_early(id, room)
                 } else {
-                    self.slots.request(id)
+                    self.slots.request(id, room, std::time::Instant::now())
                 };
                 granted.then_some(Event::SlotGranted)
             }
