@@ -6,6 +6,7 @@ pub(crate) mod backoff;
 pub(crate) mod cpp;
 pub(crate) mod depfile;
 pub(crate) mod invoke;
+pub(crate) mod load;
 pub(crate) mod local;
 pub(crate) mod lock;
 pub(crate) mod native;

@@ -256,7 +256,10 @@ impl Driver<'_> {
                 let r = self.result.take()?;
                 self.send(&r)
             }
-            Action::StatsPage { .. } | Action::Record(_) | Action::Compiled { .. } => None,
+            Action::StatsPage { .. }
+            | Action::LoadLine
+            | Action::Record(_)
+            | Action::Compiled { .. } => None,
             Action::Log(level, msg) => {
                 log::log!(level, "{msg}");
                 None

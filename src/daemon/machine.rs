@@ -148,6 +148,8 @@ pub enum Action {
     StatsPage {
         html: bool,
     },
+    /// Send the one-line load report (`load_line`).
+    LoadLine,
     /// Count a result in the statistics.
     Record(JobResult),
     /// Count a compile that ran, for the statistics pages.
@@ -558,11 +560,16 @@ impl Job {
             // A statistics request: any bytes (or none) will do, as with distccd.
             (S::Stats { answered: false }, ev @ (E::Bytes(_) | E::Eof)) => {
                 self.last_io = now;
-                let html = match ev {
-                    E::Bytes(b) => super::status_page::wants_html(b),
-                    _ => false,
-                };
-                out.push(Action::StatsPage { html });
+                match ev {
+                    // A tinydcc client asking how busy we are.
+                    E::Bytes(b) if b.starts_with(crate::load_line::QUERY) => {
+                        out.push(Action::LoadLine)
+                    }
+                    E::Bytes(b) => out.push(Action::StatsPage {
+                        html: super::status_page::wants_html(b),
+                    }),
+                    _ => out.push(Action::StatsPage { html: false }),
+                }
                 S::Stats { answered: true }
             }
             (S::Stats { answered: true }, E::Eof) | (S::Stats { .. }, E::Sent { done: true }) => {

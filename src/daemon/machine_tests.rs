@@ -63,6 +63,7 @@ fn kind(a: &Action) -> String {
         ),
         Action::SendResult => "SendResult".into(),
         Action::StatsPage { html } => format!("StatsPage(html={html})"),
+        Action::LoadLine => "LoadLine".into(),
         Action::Record(r) => format!("Record({})", r.name()),
         Action::Compiled { ok, ms, .. } => format!("Compiled(ok={ok}, {ms}ms)"),
         Action::Log(level, msg) => format!("{level}: {msg}"),
@@ -653,6 +654,11 @@ fn a_stats_connection_is_answered_once_then_closed() {
     let mut nc = Job::stats(PEER, timeouts(), t0);
     assert_eq!(step(&mut nc, Event::Eof, t0), ["StatsPage(html=false)"]);
     assert_eq!(step(&mut nc, Event::Eof, t0), ["Close"]);
+
+    // A tinydcc client asking for the load line gets that instead.
+    let mut load = Job::stats(PEER, timeouts(), t0);
+    assert_eq!(step(&mut load, Event::Bytes(b"load\n"), t0), ["LoadLine"]);
+    assert_eq!(step(&mut load, Event::Sent { done: true }, t0), ["Close"]);
 }
 
 #[test]

@@ -171,6 +171,18 @@ impl Server {
                 };
                 self.start_write(id, Outgoing::new(page.into_bytes()))
             }
+            Action::LoadLine => {
+                let m = self.cfg.memory.read();
+                let line = crate::load_line::HostLoad {
+                    running: self.slots.running().len() as u32,
+                    queued: self.slots.queued() as u32,
+                    slots: self.cfg.jobs as u32,
+                    mem_mib: m.map(|m| m.available >> 20),
+                    room: self.room(),
+                }
+                .line();
+                self.start_write(id, Outgoing::new(line.into_bytes()))
+            }
             Action::Record(r) => {
                 self.stats.record(r);
                 None
