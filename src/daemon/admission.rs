@@ -125,6 +125,20 @@ impl Reader {
         }
     }
 
+    /// For the start-up log: where the free memory is read from.
+    pub fn describe(&self) -> String {
+        if let Some(a) = self.override_available {
+            return format!("TINYDCCD_MEM_AVAILABLE ({} MiB)", a >> 20);
+        }
+        let now = self.read().map_or("unreadable".to_string(), |m| {
+            format!("{} MiB free", m.available >> 20)
+        });
+        match &self.cgroup {
+            Some(c) => format!("MemAvailable and {} ({now})", c.dir.display()),
+            None => format!("MemAvailable ({now})"),
+        }
+    }
+
     /// `None`: nothing could be read (no /proc): admit as before.
     pub fn read(&self) -> Option<Memory> {
         if let Some(a) = self.override_available {

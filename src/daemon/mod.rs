@@ -330,6 +330,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
             sandbox::why_unavailable()
         ),
     }
+    log::info!("memory admission: {}", cfg.memory.describe());
     log::info!(
         "tinydccd {} listening on port {} with {} job slots, scratch in {}",
         env!("CARGO_PKG_VERSION"),
