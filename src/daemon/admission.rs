@@ -34,9 +34,9 @@ pub fn per_job(peak_rss: u64) -> u64 {
 
 /// May a compile start, with `running` compiles already under way and each
 /// expected to need `per_job` bytes at its peak? Those running have not
-/// necessarily reached their peak, so their rest is counted as taken.
-/// When nothing runs, only `available` counts: refusing would only send
-/// the job to a client that is probably just as short.
+/// necessarily reached their peak, so half their estimate each is counted
+/// as taken. Pressure only stops a second compile: with nothing running
+/// the stall is someone else's, and `available` already says what is left.
 pub fn admit(m: Memory, running: usize, per_job: u64) -> bool {
     let pending = per_job / 2 * running as u64;
     let need = per_job + RESERVE + pending;
