@@ -12,6 +12,8 @@ pub const EXIT_COMPILER_MISSING: i32 = 110;
 pub const EXIT_RECURSION: i32 = 111;
 pub const EXIT_SETUID_FAILED: i32 = 112;
 pub const EXIT_ACCESS_DENIED: i32 = 113;
+/// distcc: a lock busy or a host in backoff; tinydccd: no memory for the job.
+pub const EXIT_BUSY: i32 = 114;
 pub const EXIT_NO_HOSTS: i32 = 116;
 pub const EXIT_TIMEOUT: i32 = 118;
 

@@ -22,6 +22,7 @@ pub(crate) mod exitcode;
 pub mod fuzzing;
 pub(crate) mod gcc_options;
 pub(crate) mod hosts;
+pub(crate) mod load_line;
 pub(crate) mod logging;
 pub mod monitor;
 pub(crate) mod paths;

@@ -277,3 +277,50 @@ fn refusing_daemon_is_named_once_and_backed_off() {
     assert!(log.contains("denied by access list"), "{log}");
     assert!(!log.contains("COMPILE_"), "{log}");
 }
+
+/// A tinydcc daemon short of memory (told so by TINYDCCD_MEM_AVAILABLE)
+/// queues the job, then answers busy: our client goes on to the next host
+/// (a stock distccd) without backing it off; a stock client, seeing a
+/// remote failure, compiles locally. Every object is the local compile's.
+#[test]
+fn daemon_short_of_memory_is_busy_not_failed() {
+    let short = Daemon::start_env(Kind::Tiny, &[], &[("TINYDCCD_MEM_AVAILABLE", "1000")]);
+    let stock = Daemon::start(Kind::Stock, &[]);
+    let dir = TempDir::new("busy-mem");
+    dir.write("x.c", HELLO);
+    let local = local_gcc(dir.path(), &["-c", "x.c", "-o", "local.o"]);
+    assert!(local.status.success());
+    let hosts = format!("{} {}", short.host(true), stock.host(false));
+
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &hosts);
+    c.args(["gcc", "-c", "x.c", "-o", "x.o"])
+        .env("DISTCC_FALLBACK", "0");
+    let out = run(c);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        short.wait_job("REJ_OVERLOAD", "x.c"),
+        "{}",
+        short.log_text()
+    );
+    assert!(stock.wait_job("COMPILE_OK", "x.c"), "{}", stock.log_text());
+    assert!(
+        !backoff_file(&dir, short.port).exists(),
+        "busy is no failure"
+    );
+    assert_eq!(
+        std::fs::read(dir.join("x.o")).unwrap(),
+        std::fs::read(dir.join("local.o")).unwrap()
+    );
+    assert_eq!(short.leftovers_after_reply(), Vec::<String>::new());
+
+    let mut c = client_cmd(Kind::Stock, dir.path(), &short.host(true));
+    c.args(["gcc", "-c", "x.c", "-o", "y.o"]);
+    let out = run(c);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("retrying locally"), "{err}");
+    assert_eq!(
+        std::fs::read(dir.join("y.o")).unwrap(),
+        std::fs::read(dir.join("local.o")).unwrap()
+    );
+}

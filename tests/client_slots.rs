@@ -6,6 +6,7 @@
 mod common;
 use common::*;
 use std::process::Command;
+use std::time::Duration;
 
 const FILES: usize = 30;
 
@@ -285,7 +286,18 @@ fn measured_choice_learns_which_host_is_fast() {
     // (`speed_localhost_0` holds this machine's cpp rate, sampled.)
     let mut speed = entries(&dir.join(".distcc-private/speed"));
     speed.retain(|e| e != "speed_localhost_0");
+    // Neither daemon has a stats port: each was asked for its load once.
+    let mut noload: Vec<String> = speed
+        .iter()
+        .filter(|e| e.starts_with("noload_"))
+        .cloned()
+        .collect();
+    noload.sort();
+    speed.retain(|e| !e.starts_with("noload_"));
     speed.sort();
+    let mut want = [h.a.port, h.b.port].map(|p| format!("noload_tcp_127.0.0.1_{p}_0"));
+    want.sort();
+    assert_eq!(noload, want);
     let mut want = [h.a.port, h.b.port].map(|p| format!("speed_tcp_127.0.0.1_{p}_0"));
     want.sort();
     assert_eq!(speed, want);
@@ -351,4 +363,56 @@ fn measured_choice_sends_a_slow_host_fewer_jobs_under_make() {
         .filter(|e| e.starts_with("busy_") || e.starts_with(".tmp"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// A tinydcc daemon's stats port answers `load\n` with one line (the page
+/// otherwise, for stock distccmon and browsers); a measuring client asks
+/// it (the compile port + 1) and keeps the line in its DISTCC_DIR for the
+/// other clients, and notes a host without a report so it is not asked
+/// again.
+#[test]
+fn measured_choice_asks_a_daemon_for_its_load() {
+    let with = Daemon::start(
+        Kind::Tiny,
+        &["--stats", "--jobs", "3", "--stats-port", "STATS_PORT"],
+    );
+    let without = Daemon::start(Kind::Tiny, &[]);
+    let line = text(&raw_exchange(
+        with.port + 1,
+        b"load\n",
+        Duration::from_secs(5),
+    ));
+    assert!(
+        line.starts_with("tinydcc-load 1 running=0 queued=0 slots=3 mem=")
+            && line.ends_with(" room=y\n"),
+        "{line:?}"
+    );
+    let page = text(&raw_exchange(
+        with.port + 1,
+        b"GET / HTTP/1.0\r\n\r\n",
+        Duration::from_secs(5),
+    ));
+    assert!(page.contains("dcc_compile_ok"), "{page}");
+
+    let dir = TempDir::new("load-report");
+    dir.write("x.c", HELLO);
+    let hosts = format!("{} {}", with.host(false), without.host(false));
+    for (i, out) in ["x1.o", "x2.o"].iter().enumerate() {
+        let mut c = client_cmd(Kind::Tiny, dir.path(), &hosts);
+        c.args(["gcc", "-c", "x.c", "-o", out])
+            .env("DISTCC_FALLBACK", "0")
+            .env("TINYDCC_CHOOSE", "measured");
+        let r = run(c);
+        assert!(r.status.success(), "job {i}: {}", text(&r.stderr));
+    }
+    let speed = dir.join(".distcc-private/speed");
+    let cached =
+        std::fs::read_to_string(speed.join(format!("load_tcp_127.0.0.1_{}_0", with.port))).unwrap();
+    assert!(cached.starts_with("tinydcc-load 1 "), "{cached}");
+    assert!(speed
+        .join(format!("noload_tcp_127.0.0.1_{}_0", without.port))
+        .exists());
+    assert!(!speed
+        .join(format!("load_tcp_127.0.0.1_{}_0", without.port))
+        .exists());
 }

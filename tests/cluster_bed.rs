@@ -585,3 +585,80 @@ fn bed_measured_choice_sends_slow_boards_fewer_jobs() {
         let _ = d.wait();
     }
 }
+
+/// A board daemon whose cgroup leaves less memory than a compile needs
+/// (board2 limited to 120 MB; a compile is assumed to need at least
+/// 96 MiB and a 64 MiB reserve) answers the board client's job busy
+/// after its bounded wait: the job goes on to the x86 in the same build,
+/// with no backoff of board2, and the object equals a local compile's.
+#[test]
+#[ignore = "slow tier (root, cgroups, netns): tests/run runs it"]
+fn bed_board_short_of_memory_is_busy_not_failed() {
+    let tiny = tinydcc();
+    let b = Bed::up_with(&[("BED_BOARD2_MEM", "120M")]);
+    let logdir = TempDir::new("mem-logs");
+    let mut daemons = Vec::new();
+    let mut logs = Vec::new();
+    for role in ["board2", "x86"] {
+        let log = logdir.join(&format!("{role}.log"));
+        let child = b
+            .cmd(role, &tiny)
+            .args(["--daemon", "--no-detach", "--log-stderr"])
+            .args(["--log-level", "info", "--allow", "198.18.0.0/24"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        daemons.push(child);
+        logs.push(log);
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for log in &logs {
+        while !std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .contains("listening on port")
+        {
+            assert!(Instant::now() < deadline, "no daemon: {log:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let dir = TempDir::new("mem-busy");
+    dir.write("x.c", HELLO);
+    let local = local_gcc(dir.path(), &["-c", "x.c", "-o", "ref.o"]);
+    assert!(local.status.success());
+    let mut c = b.cmd("board", &tiny);
+    private_client_env(&mut c, dir.path(), "board2/2 x86/4");
+    let out = c
+        .args(["gcc", "-c", "x.c", "-o", "x.o"])
+        .env("DISTCC_FALLBACK", "0")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let board2 = std::fs::read_to_string(&logs[0]).unwrap_or_default();
+    let x86 = std::fs::read_to_string(&logs[1]).unwrap_or_default();
+    for mut d in daemons {
+        let _ = d.kill();
+        let _ = d.wait();
+    }
+    assert!(
+        out.status.success(),
+        "{}\nboard2:\n{board2}",
+        text(&out.stderr)
+    );
+    assert!(board2.contains("REJ_OVERLOAD"), "board2:\n{board2}");
+    assert!(
+        board2.contains("not enough memory free"),
+        "board2:\n{board2}"
+    );
+    assert!(x86.contains("COMPILE_OK"), "x86:\n{x86}");
+    assert_eq!(
+        std::fs::read(dir.join("x.o")).unwrap(),
+        std::fs::read(dir.join("ref.o")).unwrap()
+    );
+    let lock = entries(&dir.join(".distcc-private/lock"));
+    assert!(
+        !lock.iter().any(|l| l.starts_with("backoff_")),
+        "busy is no failure: {lock:?}"
+    );
+}

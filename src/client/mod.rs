@@ -7,6 +7,7 @@ pub(crate) mod cpp;
 pub(crate) mod depfile;
 pub(crate) mod header_store;
 pub(crate) mod invoke;
+pub(crate) mod load;
 pub(crate) mod local;
 pub(crate) mod lock;
 pub(crate) mod native;
@@ -576,6 +577,18 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
                 pump::note_fallback(pump::Stage::After, &input, why, true);
             }
             return accept_object(s, &scan, local_argv, &r, deps.as_mut(), &list, host);
+        }
+        if crate::daemon::refusal::is_busy(code, &r.stderr) {
+            // A tinydcc daemon without memory for the job: busy, not failed.
+            // No backoff (it may have room for the next job); another host,
+            // else a local compile.
+            log::info!(
+                "{} is busy, {input} goes elsewhere: {}",
+                host.spec,
+                String::from_utf8_lossy(&r.stderr).trim_end()
+            );
+            tried.push(host);
+            continue;
         }
         if code == Some(EXIT_BAD_ARGUMENTS) {
             // tinydcc's daemon refuses some command lines in-band (exit 101

@@ -143,7 +143,14 @@ fn measured<'h>(
             local: h.is_local(),
             here: speed::is_here(h),
             record: r.as_ref(),
-            load: None,
+            // What the host says of its own load, so that clients of
+            // other machines' builds are counted too.
+            load: super::load::get(speed_dir, &h.mode).map(|l| {
+                let job = r.and_then(|r| r.job.rate()).map_or(0.0, |x| x * units);
+                predict::LoadReport {
+                    start_delay: super::load::start_delay(&l, job),
+                }
+            }),
         })
         .collect();
     let Some(times) = predict::job_times(&inputs, here.as_ref(), units) else {

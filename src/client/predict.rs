@@ -6,8 +6,7 @@
 use super::speed::Record;
 
 /// What a host says about its own load (running and queued jobs, free
-/// memory). Not reported yet: the daemon's report comes with its rewrite;
-/// `job_times` already takes it, so only the gathering is missing.
+/// memory), gathered by `client::load` from its stats port.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LoadReport {
     /// Seconds before the host would start one more job.

@@ -29,6 +29,7 @@ use crate::protocol::Limits;
 use crate::store;
 
 use super::access::{self, Cidr};
+use super::admission::{self, Reader};
 use super::cache::{self, Cache, Material, Probe};
 use super::job::{JobDir, Prepared, Running};
 use super::machine::{Action, Event, Job, Timeouts};
@@ -69,6 +70,8 @@ pub struct Config {
     pub header_store: Option<(Option<PathBuf>, u64)>,
     /// `--cache-dir`, `--cache-size`: the result cache, if on.
     pub cache: Option<cache::Settings>,
+    /// The host's free memory, read before a slot is granted.
+    pub memory: Reader,
 }
 
 /// What a poll token stands for.
@@ -485,9 +488,34 @@ impl Server {
         }
     }
 
+    /// Memory admission for one more compile (`admission::admit`). Read
+    /// only when a slot would be granted; no readable /proc admits.
+    fn room(&self) -> bool {
+        self.memory_refusal().is_none()
+    }
+
+    /// Why one more compile may not start now, if so.
+    fn memory_refusal(&self) -> Option<String> {
+        let m = self.cfg.memory.read()?;
+        let job = admission::per_job(admission::children_peak_rss());
+        let running = self.slots.running().len();
+        if admission::admit(m, running, job) {
+            return None;
+        }
+        Some(format!(
+            "not enough memory free for a compile ({} MiB available, {} running, about {} MiB each)",
+            m.available >> 20,
+            running,
+            job >> 20
+        ))
+    }
+
     /// Give free slots to queued jobs, then see whether to accept more.
     fn settle(&mut self) {
-        while let Some(id) = self.slots.next_grant() {
+        while self.slots.wants_grant() {
+            let Some(id) = self.slots.next_grant(self.room()) else {
+                break;
+            };
             if self.conns.contains_key(&id) {
                 self.run_job(id, Event::SlotGranted);
             } else {
@@ -563,7 +591,23 @@ impl Server {
         if let Some(st) = self.store.as_mut().filter(|s| s.needs_eviction()) {
             st.evict_step();
         }
+        self.answer_busy();
         self.settle();
+    }
+
+    /// A slot is free but memory is short: requests that have waited
+    /// `admission::MAX_WAIT` are answered busy, so their clients go
+    /// elsewhere instead of waiting for memory that may not come.
+    fn answer_busy(&mut self) {
+        if !self.slots.wants_grant() {
+            return;
+        }
+        let Some(why) = self.memory_refusal() else {
+            return;
+        };
+        for id in self.slots.take_waited(Instant::now(), admission::MAX_WAIT) {
+            self.run_job(id, Event::Busy(super::refusal::busy(&why)));
+        }
     }
 
     /// Whole requests wait for a slot: take one back from a job that

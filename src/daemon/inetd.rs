@@ -353,7 +353,10 @@ impl Driver<'_> {
                 }
                 None
             }
-            Action::StatsPage { .. } | Action::Record(_) | Action::Compiled { .. } => None,
+            Action::StatsPage { .. }
+            | Action::LoadLine
+            | Action::Record(_)
+            | Action::Compiled { .. } => None,
             Action::Log(level, msg) => {
                 log::log!(level, "{msg}");
                 None

@@ -101,6 +101,9 @@ pub enum Event<'a> {
     Preempt,
     /// The clock; drivers send it about once a second.
     Tick,
+    /// Queued too long for memory (`admission`): answer busy. The driver
+    /// has taken the job out of the queue.
+    Busy(Refusal),
 }
 
 #[derive(Debug)]
@@ -165,6 +168,8 @@ pub enum Action {
     StatsPage {
         html: bool,
     },
+    /// Send the one-line load report (`load_line`).
+    LoadLine,
     /// Count a result in the statistics.
     Record(JobResult),
     /// Count a compile that ran, for the statistics pages.
@@ -498,6 +503,7 @@ impl Job {
                 let early = Early::Exited { status, since };
                 S::LookingUp { early }
             }
+            (S::Queued, E::Busy(r)) => self.busy(r, out),
 
             (S::Queued, E::SlotGranted) => {
                 out.push(Action::Spawn { complete: true });
@@ -638,11 +644,16 @@ impl Job {
             // A statistics request: any bytes (or none) will do, as with distccd.
             (S::Stats { answered: false }, ev @ (E::Bytes(_) | E::Eof)) => {
                 self.last_io = now;
-                let html = match ev {
-                    E::Bytes(b) => super::status_page::wants_html(b),
-                    _ => false,
-                };
-                out.push(Action::StatsPage { html });
+                match ev {
+                    // A tinydcc client asking how busy we are.
+                    E::Bytes(b) if b.starts_with(crate::load_line::QUERY) => {
+                        out.push(Action::LoadLine)
+                    }
+                    E::Bytes(b) => out.push(Action::StatsPage {
+                        html: super::status_page::wants_html(b),
+                    }),
+                    _ => out.push(Action::StatsPage { html: false }),
+                }
                 S::Stats { answered: true }
             }
             (S::Stats { answered: true }, E::Eof) | (S::Stats { .. }, E::Sent { done: true }) => {
@@ -846,6 +857,20 @@ impl Job {
             compiler: Some(self.argv0.clone()),
             ..JobSummary::faked(&self.peer, JobResult::RejBadReq, r.code, 0)
         };
+        self.reply(&r, summary, out)
+    }
+
+    /// No memory for the compile: the client tries elsewhere (REJ_OVERLOAD
+    /// in the stats, as distccd counts a refusal for load).
+    fn busy(&mut self, r: Refusal, out: &mut Vec<Action>) -> State {
+        let (compiler, input) = self.names();
+        self.log(
+            out,
+            log::Level::Info,
+            format!("{} ({compiler} {input})", r.why),
+        );
+        let summary =
+            JobSummary::faked(&self.peer, JobResult::RejOverload, r.code, 0).job(&compiler, &input);
         self.reply(&r, summary, out)
     }
 

@@ -67,6 +67,7 @@ fn kind(a: &Action) -> String {
         ),
         Action::SendResult => "SendResult".into(),
         Action::StatsPage { html } => format!("StatsPage(html={html})"),
+        Action::LoadLine => "LoadLine".into(),
         Action::Record(r) => format!("Record({})", r.name()),
         Action::Compiled { ok, ms, .. } => format!("Compiled(ok={ok}, {ms}ms)"),
         Action::Log(level, msg) => format!("{level}: {msg}"),
@@ -267,6 +268,26 @@ fn a_client_gone_while_queued_leaves_the_queue_without_a_spawn() {
     );
     // The slot it waited for comes too late: nothing starts.
     assert!(step(&mut job, Event::SlotGranted, t0).is_empty());
+}
+
+#[test]
+fn a_job_queued_without_memory_is_answered_busy_and_never_starts() {
+    let t0 = Instant::now();
+    let (mut job, _) = checked(t0, Ok(accepted(false)));
+    step(&mut job, Event::Bytes(&doti(b"x")), t0);
+    let busy = crate::daemon::refusal::busy("not enough memory free");
+    assert_eq!(
+        step(&mut job, Event::Busy(busy), at(t0, 3000)),
+        [
+            format!("INFO: client {PEER}: busy: not enough memory free (gcc x.c)"),
+            "Reply(114: distccd: job refused: busy: not enough memory free)".into()
+        ]
+    );
+    assert_eq!(
+        step(&mut job, Event::Sent { done: true }, at(t0, 3000))[0],
+        summary("REJ_OVERLOAD", 114, 0)
+    );
+    assert!(step(&mut job, Event::SlotGranted, at(t0, 3000)).is_empty());
 }
 
 #[test]
@@ -713,6 +734,11 @@ fn a_stats_connection_is_answered_once_then_closed() {
     let mut nc = Job::stats(PEER, timeouts(), t0);
     assert_eq!(step(&mut nc, Event::Eof, t0), ["StatsPage(html=false)"]);
     assert_eq!(step(&mut nc, Event::Eof, t0), ["Close"]);
+
+    // A tinydcc client asking for the load line gets that instead.
+    let mut load = Job::stats(PEER, timeouts(), t0);
+    assert_eq!(step(&mut load, Event::Bytes(b"load\n"), t0), ["LoadLine"]);
+    assert_eq!(step(&mut load, Event::Sent { done: true }, t0), ["Close"]);
 }
 
 #[test]

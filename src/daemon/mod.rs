@@ -2,6 +2,7 @@
 //! distccd's order, then the event loop in `event_loop`.
 
 pub(crate) mod access;
+pub(crate) mod admission;
 pub(crate) mod cache;
 pub(crate) mod event_loop;
 pub(crate) mod feed;
@@ -203,6 +204,12 @@ pub(crate) fn server_config(o: &Options, allow: Vec<access::Cidr>) -> event_loop
         limits: Default::default(),
         header_store: o.header_store.clone(),
         cache: o.cache.clone(),
+        // Tests make a host short of memory with this (bytes).
+        memory: admission::Reader::new(
+            std::env::var("TINYDCCD_MEM_AVAILABLE")
+                .ok()
+                .and_then(|v| v.parse().ok()),
+        ),
     }
 }
 
@@ -334,6 +341,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
             sandbox::why_unavailable()
         ),
     }
+    log::info!("memory admission: {}", cfg.memory.describe());
     log::info!(
         "tinydccd {} listening on port {} with {} job slots, scratch in {}",
         env!("CARGO_PKG_VERSION"),

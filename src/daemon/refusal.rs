@@ -20,3 +20,22 @@ pub fn refusal_reply(features: Features, r: &Refusal) -> Reply {
         ..Reply::new(features, WaitStatus::exited(r.code))
     }
 }
+
+/// What a busy answer's reason starts with: a tinydcc client that sees it
+/// with `EXIT_BUSY` tries another host without backing this one off. A
+/// stock client sees a remote failure and compiles locally.
+pub const BUSY: &str = "busy: ";
+
+/// The host cannot take the job now (memory): try elsewhere.
+pub fn busy(why: &str) -> Refusal {
+    Refusal {
+        code: crate::exitcode::EXIT_BUSY,
+        why: format!("{BUSY}{why}"),
+    }
+}
+
+/// Is a reply with this exit code and stderr a busy answer?
+pub fn is_busy(code: Option<i32>, stderr: &[u8]) -> bool {
+    code == Some(crate::exitcode::EXIT_BUSY)
+        && stderr.starts_with(format!("distccd: job refused: {BUSY}").as_bytes())
+}

@@ -371,8 +371,16 @@ cmd_run() {
   # remounts /sys, hiding /sys/fs/cgroup. The groups stick across exec.
   for d in $(group_dirs "$ns"); do put "$d/cgroup.procs" $$; done
   # ip netns exec execs CMD in place (same pid) with /etc/netns/NS/hosts
-  # as /etc/hosts.
-  exec ip netns exec "$ns" "$@"
+  # as /etc/hosts. In its private mount namespace, mount the memory
+  # controller again where programs look for it (a daemon's memory
+  # admission reads its cgroup's limit), as on a real host.
+  local remount
+  if [ "$MODE" = v1 ]; then
+    remount='mount -t tmpfs -o mode=755 bed-cgroup /sys/fs/cgroup && mkdir /sys/fs/cgroup/memory && mount -t cgroup -o memory cgroup /sys/fs/cgroup/memory'
+  else
+    remount='mount -t cgroup2 cgroup2 /sys/fs/cgroup'
+  fi
+  exec ip netns exec "$ns" sh -c "{ $remount; } 2>/dev/null; exec \"\$@\"" sh "$@"
 }
 
 cmd_cpu() {

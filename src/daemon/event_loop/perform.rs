@@ -66,10 +66,12 @@ impl Server {
                 Some(Event::Checked(checked))
             }
             Action::WantSlot { early } => {
+                // Memory is read only when a slot is there to grant.
+                let room = !self.slots.free() || self.room();
                 let granted = if early {
-                    self.slots.try_early(id)
+                    self.slots.try_early(id, room)
                 } else {
-                    self.slots.request(id)
+                    self.slots.request(id, room, std::time::Instant::now())
                 };
                 granted.then_some(Event::SlotGranted)
             }
@@ -226,6 +228,18 @@ impl Server {
                     self.stats.page(self.slots.running().len(), &self.cfg.tmp)
                 };
                 self.start_write(id, Outgoing::new(page.into_bytes()))
+            }
+            Action::LoadLine => {
+                let m = self.cfg.memory.read();
+                let line = crate::load_line::HostLoad {
+                    running: self.slots.running().len() as u32,
+                    queued: self.slots.queued() as u32,
+                    slots: self.cfg.jobs as u32,
+                    mem_mib: m.map(|m| m.available >> 20),
+                    room: self.room(),
+                }
+                .line();
+                self.start_write(id, Outgoing::new(line.into_bytes()))
             }
             Action::Record(r) => {
                 self.stats.record(r);
