@@ -7,11 +7,9 @@
 
 mod common;
 use common::*;
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tinydcc::protocol::{lzo, reply, token, Features, Limits};
 
 const HIT: &str = "(cache hit)";
 
@@ -282,30 +280,6 @@ fn stats_show_hits_misses_and_bytes() {
     assert!(t.lines().all(|l| l.len() <= 80), "{t}");
 }
 
-/// A pump request: CDIR, argv, then every file as NAME + FILE (LZO).
-fn request_v3(cwd: &Path, argv: &[&str], files: &[&Path]) -> Vec<u8> {
-    let argv: Vec<std::ffi::OsString> = argv.iter().map(Into::into).collect();
-    let mut v =
-        tinydcc::protocol::request::encode_header(Features::PUMP, Some(cwd.as_os_str()), &argv);
-    token::put(&mut v, token::NFIL, files.len() as u32);
-    for f in files {
-        token::put_bytes(&mut v, token::NAME, f.to_str().unwrap().as_bytes()).unwrap();
-        let data = lzo::compress(&std::fs::read(f).unwrap());
-        token::put_bytes(&mut v, token::FILE, &data).unwrap();
-    }
-    v
-}
-
-fn exchange(port: u16, req: &[u8]) -> reply::Reply {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    s.write_all(req).unwrap();
-    let r = reply::read(&mut s, Features::PUMP, &Limits::default()).unwrap();
-    let mut rest = Vec::new();
-    let _ = s.read_to_end(&mut rest);
-    r
-}
-
 #[test]
 fn pump_hits_replay_object_and_dep_file_and_follow_header_contents() {
     let cache = TempDir::new("cache");
@@ -332,7 +306,7 @@ fn pump_hits_replay_object_and_dep_file_and_follow_header_contents() {
             .output()
             .unwrap();
         assert!(local.status.success());
-        let r = exchange(d.port, &request_v3(&src, &argv, &files));
+        let r = pump_exchange(d.port, &pump_request(&src, &argv, &files, &[]));
         assert_eq!(r.status.0, 0, "{}", text(&r.stderr));
         let line = nth_job(&d, "p.c", n + 1);
         assert_eq!(line.ends_with(HIT), *hit, "run {n}: {line}");
@@ -358,7 +332,7 @@ fn pump_jobs_that_use_date_are_not_cached() {
     let argv = ["gcc", "-c", "t.c", "-o", "t.o"];
     let f = tree.join("t.c");
     for n in 1..=2 {
-        let r = exchange(d.port, &request_v3(tree.path(), &argv, &[&f]));
+        let r = pump_exchange(d.port, &pump_request(tree.path(), &argv, &[&f], &[]));
         assert_eq!(r.status.0, 0, "{}", text(&r.stderr));
         assert!(!nth_job(&d, "t.c", n).contains(HIT));
     }

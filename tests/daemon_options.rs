@@ -460,6 +460,9 @@ fn sigterm_during_a_compile_and_tmpdir() {
         ],
         &[("PATH", &t.path())],
     );
+    // The port accepts once bound; the pid file is written just after (as
+    // distccd does it), so it may not be there yet.
+    wait_until("the pid file", || pidfile.exists());
     let pid: u32 = std::fs::read_to_string(&pidfile)
         .unwrap()
         .trim()

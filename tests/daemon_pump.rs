@@ -4,43 +4,8 @@
 
 mod common;
 use common::*;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
-use std::time::Duration;
-use tinydcc::protocol::{lzo, reply, token, Features, Limits};
-
-/// A pump request: CDIR, argv, then every file as NAME + FILE (LZO).
-fn request_v3(cwd: &Path, argv: &[&str], files: &[&Path], links: &[(&str, &str)]) -> Vec<u8> {
-    let argv: Vec<std::ffi::OsString> = argv.iter().map(Into::into).collect();
-    let mut v =
-        tinydcc::protocol::request::encode_header(Features::PUMP, Some(cwd.as_os_str()), &argv);
-    token::put(&mut v, token::NFIL, (files.len() + links.len()) as u32);
-    for (name, target) in links {
-        token::put_bytes(&mut v, token::NAME, name.as_bytes()).unwrap();
-        token::put_bytes(&mut v, token::LINK, target.as_bytes()).unwrap();
-    }
-    for f in files {
-        token::put_bytes(&mut v, token::NAME, f.to_str().unwrap().as_bytes()).unwrap();
-        token::put_bytes(
-            &mut v,
-            token::FILE,
-            &lzo::compress(&std::fs::read(f).unwrap()),
-        )
-        .unwrap();
-    }
-    v
-}
-
-fn exchange(port: u16, req: &[u8]) -> reply::Reply {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    s.write_all(req).unwrap();
-    let r = reply::read(&mut s, Features::PUMP, &Limits::default()).unwrap();
-    let mut rest = Vec::new();
-    let _ = s.read_to_end(&mut rest);
-    r
-}
+use tinydcc::protocol::{lzo, token, Features};
 
 #[test]
 fn pump_job_equals_local_build() {
@@ -75,8 +40,8 @@ fn pump_job_equals_local_build() {
             .output()
             .unwrap();
         assert!(local.status.success(), "{}", text(&local.stderr));
-        let req = request_v3(&src, &argv, &[&src.join("p.c"), &src.join("inc/x.h")], &[]);
-        let r = exchange(d.port, &req);
+        let req = pump_request(&src, &argv, &[&src.join("p.c"), &src.join("inc/x.h")], &[]);
+        let r = pump_exchange(d.port, &req);
         assert_eq!(r.status.0, 0, "{tag}: {}", text(&r.stderr));
         assert_eq!(
             r.object,
@@ -122,7 +87,7 @@ fn pump_names_that_escape_are_refused() {
     let through = format!("{name}/tinydcc-escaped-{}", std::process::id());
     token::put_bytes(&mut req, token::NAME, through.as_bytes()).unwrap();
     token::put_bytes(&mut req, token::FILE, &lzo::compress(b"pwned")).unwrap();
-    let r = exchange(d.port, &req);
+    let r = pump_exchange(d.port, &req);
     assert_eq!(r.status.0, 109 << 8, "{}", text(&r.stderr));
     assert!(!Path::new(&format!("/tmp/tinydcc-escaped-{}", std::process::id())).exists());
     // `..` in a name and a relative -I that climbs out are refused too.
@@ -151,7 +116,7 @@ fn pump_names_that_escape_are_refused() {
             token::put_bytes(&mut req, token::NAME, f.as_bytes()).unwrap();
             token::put_bytes(&mut req, token::FILE, &lzo::compress(b"int y;")).unwrap();
         }
-        let r = exchange(d.port, &req);
+        let r = pump_exchange(d.port, &req);
         assert_ne!(r.status.0, 0);
     }
     assert!(!d.log_text().contains("COMPILE_OK"));

@@ -64,7 +64,16 @@ pub fn parse_pressure(text: &str) -> Option<f64> {
     let v = line
         .split_whitespace()
         .find_map(|w| w.strip_prefix("avg10="))?;
-    v.parse().ok()
+    // The kernel writes two decimals. Read as integers: str::parse::<f64>
+    // would link core's float parser and its tables (~13 KB on armv7).
+    let (whole, frac) = v.split_once('.').unwrap_or((v, "0"));
+    let digits = |t: &str| !t.is_empty() && t.len() <= 9 && t.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || !digits(frac) {
+        return None;
+    }
+    let w: u32 = whole.parse().ok()?;
+    let f: u32 = frac.parse().ok()?;
+    Some(w as f64 + f as f64 / 10f64.powi(frac.len() as i32))
 }
 
 /// This process's memory cgroup, from /proc/self/cgroup: its directory
@@ -231,6 +240,9 @@ mod tests {
         let psi = "some avg10=12.34 avg60=1.00 avg300=0.00 total=123\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
         assert_eq!(parse_pressure(psi), Some(12.34));
         assert_eq!(parse_pressure("garbage"), None);
+        assert_eq!(parse_pressure("some avg10=3 avg60=0.00"), Some(3.0));
+        assert_eq!(parse_pressure("some avg10=1.5 avg60=0.00"), Some(1.5));
+        assert_eq!(parse_pressure("some avg10=-1.00 avg60=0.00"), None);
         let v2 = parse_cgroup("0::/bed/board1\n").unwrap();
         assert_eq!(v2.dir, PathBuf::from("/sys/fs/cgroup/bed/board1"));
         assert_eq!(v2.max, "memory.max");

@@ -509,3 +509,36 @@ pub fn wrapper_daemon_args(kind: Kind, extra: &[&'static str]) -> Vec<&'static s
     }
     v
 }
+
+/// A protocol-3 (pump) request as a client sends it: CDIR, the argv, then
+/// each link (NAME + LINK) and each file (NAME + FILE, LZO).
+pub fn pump_request(cwd: &Path, argv: &[&str], files: &[&Path], links: &[(&str, &str)]) -> Vec<u8> {
+    use tinydcc::protocol::{lzo, token, Features};
+    let argv: Vec<std::ffi::OsString> = argv.iter().map(Into::into).collect();
+    let mut v =
+        tinydcc::protocol::request::encode_header(Features::PUMP, Some(cwd.as_os_str()), &argv);
+    token::put(&mut v, token::NFIL, (files.len() + links.len()) as u32);
+    for (name, target) in links {
+        token::put_bytes(&mut v, token::NAME, name.as_bytes()).unwrap();
+        token::put_bytes(&mut v, token::LINK, target.as_bytes()).unwrap();
+    }
+    for f in files {
+        token::put_bytes(&mut v, token::NAME, f.to_str().unwrap().as_bytes()).unwrap();
+        let data = lzo::compress(&std::fs::read(f).unwrap());
+        token::put_bytes(&mut v, token::FILE, &data).unwrap();
+    }
+    v
+}
+
+/// Send a pump request to our daemon on `port` and read its reply (and
+/// whatever follows it, such as the header store's trailer).
+pub fn pump_exchange(port: u16, req: &[u8]) -> tinydcc::protocol::reply::Reply {
+    use tinydcc::protocol::{reply, Features, Limits};
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(req).unwrap();
+    let r = reply::read(&mut s, Features::PUMP, &Limits::default()).unwrap();
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    r
+}
