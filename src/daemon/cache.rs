@@ -6,7 +6,6 @@
 //! identity probe as a child it reaps like a compile, inetd waits for it.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -237,8 +236,10 @@ pub struct Cache {
     /// cannot be opened.
     store: Option<ResultCache>,
     tried: bool,
-    /// Resolved compiler path: its signature and identity.
-    known: HashMap<PathBuf, (Sig, Vec<u8>)>,
+    /// Resolved compiler path: its signature and identity. A few entries
+    /// (the whitelisted compilers), so a list: a map type of its own
+    /// would cost more code than it saves.
+    known: Vec<(PathBuf, Sig, Vec<u8>)>,
 }
 
 impl Cache {
@@ -271,7 +272,7 @@ impl Cache {
             settings,
             store,
             tried: true,
-            known: HashMap::new(),
+            known: Vec::new(),
         }
     }
 
@@ -283,7 +284,7 @@ impl Cache {
             settings,
             store: None,
             tried: false,
-            known: HashMap::new(),
+            known: Vec::new(),
         }
     }
 
@@ -310,8 +311,8 @@ impl Cache {
         let Some(now) = sig(&path) else {
             return Compiler::Missing;
         };
-        match self.known.get(&path) {
-            Some((s, id)) if *s == now => Compiler::Known {
+        match self.known.iter().find(|k| k.0 == path) {
+            Some((_, s, id)) if *s == now => Compiler::Known {
                 identity: id.clone(),
                 path,
             },
@@ -332,7 +333,8 @@ impl Cache {
         )
         .into_bytes();
         id.extend_from_slice(&said);
-        self.known.insert(p.path.clone(), (p.sig, id));
+        self.known.retain(|k| k.0 != p.path);
+        self.known.push((p.path.clone(), p.sig, id));
     }
 
     /// inetd: read an identity now (one job per process: nobody waits).
@@ -357,7 +359,7 @@ impl Cache {
             }
         };
         self.learn(&p, st);
-        self.known.get(path).map(|(_, id)| id.clone())
+        self.known.iter().find(|k| k.0 == path).map(|k| k.2.clone())
     }
 
     /// The job's key, or why it is not cached.
