@@ -7,7 +7,6 @@
 //! a daemon's `--stats-port` does not follow its `--port`. Other ports are
 //! told with `--stats-port [HOST[:PORT]=]STATSPORT`.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -125,13 +124,30 @@ impl From<io::Error> for NoStats {
     }
 }
 
-/// The `dcc_*` fields of a stats page.
-pub(crate) fn parse_stats(page: &str) -> HashMap<String, String> {
-    page.lines()
-        .filter(|l| l.starts_with("dcc_"))
-        .filter_map(|l| l.split_once(' '))
-        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
-        .collect()
+/// The `dcc_*` fields of a stats page, in page order. About twenty, looked
+/// up a few times each: a list (a map type of its own would cost more
+/// code in the boards' binary than it saves).
+pub(crate) struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    pub(crate) fn get(&self, k: &str) -> Option<&String> {
+        self.0.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v)
+    }
+
+    pub(crate) fn contains_key(&self, k: &str) -> bool {
+        self.get(k).is_some()
+    }
+}
+
+/// The `dcc_*` fields of a stats page (a repeated name: the last wins).
+pub(crate) fn parse_stats(page: &str) -> Fields {
+    Fields(
+        page.lines()
+            .filter(|l| l.starts_with("dcc_"))
+            .filter_map(|l| l.split_once(' '))
+            .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+            .collect(),
+    )
 }
 
 /// Up to `limit` bytes until the peer closes. An error after some data
@@ -153,7 +169,7 @@ fn read_some(s: &mut TcpStream, limit: usize) -> Result<Vec<u8>, NoStats> {
     Ok(page)
 }
 
-pub(crate) fn fetch(host: &str, port: u16) -> Result<HashMap<String, String>, NoStats> {
+pub(crate) fn fetch(host: &str, port: u16) -> Result<Fields, NoStats> {
     let addr = (host, port)
         .to_socket_addrs()
         .map_err(|e| NoStats::Resolve(crate::errtext::reason(&e)))?
@@ -193,7 +209,7 @@ fn in_backoff(name: &str, port: u16) -> bool {
             .is_some_and(|age| age.as_secs() < period)
 }
 
-fn num(m: &HashMap<String, String>, k: &str) -> u64 {
+fn num(m: &Fields, k: &str) -> u64 {
     m.get(k).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
