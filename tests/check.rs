@@ -2,7 +2,7 @@
 //! bare-machine case with a private daemon. Also the README's first set-up
 //! command's toolchain step, cross/host-tools.sh, on stand-in machines.
 
-mod common;
+use crate::common;
 use common::*;
 use std::process::Command;
 

@@ -3,7 +3,7 @@
 //! stdin pipe, a compiler or client that goes away early leaves nothing
 //! behind, and a whole request never waits behind an early start.
 
-mod common;
+use crate::common;
 use common::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;

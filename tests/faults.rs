@@ -3,7 +3,7 @@
 //! build result is correct, no partial object appears, temp dirs are
 //! cleaned and the daemon serves again.
 
-mod common;
+use crate::common;
 use common::*;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

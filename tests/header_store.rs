@@ -2,7 +2,7 @@
 //! client sends a tinydcc daemon each header once, a stock distccd never
 //! sees the store form, and a host that turned stock is retried.
 
-mod common;
+use crate::common;
 use common::*;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};

@@ -1,7 +1,7 @@
 //! Load on the daemon, bounded in count and time: many connections at once,
 //! and thousands of jobs in a row with flat memory.
 
-mod common;
+use crate::common;
 use common::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -2,7 +2,7 @@
 //! real directories: damaged entries, eviction, a full file system, and
 //! the header store's job directories.
 
-mod common;
+use crate::common;
 
 use std::ffi::CString;
 use std::fs;
