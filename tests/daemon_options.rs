@@ -747,6 +747,7 @@ fn io_timeout_drops_idle_connections() {
 /// daemon, ident distccd. Proved in a private mount namespace where our
 /// own datagram socket stands in for the system's syslog.
 #[test]
+#[ignore = "slow tier (root, mount namespace): tests/run runs it"]
 fn logs_to_syslog_by_default() {
     let unshare = require("unshare");
     let py = require("python3");

@@ -167,6 +167,7 @@ fn daemon_killed_mid_job() {
 /// for it fails on the server, the client compiles locally, the daemon
 /// cleans up and still serves small jobs.
 #[test]
+#[ignore = "slow tier (root, mount namespace): tests/run runs it"]
 fn scratch_disk_full() {
     let unshare = require("unshare");
     let scratch = TempDir::new("fullfs");
