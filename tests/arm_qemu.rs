@@ -12,7 +12,7 @@
 //! `--check` tests (which compile hello with `gcc`) set
 //! DISTCC_NO_REWRITE_CROSS; the compile tests name the cross compiler.
 
-mod common;
+use crate::common;
 use common::arm::*;
 use common::*;
 use std::process::Command;

@@ -4,7 +4,7 @@
 //! pump mode, with stock distcc and distccd as peers. Each object and `.d`
 //! file must equal a local `gcc` run of the same command.
 
-mod common;
+use crate::common;
 use common::*;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};

@@ -1,7 +1,7 @@
 //! The client on its own: fallback, local-only commands, atomic outputs,
 //! masquerading, dispatch by program name, host-list errors.
 
-mod common;
+use crate::common;
 use common::*;
 use std::io::{Read, Write};
 use std::net::TcpListener;

@@ -3,7 +3,7 @@
 //! stock distcc 3.4 does, and stock distcc is asked in the same test
 //! (DISTCC_VERBOSE=1 logs "compile from X to Y" only for distributable jobs).
 
-mod common;
+use crate::common;
 use common::*;
 use std::os::unix::fs::PermissionsExt;
 

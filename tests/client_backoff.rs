@@ -2,7 +2,7 @@
 //! by every client (ours and stock, through distcc's backoff file), a
 //! garbage-answering host too, and builds still succeed.
 
-mod common;
+use crate::common;
 use common::*;
 use std::io::{Read, Write};
 use std::net::TcpListener;

@@ -1,7 +1,7 @@
 //! ccache with CCACHE_PREFIX=tinydcc: a miss is compiled remotely, a hit
 //! never reaches the client (no job on the daemon).
 
-mod common;
+use crate::common;
 use common::*;
 use std::process::Command;
 

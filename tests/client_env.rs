@@ -5,7 +5,7 @@
 //! (DISTCC_BACKOFF_PERIOD: client_backoff.rs; DISTCC_SSH: client_ssh.rs;
 //! DISTCC_FALLBACK: client.rs.)
 
-mod common;
+use crate::common;
 use common::*;
 use std::io::Read;
 use std::net::TcpListener;

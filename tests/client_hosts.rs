@@ -2,7 +2,7 @@
 //! distcc prints for the same list (etc/distcc/hosts' example included),
 //! the lookup order, and errors that name the file and line.
 
-mod common;
+use crate::common;
 use common::*;
 
 const SEED_LINE_1: &str = "127.0.0.1/2 192.168.0.1/4 192.168.0.80/2 192.168.0.81/2 192.168.0.82/2";

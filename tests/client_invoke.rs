@@ -2,7 +2,7 @@
 //! `distcc`, the recursion guard (checked against stock distcc), and
 //! outputs (.o and .d whole, compiler output relayed unchanged).
 
-mod common;
+use crate::common;
 use common::*;
 use std::process::Command;
 

@@ -2,7 +2,7 @@
 //! explicit flags the local gcc uses, so the job goes remote, the server
 //! never sees `native`, and the object equals a local compile.
 
-mod common;
+use crate::common;
 use common::*;
 
 const VEC: &str = "void scale(float *restrict a, const float *restrict b, int n)\n\

@@ -3,7 +3,7 @@
 //! logging compiler wrapper. One build mixes tinydcc and stock distcc
 //! clients, which must share the same lock files.
 
-mod common;
+use crate::common;
 use common::*;
 use std::process::Command;
 use std::time::Duration;

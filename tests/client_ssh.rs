@@ -2,7 +2,7 @@
 //! PATH that records its argv and runs the remote command locally, as
 //! `ssh host distccd --inetd` would on a real cluster.
 
-mod common;
+use crate::common;
 use common::*;
 
 struct FakeSsh {

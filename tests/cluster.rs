@@ -14,7 +14,7 @@
 //! Needs root and iproute2's `ip` (tests/run installs it); everything is
 //! removed afterwards (see common/netns.rs).
 
-mod common;
+use crate::common;
 use common::netns::{TestNet, LAN};
 use common::*;
 use std::os::unix::fs::PermissionsExt;

@@ -9,7 +9,7 @@
 //! Needs root, iproute2's `ip` and `tc`, the cgroup controllers cpu,
 //! cpuset, cpuacct and memory, gcc and python3 (tests/run installs them).
 
-mod common;
+use crate::common;
 use common::bed::{self, Bed, ROLES};
 use common::*;
 use std::io::{BufRead, BufReader, Read};

@@ -5,7 +5,7 @@
 //! entries; damaged entries, failed compiles and `__DATE__` in pump mode
 //! are never replayed; a full cache never fails a job.
 
-mod common;
+use crate::common;
 use common::*;
 use std::io::Write;
 use std::path::{Path, PathBuf};

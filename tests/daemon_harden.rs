@@ -2,7 +2,7 @@
 //! stock distccd is refused by ours before anything runs. Where the attack
 //! would leave a marker file, the marker must not exist afterwards.
 
-mod common;
+use crate::common;
 use common::*;
 use std::path::Path;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! `--inetd`: one job on stdin/stdout, as inetd or a client's ssh runs it.
 
-mod common;
+use crate::common;
 use common::*;
 use std::io::Write;
 use std::process::{Command, Stdio};

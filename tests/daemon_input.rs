@@ -1,7 +1,7 @@
 //! Hostile or broken input on the daemon's socket: the connection is
 //! dropped with a log line, nothing runs, and other clients keep compiling.
 
-mod common;
+use crate::common;
 use common::*;
 use std::io::Write;
 use std::net::TcpStream;

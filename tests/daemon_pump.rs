@@ -2,7 +2,7 @@
 //! the real source is preprocessed and compiled there, and the object and
 //! `.d` file equal a local build, also with -g and absolute include paths.
 
-mod common;
+use crate::common;
 use common::*;
 use std::path::Path;
 use tinydcc::protocol::{lzo, token, Features};

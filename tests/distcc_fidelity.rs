@@ -3,7 +3,7 @@
 //! grep for, the `DISTCC_LOG` lines. Where tinydcc differs on purpose (the
 //! README's list), the test asserts the difference.
 
-mod common;
+use crate::common;
 use common::*;
 use std::path::Path;
 use std::process::{Command, Output};

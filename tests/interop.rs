@@ -3,7 +3,7 @@
 //! object equals a local `gcc -c`, a syntax error gives local gcc's exit
 //! status and diagnostics, and a warning is relayed.
 
-mod common;
+use crate::common;
 use common::*;
 
 fn cell(client: Kind, daemon: Kind, lzo: bool) {

@@ -9,7 +9,7 @@
 //! reference build): they run one at a time, here by a lock in this
 //! process, and across processes by build.sh's own lock.
 
-mod common;
+use crate::common;
 use common::*;
 use std::path::Path;
 use std::process::Command;

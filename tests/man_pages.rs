@@ -4,7 +4,7 @@
 //! the code reads is documented in the right page. Also the README's and
 //! doc/'s links, and the block tests/bench/run rewrites.
 
-mod common;
+use crate::common;
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;

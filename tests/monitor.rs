@@ -1,6 +1,6 @@
 //! The monitor against stock distcc's own state files.
 
-mod common;
+use crate::common;
 use common::*;
 use std::net::TcpListener;
 use std::process::{Command, Stdio};

@@ -2,7 +2,7 @@
 //! include server that stock distcc 3.4 uses, our daemon receives protocol
 //! 3, and the objects equal a local build.
 
-mod common;
+use crate::common;
 use common::*;
 use std::process::Command;
 

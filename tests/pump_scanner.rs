@@ -3,7 +3,7 @@
 //! against the files `gcc -M` says the same compile reads. gcc missing is a
 //! failure, never a skip.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::ffi::OsString;

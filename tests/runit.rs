@@ -7,7 +7,7 @@
 //! runit/install into a private root: the tree the README's install steps
 //! describe.
 
-mod common;
+use crate::common;
 use common::arm::whitelist;
 use common::*;
 use std::os::unix::fs::PermissionsExt;

@@ -2,7 +2,7 @@
 //! real directories: damaged entries, eviction, a full file system, and
 //! the header store's job directories.
 
-mod common;
+use crate::common;
 
 use std::ffi::CString;
 use std::fs;
@@ -219,6 +219,7 @@ fn is_root() -> bool {
 }
 
 #[test]
+#[ignore = "slow tier (root, tmpfs): tests/run runs it"]
 fn a_full_file_system_turns_the_stores_off_without_an_error() {
     let t = TempDir::new("store-full");
     let _m = Mount::tmpfs(&t.join("small"), "64k");
@@ -327,6 +328,7 @@ fn job_directories_are_linked_from_the_header_store() {
 }
 
 #[test]
+#[ignore = "slow tier (root, tmpfs): tests/run runs it"]
 fn a_read_only_file_system_turns_the_cache_off_without_an_error() {
     let t = TempDir::new("store-ro");
     let m = Mount::tmpfs(&t.join("ro"), "1m");

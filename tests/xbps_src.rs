@@ -8,7 +8,7 @@
 //! A generated multi-file C project builds with make through a tinydcc
 //! daemon, every object identical to a plain local build.
 
-mod common;
+use crate::common;
 use common::arm::{qemu, whitelist, CROSS_GCC};
 use common::*;
 use std::os::unix::fs::{symlink, PermissionsExt};
