@@ -473,6 +473,16 @@ impl Watch {
         }
     }
 
+    /// A straggler's copy, started at `copy_at`, won: the host that lost
+    /// took at least this long (a lower bound, so it is chosen less), and
+    /// the winner's time counts from its own start.
+    pub fn lost(&mut self, mode: &Mode, meter: &Meter, copy_at: Instant) {
+        if let (Some(dir), Some(at)) = (&self.dir, self.connect_at) {
+            record_remote(dir, mode, self.units, at.elapsed(), meter);
+            self.connect_at = Some(copy_at);
+        }
+    }
+
     /// A `localhost` slot compiled it, in `took`.
     pub fn local_ok(&self, took: Duration) {
         if let Some(dir) = &self.dir {

@@ -205,6 +205,14 @@ impl Write for Conn {
 }
 
 impl Conn {
+    /// Where the reply arrives: what to poll while a job runs.
+    pub fn reply_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            Conn::Tcp(s) => s.as_fd(),
+            Conn::Ssh(s) => s.stdout.as_fd(),
+        }
+    }
+
     /// The job failed: make sure dropping the connection cannot hang.
     pub fn abandon(&mut self) {
         if let Conn::Ssh(s) = self {
