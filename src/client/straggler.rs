@@ -127,16 +127,16 @@ pub fn receive<'h>(
         let Some(c) = due(ran, pred).and_then(&mut start_copy) else {
             continue;
         };
-        let p = crate::decimal::fixed(pred, 1);
+        let p = crate::decimal::fixed(pred, 2);
         let how = if ran >= pred {
             format!(
                 "running {}s past its predicted {p}s",
-                crate::decimal::fixed(ran - pred, 1)
+                crate::decimal::fixed(ran - pred, 2)
             )
         } else {
             format!(
                 "{}s of its predicted {p}s left",
-                crate::decimal::fixed(pred - ran, 1)
+                crate::decimal::fixed(pred - ran, 2)
             )
         };
         log::info!(
