@@ -467,7 +467,7 @@ fn a_straggler_is_copied_to_a_free_fast_host() {
     );
     assert!(
         said.contains(&format!("job s.c on {a}: running "))
-            && said.contains(&format!("s past its predicted ")),
+            && said.contains("s past its predicted "),
         "{said}"
     );
     assert!(said.contains(&format!("copy started on {b}")), "{said}");
