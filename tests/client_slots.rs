@@ -514,3 +514,91 @@ fn a_straggler_is_copied_to_a_free_fast_host() {
         .collect();
     assert!(notes.is_empty(), "{notes:?}");
 }
+
+/// A copy that fails while the original still runs is no failure of the
+/// job: A (slow, first) straggles, the copy on B fails at once (B's
+/// compiler exits 1), and the client waits for A's object. B gets no
+/// backoff for it.
+#[test]
+fn a_failed_copy_leaves_the_original_to_finish() {
+    let (wa, wb, wc) = (
+        TempDir::new("slow-a"),
+        TempDir::new("bad-b"),
+        TempDir::new("c"),
+    );
+    let log_a = wa.join("jobs.log");
+    let bin_a = slow_compilers(&wa, &log_a, "4");
+    let bin_c = slow_compilers(&wc, &wc.join("jobs.log"), "0");
+    let bin_b = wb.join("bin");
+    std::fs::create_dir_all(&bin_b).unwrap();
+    let fail = format!(
+        "#!/bin/sh\necho \"start $$ $*\" >> '{}'\necho 'b: broken compiler' >&2\nexit 1\n",
+        wb.join("jobs.log").display()
+    );
+    for name in [
+        "gcc",
+        "cc",
+        "x86_64-linux-gnu-gcc",
+        "x86_64-linux-gnu-gcc-12",
+    ] {
+        script(&bin_b.join(name), &fail);
+    }
+    let start = |bin: &std::path::Path| {
+        Daemon::start_env(
+            Kind::Tiny,
+            &wrapper_daemon_args(Kind::Tiny, &["--jobs", "4"]),
+            &[("PATH", &path_with(bin))],
+        )
+    };
+    let (a, b, c) = (start(&bin_a), start(&bin_b), start(&bin_c));
+    let dir = TempDir::new("failed-copy");
+    // Measure C, and give A and B its record: equal, so A gets the job.
+    dir.write("m.c", HELLO);
+    let mut cmd = client_cmd(Kind::Tiny, dir.path(), &format!("127.0.0.1:{}/2", c.port));
+    cmd.args(["gcc", "-c", "m.c", "-o", "m.o"])
+        .env("TINYDCC_CHOOSE", "measured")
+        .env("DISTCC_FALLBACK", "0");
+    let out = run(cmd);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let speed = dir.join(".distcc-private/speed");
+    let rec = |p: u16| speed.join(format!("speed_tcp_127.0.0.1_{p}_0"));
+    std::fs::copy(rec(c.port), rec(a.port)).unwrap();
+    std::fs::copy(rec(c.port), rec(b.port)).unwrap();
+
+    dir.write("s.c", "int s(int x)\n{\n  return x * 5 + 1;\n}\n");
+    let log = dir.join("client.log");
+    let hosts = format!("127.0.0.1:{}/2 127.0.0.1:{}/2", a.port, b.port);
+    let mut cmd = client_cmd(Kind::Tiny, dir.path(), &hosts);
+    cmd.args(["gcc", "-O2", "-c", "s.c", "-o", "s.o"])
+        .env("TINYDCC_CHOOSE", "measured")
+        .env("DISTCC_FALLBACK", "0")
+        .env("DISTCC_LOG", &log);
+    let out = run(cmd);
+    let said = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(out.status.success(), "{}\n{said}", text(&out.stderr));
+    let (ha, hb) = (
+        format!("127.0.0.1:{}/2", a.port),
+        format!("127.0.0.1:{}/2", b.port),
+    );
+    assert!(said.contains(&format!("copy started on {hb}")), "{said}");
+    assert!(
+        said.contains(&format!(
+            "job s.c: the copy on {hb} failed (status 0x100); waiting for {ha}"
+        )),
+        "{said}"
+    );
+    assert!(
+        !text(&out.stderr).contains("broken compiler"),
+        "{}",
+        text(&out.stderr)
+    );
+    let local = local_gcc(dir.path(), &["-O2", "-c", "s.c", "-o", "ref.o"]);
+    assert!(local.status.success());
+    assert_eq!(
+        std::fs::read(dir.join("s.o")).unwrap(),
+        std::fs::read(dir.join("ref.o")).unwrap()
+    );
+    assert!(a.wait_job("COMPILE_OK", "s.c"), "{}", a.log_text());
+    let lock = entries(&dir.join(".distcc-private/lock"));
+    assert!(!lock.iter().any(|l| l.starts_with("backoff_")), "{lock:?}");
+}
