@@ -468,27 +468,21 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
             && store_dir
                 .as_deref()
                 .is_some_and(|d| header_store::known(d, host).is_some());
-        let sent = match (shipment, source.as_mut()) {
-            (Some((files, argv)), _) => {
-                if let Some(t) = saved.as_mut() {
-                    t.argv(&host.spec, argv);
-                }
-                if store_form {
-                    pump::send_store(&mut metered, argv, files)
-                } else {
-                    pump::send(&mut metered, argv, files)
-                }
-            }
-            (None, Some(src)) => {
-                let sent = remote::send(&mut metered, features, &server_argv, src);
-                if let (Some(t), Source::Ready(text)) = (saved.as_mut(), &*src) {
-                    t.source(&scan.input, text);
-                    t.argv(&host.spec, &server_argv);
-                }
-                sent
-            }
-            (None, None) => unreachable!("plain mode always has a source"),
-        };
+        if let (Some(t), Some((_, argv))) = (saved.as_mut(), shipment) {
+            t.argv(&host.spec, argv);
+        }
+        let sent = send_request(
+            &mut metered,
+            shipment,
+            store_form,
+            source.as_mut(),
+            features,
+            &server_argv,
+        );
+        if let (Some(t), None, Some(Source::Ready(text))) = (saved.as_mut(), shipment, &source) {
+            t.source(&scan.input, text);
+            t.argv(&host.spec, &server_argv);
+        }
         let meter = metered.meter;
         watch.sent(&meter);
         drop(cpp_slot.take());
@@ -548,13 +542,17 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
                     };
                     let started = std::time::Instant::now();
                     let mut metered = speed::Metered::new(&mut conn);
-                    let sent = match (shipment, source.as_mut()) {
-                        (Some((files, argv)), _) => pump::send(&mut metered, argv, files),
-                        (None, Some(src)) => {
-                            remote::send(&mut metered, features, &server_argv, src)
-                        }
-                        (None, None) => return None,
-                    };
+                    if shipment.is_none() && source.is_none() {
+                        return None;
+                    }
+                    let sent = send_request(
+                        &mut metered,
+                        shipment,
+                        false,
+                        source.as_mut(),
+                        features,
+                        &server_argv,
+                    );
                     let meter = metered.meter;
                     if sent.is_err() {
                         log::info!("no copy of {input}: sending to {} failed", h.spec);
@@ -721,6 +719,25 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
         emit(&r.stdout, &r.stderr);
     }
     give_up(s, local_argv, &input, tried.last().copied(), Some(&list))
+}
+
+/// Send the request: pump (`store`: the header store's form) or plain.
+/// One place for the job and a straggler's copy (each send inlined twice
+/// would cost the armv7 binary kilobytes).
+fn send_request(
+    conn: &mut speed::Metered<transport::Conn>,
+    shipment: Option<(&pump::Shipment, &[OsString])>,
+    store: bool,
+    source: Option<&mut Source>,
+    features: Features,
+    server_argv: &[OsString],
+) -> Result<(), SendError> {
+    match (shipment, source) {
+        (Some((files, argv)), _) if store => pump::send_store(conn, argv, files),
+        (Some((files, argv)), _) => pump::send(conn, argv, files),
+        (None, Some(src)) => remote::send(conn, features, server_argv, src),
+        (None, None) => unreachable!("plain mode always has a source"),
+    }
 }
 
 /// Pump mode for this job: not yet tried, the include server's list with

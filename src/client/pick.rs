@@ -308,27 +308,39 @@ pub fn spare<'h>(
         .filter(|h| !super::backoff::is_backed_off(lock_dir, h, s.backoff_period))
         .collect();
     let (times, _) = predictions(speed_dir, &live, input)?;
-    let mut order: Vec<usize> = (0..live.len()).filter(|&i| times[i] < beat).collect();
-    order.sort_by(|&a, &b| times[a].total_cmp(&times[b]));
-    for i in order {
-        let h = live[i];
-        for slot in 0..h.slots.min(50) {
-            if let Ok(lock::Try::Got(l)) = lock::try_lock(lock_dir, &h.mode, slot) {
-                let secs = Duration::from_secs_f64(times[i]);
-                return Some((
-                    h,
-                    Held {
-                        slot,
-                        predicted: Some((std::time::Instant::now(), times[i])),
-                        _note: speed::BusyNote::write(speed_dir, &h.mode, slot, secs),
-                        _lock: l,
-                    },
-                    times[i],
-                ));
-            }
+    // The fastest host with a free slot; no sort (it costs the armv7
+    // binary kilobytes): a faster one found later replaces the lock.
+    let mut best: Option<(usize, SlotLock)> = None;
+    for (i, h) in live.iter().enumerate() {
+        if times[i] >= beat || best.as_ref().is_some_and(|(b, _)| times[*b] <= times[i]) {
+            continue;
+        }
+        if let Some(l) =
+            (0..h.slots.min(50)).find_map(|slot| match lock::try_lock(lock_dir, &h.mode, slot) {
+                Ok(lock::Try::Got(l)) => Some(l),
+                _ => None,
+            })
+        {
+            best = Some((i, l));
         }
     }
-    None
+    let (i, l) = best?;
+    let h = live[i];
+    Some((
+        h,
+        Held {
+            slot: l.slot,
+            predicted: Some((std::time::Instant::now(), times[i])),
+            _note: speed::BusyNote::write(
+                speed_dir,
+                &h.mode,
+                l.slot,
+                Duration::from_secs_f64(times[i]),
+            ),
+            _lock: l,
+        },
+        times[i],
+    ))
 }
 
 /// Block until one of `n` local slots is free (`--localslots` for compiles,

@@ -78,6 +78,13 @@ fn ready(fds: &[Option<BorrowedFd>; 2], wait: Duration) -> [bool; 2] {
     out
 }
 
+/// The one call of `remote::receive` (each inlined copy costs the armv7
+/// binary kilobytes).
+#[inline(never)]
+fn read(conn: &mut Conn, features: Features) -> Result<Reply, ProtoError> {
+    remote::receive(conn, features)
+}
+
 fn won(r: &Result<Reply, ProtoError>) -> bool {
     matches!(r, Ok(r) if r.status.success())
 }
@@ -107,7 +114,7 @@ pub fn receive<'h>(
     mut start_copy: impl FnMut(f64) -> Option<Copy<'h>>,
 ) -> (Result<Reply, ProtoError>, Option<Copy<'h>>) {
     let Some((taken, pred)) = predicted else {
-        return (remote::receive(conn, features), None);
+        return (read(conn, features), None);
     };
     let sent = Instant::now();
     let overdue_at = taken + Duration::from_secs_f64(overdue(pred).min(1e6));
@@ -121,7 +128,7 @@ pub fn receive<'h>(
             wait = wait.min(overdue_at - now);
         }
         if ready(&[Some(conn.reply_fd()), None], wait)[0] {
-            return (remote::receive(conn, features), None);
+            return (read(conn, features), None);
         }
         let ran = taken.elapsed().as_secs_f64();
         let Some(c) = due(ran, pred).and_then(&mut start_copy) else {
@@ -152,7 +159,7 @@ pub fn receive<'h>(
     );
     if first || !second {
         let r = if first {
-            remote::receive(conn, features)
+            read(conn, features)
         } else {
             Err(timed_out())
         };
@@ -171,10 +178,10 @@ pub fn receive<'h>(
             shown(&r),
             copy.host.spec
         );
-        let r = remote::receive(&mut copy.conn, copy.features);
+        let r = read(&mut copy.conn, copy.features);
         return (r, Some(copy));
     }
-    let r = remote::receive(&mut copy.conn, copy.features);
+    let r = read(&mut copy.conn, copy.features);
     if won(&r) {
         log::info!(
             "job {input}: the copy on {} won; {} is dropped",
@@ -192,7 +199,7 @@ pub fn receive<'h>(
     );
     copy.conn.abandon();
     drop(copy);
-    (remote::receive(conn, features), None)
+    (read(conn, features), None)
 }
 
 #[cfg(test)]
