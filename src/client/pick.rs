@@ -253,7 +253,8 @@ fn measured<'h>(
 }
 
 /// Seconds the job would take on each of `live`, with their records;
-/// `None` when no host is measured yet.
+/// `None` when no host is measured yet. Not inlined: two callers.
+#[inline(never)]
 fn predictions(
     speed_dir: &Path,
     live: &[&Host],

@@ -26,7 +26,9 @@ pub struct Ssh {
     timeout: Duration,
 }
 
-/// Open a stream to `mode` (never `Local`).
+/// Open a stream to `mode` (never `Local`). Not inlined: a job and a
+/// straggler's copy open one.
+#[inline(never)]
 pub fn open(mode: &Mode, ssh_cmd: &[OsString], timeout: Duration) -> Result<Conn, String> {
     match mode {
         Mode::Tcp { host, port } => tcp(host, *port, timeout).map(Conn::Tcp),
