@@ -157,49 +157,44 @@ pub fn receive<'h>(
         &[Some(conn.reply_fd()), Some(copy.conn.reply_fd())],
         io_timeout,
     );
-    if first || !second {
-        let r = if first {
-            read(conn, features)
-        } else {
-            Err(timed_out())
-        };
-        if won(&r) {
-            log::info!(
-                "job {input}: {} won; the copy on {} is dropped",
-                host.spec,
-                copy.host.spec
-            );
-            copy.conn.abandon();
-            return (r, None);
-        }
-        log::info!(
-            "job {input}: {} failed ({}); waiting for the copy on {}",
-            host.spec,
-            shown(&r),
-            copy.host.spec
-        );
-        let r = read(&mut copy.conn, copy.features);
-        return (r, Some(copy));
-    }
-    let r = read(&mut copy.conn, copy.features);
+    // Read the first to answer (the original when both, or neither);
+    // unless it succeeded, the other's reply is the result.
+    let copy_first = second && !first;
+    let r = match (copy_first, first) {
+        (true, _) => read(&mut copy.conn, copy.features),
+        (false, true) => read(conn, features),
+        (false, false) => Err(timed_out()),
+    };
+    let names = [host.spec.as_str(), copy.host.spec.as_str()];
+    let (a, b) = if copy_first {
+        (format!("the copy on {}", names[1]), names[0].to_string())
+    } else {
+        (names[0].to_string(), format!("the copy on {}", names[1]))
+    };
     if won(&r) {
-        log::info!(
-            "job {input}: the copy on {} won; {} is dropped",
-            copy.host.spec,
-            host.spec
-        );
-        conn.abandon();
-        return (r, Some(copy));
+        log::info!("job {input}: {a} won; {b} is dropped");
+    } else {
+        log::info!("job {input}: {a} failed ({}); waiting for {b}", shown(&r));
     }
-    log::info!(
-        "job {input}: the copy on {} failed ({}); waiting for {}",
-        copy.host.spec,
-        shown(&r),
-        host.spec
-    );
-    copy.conn.abandon();
-    drop(copy);
-    (read(conn, features), None)
+    match (copy_first, won(&r)) {
+        (true, true) => {
+            conn.abandon();
+            (r, Some(copy))
+        }
+        (false, true) => {
+            copy.conn.abandon();
+            (r, None)
+        }
+        (true, false) => {
+            copy.conn.abandon();
+            drop(copy);
+            (read(conn, features), None)
+        }
+        (false, false) => {
+            let r = read(&mut copy.conn, copy.features);
+            (r, Some(copy))
+        }
+    }
 }
 
 #[cfg(test)]
