@@ -602,3 +602,67 @@ fn a_failed_copy_leaves_the_original_to_finish() {
     let lock = entries(&dir.join(".distcc-private/lock"));
     assert!(!lock.iter().any(|l| l.starts_with("backoff_")), "{lock:?}");
 }
+
+/// The original can still win: A straggles past its prediction and is
+/// copied to B, but B is slower yet; A's object is used and B's daemon,
+/// its connection closed, kills the copy's compiler and leaves no job
+/// directory.
+#[test]
+fn the_original_can_win_and_the_copy_is_dropped() {
+    let (wa, wb, wc) = (TempDir::new("a"), TempDir::new("b"), TempDir::new("c"));
+    let start = |bin: &std::path::Path| {
+        Daemon::start_env(
+            Kind::Tiny,
+            &wrapper_daemon_args(Kind::Tiny, &["--jobs", "4"]),
+            &[("PATH", &path_with(bin))],
+        )
+    };
+    let a = start(&slow_compilers(&wa, &wa.join("jobs.log"), "2.5"));
+    let b = start(&slow_compilers(&wb, &wb.join("jobs.log"), "30"));
+    let c = start(&slow_compilers(&wc, &wc.join("jobs.log"), "0"));
+    let dir = TempDir::new("original-wins");
+    dir.write("m.c", HELLO);
+    let mut cmd = client_cmd(Kind::Tiny, dir.path(), &format!("127.0.0.1:{}/2", c.port));
+    cmd.args(["gcc", "-c", "m.c", "-o", "m.o"])
+        .env("TINYDCC_CHOOSE", "measured")
+        .env("DISTCC_FALLBACK", "0");
+    let out = run(cmd);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let speed = dir.join(".distcc-private/speed");
+    let rec = |p: u16| speed.join(format!("speed_tcp_127.0.0.1_{p}_0"));
+    std::fs::copy(rec(c.port), rec(a.port)).unwrap();
+    std::fs::copy(rec(c.port), rec(b.port)).unwrap();
+
+    dir.write("s.c", "int s(int x)\n{\n  return x * 9 + 2;\n}\n");
+    let log = dir.join("client.log");
+    let hosts = format!("127.0.0.1:{}/2 127.0.0.1:{}/2", a.port, b.port);
+    let mut cmd = client_cmd(Kind::Tiny, dir.path(), &hosts);
+    cmd.args(["gcc", "-O2", "-c", "s.c", "-o", "s.o"])
+        .env("TINYDCC_CHOOSE", "measured")
+        .env("DISTCC_FALLBACK", "0")
+        .env("DISTCC_LOG", &log);
+    let out = run(cmd);
+    let said = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(out.status.success(), "{}\n{said}", text(&out.stderr));
+    let (ha, hb) = (
+        format!("127.0.0.1:{}/2", a.port),
+        format!("127.0.0.1:{}/2", b.port),
+    );
+    assert!(said.contains(&format!("copy started on {hb}")), "{said}");
+    assert!(
+        said.contains(&format!("job s.c: {ha} won; the copy on {hb} is dropped")),
+        "{said}"
+    );
+    let local = local_gcc(dir.path(), &["-O2", "-c", "s.c", "-o", "ref.o"]);
+    assert!(local.status.success());
+    assert_eq!(
+        std::fs::read(dir.join("s.o")).unwrap(),
+        std::fs::read(dir.join("ref.o")).unwrap()
+    );
+    let dropped = b.wait_log("job abandoned");
+    assert!(
+        dropped.contains("disconnected before the reply; job abandoned"),
+        "{dropped}"
+    );
+    assert_eq!(b.leftovers_after_reply(), Vec::<String>::new());
+}
