@@ -520,6 +520,9 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
                 let pump = shipment.is_some();
                 let start_copy = |beat: f64| {
                     let dir = chooser.speed_dir.as_deref()?;
+                    if shipment.is_none() && source.is_none() {
+                        return None;
+                    }
                     let others: Vec<&Host> = order
                         .iter()
                         .copied()
@@ -542,9 +545,6 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
                     };
                     let started = std::time::Instant::now();
                     let mut metered = speed::Metered::new(&mut conn);
-                    if shipment.is_none() && source.is_none() {
-                        return None;
-                    }
                     let sent = send_request(
                         &mut metered,
                         shipment,
@@ -598,7 +598,8 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
             Some(c) => {
                 conn.abandon();
                 drop(conn);
-                watch.lost(&host.mode, &meter, c.started);
+                let beaten = matches!(&result, Ok(r) if r.status.success());
+                watch.lost(&host.mode, &meter, c.started, beaten);
                 (c.host, c.slot, c.conn, c.features, c.meter)
             }
             None => (host, slot, conn, features, meter),
