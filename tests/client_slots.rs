@@ -416,3 +416,253 @@ fn measured_choice_asks_a_daemon_for_its_load() {
         .join(format!("load_tcp_127.0.0.1_{}_0", without.port))
         .exists());
 }
+
+/// A straggler is copied: with both hosts measured equally fast, a job
+/// starts on A (first in the list), whose compiler then sleeps 30 s; once
+/// it runs well past its prediction the client sends it to B too, takes
+/// B's object and drops A's connection, so A's daemon kills the compiler
+/// and removes the job directory. The output is written once, whole.
+#[test]
+fn a_straggler_is_copied_to_a_free_fast_host() {
+    let h = slow_first("30");
+    let dir = TempDir::new("straggler");
+    let hosts = format!("127.0.0.1:{}/2 127.0.0.1:{}/2", h.a.port, h.b.port);
+    // Measure B alone, then give A the same record: equal predictions,
+    // so the job goes where distcc sends it, to A.
+    let only_b = format!("127.0.0.1:{}/2", h.b.port);
+    dir.write("m.c", HELLO);
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &only_b);
+    c.args(["gcc", "-c", "m.c", "-o", "m.o"])
+        .env("TINYDCC_CHOOSE", "measured")
+        .env("DISTCC_FALLBACK", "0");
+    let out = run(c);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let speed = dir.join(".distcc-private/speed");
+    let rec = |p: u16| speed.join(format!("speed_tcp_127.0.0.1_{p}_0"));
+    std::fs::copy(rec(h.b.port), rec(h.a.port)).unwrap();
+
+    dir.write("s.c", "int s(int x)\n{\n  return x * 3 + 7;\n}\n");
+    std::fs::write(dir.join("s.o"), b"old object").unwrap();
+    let log = dir.join("client.log");
+    let (a0, b0) = (starts(&h.log_a), starts(&h.log_b));
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &hosts);
+    c.args(["gcc", "-O2", "-c", "s.c", "-o", "s.o"])
+        .env("TINYDCC_CHOOSE", "measured")
+        .env("DISTCC_FALLBACK", "0")
+        .env("DISTCC_LOG", &log);
+    let t = std::time::Instant::now();
+    let out = run(c);
+    let took = t.elapsed();
+    let said = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(out.status.success(), "{}\n{said}", text(&out.stderr));
+    assert!(took < Duration::from_secs(15), "took {took:?}\n{said}");
+    assert_eq!(
+        (starts(&h.log_a) - a0, starts(&h.log_b) - b0),
+        (1, 1),
+        "{said}"
+    );
+    let (a, b) = (
+        format!("127.0.0.1:{}/2", h.a.port),
+        format!("127.0.0.1:{}/2", h.b.port),
+    );
+    assert!(
+        said.contains(&format!("job s.c on {a}: running "))
+            && said.contains("s past its predicted "),
+        "{said}"
+    );
+    assert!(said.contains(&format!("copy started on {b}")), "{said}");
+    assert!(
+        said.contains(&format!("job s.c: the copy on {b} won; {a} is dropped")),
+        "{said}"
+    );
+    let local = local_gcc(dir.path(), &["-O2", "-c", "s.c", "-o", "ref.o"]);
+    assert!(local.status.success());
+    assert_eq!(
+        std::fs::read(dir.join("s.o")).unwrap(),
+        std::fs::read(dir.join("ref.o")).unwrap()
+    );
+    // Written once: no temp file of a second writer is left beside it.
+    let mut left = entries(dir.path());
+    left.retain(|e| e.starts_with('.') && e != ".distcc-private");
+    assert!(left.is_empty(), "{left:?}");
+    // A dropped the job: its compiler (the wrapper's process group) is
+    // gone and so is the job directory.
+    let abandoned = h.a.wait_log("job abandoned");
+    assert!(
+        abandoned.contains("disconnected before the reply; job abandoned"),
+        "{abandoned}"
+    );
+    let pid: i32 = std::fs::read_to_string(&h.log_a)
+        .unwrap()
+        .lines()
+        .rfind(|l| l.starts_with("start "))
+        .and_then(|l| l.split(' ').nth(1)?.parse().ok())
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "A's compiler {pid} still runs"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(h.a.leftovers_after_reply(), Vec::<String>::new());
+    // Both slots are free again, and no busy note is left.
+    let notes: Vec<String> = entries(&speed)
+        .into_iter()
+        .filter(|e| e.starts_with("busy_") || e.starts_with(".tmp"))
+        .collect();
+    assert!(notes.is_empty(), "{notes:?}");
+}
+
+/// A copy that fails while the original still runs is no failure of the
+/// job: A (slow, first) straggles, the copy on B fails at once (B's
+/// compiler exits 1), and the client waits for A's object. B gets no
+/// backoff for it.
+#[test]
+fn a_failed_copy_leaves_the_original_to_finish() {
+    let (wa, wb, wc) = (
+        TempDir::new("slow-a"),
+        TempDir::new("bad-b"),
+        TempDir::new("c"),
+    );
+    let log_a = wa.join("jobs.log");
+    let bin_a = slow_compilers(&wa, &log_a, "4");
+    let bin_c = slow_compilers(&wc, &wc.join("jobs.log"), "0");
+    let bin_b = wb.join("bin");
+    std::fs::create_dir_all(&bin_b).unwrap();
+    let fail = format!(
+        "#!/bin/sh\necho \"start $$ $*\" >> '{}'\necho 'b: broken compiler' >&2\nexit 1\n",
+        wb.join("jobs.log").display()
+    );
+    for name in [
+        "gcc",
+        "cc",
+        "x86_64-linux-gnu-gcc",
+        "x86_64-linux-gnu-gcc-12",
+    ] {
+        script(&bin_b.join(name), &fail);
+    }
+    let start = |bin: &std::path::Path| {
+        Daemon::start_env(
+            Kind::Tiny,
+            &wrapper_daemon_args(Kind::Tiny, &["--jobs", "4"]),
+            &[("PATH", &path_with(bin))],
+        )
+    };
+    let (a, b, c) = (start(&bin_a), start(&bin_b), start(&bin_c));
+    let dir = TempDir::new("failed-copy");
+    // Measure C, and give A and B its record: equal, so A gets the job.
+    dir.write("m.c", HELLO);
+    let mut cmd = client_cmd(Kind::Tiny, dir.path(), &format!("127.0.0.1:{}/2", c.port));
+    cmd.args(["gcc", "-c", "m.c", "-o", "m.o"])
+        .env("TINYDCC_CHOOSE", "measured")
+        .env("DISTCC_FALLBACK", "0");
+    let out = run(cmd);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let speed = dir.join(".distcc-private/speed");
+    let rec = |p: u16| speed.join(format!("speed_tcp_127.0.0.1_{p}_0"));
+    std::fs::copy(rec(c.port), rec(a.port)).unwrap();
+    std::fs::copy(rec(c.port), rec(b.port)).unwrap();
+
+    dir.write("s.c", "int s(int x)\n{\n  return x * 5 + 1;\n}\n");
+    let log = dir.join("client.log");
+    let hosts = format!("127.0.0.1:{}/2 127.0.0.1:{}/2", a.port, b.port);
+    let mut cmd = client_cmd(Kind::Tiny, dir.path(), &hosts);
+    cmd.args(["gcc", "-O2", "-c", "s.c", "-o", "s.o"])
+        .env("TINYDCC_CHOOSE", "measured")
+        .env("DISTCC_FALLBACK", "0")
+        .env("DISTCC_LOG", &log);
+    let out = run(cmd);
+    let said = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(out.status.success(), "{}\n{said}", text(&out.stderr));
+    let (ha, hb) = (
+        format!("127.0.0.1:{}/2", a.port),
+        format!("127.0.0.1:{}/2", b.port),
+    );
+    assert!(said.contains(&format!("copy started on {hb}")), "{said}");
+    assert!(
+        said.contains(&format!(
+            "job s.c: the copy on {hb} failed (status 0x100); waiting for {ha}"
+        )),
+        "{said}"
+    );
+    assert!(
+        !text(&out.stderr).contains("broken compiler"),
+        "{}",
+        text(&out.stderr)
+    );
+    let local = local_gcc(dir.path(), &["-O2", "-c", "s.c", "-o", "ref.o"]);
+    assert!(local.status.success());
+    assert_eq!(
+        std::fs::read(dir.join("s.o")).unwrap(),
+        std::fs::read(dir.join("ref.o")).unwrap()
+    );
+    assert!(a.wait_job("COMPILE_OK", "s.c"), "{}", a.log_text());
+    let lock = entries(&dir.join(".distcc-private/lock"));
+    assert!(!lock.iter().any(|l| l.starts_with("backoff_")), "{lock:?}");
+}
+
+/// The original can still win: A straggles past its prediction and is
+/// copied to B, but B is slower yet; A's object is used and B's daemon,
+/// its connection closed, kills the copy's compiler and leaves no job
+/// directory.
+#[test]
+fn the_original_can_win_and_the_copy_is_dropped() {
+    let (wa, wb, wc) = (TempDir::new("a"), TempDir::new("b"), TempDir::new("c"));
+    let start = |bin: &std::path::Path| {
+        Daemon::start_env(
+            Kind::Tiny,
+            &wrapper_daemon_args(Kind::Tiny, &["--jobs", "4"]),
+            &[("PATH", &path_with(bin))],
+        )
+    };
+    let a = start(&slow_compilers(&wa, &wa.join("jobs.log"), "2.5"));
+    let b = start(&slow_compilers(&wb, &wb.join("jobs.log"), "30"));
+    let c = start(&slow_compilers(&wc, &wc.join("jobs.log"), "0"));
+    let dir = TempDir::new("original-wins");
+    dir.write("m.c", HELLO);
+    let mut cmd = client_cmd(Kind::Tiny, dir.path(), &format!("127.0.0.1:{}/2", c.port));
+    cmd.args(["gcc", "-c", "m.c", "-o", "m.o"])
+        .env("TINYDCC_CHOOSE", "measured")
+        .env("DISTCC_FALLBACK", "0");
+    let out = run(cmd);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let speed = dir.join(".distcc-private/speed");
+    let rec = |p: u16| speed.join(format!("speed_tcp_127.0.0.1_{p}_0"));
+    std::fs::copy(rec(c.port), rec(a.port)).unwrap();
+    std::fs::copy(rec(c.port), rec(b.port)).unwrap();
+
+    dir.write("s.c", "int s(int x)\n{\n  return x * 9 + 2;\n}\n");
+    let log = dir.join("client.log");
+    let hosts = format!("127.0.0.1:{}/2 127.0.0.1:{}/2", a.port, b.port);
+    let mut cmd = client_cmd(Kind::Tiny, dir.path(), &hosts);
+    cmd.args(["gcc", "-O2", "-c", "s.c", "-o", "s.o"])
+        .env("TINYDCC_CHOOSE", "measured")
+        .env("DISTCC_FALLBACK", "0")
+        .env("DISTCC_LOG", &log);
+    let out = run(cmd);
+    let said = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(out.status.success(), "{}\n{said}", text(&out.stderr));
+    let (ha, hb) = (
+        format!("127.0.0.1:{}/2", a.port),
+        format!("127.0.0.1:{}/2", b.port),
+    );
+    assert!(said.contains(&format!("copy started on {hb}")), "{said}");
+    assert!(
+        said.contains(&format!("job s.c: {ha} won; the copy on {hb} is dropped")),
+        "{said}"
+    );
+    let local = local_gcc(dir.path(), &["-O2", "-c", "s.c", "-o", "ref.o"]);
+    assert!(local.status.success());
+    assert_eq!(
+        std::fs::read(dir.join("s.o")).unwrap(),
+        std::fs::read(dir.join("ref.o")).unwrap()
+    );
+    let dropped = b.wait_log("job abandoned");
+    assert!(
+        dropped.contains("disconnected before the reply; job abandoned"),
+        "{dropped}"
+    );
+    assert_eq!(b.leftovers_after_reply(), Vec::<String>::new());
+}

@@ -662,3 +662,116 @@ fn bed_board_short_of_memory_is_busy_not_failed() {
         "busy is no failure: {lock:?}"
     );
 }
+
+/// A straggler on the bed: board2 (5% of a core here, so a straggler for
+/// sure) is listed first and measured as fast as the x86 (its record is
+/// the x86's), so the board client's job starts there. Once it runs well
+/// past its prediction the client copies it to the x86, whose object
+/// wins; board2's daemon sees the client go, kills the compiler and
+/// leaves no job directory. The object equals a local compile's and no
+/// temp file is left beside it.
+#[test]
+#[ignore = "slow tier (root, cgroups, netns): tests/run runs it"]
+fn bed_straggler_is_copied_and_the_loser_killed() {
+    let tiny = tinydcc();
+    let b = Bed::up_with(&[("BED_BOARD2_QUOTA", "5")]);
+    let logdir = TempDir::new("straggler-logs");
+    let tmp = TempDir::new("straggler-board2-tmp");
+    let mut daemons = Vec::new();
+    let mut logs = Vec::new();
+    for role in ["board2", "x86"] {
+        let log = logdir.join(&format!("{role}.log"));
+        let child = b
+            .cmd(role, &tiny)
+            .args(["--daemon", "--no-detach", "--log-stderr"])
+            .args(["--log-level", "info", "--allow", "198.18.0.0/24"])
+            .env("TMPDIR", tmp.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        daemons.push(child);
+        logs.push(log);
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for log in &logs {
+        while !std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .contains("listening on port")
+        {
+            assert!(Instant::now() < deadline, "no daemon: {log:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let dir = TempDir::new("straggler");
+    let hosts = "board2/2 x86/4";
+    let mut check = b.cmd("board", &tiny);
+    private_client_env(&mut check, dir.path(), hosts);
+    let out = check
+        .args(["--check", "--no-suggest"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "--check: {}", text(&out.stdout));
+    let speed = dir.join(".distcc-private/speed");
+    let rec = |h: &str| speed.join(format!("speed_tcp_{h}_3632_0"));
+    std::fs::copy(rec("x86"), rec("board2")).unwrap();
+
+    let src = cpu_work(dir.path());
+    let local = local_gcc(dir.path(), &["-O2", "-c", "work.c", "-o", "ref.o"]);
+    assert!(local.status.success());
+    let clog = dir.join("client.log");
+    let mut c = b.cmd("board", &tiny);
+    private_client_env(&mut c, dir.path(), hosts);
+    let t0 = Instant::now();
+    let out = c
+        .args(["gcc", "-O2", "-c"])
+        .arg(&src)
+        .args(["-o", "work.o"])
+        .env("TINYDCC_CHOOSE", "measured")
+        .env("DISTCC_FALLBACK", "0")
+        .env("DISTCC_LOG", &clog)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let wall = t0.elapsed();
+    let said = std::fs::read_to_string(&clog).unwrap_or_default();
+    assert!(out.status.success(), "{}\n{said}", text(&out.stderr));
+    eprintln!("{wall:?}\n{said}");
+    assert!(said.contains("on board2/2: running "), "{said}");
+    assert!(said.contains("copy started on x86/4"), "{said}");
+    assert!(
+        said.contains("the copy on x86/4 won; board2/2 is dropped"),
+        "{said}"
+    );
+    assert_eq!(
+        std::fs::read(dir.join("work.o")).unwrap(),
+        std::fs::read(dir.join("ref.o")).unwrap()
+    );
+    let mut left = entries(dir.path());
+    left.retain(|e| e.starts_with('.') && e != ".distcc-private");
+    assert!(left.is_empty(), "{left:?}");
+    // board2 dropped the job and removed its directory (polled: the
+    // compiler is killed and reaped after the client has gone).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let log = std::fs::read_to_string(&logs[0]).unwrap_or_default();
+        let mut jobs = entries(tmp.path());
+        jobs.retain(|e| e != "tinydcc-headers");
+        if log.contains("disconnected before the reply; job abandoned") && jobs.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "board2 left {jobs:?}; its log:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let x86_log = std::fs::read_to_string(&logs[1]).unwrap_or_default();
+    for mut d in daemons {
+        let _ = d.kill();
+        let _ = d.wait();
+    }
+    assert!(x86_log.contains("COMPILE_OK"), "x86:\n{x86_log}");
+}

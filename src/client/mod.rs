@@ -21,6 +21,7 @@ pub(crate) mod remote;
 pub(crate) mod scan_includes;
 pub(crate) mod settings;
 pub(crate) mod speed;
+pub(crate) mod straggler;
 pub(crate) mod temps;
 pub(crate) mod transport;
 
@@ -467,30 +468,26 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
             && store_dir
                 .as_deref()
                 .is_some_and(|d| header_store::known(d, host).is_some());
-        let sent = match (shipment, source.as_mut()) {
-            (Some((files, argv)), _) => {
-                if let Some(t) = saved.as_mut() {
-                    t.argv(&host.spec, argv);
-                }
-                if store_form {
-                    pump::send_store(&mut metered, argv, files)
-                } else {
-                    pump::send(&mut metered, argv, files)
-                }
-            }
-            (None, Some(src)) => {
-                let sent = remote::send(&mut metered, features, &server_argv, src);
-                if let (Some(t), Source::Ready(text)) = (saved.as_mut(), &*src) {
-                    t.source(&scan.input, text);
-                    t.argv(&host.spec, &server_argv);
-                }
-                sent
-            }
-            (None, None) => unreachable!("plain mode always has a source"),
-        };
+        if let (Some(t), Some((_, argv))) = (saved.as_mut(), shipment) {
+            t.argv(&host.spec, argv);
+        }
+        let sent = send_request(
+            &mut metered,
+            shipment,
+            store_form,
+            source.as_mut(),
+            features,
+            &server_argv,
+        );
+        if let (Some(t), None, Some(Source::Ready(text))) = (saved.as_mut(), shipment, &source) {
+            t.source(&scan.input, text);
+            t.argv(&host.spec, &server_argv);
+        }
         let meter = metered.meter;
         watch.sent(&meter);
         drop(cpp_slot.take());
+        // A straggler's copy whose reply is the result.
+        let mut copy: Option<straggler::Copy> = None;
         let result = match sent {
             Err(SendError::Cpp(c)) => return c.0,
             Err(SendError::Io(e)) => Err(remote::refusal_after_send_error(&mut conn)
@@ -519,9 +516,71 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
             }
             Ok(()) => {
                 phase::note(Phase::Compile, &scan.input, host.hostname(), slot.slot);
-                let r = remote::receive(&mut conn, features);
-                if let (Ok(_), true, Some(d), transport::Conn::Tcp(tcp)) = (
+                let predicted = slot.predicted.filter(|_| chooser.stragglers);
+                let pump = shipment.is_some();
+                let start_copy = |beat: f64| {
+                    let dir = chooser.speed_dir.as_deref()?;
+                    if shipment.is_none() && source.is_none() {
+                        return None;
+                    }
+                    let others: Vec<&Host> = order
+                        .iter()
+                        .copied()
+                        .filter(|h| {
+                            !std::ptr::eq(*h, host) && !tried.iter().any(|t| std::ptr::eq(*t, *h))
+                        })
+                        .collect();
+                    // A pump request only goes to `,cpp` hosts; the copy
+                    // uses the plain form, no header store.
+                    let fits = |h: &Host| !pump || h.cpp;
+                    let (h, held, _) =
+                        pick::spare(s, dir, &lock_dir, &others, fits, &scan.input, beat)?;
+                    let mut conn = transport::open(&h.mode, &s.ssh, s.io_timeout)
+                        .map_err(|why| log::info!("no copy of {input}: {why}"))
+                        .ok()?;
+                    let features = if pump {
+                        Features::PUMP
+                    } else {
+                        h.features().cpp_on_client()
+                    };
+                    let started = std::time::Instant::now();
+                    let mut metered = speed::Metered::new(&mut conn);
+                    let sent = send_request(
+                        &mut metered,
+                        shipment,
+                        false,
+                        source.as_mut(),
+                        features,
+                        &server_argv,
+                    );
+                    let meter = metered.meter;
+                    if sent.is_err() {
+                        log::info!("no copy of {input}: sending to {} failed", h.spec);
+                        conn.abandon();
+                        return None;
+                    }
+                    Some(straggler::Copy {
+                        host: h,
+                        slot: held,
+                        conn,
+                        features,
+                        meter,
+                        started,
+                    })
+                };
+                let (r, c) = straggler::receive(
+                    &mut conn,
+                    features,
+                    predicted,
+                    s.io_timeout,
+                    &input,
+                    host,
+                    start_copy,
+                );
+                copy = c;
+                if let (Ok(_), None, true, Some(d), transport::Conn::Tcp(tcp)) = (
                     &r,
+                    &copy,
                     features.cpp_on_server(),
                     store_dir.as_deref(),
                     &mut conn,
@@ -532,6 +591,18 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
                 }
                 r
             }
+        };
+        // The copy won (or outlived the original): it is the job now; the
+        // original's connection closes here, its daemon drops the job.
+        let (host, slot, mut conn, features, meter) = match copy {
+            Some(c) => {
+                conn.abandon();
+                drop(conn);
+                let beaten = matches!(&result, Ok(r) if r.status.success());
+                watch.lost(&host.mode, &meter, c.started, beaten);
+                (c.host, c.slot, c.conn, c.features, c.meter)
+            }
+            None => (host, slot, conn, features, meter),
         };
         let r = match result {
             Ok(r) => r,
@@ -649,6 +720,25 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
         emit(&r.stdout, &r.stderr);
     }
     give_up(s, local_argv, &input, tried.last().copied(), Some(&list))
+}
+
+/// Send the request: pump (`store`: the header store's form) or plain.
+/// One place for the job and a straggler's copy (each send inlined twice
+/// would cost the armv7 binary kilobytes).
+fn send_request(
+    conn: &mut speed::Metered<transport::Conn>,
+    shipment: Option<(&pump::Shipment, &[OsString])>,
+    store: bool,
+    source: Option<&mut Source>,
+    features: Features,
+    server_argv: &[OsString],
+) -> Result<(), SendError> {
+    match (shipment, source) {
+        (Some((files, argv)), _) if store => pump::send_store(conn, argv, files),
+        (Some((files, argv)), _) => pump::send(conn, argv, files),
+        (None, Some(src)) => remote::send(conn, features, server_argv, src),
+        (None, None) => unreachable!("plain mode always has a source"),
+    }
 }
 
 /// Pump mode for this job: not yet tried, the include server's list with

@@ -21,6 +21,9 @@ pub struct Chooser {
     /// `measured`: where speeds are kept; `None`: distcc's order, nothing
     /// measured or written (the default: no cost per job).
     pub speed_dir: Option<PathBuf>,
+    /// Copy a job that runs far past its prediction to a better free slot
+    /// (`TINYDCC_STRAGGLERS=0` turns it off; only with predictions).
+    pub stragglers: bool,
 }
 
 impl Chooser {
@@ -42,7 +45,11 @@ impl Chooser {
                     .ok()
             })
             .flatten();
-        Chooser { speed_dir }
+        let stragglers = std::env::var_os("TINYDCC_STRAGGLERS").is_none_or(|v| v != "0");
+        Chooser {
+            speed_dir,
+            stragglers,
+        }
     }
 }
 
@@ -51,6 +58,9 @@ impl Chooser {
 #[derive(Debug)]
 pub struct Held {
     pub slot: u32,
+    /// When the slot was taken and the job's predicted seconds there
+    /// (measured choice only): what a straggler is judged by.
+    pub predicted: Option<(std::time::Instant, f64)>,
     _note: Option<speed::BusyNote>,
     _lock: SlotLock,
 }
@@ -59,6 +69,7 @@ impl Held {
     fn plain(l: SlotLock) -> Held {
         Held {
             slot: l.slot,
+            predicted: None,
             _note: None,
             _lock: l,
         }
@@ -127,33 +138,7 @@ fn measured<'h>(
     live: &[&'h Host],
     input: &std::ffi::OsStr,
 ) -> std::io::Result<Option<Picked<'h>>> {
-    let units = speed::units_of(input);
-    let records: Vec<Option<speed::Record>> = live
-        .iter()
-        .map(|h| speed::read(speed_dir, &h.mode))
-        .collect();
-    let here = match live.iter().position(|h| h.is_local()) {
-        Some(i) => records[i],
-        None => speed::read(speed_dir, &Mode::Local),
-    };
-    let inputs: Vec<HostIn> = live
-        .iter()
-        .zip(&records)
-        .map(|(h, r)| HostIn {
-            local: h.is_local(),
-            here: speed::is_here(h),
-            record: r.as_ref(),
-            // What the host says of its own load, so that clients of
-            // other machines' builds are counted too.
-            load: super::load::get(speed_dir, &h.mode).map(|l| {
-                let job = r.and_then(|r| r.job.rate()).map_or(0.0, |x| x * units);
-                predict::LoadReport {
-                    start_delay: super::load::start_delay(&l, job),
-                }
-            }),
-        })
-        .collect();
-    let Some(times) = predict::job_times(&inputs, here.as_ref(), units) else {
+    let Some((times, records)) = predictions(speed_dir, live, input) else {
         return Ok(None);
     };
     log::debug!(
@@ -238,6 +223,7 @@ fn measured<'h>(
                         h,
                         Held {
                             slot,
+                            predicted: Some((std::time::Instant::now(), times[i])),
                             _note: note,
                             _lock: l,
                         },
@@ -264,6 +250,98 @@ fn measured<'h>(
             }
         }
     }
+}
+
+/// Seconds the job would take on each of `live`, with their records;
+/// `None` when no host is measured yet. Not inlined: two callers.
+#[inline(never)]
+fn predictions(
+    speed_dir: &Path,
+    live: &[&Host],
+    input: &std::ffi::OsStr,
+) -> Option<(Vec<f64>, Vec<Option<speed::Record>>)> {
+    let units = speed::units_of(input);
+    let records: Vec<Option<speed::Record>> = live
+        .iter()
+        .map(|h| speed::read(speed_dir, &h.mode))
+        .collect();
+    let here = match live.iter().position(|h| h.is_local()) {
+        Some(i) => records[i],
+        None => speed::read(speed_dir, &Mode::Local),
+    };
+    let inputs: Vec<HostIn> = live
+        .iter()
+        .zip(&records)
+        .map(|(h, r)| HostIn {
+            local: h.is_local(),
+            here: speed::is_here(h),
+            record: r.as_ref(),
+            // What the host says of its own load, so that clients of
+            // other machines' builds are counted too.
+            load: super::load::get(speed_dir, &h.mode).map(|l| {
+                let job = r.and_then(|r| r.job.rate()).map_or(0.0, |x| x * units);
+                predict::LoadReport {
+                    start_delay: super::load::start_delay(&l, job),
+                }
+            }),
+        })
+        .collect();
+    let times = predict::job_times(&inputs, here.as_ref(), units)?;
+    Some((times, records))
+}
+
+/// A straggler's copy: the free remote slot among `hosts` (those `fits`)
+/// where the job is predicted to finish first, taken without waiting, if
+/// it finishes sooner than `beat` seconds; with its predicted seconds.
+pub fn spare<'h>(
+    s: &Settings,
+    speed_dir: &Path,
+    lock_dir: &Path,
+    hosts: &[&'h Host],
+    fits: impl Fn(&Host) -> bool,
+    input: &std::ffi::OsStr,
+    beat: f64,
+) -> Option<(&'h Host, Held, f64)> {
+    let live: Vec<&Host> = hosts
+        .iter()
+        .copied()
+        .filter(|h| !h.is_local() && !h.down && fits(h))
+        .filter(|h| !super::backoff::is_backed_off(lock_dir, h, s.backoff_period))
+        .collect();
+    let (times, _) = predictions(speed_dir, &live, input)?;
+    // The fastest host with a free slot; no sort (it costs the armv7
+    // binary kilobytes): a faster one found later replaces the lock.
+    let mut best: Option<(usize, SlotLock)> = None;
+    for (i, h) in live.iter().enumerate() {
+        if times[i] >= beat || best.as_ref().is_some_and(|(b, _)| times[*b] <= times[i]) {
+            continue;
+        }
+        if let Some(l) =
+            (0..h.slots.min(50)).find_map(|slot| match lock::try_lock(lock_dir, &h.mode, slot) {
+                Ok(lock::Try::Got(l)) => Some(l),
+                _ => None,
+            })
+        {
+            best = Some((i, l));
+        }
+    }
+    let (i, l) = best?;
+    let h = live[i];
+    Some((
+        h,
+        Held {
+            slot: l.slot,
+            predicted: Some((std::time::Instant::now(), times[i])),
+            _note: speed::BusyNote::write(
+                speed_dir,
+                &h.mode,
+                l.slot,
+                Duration::from_secs_f64(times[i]),
+            ),
+            _lock: l,
+        },
+        times[i],
+    ))
 }
 
 /// Block until one of `n` local slots is free (`--localslots` for compiles,

@@ -473,6 +473,18 @@ impl Watch {
         }
     }
 
+    /// A straggler's copy, started at `copy_at`, is the job now: its time
+    /// counts from its own start. When its reply is a success (`beaten`),
+    /// the original's host gets its time so far as a sample (a lower
+    /// bound: it is chosen less); else the job failed and that is no
+    /// sample.
+    pub fn lost(&mut self, mode: &Mode, meter: &Meter, copy_at: Instant, beaten: bool) {
+        if let (Some(dir), Some(at), true) = (&self.dir, self.connect_at, beaten) {
+            record_remote(dir, mode, self.units, at.elapsed(), meter);
+        }
+        self.connect_at = self.connect_at.map(|_| copy_at);
+    }
+
     /// A `localhost` slot compiled it, in `took`.
     pub fn local_ok(&self, took: Duration) {
         if let Some(dir) = &self.dir {

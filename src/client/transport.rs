@@ -26,7 +26,9 @@ pub struct Ssh {
     timeout: Duration,
 }
 
-/// Open a stream to `mode` (never `Local`).
+/// Open a stream to `mode` (never `Local`). Not inlined: a job and a
+/// straggler's copy open one.
+#[inline(never)]
 pub fn open(mode: &Mode, ssh_cmd: &[OsString], timeout: Duration) -> Result<Conn, String> {
     match mode {
         Mode::Tcp { host, port } => tcp(host, *port, timeout).map(Conn::Tcp),
@@ -205,6 +207,14 @@ impl Write for Conn {
 }
 
 impl Conn {
+    /// Where the reply arrives: what to poll while a job runs.
+    pub fn reply_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            Conn::Tcp(s) => s.as_fd(),
+            Conn::Ssh(s) => s.stdout.as_fd(),
+        }
+    }
+
     /// The job failed: make sure dropping the connection cannot hang.
     pub fn abandon(&mut self) {
         if let Conn::Ssh(s) = self {
