@@ -20,6 +20,7 @@ pub(crate) mod errtext;
 pub(crate) mod exitcode;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+pub(crate) mod fxhash;
 pub(crate) mod gcc_options;
 pub(crate) mod hosts;
 pub(crate) mod load_line;

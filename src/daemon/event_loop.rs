@@ -7,7 +7,7 @@
 //! buffer, not its size in memory. Compiler exits arrive through a
 //! signalfd, and nothing here waits for a child.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -23,6 +23,7 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use crate::exitcode::*;
+use crate::fxhash::FxMap;
 use crate::protocol::reply::Reply;
 use crate::protocol::status::{JobResult, WaitStatus};
 use crate::protocol::Limits;
@@ -135,8 +136,8 @@ pub struct Server {
     stats_listener: Option<TcpListener>,
     signals: SignalFd,
     cfg: Config,
-    sources: HashMap<Token, Source>,
-    conns: HashMap<JobId, Conn>,
+    sources: FxMap<Token, Source>,
+    conns: FxMap<JobId, Conn>,
     slots: Slots,
     /// How many of `conns` are refused clients: they do not count against
     /// `max_conns`, so refused clients never keep allowed ones out.
@@ -181,7 +182,7 @@ impl Server {
         cfg: Config,
     ) -> io::Result<Server> {
         let poll = Poll::new()?;
-        let mut sources = HashMap::new();
+        let mut sources = FxMap::default();
         listener.set_nonblocking(true)?;
         let mut listener = TcpListener::from_std(listener);
         poll.registry()
@@ -229,7 +230,7 @@ impl Server {
             slots: Slots::new(cfg.jobs),
             cfg,
             sources,
-            conns: HashMap::new(),
+            conns: FxMap::default(),
             refused: 0,
             next_token: FIRST_TOKEN,
             accepting: true,

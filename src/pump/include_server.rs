@@ -3,7 +3,6 @@
 //! in the client root (`mirror`). One process, one query at a time: each
 //! answer is a scan against warm caches, far shorter than a compile.
 
-use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
@@ -66,7 +65,7 @@ impl IncludeServer {
             linked.push(d);
         }
         let mut links = Vec::new();
-        let mut seen = HashSet::new();
+        let mut seen = crate::fxhash::FxSet::default();
         let mut files = Vec::new();
         for f in &closure.files {
             let Ok(real) = self.mirror.real_path(f) else {

@@ -10,10 +10,11 @@
 //! Compressed copies are made once per (file, size, mtime) and reused for
 //! every later request of the include server's life.
 
-use std::collections::HashMap;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
+
+use crate::fxhash::FxMap;
 
 /// distcc's name for the empty file that forces a directory into existence.
 pub const FORCING_FILE: &str = "forcing_technique_271828";
@@ -26,15 +27,15 @@ const MAX_SERVER_ROOT_DEPTH: usize = 20;
 pub struct Mirror {
     root: PathBuf,
     /// realpath → (size, mtime) of the compressed copy made for it.
-    made: HashMap<PathBuf, (u64, i64)>,
+    made: FxMap<PathBuf, (u64, i64)>,
     /// Every symlink in the root (only the mirror writes there).
-    links: HashMap<PathBuf, ()>,
+    links: FxMap<PathBuf, ()>,
     /// This query's lookups, forgotten by `new_query` (the tree may
     /// change between queries): what `lstat` said of a client path, and
     /// the real paths of directories. A kernel file's 900 headers share a
     /// few dozen directories.
-    kinds: HashMap<PathBuf, Kind>,
-    real_dirs: HashMap<PathBuf, PathBuf>,
+    kinds: FxMap<PathBuf, Kind>,
+    real_dirs: FxMap<PathBuf, PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -96,10 +97,10 @@ impl Mirror {
     pub fn new() -> io::Result<Mirror> {
         Ok(Mirror {
             root: make_root()?,
-            made: HashMap::new(),
-            links: HashMap::new(),
-            kinds: HashMap::new(),
-            real_dirs: HashMap::new(),
+            made: FxMap::default(),
+            links: FxMap::default(),
+            kinds: FxMap::default(),
+            real_dirs: FxMap::default(),
         })
     }
 

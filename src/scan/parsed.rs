@@ -250,7 +250,7 @@ pub(super) fn finish(out: &mut Parsed, interner: &Interner) {
     out.defs = kept;
     sort_unique(&mut out.undefs);
     sort_unique(&mut out.cond_idents);
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = crate::fxhash::FxSet::default();
     out.includes.retain(|d| seen.insert((d.kind, d.op.clone())));
     out.line_names.sort();
     out.line_names.dedup();

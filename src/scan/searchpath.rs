@@ -3,7 +3,6 @@
 //! (libcpp's `remove_duplicates` / `merge_include_chains`): the first
 //! directory that holds a header must be the one gcc picks.
 
-use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
@@ -370,7 +369,7 @@ pub fn build_chain(
     defaults: &super::compiler_dirs::DefaultDirs,
     mut stat: impl FnMut(&OsStr) -> DirId,
 ) -> Chain {
-    let mut ids: HashMap<OsString, DirId> = HashMap::new();
+    let mut ids: crate::fxhash::FxMap<OsString, DirId> = Default::default();
     let mut id = |n: &OsStr| -> DirId { *ids.entry(n.to_os_string()).or_insert_with(|| stat(n)) };
     let mk = |names: &[OsString], sysp: bool, default: bool| -> Vec<ChainDir> {
         names
