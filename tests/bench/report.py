@@ -259,7 +259,9 @@ if any(x.startswith("kernel.x86.") and ".c." in x for x in vals) or "skipped.cac
                                 ("pump build wall time, s", "seconds", 0.9)):
             a, b = num(f"{hs_off}.{k}"), num(f"{hs_on}.{k}")
             cell = lambda x: "not run" if x is None else (f"{x:.1f}" if x < 100 else f"{x:.0f}")
-            w(f"| {label} | {cell(a)} | {cell(b)} | {ratio(b, a)} | ≤{limit}× | "
+            # Three decimals: 0.045 against a 0.05 target must not read 0.05.
+            r = "—" if a is None or b is None or a == 0 else f"{b / a:.3f}"
+            w(f"| {label} | {cell(a)} | {cell(b)} | {r} | ≤{limit}× | "
               f"{met(None if a is None or b is None else b <= limit * a)} |")
         w(f"| files laid out from the store per pump job | {f1(num(hs_off + '.files_linked_per_job'))} | "
           f"{f1(num(hs_on + '.files_linked_per_job'))} | | | |")
