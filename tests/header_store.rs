@@ -309,3 +309,75 @@ fn a_daemon_without_the_store_says_so_and_asks_for_everything() {
     }
     assert!(!d.tmp.join("tinydcc-headers").exists());
 }
+
+/// The daemon's `--stats` counters for the header store (issue 16 §3):
+/// (dcc_request_bytes, dcc_pump_jobs, dcc_pump_files_written,
+/// dcc_pump_files_linked).
+fn store_counters(d: &Daemon) -> [u64; 4] {
+    let page = text(&raw_exchange(
+        d.port + 1,
+        b"GET / HTTP/1.0\r\n\r\n",
+        std::time::Duration::from_secs(5),
+    ));
+    [
+        "dcc_request_bytes",
+        "dcc_pump_jobs",
+        "dcc_pump_files_written",
+        "dcc_pump_files_linked",
+    ]
+    .map(|k| {
+        page.lines()
+            .find_map(|l| l.strip_prefix(k)?.strip_prefix(' '))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {k} in\n{page}"))
+    })
+}
+
+/// What one pump compile moved the counters by.
+fn one_job(d: &Daemon, dir: &TempDir) -> [u64; 4] {
+    let before = store_counters(d);
+    let out = pump(dir, d.port);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    same_as_local(dir);
+    let after = store_counters(d);
+    [0, 1, 2, 3].map(|i| after[i] - before[i])
+}
+
+#[test]
+fn the_stats_page_counts_request_bytes_and_the_files_a_pump_job_writes() {
+    require("gcc");
+    let d = Daemon::start(Kind::Tiny, &["--stats", "--stats-port", "STATS_PORT"]);
+    let dir = TempDir::new("hstostats");
+    project(&dir);
+    // Plain protocol 3 (host not known yet), the store form cold, warm.
+    let [today_bytes, jobs, today_written, linked] = one_job(&d, &dir);
+    assert_eq!(jobs, 1);
+    assert!(
+        today_written >= 3,
+        "u.c, a.h, b.h at least: {today_written}"
+    );
+    assert_eq!(linked, 0);
+    let [_, jobs, cold_written, linked] = one_job(&d, &dir);
+    assert_eq!((jobs, cold_written, linked), (1, today_written, 0));
+    let [warm_bytes, jobs, written, linked] = one_job(&d, &dir);
+    assert_eq!((jobs, written, linked), (1, 0, today_written));
+    assert!(
+        warm_bytes * 20 <= today_bytes,
+        "warm {warm_bytes} bytes, today {today_bytes}"
+    );
+
+    // `--no-header-store` is "today": the client is told so and sends
+    // plain protocol 3 every time, every content written.
+    let off = Daemon::start(
+        Kind::Tiny,
+        &["--no-header-store", "--stats", "--stats-port", "STATS_PORT"],
+    );
+    for _ in 0..2 {
+        let [bytes, jobs, written, linked] = one_job(&off, &dir);
+        assert_eq!((jobs, written, linked), (1, today_written, 0));
+        // The same request as the first one above (the port's digits
+        // aside, none of which are in it).
+        assert_eq!(bytes, today_bytes);
+        assert!(!record(&dir, off.port).exists());
+    }
+}

@@ -638,7 +638,12 @@ impl Server {
             };
             let ev = match conn.stream.read(&mut chunk) {
                 Ok(0) => Event::Eof,
-                Ok(n) => Event::Bytes(&chunk[..n]),
+                Ok(n) => {
+                    if conn.job.is_request() {
+                        self.stats.request_bytes += n as u64;
+                    }
+                    Event::Bytes(&chunk[..n])
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => Event::ReadFailed(crate::errtext::reason(&e)),

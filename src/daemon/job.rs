@@ -168,6 +168,9 @@ pub struct Prepared {
     pub dir: JobDir,
     pub features: Features,
     pub input: Input,
+    /// Pump: contents written into the mirror and contents laid out from
+    /// the header store, until the stats take them (`take_files`).
+    files: (u64, u64),
 }
 
 impl Prepared {
@@ -203,7 +206,14 @@ impl Prepared {
             dir,
             features,
             input,
+            files: (0, 0),
         })
+    }
+
+    /// Pump: (contents written, contents laid out from the header store)
+    /// since the last call, for the stats page.
+    pub fn take_files(&mut self) -> (u64, u64) {
+        std::mem::take(&mut self.files)
     }
 
     /// Pump: the mirror of the client's filesystem, below the job's own files.
@@ -266,12 +276,26 @@ impl Prepared {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
             r => r,
         };
-        made.map_err(|e| crate::errtext::reason(&e))
+        let made = made
+            .map_err(|e| crate::errtext::reason(&e))
             .and_then(|_| super::pump_job::materialize(&mirror, cwd, files, store))
             .map_err(|why| Refusal {
                 code: crate::exitcode::EXIT_PROTOCOL_ERROR,
                 why: format!("bad pump request: {why}"),
-            })
+            })?;
+        // Counted from the entries, not in `materialize`: a content sent
+        // is written, a stored one not missing was laid out from the store.
+        use crate::protocol::request::PumpEntry;
+        for (e, missing) in files.iter().zip(&made.1) {
+            match e {
+                PumpEntry::File { .. } | PumpEntry::Stored { data: Some(_), .. } => {
+                    self.files.0 += 1
+                }
+                PumpEntry::Stored { data: None, .. } if !missing => self.files.1 += 1,
+                _ => {}
+            }
+        }
+        Ok(made)
     }
 
     fn input_path(&self) -> PathBuf {
@@ -674,6 +698,7 @@ pub fn unstart(mut job: Running) -> (Prepared, Child) {
         features: job.features,
         // Only a piped job starts early.
         input: Input::Piped,
+        files: (0, 0),
     };
     // The link to the compiler's stdin is made again at the next start.
     let _ = std::fs::remove_file(p.input_path());

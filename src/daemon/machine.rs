@@ -332,6 +332,11 @@ impl Job {
         self.state == State::Closed
     }
 
+    /// Still reading a compile request (not a stats or refused connection).
+    pub fn is_request(&self) -> bool {
+        self.dec.is_some()
+    }
+
     pub fn is_refused(&self) -> bool {
         matches!(self.state, State::Refused { .. })
     }

@@ -29,6 +29,14 @@ pub struct Stats {
     pub compile_timeout: u64,
     pub cli_disconnect: u64,
     pub other: u64,
+    /// Bytes read on compile connections (issue 16 §3: what the header
+    /// store saves on the wire).
+    pub request_bytes: u64,
+    /// Pump jobs whose files were laid out, the contents written into
+    /// their directories, and those laid out from the header store.
+    pub pump_jobs: u64,
+    pub files_written: u64,
+    pub files_linked: u64,
     longest: Option<(String, String, u64)>,
     pub max_kids: usize,
     /// Per-minute buckets for the 1/5/15-minute figures: a fixed 15 of
@@ -58,6 +66,12 @@ impl Stats {
             JobResult::CliDisconn => self.cli_disconnect += 1,
             JobResult::Other => self.other += 1,
         }
+    }
+
+    /// A pump job's (contents written, contents linked from the store).
+    pub fn pump_files(&mut self, (written, linked): (u64, u64)) {
+        self.files_written += written;
+        self.files_linked += linked;
     }
 
     /// The bucket for the current minute, made if needed.
@@ -171,7 +185,11 @@ impl Stats {
             s.push_str(&v);
             s.push('\n');
         }
-        s.push_str(&format!("dcc_free_space {free_mb} MB\n"));
+        s.push_str(&format!(
+            "dcc_free_space {free_mb} MB\ndcc_request_bytes {}\ndcc_pump_jobs {}\n\
+dcc_pump_files_written {}\ndcc_pump_files_linked {}\n",
+            self.request_bytes, self.pump_jobs, self.files_written, self.files_linked
+        ));
         // Ours, after distccd's own lines (which stay as they are).
         if let Some(c) = &self.cache {
             s.push_str(&format!(
@@ -207,9 +225,18 @@ mod tests {
             .take_while(|l| *l != "</distccstats>")
             .map(|l| l.split(' ').next().unwrap())
             .collect();
-        assert_eq!(keys.len(), 27);
+        assert_eq!(keys.len(), 31);
         assert_eq!(keys[0], "dcc_tcp_accept");
         assert_eq!(keys[26], "dcc_free_space");
+        assert_eq!(
+            keys[27..],
+            [
+                "dcc_request_bytes",
+                "dcc_pump_jobs",
+                "dcc_pump_files_written",
+                "dcc_pump_files_linked"
+            ]
+        );
         assert!(p.contains("dcc_tcp_accept 3\n"));
         assert!(p.contains("dcc_compile_ok 1\n"));
         assert!(p.contains("dcc_longest_job hello.c\n"));
@@ -233,7 +260,7 @@ mod tests {
         };
         let p = st.page(0, std::path::Path::new("/tmp"));
         let tail = &p[p.find("dcc_free_space").unwrap()..];
-        let tail = &tail[tail.find('\n').unwrap() + 1..];
+        let tail = &tail[tail.find("dcc_cache_hits").unwrap()..];
         assert_eq!(
             tail,
             "dcc_cache_hits 5\ndcc_cache_misses 2\ndcc_cache_bytes 4096\ndcc_cache_entries 3\n\

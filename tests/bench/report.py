@@ -242,6 +242,30 @@ if any(x.startswith("kernel.x86.") and ".c." in x for x in vals) or "skipped.cac
       f"{ratio(cc_cold, off)} | | |")
     w(f"| ccache on the client, warm rebuild | | {f1(cc_warm)} | {ratio(cc_warm, off)} of cold without | | |")
     w("")
+    # The pump header store: the same warm pump rebuild through a daemon
+    # with the store and one with --no-header-store ("today's").
+    hs_on, hs_off = "kernel.x86.pump.tinydcc.tinydcc.c.warm", "kernel.x86.pump.tinydcc.tinydcc.nostore.c.warm"
+    if any(x.startswith(hs_on + ".") or x.startswith(hs_off + ".") for x in vals):
+        form = lambda k: {"1": "store form", "0": "plain protocol 3"}.get(text(k + ".store_form", ""), "?")
+        w("**2c. The pump header store** (pump, no result cache, warm daemon: `make clean` and the same "
+          "build again through the same daemon; today's = a daemon with `--no-header-store`. Per job: the "
+          "daemon's `--stats` counters moved by the rebuild, divided by its connections (bytes) or its pump "
+          f"jobs (files). What the client sent: {form(hs_off)} today, {form(hs_on)} with the store)")
+        w("")
+        w("| measure (warm rebuild) | today | with the store | ratio | target | met |")
+        w("|---|---|---|---|---|---|")
+        for label, k, limit in (("bytes the client sends per job", "bytes_per_job", 0.05),
+                                ("files the daemon writes per pump job", "files_written_per_job", 0.10),
+                                ("pump build wall time, s", "seconds", 0.9)):
+            a, b = num(f"{hs_off}.{k}"), num(f"{hs_on}.{k}")
+            cell = lambda x: "not run" if x is None else (f"{x:.1f}" if x < 100 else f"{x:.0f}")
+            # Three decimals: 0.045 against a 0.05 target must not read 0.05.
+            r = "—" if a is None or b is None or a == 0 else f"{b / a:.3f}"
+            w(f"| {label} | {cell(a)} | {cell(b)} | {r} | ≤{limit}× | "
+              f"{met(None if a is None or b is None else b <= limit * a)} |")
+        w(f"| files laid out from the store per pump job | {f1(num(hs_off + '.files_linked_per_job'))} | "
+          f"{f1(num(hs_on + '.files_linked_per_job'))} | | | |")
+        w("")
 
 # 3. Client, daemon, size.
 c = lambda key: num(f"client.{key}")

@@ -7,6 +7,10 @@
 #   DAEMON=tinydcc (default) | stock   which daemon compiles (stock: distccd)
 #   KERNEL_JOBS (default 4): make -j and the daemon's slots.
 #   CACHE=1    the tinydcc daemon keeps a result cache (--cache-dir, private)
+#   HEADER_STORE=0  the tinydcc daemon runs with --no-header-store (pump
+#              mode as before the store: "today's" in issue 16 §3); its
+#              keys get ".nostore". A tinydcc daemon's --stats counters are
+#              emitted after each build (bytes and header files per job).
 #   CCACHE=1   ccache on the client (CCACHE_PREFIX=the client, private
 #              CCACHE_DIR; plain mode)
 #   KEY_TAG=T  appended to the @bench keys (runs of another section)
@@ -85,6 +89,43 @@ for f in sorted(sys.stdin.buffer.read().split(b"\0")):
 clean() { "${kmake[@]}" clean; rm -f include/config/auto.conf; }
 # User + system seconds of the children, from bash's `times` output.
 cpu_of() { sed -n 2p "$1" | awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } printf "%.1f", t }'; }
+# daemon_stats: the tinydcc daemon's --stats counters, "NAME VALUE" lines.
+daemon_stats() {
+  python3 - "$stats_port" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+page = b""
+while chunk := s.recv(65536):
+    page += chunk
+for line in page.decode(errors="replace").splitlines():
+    if line.startswith("dcc_"):
+        print(line)
+PY
+}
+# store_figures PREFIX: what this build moved the daemon's counters by
+# (stats.before, stats.after), per job: bytes the client sent per
+# connection, contents written into job directories and laid out from the
+# header store per pump job; and whether the client used the store form
+# (its record of this host says version 1: else it sent plain protocol 3).
+store_figures() {
+  local prefix=$1 record
+  record=$(cat "$work/distcc/store/hsto_tcp_127.0.0.1_${port}_0" 2>/dev/null || echo 0)
+  awk -v p="$prefix" -v rec="$record" '
+    FNR == NR { before[$1] = $2; next }
+    { d[$1] = $2 - before[$1] }
+    END {
+      jobs = d["dcc_tcp_accept"]; pump = d["dcc_pump_jobs"]
+      printf "@bench %s.request_bytes %d\n", p, d["dcc_request_bytes"]
+      if (jobs > 0) printf "@bench %s.bytes_per_job %.0f\n", p, d["dcc_request_bytes"] / jobs
+      printf "@bench %s.pump_jobs %d\n", p, pump
+      if (pump > 0) {
+        printf "@bench %s.files_written_per_job %.1f\n", p, d["dcc_pump_files_written"] / pump
+        printf "@bench %s.files_linked_per_job %.1f\n", p, d["dcc_pump_files_linked"] / pump
+      }
+      printf "@bench %s.store_form %d\n", p, rec + 0
+    }' "$work/stats.before" "$work/stats.after"
+}
 # local_build: time a local build; record its objects and dependencies,
 # or (when recorded) check them.
 local_build() {
@@ -117,7 +158,9 @@ fi
 if [ ! -f "$local_sums" ] || [ ! -f "$local_deps" ]; then
   local_build
 fi
-key=$mode.$client.$daemon${CACHE:+.cache}${CCACHE:+.ccache}${KEY_TAG:+.$KEY_TAG}
+nostore=
+if [ "${HEADER_STORE:-1}" = 0 ]; then nostore=.nostore; fi
+key=$mode.$client.$daemon${CACHE:+.cache}${CCACHE:+.ccache}$nostore${KEY_TAG:+.$KEY_TAG}
 clean
 
 work=$(mktemp -d /tmp/tinydcc-kernel.XXXXXX)
@@ -140,7 +183,8 @@ cleanup() {
   rm -rf "$work" "$scratch"
 }
 trap cleanup EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(free_port)
 mkdir -p "$scratch" "$work/distcc"
 chmod 777 "$scratch"
 # (Without the lock's fd: a daemon left behind must not hold it.)
@@ -152,6 +196,16 @@ cache_opts=()
 if [ -n "${CACHE:-}" ]; then
   [ "$daemon" = tinydcc ] || { echo "CACHE=1 needs DAEMON=tinydcc" >&2; exit 2; }
   cache_opts=(--cache-dir "$work/cache" --cache-size 2G)
+fi
+if [ -n "$nostore" ]; then
+  [ "$daemon" = tinydcc ] || { echo "HEADER_STORE=0 needs DAEMON=tinydcc" >&2; exit 2; }
+  cache_opts+=(--no-header-store)
+fi
+# tinydcc's daemon: its --stats page, for the bytes and files per job.
+stats_port=
+if [ "$daemon" = tinydcc ]; then
+  stats_port=$(free_port)
+  cache_opts+=(--stats --stats-port "$stats_port")
 fi
 TMPDIR=$scratch "${dcmd[@]}" "${cache_opts[@]}" --no-detach --listen 127.0.0.1 --port "$port" \
   --allow 127.0.0.1 -j "$jobs" --log-file "$work/daemon.log" --log-level info 9>&- &
@@ -176,6 +230,7 @@ if [ "$mode" = pump ]; then hosts="$hosts,cpp"; run=("$tiny" --pump); fi
 remote_build() {
 local key=$1 log_from
 log_from=$(wc -l < "$work/daemon.log")
+[ -z "$stats_port" ] || daemon_stats > "$work/stats.before"
 # The daemon's log lines of this build only.
 newlog() { tail -n +"$((log_from + 1))" "$work/daemon.log"; }
 t0=$(date +%s.%N)
@@ -205,6 +260,10 @@ fi
 emit "kernel.$arch.$key.daemon_jobs" "$(newlog | grep -c COMPILE_OK || true)"
 emit "kernel.$arch.$key.protocol3" "$(newlog | grep -c 'protocol 3 request' || true)"
 emit "kernel.$arch.$key.cache_hits" "$(newlog | grep -c '(cache hit)$' || true)"
+if [ -n "$stats_port" ]; then
+  daemon_stats > "$work/stats.after"
+  store_figures "kernel.$arch.$key"
+fi
 # Every compile (-c, or -S for asm-offsets) make ran through the client,
 # by source file, from the .cmd files kbuild keeps; and which of them did
 # not reach the daemon as protocol 3 (stock distcc runs .S files locally).

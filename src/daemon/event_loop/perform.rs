@@ -103,12 +103,19 @@ impl Server {
                     self.close(id);
                     return None;
                 };
-                let job = match &mut conn.work {
+                let mut job = match &mut conn.work {
                     Work::Prepared(p) => Some(&mut **p),
                     _ => None,
                 };
-                let need =
-                    super::super::header_store::answer_need(dec, job, refused, self.store.as_mut());
+                let need = super::super::header_store::answer_need(
+                    dec,
+                    job.as_deref_mut(),
+                    refused,
+                    self.store.as_mut(),
+                );
+                if let Some(p) = job {
+                    self.stats.pump_files(p.take_files());
+                }
                 match self.start_write(id, Outgoing::new(need)) {
                     Some(ev @ Event::WriteFailed(_)) => Some(ev),
                     _ => Some(Event::Needed),
@@ -121,7 +128,12 @@ impl Server {
                     conn.material = Some(Material::pump(&req));
                 }
                 let r = match &mut conn.work {
-                    Work::Prepared(p) => p.receive_files(*req, self.store.as_mut()),
+                    Work::Prepared(p) => {
+                        let r = p.receive_files(*req, self.store.as_mut());
+                        self.stats.pump_jobs += 1;
+                        self.stats.pump_files(p.take_files());
+                        r
+                    }
                     _ => Err(missing("no job directory")),
                 };
                 Some(Event::LaidOut(r))
