@@ -16,6 +16,7 @@ pub(crate) mod phase;
 pub(crate) mod pick;
 pub(crate) mod predict;
 pub(crate) mod pump;
+mod pump_state;
 pub(crate) mod queue;
 pub(crate) mod remote;
 pub(crate) mod scan_includes;
@@ -36,6 +37,7 @@ use crate::logging::USER;
 use crate::protocol::Features;
 use invoke::Invocation;
 use phase::Phase;
+use pump_state::PumpState;
 use remote::{SendError, Source};
 use settings::{env_bool, Settings};
 
@@ -738,83 +740,6 @@ fn send_request(
         (Some((files, argv)), _) => pump::send(conn, argv, files),
         (None, Some(src)) => remote::send(conn, features, server_argv, src),
         (None, None) => unreachable!("plain mode always has a source"),
-    }
-}
-
-/// Pump mode for this job: not yet tried, the include server's list with
-/// the argv for the server, or off (plain mode) and why.
-enum PumpState {
-    Untried,
-    Ready(pump::Shipment, Vec<OsString>),
-    Off,
-    /// The pump compile failed on a server; plain mode now. If that
-    /// succeeds, it was a pump discrepancy.
-    FailedRemotely(String),
-}
-
-impl PumpState {
-    /// The files and argv for a `,cpp` host, asking the include server on
-    /// first use (under a local cpp slot, as distcc); `None`: plain mode.
-    fn prepare(
-        &mut self,
-        s: &Settings,
-        scan: &args::Scan,
-        lock_dir: &Path,
-        list: &HostList,
-        server_argv: &[OsString],
-        original: &[OsString],
-    ) -> Option<(&pump::Shipment, &[OsString])> {
-        if let PumpState::Untried = self {
-            *self = PumpState::Off;
-            let input = scan.input.to_string_lossy();
-            if let Some(why) = pump::unusable(&scan.input) {
-                log::warn!("{why}; preprocessing locally");
-                pump::note_fallback(pump::Stage::Before, &input, &why, false);
-            } else {
-                let slot = pick::local(s, lock_dir, list.local_slots_cpp)
-                    .map_err(|e| log::error!("{e}"))
-                    .ok();
-                phase::note(
-                    Phase::Preprocess,
-                    &scan.input,
-                    "localhost",
-                    slot.as_ref().map_or(0, |l| l.slot),
-                );
-                match pump::ask(server_argv, s.io_timeout) {
-                    Ok(files) => {
-                        let target = depfile::pump_target(scan, original);
-                        *self = PumpState::Ready(
-                            files,
-                            pump::server_argv(server_argv.to_vec(), target),
-                        );
-                    }
-                    Err(pump::NoList::GaveUp) => {
-                        log::warn!("include server gave up analyzing; preprocessing locally");
-                    }
-                    Err(pump::NoList::Failed(why)) => {
-                        log::warn!(
-                            "failed to get includes from include server ({why}); preprocessing locally"
-                        );
-                        pump::note_fallback(pump::Stage::Before, &input, &why, false);
-                    }
-                }
-            }
-        }
-        match self {
-            PumpState::Ready(files, argv) => Some((files, argv)),
-            _ => None,
-        }
-    }
-
-    /// The pump attempt failed on a server: plain mode from now on.
-    fn failed(&mut self, input: &str, why: String, compile_error: bool) {
-        log::info!("pump-mode compile of {input} failed ({why}); retrying in plain mode");
-        if compile_error {
-            *self = PumpState::FailedRemotely(why);
-        } else {
-            pump::note_fallback(pump::Stage::After, input, &why, false);
-            *self = PumpState::Off;
-        }
     }
 }
 
