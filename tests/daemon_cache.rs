@@ -494,11 +494,13 @@ fn the_cache_stays_under_its_size() {
             b"GET / HTTP/1.0\r\n\r\n",
             Duration::from_secs(5),
         ));
-        if held <= 16 * 1024 && !page.contains("dcc_cache_evictions 0\n") {
-            assert!(
-                page.contains(&format!("dcc_cache_bytes {held}\n")),
-                "{page}"
-            );
+        // The last job's entry may still be on its way into place (the
+        // job's log line comes first): the page and the directory agree
+        // once it is in.
+        if held <= 16 * 1024
+            && !page.contains("dcc_cache_evictions 0\n")
+            && page.contains(&format!("dcc_cache_bytes {held}\n"))
+        {
             break;
         }
         assert!(

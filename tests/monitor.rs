@@ -194,7 +194,12 @@ fn cluster_view() {
         let mut c = client_cmd(Kind::Tiny, dir.path(), &d.host(false));
         c.args(["gcc", "-c", "c.c", "-o", "c.o"])
             .env("DISTCC_FALLBACK", "0");
-        assert!(run(c).status.success());
+        let out = run(c);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(d.wait_job("COMPILE_OK", "c.c"));
     }
     let dead = free_port();
