@@ -2,6 +2,9 @@
 //! in its own temp dir, scans a compile of it, and checks the closure
 //! against the files `gcc -M` says the same compile reads. gcc missing is a
 //! failure, never a skip.
+//!
+//! Over 800 lines on purpose: one small tree per case of the C
+//! preprocessor the scanner must follow, each a few lines, read side by side.
 
 use crate::common;
 

@@ -5,23 +5,21 @@
 //! describes both. Both drivers use it: the event loop runs a compiler's
 //! identity probe as a child it reaps like a compile, inetd waits for it.
 
-use std::cell::RefCell;
 use std::ffi::OsStr;
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::rc::Rc;
 
 use crate::protocol::reply::Reply;
 use crate::protocol::request::{PumpEntry, Request};
 use crate::protocol::status::WaitStatus;
 use crate::protocol::Features;
-use crate::store::digest::Hasher;
 use crate::store::{cacheable, Counters, Digest, Entry, KeyBuilder, Mode, ResultCache};
 
 use super::job::Plan;
+use super::source_hash::SourceHash;
 
 /// `--cache-size` when not given.
 pub const DEFAULT_SIZE: u64 = 1 << 30;
@@ -31,41 +29,6 @@ pub const DEFAULT_SIZE: u64 = 1 << 30;
 pub struct Settings {
     pub dir: PathBuf,
     pub limit: u64,
-}
-
-/// The digest of a plain job's source, taken as its bytes arrive (see
-/// `HashingSink`), so the key costs no second read of the source and no
-/// pause of the event loop at the end.
-#[derive(Clone, Default)]
-pub struct SourceHash(Rc<RefCell<Hasher>>);
-
-impl SourceHash {
-    fn digest(&self) -> Digest {
-        std::mem::take(&mut *self.0.borrow_mut()).finish()
-    }
-}
-
-/// The decoder's source sink, hashing what it writes.
-pub struct HashingSink<W> {
-    inner: W,
-    hash: SourceHash,
-}
-
-impl<W> HashingSink<W> {
-    pub fn new(inner: W, hash: SourceHash) -> Self {
-        HashingSink { inner, hash }
-    }
-}
-
-impl<W: Write> Write for HashingSink<W> {
-    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(b)?;
-        self.hash.0.borrow_mut().update(&b[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
 }
 
 pub enum Item {
@@ -469,8 +432,10 @@ fn run_argv(plan: &Plan, pump: bool) -> Vec<Vec<u8>> {
 mod tests {
     use super::*;
     use crate::daemon::job;
+    use crate::daemon::source_hash::HashingSink;
     use crate::daemon::whitelist::Policy;
     use std::ffi::OsString;
+    use std::io::Write;
 
     fn plan(s: &str) -> Plan {
         let argv: Vec<OsString> = s.split_whitespace().map(OsString::from).collect();

@@ -341,7 +341,7 @@ pub fn prepare(
     policy: &Policy,
     tmp: &Path,
     pipe: bool,
-    hash: Option<super::cache::SourceHash>,
+    hash: Option<super::source_hash::SourceHash>,
 ) -> Result<Prepared, Refusal> {
     let features = dec.features().unwrap_or(Features::PLAIN);
     let (mode, cwd) = match dec.cwd() {
@@ -367,7 +367,9 @@ pub fn prepare(
             })?;
             let w = std::io::BufWriter::with_capacity(64 * 1024, f);
             match hash {
-                Some(h) => dec.set_source_sink(Box::new(super::cache::HashingSink::new(w, h))),
+                Some(h) => {
+                    dec.set_source_sink(Box::new(super::source_hash::HashingSink::new(w, h)))
+                }
                 None => dec.set_source_sink(Box::new(w)),
             }
             Ok(p)

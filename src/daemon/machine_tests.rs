@@ -1,6 +1,9 @@
 //! The job machine, transition by transition: events in, actions out, no
 //! sockets, processes or files. Each action is shown as a short string
 //! (`kind`), so a test reads as the exchange it checks.
+//!
+//! Over 800 lines on purpose: the transitions of `machine.rs`'s `match`,
+//! each tested on its own, read best beside it.
 
 use super::*;
 use crate::exitcode::{EXIT_BAD_ARGUMENTS, EXIT_COMPILER_MISSING, EXIT_IO_ERROR};

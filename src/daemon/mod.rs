@@ -17,6 +17,7 @@ pub(crate) mod pump_job;
 pub(crate) mod refusal;
 pub(crate) mod sandbox;
 pub(crate) mod slots;
+pub(crate) mod source_hash;
 pub(crate) mod stats;
 pub(crate) mod status_page;
 pub(crate) mod trash;

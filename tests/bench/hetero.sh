@@ -103,8 +103,9 @@ if grep -q 'preprocessing locally' "$work/pump-check.err"; then
 else
   stock_pump=ok
 fi
-# The host choice under way: a placeholder name until the client has it.
-if "$TINYDCC" --help 2>&1 | grep -q TINYDCC_CHOOSE; then choose=ok; else choose="n/a (not built yet)"; fi
+# Measured host choice: run when the binary reads TINYDCC_CHOOSE (an
+# older build under test may not; --help does not list it).
+if grep -aq TINYDCC_CHOOSE "$TINYDCC"; then choose=ok; else choose="n/a (this build has no TINYDCC_CHOOSE)"; fi
 
 export KBUILD_BUILD_TIMESTAMP='2026-01-01' KBUILD_BUILD_USER=tinydcc KBUILD_BUILD_HOST=tinydcc KBUILD_BUILD_VERSION=1
 
