@@ -206,13 +206,7 @@ fn slow_first(delay: &str) -> SlowFast {
     let (log_a, log_b) = (wa.join("jobs.log"), wb.join("jobs.log"));
     let bin_a = slow_compilers(&wa, &log_a, delay);
     let bin_b = slow_compilers(&wb, &log_b, "0");
-    let start = |bin: &std::path::Path| {
-        Daemon::start_env(
-            Kind::Tiny,
-            &wrapper_daemon_args(Kind::Tiny, &["--jobs", "4"]),
-            &[("PATH", &path_with(bin))],
-        )
-    };
+    let start = daemon_with_compilers_in;
     SlowFast {
         a: start(&bin_a),
         b: start(&bin_b),
@@ -422,16 +416,11 @@ fn measured_choice_asks_a_daemon_for_its_load() {
 /// it runs well past its prediction the client sends it to B too, takes
 /// B's object and drops A's connection, so A's daemon kills the compiler
 /// and removes the job directory. The output is written once, whole.
-#[test]
-fn a_straggler_is_copied_to_a_free_fast_host() {
-    let h = slow_first("30");
-    let dir = TempDir::new("straggler");
-    let hosts = format!("127.0.0.1:{}/2 127.0.0.1:{}/2", h.a.port, h.b.port);
-    // Measure B alone, then give A the same record: equal predictions,
-    // so the job goes where distcc sends it, to A.
-    let only_b = format!("127.0.0.1:{}/2", h.b.port);
+/// One job measured on `from`, its speed record then given to each of
+/// `to`: equal predictions, so a job goes where distcc's order sends it.
+fn measure_and_share(dir: &TempDir, from: u16, to: &[u16]) {
     dir.write("m.c", HELLO);
-    let mut c = client_cmd(Kind::Tiny, dir.path(), &only_b);
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &format!("127.0.0.1:{from}/2"));
     c.args(["gcc", "-c", "m.c", "-o", "m.o"])
         .env("TINYDCC_CHOOSE", "measured")
         .env("DISTCC_FALLBACK", "0");
@@ -439,21 +428,48 @@ fn a_straggler_is_copied_to_a_free_fast_host() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let speed = dir.join(".distcc-private/speed");
     let rec = |p: u16| speed.join(format!("speed_tcp_127.0.0.1_{p}_0"));
-    std::fs::copy(rec(h.b.port), rec(h.a.port)).unwrap();
+    for &p in to {
+        std::fs::copy(rec(from), rec(p)).unwrap();
+    }
+}
 
-    dir.write("s.c", "int s(int x)\n{\n  return x * 3 + 7;\n}\n");
-    std::fs::write(dir.join("s.o"), b"old object").unwrap();
+/// `gcc -O2 -c s.c -o s.o` under measured choice over `hosts`, logged to
+/// client.log: the outcome and what the client logged.
+fn measured_compile(dir: &TempDir, hosts: &str) -> (std::process::Output, String) {
     let log = dir.join("client.log");
-    let (a0, b0) = (starts(&h.log_a), starts(&h.log_b));
-    let mut c = client_cmd(Kind::Tiny, dir.path(), &hosts);
+    let mut c = client_cmd(Kind::Tiny, dir.path(), hosts);
     c.args(["gcc", "-O2", "-c", "s.c", "-o", "s.o"])
         .env("TINYDCC_CHOOSE", "measured")
         .env("DISTCC_FALLBACK", "0")
         .env("DISTCC_LOG", &log);
-    let t = std::time::Instant::now();
     let out = run(c);
-    let took = t.elapsed();
     let said = std::fs::read_to_string(&log).unwrap_or_default();
+    (out, said)
+}
+
+/// Our daemon, four slots, finding its compilers in `bin` first.
+fn daemon_with_compilers_in(bin: &std::path::Path) -> Daemon {
+    Daemon::start_env(
+        Kind::Tiny,
+        &wrapper_daemon_args(Kind::Tiny, &["--jobs", "4"]),
+        &[("PATH", &path_with(bin))],
+    )
+}
+
+#[test]
+fn a_straggler_is_copied_to_a_free_fast_host() {
+    let h = slow_first("30");
+    let dir = TempDir::new("straggler");
+    let hosts = format!("127.0.0.1:{}/2 127.0.0.1:{}/2", h.a.port, h.b.port);
+    // Equal predictions for A and B: the job goes where distcc sends it, to A.
+    measure_and_share(&dir, h.b.port, &[h.a.port]);
+
+    dir.write("s.c", "int s(int x)\n{\n  return x * 3 + 7;\n}\n");
+    std::fs::write(dir.join("s.o"), b"old object").unwrap();
+    let (a0, b0) = (starts(&h.log_a), starts(&h.log_b));
+    let t = std::time::Instant::now();
+    let (out, said) = measured_compile(&dir, &hosts);
+    let took = t.elapsed();
     assert!(out.status.success(), "{}\n{said}", text(&out.stderr));
     assert!(took < Duration::from_secs(15), "took {took:?}\n{said}");
     assert_eq!(
@@ -508,7 +524,7 @@ fn a_straggler_is_copied_to_a_free_fast_host() {
     }
     assert_eq!(h.a.leftovers_after_reply(), Vec::<String>::new());
     // Both slots are free again, and no busy note is left.
-    let notes: Vec<String> = entries(&speed)
+    let notes: Vec<String> = entries(&dir.join(".distcc-private/speed"))
         .into_iter()
         .filter(|e| e.starts_with("busy_") || e.starts_with(".tmp"))
         .collect();
@@ -543,38 +559,16 @@ fn a_failed_copy_leaves_the_original_to_finish() {
     ] {
         script(&bin_b.join(name), &fail);
     }
-    let start = |bin: &std::path::Path| {
-        Daemon::start_env(
-            Kind::Tiny,
-            &wrapper_daemon_args(Kind::Tiny, &["--jobs", "4"]),
-            &[("PATH", &path_with(bin))],
-        )
-    };
+    let start = daemon_with_compilers_in;
     let (a, b, c) = (start(&bin_a), start(&bin_b), start(&bin_c));
     let dir = TempDir::new("failed-copy");
     // Measure C, and give A and B its record: equal, so A gets the job.
     dir.write("m.c", HELLO);
-    let mut cmd = client_cmd(Kind::Tiny, dir.path(), &format!("127.0.0.1:{}/2", c.port));
-    cmd.args(["gcc", "-c", "m.c", "-o", "m.o"])
-        .env("TINYDCC_CHOOSE", "measured")
-        .env("DISTCC_FALLBACK", "0");
-    let out = run(cmd);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let speed = dir.join(".distcc-private/speed");
-    let rec = |p: u16| speed.join(format!("speed_tcp_127.0.0.1_{p}_0"));
-    std::fs::copy(rec(c.port), rec(a.port)).unwrap();
-    std::fs::copy(rec(c.port), rec(b.port)).unwrap();
+    measure_and_share(&dir, c.port, &[a.port, b.port]);
 
     dir.write("s.c", "int s(int x)\n{\n  return x * 5 + 1;\n}\n");
-    let log = dir.join("client.log");
     let hosts = format!("127.0.0.1:{}/2 127.0.0.1:{}/2", a.port, b.port);
-    let mut cmd = client_cmd(Kind::Tiny, dir.path(), &hosts);
-    cmd.args(["gcc", "-O2", "-c", "s.c", "-o", "s.o"])
-        .env("TINYDCC_CHOOSE", "measured")
-        .env("DISTCC_FALLBACK", "0")
-        .env("DISTCC_LOG", &log);
-    let out = run(cmd);
-    let said = std::fs::read_to_string(&log).unwrap_or_default();
+    let (out, said) = measured_compile(&dir, &hosts);
     assert!(out.status.success(), "{}\n{said}", text(&out.stderr));
     let (ha, hb) = (
         format!("127.0.0.1:{}/2", a.port),
@@ -610,39 +604,17 @@ fn a_failed_copy_leaves_the_original_to_finish() {
 #[test]
 fn the_original_can_win_and_the_copy_is_dropped() {
     let (wa, wb, wc) = (TempDir::new("a"), TempDir::new("b"), TempDir::new("c"));
-    let start = |bin: &std::path::Path| {
-        Daemon::start_env(
-            Kind::Tiny,
-            &wrapper_daemon_args(Kind::Tiny, &["--jobs", "4"]),
-            &[("PATH", &path_with(bin))],
-        )
-    };
+    let start = daemon_with_compilers_in;
     let a = start(&slow_compilers(&wa, &wa.join("jobs.log"), "2.5"));
     let b = start(&slow_compilers(&wb, &wb.join("jobs.log"), "30"));
     let c = start(&slow_compilers(&wc, &wc.join("jobs.log"), "0"));
     let dir = TempDir::new("original-wins");
     dir.write("m.c", HELLO);
-    let mut cmd = client_cmd(Kind::Tiny, dir.path(), &format!("127.0.0.1:{}/2", c.port));
-    cmd.args(["gcc", "-c", "m.c", "-o", "m.o"])
-        .env("TINYDCC_CHOOSE", "measured")
-        .env("DISTCC_FALLBACK", "0");
-    let out = run(cmd);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let speed = dir.join(".distcc-private/speed");
-    let rec = |p: u16| speed.join(format!("speed_tcp_127.0.0.1_{p}_0"));
-    std::fs::copy(rec(c.port), rec(a.port)).unwrap();
-    std::fs::copy(rec(c.port), rec(b.port)).unwrap();
+    measure_and_share(&dir, c.port, &[a.port, b.port]);
 
     dir.write("s.c", "int s(int x)\n{\n  return x * 9 + 2;\n}\n");
-    let log = dir.join("client.log");
     let hosts = format!("127.0.0.1:{}/2 127.0.0.1:{}/2", a.port, b.port);
-    let mut cmd = client_cmd(Kind::Tiny, dir.path(), &hosts);
-    cmd.args(["gcc", "-O2", "-c", "s.c", "-o", "s.o"])
-        .env("TINYDCC_CHOOSE", "measured")
-        .env("DISTCC_FALLBACK", "0")
-        .env("DISTCC_LOG", &log);
-    let out = run(cmd);
-    let said = std::fs::read_to_string(&log).unwrap_or_default();
+    let (out, said) = measured_compile(&dir, &hosts);
     assert!(out.status.success(), "{}\n{said}", text(&out.stderr));
     let (ha, hb) = (
         format!("127.0.0.1:{}/2", a.port),
