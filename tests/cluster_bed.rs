@@ -586,31 +586,28 @@ fn bed_measured_choice_sends_slow_boards_fewer_jobs() {
     }
 }
 
-/// A board daemon whose cgroup leaves less memory than a compile needs
-/// (board2 limited to 120 MB; a compile is assumed to need at least
-/// 96 MiB and a 64 MiB reserve) answers the board client's job busy
-/// after its bounded wait: the job goes on to the x86 in the same build,
-/// with no backoff of board2, and the object equals a local compile's.
-#[test]
-#[ignore = "slow tier (root, cgroups, netns): tests/run runs it"]
-fn bed_board_short_of_memory_is_busy_not_failed() {
-    let tiny = tinydcc();
-    let b = Bed::up_with(&[("BED_BOARD2_MEM", "120M")]);
-    let logdir = TempDir::new("mem-logs");
+/// Our daemons on board2 and the x86 (info log to `logdir/ROLE.log`,
+/// `TMPDIR` set when given), once both listen.
+fn board2_and_x86_daemons(
+    b: &Bed,
+    tiny: &Path,
+    logdir: &TempDir,
+    tmpdir: Option<&Path>,
+) -> (Vec<std::process::Child>, Vec<PathBuf>) {
     let mut daemons = Vec::new();
     let mut logs = Vec::new();
     for role in ["board2", "x86"] {
         let log = logdir.join(&format!("{role}.log"));
-        let child = b
-            .cmd(role, &tiny)
-            .args(["--daemon", "--no-detach", "--log-stderr"])
+        let mut cmd = b.cmd(role, tiny);
+        cmd.args(["--daemon", "--no-detach", "--log-stderr"])
             .args(["--log-level", "info", "--allow", "198.18.0.0/24"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        daemons.push(child);
+            .stderr(std::fs::File::create(&log).unwrap());
+        if let Some(t) = tmpdir {
+            cmd.env("TMPDIR", t);
+        }
+        daemons.push(cmd.spawn().unwrap());
         logs.push(log);
     }
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -623,6 +620,21 @@ fn bed_board_short_of_memory_is_busy_not_failed() {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+    (daemons, logs)
+}
+
+/// A board daemon whose cgroup leaves less memory than a compile needs
+/// (board2 limited to 120 MB; a compile is assumed to need at least
+/// 96 MiB and a 64 MiB reserve) answers the board client's job busy
+/// after its bounded wait: the job goes on to the x86 in the same build,
+/// with no backoff of board2, and the object equals a local compile's.
+#[test]
+#[ignore = "slow tier (root, cgroups, netns): tests/run runs it"]
+fn bed_board_short_of_memory_is_busy_not_failed() {
+    let tiny = tinydcc();
+    let b = Bed::up_with(&[("BED_BOARD2_MEM", "120M")]);
+    let logdir = TempDir::new("mem-logs");
+    let (daemons, logs) = board2_and_x86_daemons(&b, &tiny, &logdir, None);
     let dir = TempDir::new("mem-busy");
     dir.write("x.c", HELLO);
     let local = local_gcc(dir.path(), &["-c", "x.c", "-o", "ref.o"]);
@@ -677,33 +689,7 @@ fn bed_straggler_is_copied_and_the_loser_killed() {
     let b = Bed::up_with(&[("BED_BOARD2_QUOTA", "5")]);
     let logdir = TempDir::new("straggler-logs");
     let tmp = TempDir::new("straggler-board2-tmp");
-    let mut daemons = Vec::new();
-    let mut logs = Vec::new();
-    for role in ["board2", "x86"] {
-        let log = logdir.join(&format!("{role}.log"));
-        let child = b
-            .cmd(role, &tiny)
-            .args(["--daemon", "--no-detach", "--log-stderr"])
-            .args(["--log-level", "info", "--allow", "198.18.0.0/24"])
-            .env("TMPDIR", tmp.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        daemons.push(child);
-        logs.push(log);
-    }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    for log in &logs {
-        while !std::fs::read_to_string(log)
-            .unwrap_or_default()
-            .contains("listening on port")
-        {
-            assert!(Instant::now() < deadline, "no daemon: {log:?}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
+    let (daemons, logs) = board2_and_x86_daemons(&b, &tiny, &logdir, Some(tmp.path()));
     let dir = TempDir::new("straggler");
     let hosts = "board2/2 x86/4";
     let mut check = b.cmd("board", &tiny);
