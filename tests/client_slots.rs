@@ -563,7 +563,6 @@ fn a_failed_copy_leaves_the_original_to_finish() {
     let (a, b, c) = (start(&bin_a), start(&bin_b), start(&bin_c));
     let dir = TempDir::new("failed-copy");
     // Measure C, and give A and B its record: equal, so A gets the job.
-    dir.write("m.c", HELLO);
     measure_and_share(&dir, c.port, &[a.port, b.port]);
 
     dir.write("s.c", "int s(int x)\n{\n  return x * 5 + 1;\n}\n");
@@ -609,7 +608,6 @@ fn the_original_can_win_and_the_copy_is_dropped() {
     let b = start(&slow_compilers(&wb, &wb.join("jobs.log"), "30"));
     let c = start(&slow_compilers(&wc, &wc.join("jobs.log"), "0"));
     let dir = TempDir::new("original-wins");
-    dir.write("m.c", HELLO);
     measure_and_share(&dir, c.port, &[a.port, b.port]);
 
     dir.write("s.c", "int s(int x)\n{\n  return x * 9 + 2;\n}\n");
