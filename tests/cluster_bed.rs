@@ -761,3 +761,194 @@ fn bed_straggler_is_copied_and_the_loser_killed() {
     }
     assert!(x86_log.contains("COMPILE_OK"), "x86:\n{x86_log}");
 }
+
+/// Jobs the daemon logging to `log` answered COMPILE_OK for the client at
+/// `addr` (both daemons' job lines read `client: ADDR:PORT COMPILE_OK`).
+fn jobs_for(log: &Path, addr: &str) -> usize {
+    let client = format!("client: {addr}:");
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(&client) && l.contains("COMPILE_OK"))
+        .count()
+}
+
+/// Stock distcc in the same bed as ours, at the same time: tinydcc
+/// daemons on the x86 and board2, Debian's distccd on board3 (with its
+/// stats page on 3633, where our measuring client asks for a load line).
+/// A stock `distcc` build on x86client and a tinydcc pump build on the
+/// board (`TINYDCC_CHOOSE=measured`) run side by side with one host list
+/// of all three: both succeed with objects equal to a local compile's,
+/// every daemon compiled for both clients, every job of each build was
+/// compiled remotely, all of ours went with their headers, and no daemon
+/// logged an error or a warning.
+#[test]
+#[ignore = "slow tier (root, cgroups, netns): tests/run runs it"]
+fn bed_stock_distcc_and_tinydcc_share_the_cluster() {
+    let make = require("make");
+    let distcc = require("distcc");
+    let distccd = require("distccd");
+    let tiny = tinydcc();
+    let b = Bed::up();
+    let logdir = TempDir::new("stockbed-logs");
+    let (mut daemons, mut logs) = board2_and_x86_daemons(&b, &tiny, &logdir, None);
+    let stock_log = logdir.join("board3.log");
+    daemons.push(
+        b.cmd("board3", &distccd)
+            .args(["--daemon", "--no-detach", "--log-stderr"])
+            .args(["--log-level", "info", "--allow", "198.18.0.0/24", "--stats"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stock_log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&stock_log)
+        .unwrap_or_default()
+        .contains("HTTP server started")
+    {
+        assert!(Instant::now() < deadline, "no distccd on board3");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    logs.push(stock_log);
+    let names = ["board2", "x86", "board3"];
+
+    // One project, generated (and compiled locally for reference) once.
+    let ours_dir = TempDir::new("stockbed-tiny");
+    let objs = choice_project(&ours_dir, 12);
+    let stock_dir = TempDir::new("stockbed-stock");
+    for e in entries(ours_dir.path()) {
+        std::fs::copy(ours_dir.join(&e), stock_dir.join(&e)).unwrap();
+    }
+    let hosts = "x86/4,lzo,cpp board2/2,lzo,cpp board3/2,lzo,cpp";
+    let t0 = Instant::now();
+    let mut ours = b.cmd("board", &tiny);
+    private_client_env(&mut ours, ours_dir.path(), hosts);
+    let ours = ours
+        .arg("--pump")
+        .arg(&make)
+        .args(["-s", "-j8"])
+        .arg(format!("TINY={}", tiny.display()))
+        .env("TINYDCC_CHOOSE", "measured")
+        // A straggler's copy makes its loser log an abandoned job: that
+        // has its own test; here every job runs once.
+        .env("TINYDCC_STRAGGLERS", "0")
+        .env("DISTCC_FALLBACK", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Stock distcc without pump: its `,cpp` hosts get protocol 2, local cpp.
+    let mut stock = b.cmd("x86client", &make);
+    private_client_env(&mut stock, stock_dir.path(), hosts);
+    let stock = stock
+        .args(["-s", "-j8"])
+        .arg(format!("TINY={}", distcc.display()))
+        .env("DISTCC_FALLBACK", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Each build's wall time, from the common start.
+    let finish = |c: std::process::Child| (c.wait_with_output().unwrap(), t0.elapsed());
+    let ((ours, ours_wall), (stock, stock_wall)) = std::thread::scope(|s| {
+        let ours = s.spawn(|| finish(ours));
+        let stock = finish(stock);
+        (ours.join().unwrap(), stock)
+    });
+    eprintln!(
+        "tinydcc on board {:.1} s, stock distcc on x86client {:.1} s",
+        ours_wall.as_secs_f64(),
+        stock_wall.as_secs_f64()
+    );
+
+    // Daemons log a job after its reply: wait until each build's jobs
+    // are all there (or the deadline, then the counts below say what).
+    let (board, x86client) = (bed::addr("board"), bed::addr("x86client"));
+    let count = |addr: &str| -> Vec<usize> { logs.iter().map(|l| jobs_for(l, addr)).collect() };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while (count(&board).iter().sum::<usize>() < objs.len()
+        || count(&x86client).iter().sum::<usize>() < objs.len())
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let texts: Vec<String> = logs
+        .iter()
+        .map(|l| std::fs::read_to_string(l).unwrap_or_default())
+        .collect();
+    for mut d in daemons {
+        let _ = d.kill();
+        let _ = d.wait();
+    }
+    let all_logs = || {
+        names
+            .iter()
+            .zip(&texts)
+            .map(|(n, t)| format!("--- {n}:\n{t}"))
+            .collect::<String>()
+    };
+    let ours_err = text(&ours.stderr);
+    assert!(
+        ours.status.success(),
+        "tinydcc's build: {ours_err}\n{}",
+        all_logs()
+    );
+    assert!(
+        stock.status.success(),
+        "stock distcc's build: {}\n{}",
+        text(&stock.stderr),
+        all_logs()
+    );
+    for (dir, who) in [(&ours_dir, "tinydcc"), (&stock_dir, "distcc")] {
+        for (i, o) in objs.iter().enumerate() {
+            assert_eq!(
+                std::fs::read(dir.join(o)).unwrap(),
+                std::fs::read(dir.join(&format!("ref_{i:02}.o"))).unwrap(),
+                "{o} ({who}'s build) differs from a local compile"
+            );
+        }
+    }
+    assert!(
+        ours_err.contains(&format!(
+            "pump: {} compile(s) sent with their headers, 0 preprocessed locally",
+            objs.len()
+        )),
+        "{ours_err}"
+    );
+
+    let (from_ours, from_stock) = (count(&board), count(&x86client));
+    eprintln!("jobs on {names:?}: from tinydcc {from_ours:?}, from distcc {from_stock:?}");
+    for (jobs, who) in [(&from_ours, "tinydcc"), (&from_stock, "distcc")] {
+        assert_eq!(
+            jobs.iter().sum::<usize>(),
+            objs.len(),
+            "{who}'s jobs on {names:?}: {jobs:?}\n{}",
+            all_logs()
+        );
+        for (n, k) in names.iter().zip(jobs.iter()) {
+            assert!(*k > 0, "{n} compiled nothing for {who}: {jobs:?}");
+        }
+    }
+    for (n, t) in names.iter().zip(&texts) {
+        let bad: Vec<&str> = t
+            .lines()
+            .filter(|l| {
+                ["ERROR", "WARNING", "Warning", "panicked", "crash"]
+                    .iter()
+                    .any(|w| l.contains(w))
+            })
+            .collect();
+        assert!(bad.is_empty(), "{n} logged:\n{}", bad.join("\n"));
+    }
+    // The measuring client asked distccd's stats page for a load line,
+    // got none, and noted so.
+    let speed = entries(&ours_dir.join(".distcc-private/speed"));
+    assert!(
+        speed.iter().any(|e| e == "noload_tcp_board3_3632_0"),
+        "{speed:?}"
+    );
+}
