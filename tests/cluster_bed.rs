@@ -952,3 +952,80 @@ fn bed_stock_distcc_and_tinydcc_share_the_cluster() {
         "{speed:?}"
     );
 }
+
+/// A client whose CPU is taken (a busy loop in the board's cgroup, the
+/// stand-in for its own preparation of jobs) leaves every compile to its
+/// helpers although `localhost/2` comes first in its list; an idle x86
+/// client, once it has measured that its CPU has room, compiles some of
+/// its jobs itself. Every object equals a local compile's.
+#[test]
+#[ignore = "slow tier (root, cgroups, netns): tests/run runs it"]
+fn bed_busy_client_leaves_compiles_to_its_helpers() {
+    let make = require("make");
+    let tiny = tinydcc();
+    let b = Bed::up();
+    let logdir = TempDir::new("room-logs");
+    let (daemons, logs) = board2_and_x86_daemons(&b, &tiny, &logdir, None);
+    let logs: Vec<(&str, PathBuf)> = ["board2", "x86"].into_iter().zip(logs).collect();
+    let dir = TempDir::new("room");
+    let objs = choice_project(&dir, 12);
+    // Jobs the helpers compiled in one build by `role`; the rest were local.
+    let build = |role: &str, hosts: &str| -> usize {
+        let before: usize = jobs_done(&logs).iter().sum();
+        let mut c = b.cmd(role, &make);
+        private_client_env(&mut c, dir.path(), hosts);
+        let out = c
+            .args(["-s", "-j6"])
+            .arg(format!("TINY={}", tiny.display()))
+            .env("DISTCC_FALLBACK", "0")
+            .env("DISTCC_PAUSE_TIME_MSEC", "100")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "make on {role}: {}",
+            text(&out.stderr)
+        );
+        for (i, o) in objs.iter().enumerate() {
+            assert_eq!(
+                std::fs::read(dir.join(o)).unwrap(),
+                std::fs::read(dir.join(&format!("ref_{i:02}.o"))).unwrap(),
+                "{o} (built on {role}) differs from a local compile"
+            );
+        }
+        let _ = std::process::Command::new(&make)
+            .args(["-s", "clean"])
+            .current_dir(dir.path())
+            .output();
+        jobs_done(&logs).iter().sum::<usize>() - before
+    };
+    let mut hog = b
+        .cmd("board", "sh")
+        .args(["-c", "while :; do :; done"])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let remote = build("board", "localhost/2 x86/4 board2/2");
+    let _ = hog.kill();
+    let _ = hog.wait();
+    assert_eq!(
+        remote,
+        objs.len(),
+        "the busy board compiled some jobs itself"
+    );
+    // The x86 client's first build measures (its first windows count as
+    // full); the second starts from what it measured.
+    let hosts = "localhost/2 board2/2";
+    build("x86client", hosts);
+    let remote = build("x86client", hosts);
+    for mut d in daemons {
+        let _ = d.kill();
+        let _ = d.wait();
+    }
+    assert!(
+        remote < objs.len(),
+        "the idle x86 client compiled nothing itself ({remote} of {} on board2)",
+        objs.len()
+    );
+}

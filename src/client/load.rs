@@ -99,7 +99,7 @@ fn ask(host: &str, port: u16) -> Option<HostLoad> {
 }
 
 /// Replace `path` whole (temp file + rename): readers never see half.
-fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".tmp-{}-{}",

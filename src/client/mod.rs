@@ -4,6 +4,7 @@
 
 pub(crate) mod backoff;
 pub(crate) mod cpp;
+pub(crate) mod cpu_room;
 pub(crate) mod depfile;
 pub(crate) mod header_store;
 pub(crate) mod invoke;
@@ -384,7 +385,14 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
             finish_cpp(&mut source, &mut cpp_slot);
             phase::note(Phase::Compile, &scan.input, "localhost", slot.slot);
             let started = std::time::Instant::now();
+            let helpers = list.hosts.iter().any(|h| !h.is_local());
+            if helpers {
+                cpu_room::local_activity(&lock_dir);
+            }
             let code = local::run(local_argv);
+            if helpers {
+                cpu_room::local_activity(&lock_dir);
+            }
             if code == 0 {
                 watch.local_ok(started.elapsed());
             }

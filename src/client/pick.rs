@@ -109,13 +109,15 @@ pub fn pick<'h>(
         return Ok(Picked::NoHosts);
     }
     if let Some(dir) = &chooser.speed_dir {
+        let live = without_busy_local(lock_dir, &live);
         if let Some(p) = measured(s, dir, lock_dir, &live, input)? {
             return Ok(p);
         }
     }
     let mut blocked = false;
     loop {
-        if let Some((h, l)) = lock::lock_first_free(lock_dir, &live)? {
+        if let Some((h, l)) = lock::lock_first_free(lock_dir, &without_busy_local(lock_dir, &live))?
+        {
             log::trace!("got slot {} of {}", l.slot, h.spec);
             return Ok(Picked::Host(h, Held::plain(l)));
         }
@@ -125,6 +127,20 @@ pub fn pick<'h>(
         }
         log::trace!("all slots busy; sleeping {}ms", s.pause.as_millis());
         std::thread::sleep(s.pause.max(std::time::Duration::from_millis(1)));
+    }
+}
+
+/// `live` without `localhost` while this machine's CPU has no room for a
+/// local compile (cpu_room.rs) and a helper is there to wait for.
+fn without_busy_local<'h>(lock_dir: &Path, live: &[&'h Host]) -> Vec<&'h Host> {
+    let local_slots = live.iter().filter(|h| h.is_local()).map(|h| h.slots).max();
+    let helper = live.iter().any(|h| !h.is_local() && !h.down);
+    match local_slots {
+        Some(n) if helper && !super::cpu_room::room(lock_dir, n) => {
+            log::trace!("no CPU to spare for a local compile: waiting for a helper");
+            live.iter().copied().filter(|h| !h.is_local()).collect()
+        }
+        _ => live.to_vec(),
     }
 }
 

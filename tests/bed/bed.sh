@@ -371,12 +371,13 @@ cmd_run() {
   # remounts /sys, hiding /sys/fs/cgroup. The groups stick across exec.
   for d in $(group_dirs "$ns"); do put "$d/cgroup.procs" $$; done
   # ip netns exec execs CMD in place (same pid) with /etc/netns/NS/hosts
-  # as /etc/hosts. In its private mount namespace, mount the memory
-  # controller again where programs look for it (a daemon's memory
-  # admission reads its cgroup's limit), as on a real host.
+  # as /etc/hosts. In its private mount namespace, mount the controllers
+  # again where programs look for them, as on a real host: a daemon's
+  # memory admission reads its cgroup's limit, a client's local-slot
+  # choice its CPU quota, CPU set and usage.
   local remount
   if [ "$MODE" = v1 ]; then
-    remount='mount -t tmpfs -o mode=755 bed-cgroup /sys/fs/cgroup && mkdir /sys/fs/cgroup/memory && mount -t cgroup -o memory cgroup /sys/fs/cgroup/memory'
+    remount='mount -t tmpfs -o mode=755 bed-cgroup /sys/fs/cgroup && for c in memory cpu cpuacct cpuset; do mkdir /sys/fs/cgroup/$c && mount -t cgroup -o $c cgroup /sys/fs/cgroup/$c; done'
   else
     remount='mount -t cgroup2 cgroup2 /sys/fs/cgroup'
   fi
