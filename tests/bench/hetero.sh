@@ -6,7 +6,8 @@
 #      (the reference list's order): the board alone (make -j2); stock
 #      distcc with stock distccd; stock distcc-pump (when Debian's include
 #      server works); stock distcc with tinydcc daemons; tinydcc plain;
-#      tinydcc pump; tinydcc pump with its own host choice
+#      tinydcc pump; tinydcc pump taking localhost slots in list order
+#      (TINYDCC_LOCAL=always, distcc's way); tinydcc pump with its own host choice
 #      (TINYDCC_CHOOSE=measured, when the binary knows it).
 #   B. the x86 drives, the boards help, `localhost/2 board/2 board2/2
 #      board3/2`: the x86 alone (make -j2 on its core); stock distcc; tinydcc
@@ -341,6 +342,9 @@ run_workload() {
   row a-stock-tinyd board tinydcc 10 "$a" "distcc ${cross}gcc"
   row a-tiny-plain board tinydcc 10 "$a" "$TINYDCC ${cross}gcc"
   row a-tiny-pump board tinydcc 10 "$ap" "$TINYDCC ${cross}gcc" tinydcc
+  # The user's question: does the board gain by compiling too? This row
+  # takes localhost slots in list order, as distcc does.
+  row a-tiny-pump-local board tinydcc 10 "$ap" "$TINYDCC ${cross}gcc" tinydcc TINYDCC_LOCAL=always
   if [ "$choose" = ok ]; then
     row a-tiny-choose board tinydcc 10 "$ap" "$TINYDCC ${cross}gcc" tinydcc TINYDCC_CHOOSE=measured
   else

@@ -347,6 +347,7 @@ if hetero_wls or "skipped.hetero" in vals or "failed.hetero" in vals:
                ("a-stock-pump", "stock distcc-pump → stock distccd"),
                ("a-stock-tinyd", "stock distcc → tinydcc daemons"), ("a-tiny-plain", "tinydcc plain"),
                ("a-tiny-pump", "tinydcc pump"),
+               ("a-tiny-pump-local", "tinydcc pump, `localhost` slots in list order (`TINYDCC_LOCAL=always`)"),
                ("a-tiny-choose", "tinydcc pump, its own host choice (`TINYDCC_CHOOSE=measured`)")]),
         "b": ("B. The x86 drives, the boards help", ["local", "board", "board2", "board3"],
               [("b-alone", "the x86 alone (`make -j2`)"), ("b-stock", "stock distcc 3.4 → stock distccd"),
