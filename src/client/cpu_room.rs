@@ -19,15 +19,17 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-/// The share of the CPU that preparing jobs may use beside local
-/// compiles. On the emulated board the preparation of a pump build used
-/// 0.69 of it outside local compiles, 0.91 without them (they take what
-/// it leaves); on the x86 feeding three boards 0.14.
-const FULL: f64 = 0.5;
+/// The share of the CPU (per mille) that preparing jobs may use beside
+/// local compiles. On the emulated board the preparation of a pump build
+/// used 0.69 of it outside local compiles, 0.91 without them (they take
+/// what it leaves); on the x86 feeding three boards 0.14. Integers
+/// throughout: float parsing and printing would cost the armv7 binary
+/// 30 KB.
+const FULL: u64 = 500;
 /// A window's weight in the running average: one lull (make starting a
 /// directory, every client waiting for a helper) must not open the local
 /// slots to compiles that run for seconds after it.
-const WEIGHT: f64 = 0.15;
+const WEIGHT_PCT: u64 = 15;
 /// Shortest window worth measuring; older samples are stale.
 const MIN_WINDOW: Duration = Duration::from_millis(1000);
 const STALE: Duration = Duration::from_secs(5);
@@ -42,11 +44,11 @@ const ACTIVITY: &str = "tinydcc-cpu-local";
 /// CPU used and CPU available, in one source's units, since some origin.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Use {
-    /// 'c': the cgroup (CPU seconds; available = wall seconds × cores),
+    /// 'c': the cgroup (CPU µs; available = wall µs × cores),
     /// 's': `/proc/stat` (busy and total ticks).
     source: char,
-    used: f64,
-    avail: f64,
+    used: u64,
+    avail: u64,
 }
 
 /// The start of the current window, and the running average of the
@@ -56,7 +58,8 @@ struct Use {
 struct Sample {
     at_ms: u64,
     at: Use,
-    share: f64,
+    /// Per mille.
+    share: u64,
     share_ms: u64,
 }
 
@@ -74,9 +77,9 @@ impl Sample {
         let source = w.next()?.chars().next()?;
         let used = w.next()?.parse().ok()?;
         let avail = w.next()?.parse().ok()?;
-        let share: f64 = w.next()?.parse().ok()?;
+        let share: u64 = w.next()?.parse().ok()?;
         let share_ms = w.next()?.parse().ok()?;
-        share.is_finite().then_some(Sample {
+        (share <= 1000).then_some(Sample {
             at_ms,
             at: Use {
                 source,
@@ -108,7 +111,7 @@ fn judge(
     let old = old.unwrap_or(Sample {
         at_ms: 0,
         at: now,
-        share: 1.0,
+        share: 1000,
         share_ms: 0,
     });
     let fresh = now_ms.saturating_sub(old.share_ms) <= TTL.as_millis() as u64;
@@ -124,13 +127,13 @@ fn judge(
         // A window a local compile spoilt measures nothing: start another.
         return (verdict, Some(restart(old.share, old.share_ms)));
     }
-    let avail = now.avail - old.at.avail;
-    if age < MIN_WINDOW || avail <= 0.0 {
+    let avail = now.avail.saturating_sub(old.at.avail);
+    if age < MIN_WINDOW || avail == 0 {
         return (verdict, None);
     }
-    let window = ((now.used - old.at.used) / avail).clamp(0.0, 1.0);
-    let share = old.share + WEIGHT * (window - old.share);
-    log::trace!("CPU used outside local compiles: {window:.2} of it, {share:.2} on average");
+    let used = now.used.saturating_sub(old.at.used).min(avail);
+    let window = used.saturating_mul(1000) / avail;
+    let share = (old.share * (100 - WEIGHT_PCT) + window * WEIGHT_PCT) / 100;
     (Some(share < FULL), Some(restart(share, now_ms)))
 }
 
@@ -173,60 +176,54 @@ pub fn local_activity(lock_dir: &Path) {
 /// The counters now: the cgroup's when it limits this process to less
 /// than the machine, else the whole machine's.
 fn usage() -> Option<Use> {
-    let online = std::fs::read_to_string("/sys/devices/system/cpu/online")
-        .ok()
-        .map_or(0.0, |s| count_cpus(&s));
-    let cgroup = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    if let Some((used, cores)) = cgroup_use(&cgroup) {
-        if cores > 0.0 && (online == 0.0 || cores < online) {
+    let online = read("/sys/devices/system/cpu/online").map_or(0, |s| count_cpus(&s));
+    let cgroup = read("/proc/self/cgroup").unwrap_or_default();
+    if let Some((used, milli)) = cgroup_use(&cgroup) {
+        if milli > 0 && (online == 0 || milli < online * 1000) {
             let wall = SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .ok()?
-                .as_secs_f64();
+                .as_micros() as u64;
             return Some(Use {
                 source: 'c',
                 used,
-                avail: wall * cores,
+                avail: wall / 1000 * milli,
             });
         }
     }
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    proc_stat_use(&stat)
+    proc_stat_use(&read("/proc/stat")?)
 }
 
 /// `cpu user nice system idle iowait irq softirq steal ...`: busy and
 /// total ticks.
 fn proc_stat_use(stat: &str) -> Option<Use> {
-    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
-    let v: Vec<f64> = line
-        .split_ascii_whitespace()
-        .skip(1)
-        .take(8)
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    if v.len() < 5 {
-        return None;
+    let mut w = stat.lines().next()?.split_ascii_whitespace();
+    (w.next()? == "cpu").then_some(())?;
+    let (mut used, mut avail) = (0, 0);
+    for (i, x) in w.take(8).enumerate() {
+        let x: u64 = x.parse().ok()?;
+        avail += x;
+        if i != 3 && i != 4 {
+            used += x;
+        }
     }
-    let total: f64 = v.iter().sum();
-    let idle = v[3] + v[4];
     Some(Use {
         source: 's',
-        used: total - idle,
-        avail: total,
+        used,
+        avail,
     })
 }
 
 /// "0-3,5,7-8" → 7.
-fn count_cpus(list: &str) -> f64 {
+fn count_cpus(list: &str) -> u64 {
     list.trim()
         .split(',')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('-') {
-            Some((a, b)) => match (a.parse::<u32>(), b.parse::<u32>()) {
-                (Ok(a), Ok(b)) if b >= a => f64::from(b - a + 1),
-                _ => 0.0,
-            },
-            None => 1.0,
+        .map(|p| {
+            let (a, b) = p.split_once('-').unwrap_or((p, p));
+            match (a.parse::<u64>(), b.parse::<u64>()) {
+                (Ok(a), Ok(b)) if b >= a => b - a + 1,
+                _ => 0,
+            }
         })
         .sum()
 }
@@ -235,80 +232,63 @@ fn read(p: impl AsRef<Path>) -> Option<String> {
     std::fs::read_to_string(p).ok()
 }
 
-/// This process's cgroup: CPU seconds it used, and the cores it may use
-/// (its quota or its CPU set, the smaller; 0 when neither limits it).
-fn cgroup_use(self_cgroup: &str) -> Option<(f64, f64)> {
-    let root = Path::new("/sys/fs/cgroup");
-    let mut v1: Vec<(&str, &str)> = Vec::new();
-    let mut v2 = None;
-    for line in self_cgroup.lines() {
-        let mut f = line.splitn(3, ':');
-        let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
-        let path = path.trim_start_matches('/');
-        if ctrls.is_empty() {
-            v2 = Some(path);
-        }
-        for c in ctrls.split(',') {
-            v1.push((c, path));
-        }
-    }
-    let v1_dir = |ctrl: &str| {
-        let (_, path) = v1.iter().find(|(c, _)| *c == ctrl)?;
-        [ctrl, "cpu,cpuacct", "cpuacct,cpu"]
-            .iter()
-            .map(|m| root.join(m).join(path))
-            .find(|d| d.is_dir())
-    };
-    if let Some(acct) = v1_dir("cpuacct") {
-        let used = read(acct.join("cpuacct.usage"))?
-            .trim()
-            .parse::<f64>()
-            .ok()?
-            / 1e9;
-        let quota = v1_dir("cpu").and_then(|d| {
-            let q: f64 = read(d.join("cpu.cfs_quota_us"))?.trim().parse().ok()?;
-            let p: f64 = read(d.join("cpu.cfs_period_us"))?.trim().parse().ok()?;
-            (q > 0.0 && p > 0.0).then(|| q / p)
-        });
-        let set = v1_dir("cpuset")
-            .and_then(|d| read(d.join("cpuset.cpus")))
-            .map(|s| count_cpus(&s));
-        return Some((used, limit(quota, set)));
-    }
-    let dir = root.join(v2?);
-    let stat = read(dir.join("cpu.stat"))?;
-    let usec: f64 = stat
-        .lines()
-        .find_map(|l| l.strip_prefix("usage_usec "))?
-        .trim()
-        .parse()
-        .ok()?;
-    // The tightest cpu.max of this group and its parents.
-    let mut quota: Option<f64> = None;
-    let mut d = Some(dir.as_path());
-    while let Some(at) = d.filter(|p| p.starts_with(root) && *p != root) {
-        if let Some(m) = read(at.join("cpu.max")) {
-            let mut w = m.split_ascii_whitespace();
-            if let (Some(q), Some(p)) = (w.next(), w.next()) {
-                if let (Ok(q), Ok(p)) = (q.parse::<f64>(), p.parse::<f64>()) {
-                    if p > 0.0 {
-                        quota = Some(quota.map_or(q / p, |x: f64| x.min(q / p)));
-                    }
-                }
-            }
-        }
-        d = at.parent();
-    }
-    let set = read(dir.join("cpuset.cpus.effective")).map(|s| count_cpus(&s));
-    Some((usec / 1e6, limit(quota, set)))
+/// The first number of a cgroup file, or of the line starting with `key`.
+fn num(dir: &str, file: &str, key: &str) -> Option<u64> {
+    let text = read(format!("/sys/fs/cgroup/{dir}/{file}"))?;
+    let line = text.lines().find_map(|l| l.strip_prefix(key))?;
+    line.split_ascii_whitespace().next()?.parse().ok()
 }
 
-fn limit(quota: Option<f64>, set: Option<f64>) -> f64 {
-    match (quota, set.filter(|n| *n > 0.0)) {
-        (Some(q), Some(s)) => q.min(s),
+/// This process's cgroup: CPU µs it used, and the thousandths of a core
+/// it may use (its quota or its CPU set, the smaller; 0 when neither
+/// limits it). v1: the `cpuacct`, `cpu` and `cpuset` hierarchies under
+/// /sys/fs/cgroup; v2: the unified one.
+fn cgroup_use(self_cgroup: &str) -> Option<(u64, u64)> {
+    let (mut acct, mut set, mut unified) = (None, None, None);
+    for line in self_cgroup.lines() {
+        let mut f = line.splitn(3, ':').skip(1);
+        let (ctrls, path) = (f.next()?, f.next()?);
+        if ctrls.is_empty() {
+            unified = Some(path);
+        } else if ctrls.split(',').any(|c| c == "cpuacct") {
+            acct = Some(path);
+        } else if ctrls.split(',').any(|c| c == "cpuset") {
+            set = Some(path);
+        }
+    }
+    // Quota and period, in µs: `cpu.max` "25000 100000" ("max ...": none).
+    let quota = |q: Option<u64>, p: Option<u64>| q?.saturating_mul(1000).checked_div(p?);
+    let cpus = |f: String| read(format!("/sys/fs/cgroup/{f}")).map(|s| count_cpus(&s));
+    let (used, q, n) = match acct {
+        Some(p) => (
+            num(&format!("cpuacct{p}"), "cpuacct.usage", "")? / 1000,
+            quota(
+                num(&format!("cpu{p}"), "cpu.cfs_quota_us", ""),
+                num(&format!("cpu{p}"), "cpu.cfs_period_us", ""),
+            ),
+            cpus(format!("cpuset{}/cpuset.cpus", set.unwrap_or(p))),
+        ),
+        None => {
+            let p = unified?;
+            let max = read(format!("/sys/fs/cgroup{p}/cpu.max")).unwrap_or_default();
+            let mut w = max.split_ascii_whitespace().map(|x| x.parse().ok());
+            (
+                num(p, "cpu.stat", "usage_usec ")?,
+                quota(w.next().flatten(), w.next().flatten()),
+                cpus(format!("{p}/cpuset.cpus.effective")),
+            )
+        }
+    };
+    Some((used, limit(q, n)))
+}
+
+/// Thousandths of a core: the quota's, or the CPU set's, the smaller.
+fn limit(quota_milli: Option<u64>, cpus: Option<u64>) -> u64 {
+    match (quota_milli, cpus.filter(|n| *n > 0)) {
+        (Some(q), Some(s)) => q.min(s * 1000),
         (Some(q), None) => q,
-        (None, Some(s)) => s,
-        (None, None) => 0.0,
+        (None, Some(s)) => s * 1000,
+        (None, None) => 0,
     }
 }
 
@@ -316,7 +296,7 @@ fn limit(quota: Option<f64>, set: Option<f64>) -> f64 {
 mod tests {
     use super::*;
 
-    fn u(used: f64, avail: f64) -> Use {
+    fn u(used: u64, avail: u64) -> Use {
         Use {
             source: 'c',
             used,
@@ -324,7 +304,7 @@ mod tests {
         }
     }
 
-    fn sample(at_ms: u64, at: Use, share: f64, share_ms: u64) -> Sample {
+    fn sample(at_ms: u64, at: Use, share: u64, share_ms: u64) -> Sample {
         Sample {
             at_ms,
             at,
@@ -335,20 +315,20 @@ mod tests {
 
     #[test]
     fn first_look_is_full_and_starts_a_window() {
-        let (v, w) = judge(None, 100_000, u(1.0, 10.0), false);
+        let (v, w) = judge(None, 100_000, u(1000, 10_000), false);
         assert_eq!(v, None, "nothing measured");
-        assert_eq!(w, Some(sample(100_000, u(1.0, 10.0), 1.0, 0)));
+        assert_eq!(w, Some(sample(100_000, u(1000, 10_000), 1000, 0)));
     }
 
     #[test]
     fn idle_windows_open_the_local_slots_one_lull_does_not() {
-        let mut s = sample(100_000, u(1.0, 10.0), 1.0, 0);
+        let mut s = sample(100_000, u(1000, 10_000), 1000, 0);
         let mut t = 100_000;
         let mut seen = Vec::new();
         // 10% used each second: room after a few windows.
         for _ in 0..6 {
             t += 1000;
-            let now = u(s.at.used + 0.1, s.at.avail + 1.0);
+            let now = u(s.at.used + 100, s.at.avail + 1000);
             let (v, w) = judge(Some(s), t, now, false);
             seen.push(v);
             s = w.unwrap();
@@ -356,10 +336,10 @@ mod tests {
         let room: Vec<bool> = seen.iter().map(|v| v.unwrap()).collect();
         assert_eq!(room, [false, false, false, false, true, true]);
         // A busy machine (70%) with one idle second: stays full.
-        let mut s = sample(t, u(1.0, 10.0), 0.7, t);
-        for (i, used) in [0.7, 0.1, 0.7].into_iter().enumerate() {
+        let mut s = sample(t, u(1000, 10_000), 700, t);
+        for (i, used) in [700, 100, 700].into_iter().enumerate() {
             t += 1000;
-            let now = u(s.at.used + used, s.at.avail + 1.0);
+            let now = u(s.at.used + used, s.at.avail + 1000);
             let (v, w) = judge(Some(s), t, now, false);
             assert_eq!(v, Some(false), "window {i}");
             s = w.unwrap();
@@ -368,32 +348,32 @@ mod tests {
 
     #[test]
     fn a_short_window_keeps_the_verdict() {
-        let old = sample(100_000, u(1.0, 10.0), 0.2, 99_000);
+        let old = sample(100_000, u(1000, 10_000), 200, 99_000);
         assert_eq!(
-            judge(Some(old), 100_500, u(1.5, 10.5), false),
+            judge(Some(old), 100_500, u(1500, 10_500), false),
             (Some(true), None)
         );
     }
 
     #[test]
     fn a_local_compile_spoils_the_window_and_the_verdict_expires() {
-        let old = sample(100_000, u(1.0, 10.0), 0.2, 100_000);
-        let (v, w) = judge(Some(old), 101_000, u(2.0, 11.0), true);
+        let old = sample(100_000, u(1000, 10_000), 200, 100_000);
+        let (v, w) = judge(Some(old), 101_000, u(2000, 11_000), true);
         assert_eq!(v, Some(true), "100% used, but by a local compile");
-        assert_eq!(w, Some(sample(101_000, u(2.0, 11.0), 0.2, 100_000)));
+        assert_eq!(w, Some(sample(101_000, u(2000, 11_000), 200, 100_000)));
         let late = 100_000 + TTL.as_millis() as u64 + 1;
-        assert_eq!(judge(Some(old), late, u(2.0, 11.0), true).0, None);
+        assert_eq!(judge(Some(old), late, u(2000, 11_000), true).0, None);
     }
 
     #[test]
     fn stale_or_foreign_samples_start_again() {
-        let old = sample(100_000, u(1.0, 10.0), 0.9, 100_000);
-        let (_, w) = judge(Some(old), 107_000, u(1.0, 17.0), false);
+        let old = sample(100_000, u(1000, 10_000), 900, 100_000);
+        let (_, w) = judge(Some(old), 107_000, u(1000, 17_000), false);
         assert_eq!(w.map(|s| s.at_ms), Some(107_000));
         let other = Use {
             source: 's',
-            used: 5.0,
-            avail: 50.0,
+            used: 5,
+            avail: 50,
         };
         let (_, w) = judge(Some(old), 101_500, other, false);
         assert_eq!(w.map(|s| s.at.source), Some('s'));
@@ -401,21 +381,21 @@ mod tests {
 
     #[test]
     fn samples_round_trip_and_junk_is_none() {
-        let s = sample(123, u(1.5, 20.25), 0.5, 100);
+        let s = sample(123, u(1500, 20_250), 500, 100);
         assert_eq!(Sample::decode(&s.encode()), Some(s));
         assert_eq!(Sample::decode("12 c x 1 0.5 1"), None);
-        assert_eq!(Sample::decode("12 c 1 1 NaN 1"), None);
+        assert_eq!(Sample::decode("12 c 1 1 1001 1"), None);
         assert_eq!(Sample::decode(""), None);
     }
 
     #[test]
     fn proc_stat_and_cpu_lists() {
         let u = proc_stat_use("cpu  10 0 5 80 5 0 0 0 0 0\ncpu0 1 2 3\n").unwrap();
-        assert_eq!((u.used, u.avail), (15.0, 100.0));
-        assert_eq!(count_cpus("0-3,5,7-8\n"), 7.0);
-        assert_eq!(count_cpus(""), 0.0);
-        assert_eq!(limit(Some(0.25), Some(1.0)), 0.25);
-        assert_eq!(limit(None, Some(2.0)), 2.0);
-        assert_eq!(limit(None, None), 0.0);
+        assert_eq!((u.used, u.avail), (15, 100));
+        assert_eq!(count_cpus("0-3,5,7-8\n"), 7);
+        assert_eq!(count_cpus(""), 0);
+        assert_eq!(limit(Some(250), Some(1)), 250);
+        assert_eq!(limit(None, Some(2)), 2000);
+        assert_eq!(limit(None, None), 0);
     }
 }

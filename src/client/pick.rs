@@ -125,7 +125,7 @@ pub fn pick<'h>(
             phase::note(Phase::Blocked, input, "", 0);
             blocked = true;
         }
-        log::trace!("all slots busy; sleeping {}ms", s.pause.as_millis());
+        log::trace!("all slots busy; sleeping {}ms", s.pause.as_millis() as u64);
         std::thread::sleep(s.pause.max(std::time::Duration::from_millis(1)));
     }
 }
@@ -260,7 +260,7 @@ fn measured<'h>(
                     .clamp(Duration::from_millis(2), pause);
                 log::trace!(
                     "a busy slot finishes sooner; sleeping {}ms",
-                    nap.as_millis()
+                    nap.as_millis() as u64
                 );
                 std::thread::sleep(nap);
             }

@@ -244,7 +244,7 @@ enum State {
     /// `Action::Finish` out.
     Finishing {
         status: WaitStatus,
-        ms: u128,
+        ms: u64,
     },
     /// Sending the reply; `Job::summary` is logged once it is out.
     Replying,
@@ -589,7 +589,7 @@ impl Job {
                 out.push(Action::Compiled {
                     input,
                     compiler,
-                    ms: ms as u64,
+                    ms,
                     ok: summary.result == JobResult::CompileOk,
                 });
                 out.push(Action::SendResult);
@@ -844,7 +844,7 @@ impl Job {
         now: Instant,
         out: &mut Vec<Action>,
     ) -> State {
-        let ms = now.duration_since(since).as_millis();
+        let ms = now.duration_since(since).as_millis() as u64;
         out.push(Action::Finish { status });
         State::Finishing { status, ms }
     }
@@ -913,7 +913,7 @@ impl Job {
             code: EXIT_TIMEOUT,
             why: "compile exceeded the daemon's --job-lifetime".into(),
         };
-        let ms = now.duration_since(since).as_millis();
+        let ms = now.duration_since(since).as_millis() as u64;
         let summary = JobSummary::faked(&self.peer, JobResult::CompileTimeout, EXIT_TIMEOUT, ms)
             .job(&compiler, &input);
         self.reply(&r, summary, out)

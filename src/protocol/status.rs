@@ -76,7 +76,7 @@ pub struct JobSummary {
     pub peer: String,
     pub result: JobResult,
     pub status: WaitStatus,
-    pub ms: u128,
+    pub ms: u64,
     pub compiler: Option<String>,
     pub input: Option<String>,
 }
@@ -84,7 +84,7 @@ pub struct JobSummary {
 impl JobSummary {
     /// A job answered without a compile of its own (refused, could not
     /// start, timed out): `code` is the distcc exit code it was given.
-    pub fn faked(peer: impl fmt::Display, result: JobResult, code: i32, ms: u128) -> JobSummary {
+    pub fn faked(peer: impl fmt::Display, result: JobResult, code: i32, ms: u64) -> JobSummary {
         JobSummary {
             peer: peer.to_string(),
             result,
