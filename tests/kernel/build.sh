@@ -13,6 +13,7 @@
 #              emitted after each build (bytes and header files per job).
 #   CCACHE=1   ccache on the client (CCACHE_PREFIX=the client, private
 #              CCACHE_DIR; plain mode)
+#   SCRATCH=tmp  the daemon's TMPDIR under /tmp, not /dev/shm (below)
 #   KEY_TAG=T  appended to the @bench keys (runs of another section)
 #   REBUILD=1  after the build, `make clean` and build again through the same
 #              daemon (and cache): timed and checked as "KEY.warm"
@@ -170,8 +171,10 @@ chmod 777 "$work"
 # ext4 cost ~0.3 s of kernel time per job (its inode allocator), more than
 # all the daemon's other work. (Not on a small /dev/shm, such as a
 # container's 64 MB: four jobs' files and the include server's copies.)
+# SCRATCH=tmp keeps them under /tmp, as a daemon with the default TMPDIR
+# has them (issue 13 asks for that, whatever file system /tmp is on).
 shm_free=$(df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 { print $4 }')
-if [ -w /dev/shm ] && [ "${shm_free:-0}" -ge 1048576 ]; then
+if [ "${SCRATCH:-}" != tmp ] && [ -w /dev/shm ] && [ "${shm_free:-0}" -ge 1048576 ]; then
   scratch=$(mktemp -d /dev/shm/tinydcc-kernel.XXXXXX)
 else
   scratch=$work/scratch
@@ -254,6 +257,7 @@ echo "$mode/$client -> $daemon daemon, $arch -j$jobs: $s s (cpu: build side $(cp
 emit "kernel.$arch.$key.seconds" "$s"
 emit "kernel.$arch.$key.jobs" "$jobs"
 emit "kernel.$arch.$key.load" "$(cut -d' ' -f1 /proc/loadavg)"
+emit "kernel.$arch.$key.scratch_fs" "$(stat -f -c %T "$scratch")"
 emit "kernel.$arch.$key.hosts" "${hosts/:$port/:PORT}"
 # CPU of the whole build: make's side, plus the daemon and all it ran
 # (stock distccd's preforked workers are still alive: count them too).
