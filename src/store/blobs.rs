@@ -91,7 +91,8 @@ impl ContentStore {
         name: &CStr,
     ) -> io::Result<()> {
         let src = self.shelf.path(d);
-        if fs::symlink_metadata(&src)?.len() != size {
+        let m = fs::symlink_metadata(&src)?;
+        if m.len() != size {
             return Err(io::ErrorKind::NotFound.into());
         }
         let csrc = CString::new(src.as_os_str().as_bytes())?;
@@ -106,8 +107,8 @@ impl ContentStore {
             Err(Errno::EXDEV | Errno::EMLINK | Errno::EPERM) => copy_into(&src, dir, name)?,
             Err(e) => return Err(e.into()),
         }
-        if let Ok(f) = File::open(&src) {
-            Shelf::touch(&f);
+        if Shelf::stale(&m) {
+            Shelf::touch_path(&src);
         }
         Ok(())
     }
