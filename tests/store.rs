@@ -254,6 +254,21 @@ fn a_full_file_system_turns_the_stores_off_without_an_error() {
     assert!(!h.has(&d, big.len() as u64));
 }
 
+/// A content whose digest the caller computed (a pump job's checked
+/// header) is stored under it as `put` would store it.
+#[test]
+fn a_content_hashed_by_the_caller_is_stored_under_its_digest() {
+    let t = TempDir::new("store-hashed");
+    let mut h = ContentStore::open(&t.join("headers"), 1 << 20).unwrap();
+    let text = b"#define Z 3\n";
+    let d = Digest::of(text);
+    h.put_hashed(&d, text);
+    assert!(h.has(&d, text.len() as u64));
+    assert_eq!(fs::read(entry_path(&t.join("headers"), &d)).unwrap(), text);
+    assert_eq!(h.put(text), d);
+    assert_eq!(h.counters().entries, 1, "stored once");
+}
+
 /// A blob linked into a job is marked used (its mtime, eviction's
 /// order), but not again within a minute: a kernel build links each header
 /// into nearly every job, and each mark is an inode write.

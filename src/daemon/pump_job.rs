@@ -225,7 +225,7 @@ pub fn materialize(
                 // cache can then trust that a linked one does not.
                 if let Some(st) = store.as_deref_mut() {
                     if !crate::store::cacheable::mentions_time(data) {
-                        st.put(data);
+                        st.put_hashed(&d, data);
                     }
                 }
                 write_new(dir, &c, data, &name)?;
