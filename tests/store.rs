@@ -285,7 +285,8 @@ fn a_linked_blob_is_marked_used_once_a_minute() {
     let mtime = |p: &Path| fs::symlink_metadata(p).unwrap().modified().unwrap();
 
     set_used(&blob, 3600);
-    h.link_into(&d, text.len() as u64, jd.as_fd(), c"a.h").unwrap();
+    h.link_into(&d, text.len() as u64, jd.as_fd(), c"a.h")
+        .unwrap();
     let used = mtime(&blob);
     assert!(
         used > SystemTime::now() - Duration::from_secs(30),
@@ -293,7 +294,8 @@ fn a_linked_blob_is_marked_used_once_a_minute() {
     );
     set_used(&blob, 5);
     let before = mtime(&blob);
-    h.link_into(&d, text.len() as u64, jd.as_fd(), c"b.h").unwrap();
+    h.link_into(&d, text.len() as u64, jd.as_fd(), c"b.h")
+        .unwrap();
     assert_eq!(mtime(&blob), before, "used 5 s ago: not marked again");
     assert_eq!(fs::read(job.join("b.h")).unwrap(), text);
 }

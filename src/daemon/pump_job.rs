@@ -525,7 +525,10 @@ mod tests {
                 continue;
             };
             let rel = &name.as_bytes()[1..];
-            assert_eq!(&std::fs::read(d.join(OsStr::from_bytes(rel))).unwrap(), data);
+            assert_eq!(
+                &std::fs::read(d.join(OsStr::from_bytes(rel))).unwrap(),
+                data
+            );
         }
         std::fs::remove_dir_all(&d).unwrap();
     }
