@@ -59,7 +59,8 @@ fn open_sub(dir: &OwnedFd, name: &std::ffi::CStr) -> std::io::Result<OwnedFd> {
 
 /// Directory fds `DirWalker` keeps open at most (more are opened again
 /// for each file): a kernel unit's headers are in 30 to 40 directories.
-const MAX_HELD: usize = 128;
+/// The daemon's descriptor budget keeps room for them (`fd_budget`).
+pub(crate) const MAX_HELD: usize = 48;
 
 /// Open (creating as needed) directory `p` in `parent`, never following a
 /// symlink.
