@@ -6,7 +6,8 @@
 #   HEADER_STORE=0   --no-header-store
 #   DAEMON_OPTS=...  more daemon options
 #   PROFILE=strace | perf   the last pass under `strace -c` (the daemon's
-#                    own system calls) or `perf record` (its own CPU)
+#                    own system calls) or `perf record` (its own CPU;
+#                    the data is left in /tmp/daemon-cpu.perf.data)
 # Compiles the first N (default 20) kernel/ units of the tree build.sh
 # leaves in $KERNEL_CACHE (default /var/tmp/tinydcc-kernel), one at a
 # time, RUNS (default 3) times through one daemon with its TMPDIR under
