@@ -254,6 +254,52 @@ fn a_full_file_system_turns_the_stores_off_without_an_error() {
     assert!(!h.has(&d, big.len() as u64));
 }
 
+/// A content whose digest the caller computed (a pump job's checked
+/// header) is stored under it as `put` would store it.
+#[test]
+fn a_content_hashed_by_the_caller_is_stored_under_its_digest() {
+    let t = TempDir::new("store-hashed");
+    let mut h = ContentStore::open(&t.join("headers"), 1 << 20).unwrap();
+    let text = b"#define Z 3\n";
+    let d = Digest::of(text);
+    h.put_hashed(&d, text);
+    assert!(h.has(&d, text.len() as u64));
+    assert_eq!(fs::read(entry_path(&t.join("headers"), &d)).unwrap(), text);
+    assert_eq!(h.put(text), d);
+    assert_eq!(h.counters().entries, 1, "stored once");
+}
+
+/// A blob linked into a job is marked used (its mtime, eviction's
+/// order), but not again within a minute: a kernel build links each header
+/// into nearly every job, and each mark is an inode write.
+#[test]
+fn a_linked_blob_is_marked_used_once_a_minute() {
+    let t = TempDir::new("store-touch");
+    let mut h = ContentStore::open(&t.join("headers"), 1 << 20).unwrap();
+    let text = b"#define Y 2\n";
+    let d = h.put(text);
+    let blob = entry_path(&t.join("headers"), &d);
+    let job = t.join("job");
+    fs::create_dir(&job).unwrap();
+    let jd = fs::File::open(&job).unwrap();
+    let mtime = |p: &Path| fs::symlink_metadata(p).unwrap().modified().unwrap();
+
+    set_used(&blob, 3600);
+    h.link_into(&d, text.len() as u64, jd.as_fd(), c"a.h")
+        .unwrap();
+    let used = mtime(&blob);
+    assert!(
+        used > SystemTime::now() - Duration::from_secs(30),
+        "an hour-old blob is marked used"
+    );
+    set_used(&blob, 5);
+    let before = mtime(&blob);
+    h.link_into(&d, text.len() as u64, jd.as_fd(), c"b.h")
+        .unwrap();
+    assert_eq!(mtime(&blob), before, "used 5 s ago: not marked again");
+    assert_eq!(fs::read(job.join("b.h")).unwrap(), text);
+}
+
 #[test]
 fn job_directories_are_linked_from_the_header_store() {
     let t = TempDir::new("store-link");

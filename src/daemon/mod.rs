@@ -175,12 +175,15 @@ fn detach() -> io::Result<()> {
     Ok(())
 }
 
-/// Connections the descriptor limit (`ulimit -n`) leaves room for.
+/// Connections the descriptor limit (`ulimit -n`) leaves room for,
+/// beside a few of the daemon's own and the directories a pump job's
+/// layout holds open.
 fn fd_budget() -> usize {
     let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
         .map(|(soft, _)| soft)
         .unwrap_or(1024);
-    (limit.saturating_sub(16) / 3).clamp(2, usize::MAX as u64) as usize
+    let reserved = 16 + pump_job::MAX_HELD as u64;
+    (limit.saturating_sub(reserved) / 3).clamp(2, usize::MAX as u64) as usize
 }
 
 pub(crate) fn server_config(o: &Options, allow: Vec<access::Cidr>) -> event_loop::Config {

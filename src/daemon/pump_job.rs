@@ -8,6 +8,7 @@
 //! local build. Names, link targets and arguments are bytes throughout: a
 //! client's file names need not be UTF-8.
 
+use std::collections::HashMap;
 use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::OpenOptionsExt;
@@ -56,9 +57,10 @@ fn open_sub(dir: &OwnedFd, name: &std::ffi::CStr) -> std::io::Result<OwnedFd> {
     )
 }
 
-/// Directory fds `DirWalker` keeps open at most (deeper ones are opened
-/// again for each file).
-const MAX_HELD: usize = 16;
+/// Directory fds `DirWalker` keeps open at most (more are opened again
+/// for each file): a kernel unit's headers are in 30 to 40 directories.
+/// The daemon's descriptor budget keeps room for them (`fd_budget`).
+pub(crate) const MAX_HELD: usize = 48;
 
 /// Open (creating as needed) directory `p` in `parent`, never following a
 /// symlink.
@@ -94,50 +96,56 @@ fn open_or_create(parent: &OwnedFd, p: &[u8]) -> Result<OwnedFd, String> {
 
 /// The directories below the root, opened (created as needed) one
 /// component at a time and never through a symlink: a hostile LINK cannot
-/// redirect later writes. The chain of the last directory used stays open
-/// (up to `MAX_HELD` deep): the next file is most often beside it or close
-/// by, so a header costs about one `openat` for itself instead of two
-/// syscalls per component of its path.
+/// redirect later writes. Each directory opened stays open (up to
+/// `MAX_HELD`), by its path below the root: a unit's headers alternate
+/// between a few dozen directories (include/linux, arch/…/asm, …), and
+/// reopening the path from the last common one cost more `openat` calls
+/// than there were headers.
 struct DirWalker<'r> {
     root: &'r OwnedFd,
-    /// (component, fd of root/…/component), from the root down.
-    chain: Vec<(Vec<u8>, OwnedFd)>,
-    /// The last directory opened below `MAX_HELD` components.
-    deep: Option<OwnedFd>,
+    held: HashMap<Vec<u8>, OwnedFd>,
+    /// The last directory opened when `held` was full.
+    spare: Option<OwnedFd>,
 }
 
 impl<'r> DirWalker<'r> {
     fn new(root: &'r OwnedFd) -> Self {
         DirWalker {
             root,
-            chain: Vec::new(),
-            deep: None,
+            held: HashMap::new(),
+            spare: None,
         }
     }
 
     fn open(&mut self, parts: &[&[u8]]) -> Result<&OwnedFd, String> {
-        let (held, below) = parts.split_at(parts.len().min(MAX_HELD));
-        let keep = self
-            .chain
-            .iter()
-            .zip(held)
-            .take_while(|((have, _), want)| have == *want)
-            .count();
-        self.chain.truncate(keep);
-        for p in &held[keep..] {
-            let parent = self.chain.last().map_or(self.root, |(_, fd)| fd);
-            let fd = open_or_create(parent, p)?;
-            self.chain.push((p.to_vec(), fd));
+        let key = |n: usize| parts[..n].join(b"/".as_slice());
+        // The deepest directory of the path already open (the root at worst).
+        let mut have = parts.len();
+        while have > 0 && !self.held.contains_key(&key(have)) {
+            have -= 1;
         }
-        let top = self.chain.last().map_or(self.root, |(_, fd)| fd);
-        if below.is_empty() {
-            return Ok(top);
+        // Once `held` is full, the rest of the path is opened unheld.
+        let mut unheld: Option<OwnedFd> = None;
+        for n in have + 1..=parts.len() {
+            let fd = {
+                let parent = match &unheld {
+                    Some(fd) => fd,
+                    None if n == 1 => self.root,
+                    None => &self.held[&key(n - 1)],
+                };
+                open_or_create(parent, parts[n - 1])?
+            };
+            if unheld.is_none() && self.held.len() < MAX_HELD {
+                self.held.insert(key(n), fd);
+            } else {
+                unheld = Some(fd);
+            }
         }
-        let mut cur = open_or_create(top, below[0])?;
-        for p in &below[1..] {
-            cur = open_or_create(&cur, p)?;
-        }
-        Ok(self.deep.insert(cur))
+        Ok(match unheld {
+            Some(fd) => self.spare.insert(fd),
+            None if parts.is_empty() => self.root,
+            None => &self.held[&key(parts.len())],
+        })
     }
 }
 
@@ -218,7 +226,7 @@ pub fn materialize(
                 // cache can then trust that a linked one does not.
                 if let Some(st) = store.as_deref_mut() {
                     if !crate::store::cacheable::mentions_time(data) {
-                        st.put(data);
+                        st.put_hashed(&d, data);
                     }
                 }
                 write_new(dir, &c, data, &name)?;
@@ -483,6 +491,46 @@ mod tests {
         let e = materialize(&d, "/src/build".as_ref(), &through, None).unwrap_err();
         assert!(e.contains("not a plain directory"), "{e}");
         assert!(!d.join("usr/evil.h").exists());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn materialize_more_directories_than_it_holds_open() {
+        let d = crate::paths::make_temp_dir(&std::env::temp_dir(), "pumpjob-").unwrap();
+        let file = |name: String| PumpEntry::File {
+            data: name.clone().into_bytes(),
+            name: name.into(),
+        };
+        // Alternating between a first directory and ever new ones, past
+        // the bound, then back to the early ones.
+        let mut files = Vec::new();
+        for i in 0..MAX_HELD + 40 {
+            files.push(file(format!("/inc/d{i}/sub/h{i}.h")));
+            files.push(file(format!("/inc/first/a{i}.h")));
+        }
+        for i in 0..20 {
+            files.push(file(format!("/inc/d{i}/sub/again{i}.h")));
+        }
+        // In the same request: a link, then a file through it, is refused
+        // although its parent directory is held open.
+        files.push(PumpEntry::Link {
+            name: "/inc/first/l".into(),
+            target: "/usr".into(),
+        });
+        files.push(file("/inc/first/l/evil.h".into()));
+        let e = materialize(&d, "/inc".as_ref(), &files, None).unwrap_err();
+        assert!(e.contains("not a plain directory"), "{e}");
+        assert!(!d.join("usr/evil.h").exists());
+        for f in &files[..files.len() - 2] {
+            let PumpEntry::File { name, data } = f else {
+                continue;
+            };
+            let rel = &name.as_bytes()[1..];
+            assert_eq!(
+                &std::fs::read(d.join(OsStr::from_bytes(rel))).unwrap(),
+                data
+            );
+        }
         std::fs::remove_dir_all(&d).unwrap();
     }
 

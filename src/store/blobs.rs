@@ -53,12 +53,20 @@ impl ContentStore {
     /// not (too large, store off).
     pub fn put(&mut self, data: &[u8]) -> Digest {
         let d = Digest::of(data);
-        let there =
-            fs::symlink_metadata(self.shelf.path(&d)).is_ok_and(|m| m.len() == data.len() as u64);
-        if !there && worth_storing(data.len() as u64, self.shelf.limit()) {
-            self.shelf.write(&d, &[data]);
-        }
+        self.put_hashed(&d, data);
         d
+    }
+
+    /// `put` of `data` whose digest `d` the caller has just computed from
+    /// it (a pump job checks each content a client sends against its
+    /// announced digest): a cold kernel unit's ~5 MB of headers are then
+    /// hashed once, not twice.
+    pub fn put_hashed(&mut self, d: &Digest, data: &[u8]) {
+        let there =
+            fs::symlink_metadata(self.shelf.path(d)).is_ok_and(|m| m.len() == data.len() as u64);
+        if !there && worth_storing(data.len() as u64, self.shelf.limit()) {
+            self.shelf.write(d, &[data]);
+        }
     }
 
     /// Hash the blob `d` again; a blob whose content no longer matches is
@@ -91,7 +99,8 @@ impl ContentStore {
         name: &CStr,
     ) -> io::Result<()> {
         let src = self.shelf.path(d);
-        if fs::symlink_metadata(&src)?.len() != size {
+        let m = fs::symlink_metadata(&src)?;
+        if m.len() != size {
             return Err(io::ErrorKind::NotFound.into());
         }
         let csrc = CString::new(src.as_os_str().as_bytes())?;
@@ -106,8 +115,8 @@ impl ContentStore {
             Err(Errno::EXDEV | Errno::EMLINK | Errno::EPERM) => copy_into(&src, dir, name)?,
             Err(e) => return Err(e.into()),
         }
-        if let Ok(f) = File::open(&src) {
-            Shelf::touch(&f);
+        if Shelf::stale(&m) {
+            Shelf::touch_path(&src);
         }
         Ok(())
     }

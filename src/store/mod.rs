@@ -7,9 +7,10 @@
 //! Both are a `shelf`: a directory of whole files named by digest in 256
 //! shard directories, bounded in bytes. Nothing is indexed in memory:
 //! the byte total is recomputed when a shelf opens, recency is a file's
-//! mtime (touched on each use), and eviction scans a few shards per step
-//! (`Shelf::evict_step`), so the daemon's memory does not grow with the
-//! number of entries and its event loop never waits long. The decisions
+//! mtime (touched on each use; a header blob at most once a minute), and
+//! eviction scans a few shards per step (`Shelf::evict_step`), so the
+//! daemon's memory does not grow with the number of entries and its event
+//! loop never waits long. The decisions
 //! (what to evict, what to keep, what is cacheable) are pure functions in
 //! `evict` and `cacheable`; everything else is plain file calls for the
 //! daemon's driver.

@@ -20,6 +20,9 @@ const SHARDS_PER_STEP: usize = 8;
 const MAX_VICTIMS: usize = 1024;
 /// Files one eviction step deletes at most.
 const DELETES_PER_STEP: usize = 64;
+/// Seconds within which a header blob used again is not touched again
+/// (`Shelf::stale`).
+pub const TOUCH_GRAIN: i64 = 60;
 
 enum Pass {
     Scan {
@@ -136,6 +139,32 @@ impl Shelf {
     /// Mark `f` (an entry just used) as recently used.
     pub fn touch(f: &File) {
         let _ = f.set_modified(std::time::SystemTime::now());
+    }
+
+    /// Whether a file used now with metadata `m` needs `touch_path`: not
+    /// when it was marked used within `TOUCH_GRAIN`. A kernel build links
+    /// each header blob into nearly every job, and each touch is an inode
+    /// write (and an open and close); eviction's order only needs recency
+    /// to the minute.
+    pub fn stale(m: &fs::Metadata) -> bool {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        m.mtime() < now - TOUCH_GRAIN
+    }
+
+    /// `touch` by name (one system call, no open), never following a
+    /// symlink.
+    pub fn touch_path(p: &Path) {
+        use nix::sys::stat::{utimensat, UtimensatFlags};
+        use nix::sys::time::TimeSpec;
+        let _ = utimensat(
+            None,
+            p,
+            &TimeSpec::UTIME_OMIT,
+            &TimeSpec::UTIME_NOW,
+            UtimensatFlags::NoFollowSymlink,
+        );
     }
 
     /// Delete the entry `d` (found damaged).

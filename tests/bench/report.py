@@ -267,6 +267,40 @@ if any(x.startswith("kernel.x86.") and ".c." in x for x in vals) or "skipped.cac
           f"{f1(num(hs_on + '.files_linked_per_job'))} | | | |")
         w("")
 
+# 2d. The daemon's CPU per job (tests/kernel/build.sh's daemon_cpu_per_job:
+# the daemon and the compilers it reaped, over the jobs it answered).
+def cpu_job(key):
+    """CPU per job in ms of one kernel build (cache.sh's, else tests/bench/run's)."""
+    for tag in (".c", ""):
+        x = num(f"kernel.x86.{key}{tag}.daemon_cpu_per_job")
+        if x is not None:
+            return x * 1000
+    return None
+
+
+def cpu_pair(label, a, b, target="", limit=None):
+    x, y = cpu_job(a), cpu_job(b)
+    r = "—" if x is None or y is None or x == 0 else f"{y / x:.2f}"
+    w(f"| {label} | {f1(x)} | {f1(y)} | {r} | {target} | "
+      f"{met(None if x is None or y is None else y <= limit * x) if limit else ''} |")
+
+
+if any(x.endswith(".daemon_cpu_per_job") for x in vals):
+    w("**2d. The daemon's CPU per job** (ms, user + system of the daemon and of the compilers it reaped, "
+      "the server's cpp included, over the jobs it answered in that build; the whole kernel build each; "
+      f"the daemon's TMPDIR on {text('kernel.x86.pump.tinydcc.tinydcc.c.scratch_fs', '?')}: "
+      "issue 13 asks for the default TMPDIR, `SCRATCH=tmp`)")
+    w("")
+    w("| measure | A | B | B/A | target | met |")
+    w("|---|---|---|---|---|---|")
+    t = "tinydcc.tinydcc"
+    cpu_pair("A plain cold, B pump cold (issue 13)", f"plain.{t}", f"pump.{t}", "≤1.3×", 1.3)
+    cpu_pair("A plain cold without cache, B with `--cache-dir`", f"plain.{t}", f"plain.{t}.cache")
+    cpu_pair("A pump cold without cache, B with `--cache-dir`", f"pump.{t}", f"pump.{t}.cache")
+    cpu_pair("A pump warm `--no-header-store`, B with the store", f"pump.{t}.nostore.c.warm", f"pump.{t}.c.warm")
+    cpu_pair("A pump cold `--no-header-store`, B with the store", f"pump.{t}.nostore", f"pump.{t}")
+    w("")
+
 # 3. Client, daemon, size.
 c = lambda key: num(f"client.{key}")
 w(f"**3. Cost** (client: mean per job over {text('client.jobs', '?')} jobs against one stock distccd, "

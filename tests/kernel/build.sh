@@ -13,6 +13,7 @@
 #              emitted after each build (bytes and header files per job).
 #   CCACHE=1   ccache on the client (CCACHE_PREFIX=the client, private
 #              CCACHE_DIR; plain mode)
+#   SCRATCH=tmp  the daemon's TMPDIR under /tmp, not /dev/shm (below)
 #   KEY_TAG=T  appended to the @bench keys (runs of another section)
 #   REBUILD=1  after the build, `make clean` and build again through the same
 #              daemon (and cache): timed and checked as "KEY.warm"
@@ -170,8 +171,10 @@ chmod 777 "$work"
 # ext4 cost ~0.3 s of kernel time per job (its inode allocator), more than
 # all the daemon's other work. (Not on a small /dev/shm, such as a
 # container's 64 MB: four jobs' files and the include server's copies.)
+# SCRATCH=tmp keeps them under /tmp, as a daemon with the default TMPDIR
+# has them (issue 13 asks for that, whatever file system /tmp is on).
 shm_free=$(df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 { print $4 }')
-if [ -w /dev/shm ] && [ "${shm_free:-0}" -ge 1048576 ]; then
+if [ "${SCRATCH:-}" != tmp ] && [ -w /dev/shm ] && [ "${shm_free:-0}" -ge 1048576 ]; then
   scratch=$(mktemp -d /dev/shm/tinydcc-kernel.XXXXXX)
 else
   scratch=$work/scratch
@@ -225,11 +228,18 @@ fi
 hosts="127.0.0.1:$port/$jobs,lzo"
 run=()
 if [ "$mode" = pump ]; then hosts="$hosts,cpp"; run=("$tiny" --pump); fi
+hz=$(getconf CLK_TCK)
+# daemon_ticks: the daemon's CPU so far in clock ticks, user + system of
+# itself and of the children it reaped (utime stime cutime cstime). stock
+# distccd's preforked workers are not reaped until they exit: its figure
+# counts only the parent.
+daemon_ticks() { awk '{ print $14 + $15 + $16 + $17 }' "/proc/$daemon_pid/stat"; }
 # remote_build KEY: one timed build through the daemon, its figures as
 # KEY's, its objects and dependencies checked against the local build.
 remote_build() {
 local key=$1 log_from
 log_from=$(wc -l < "$work/daemon.log")
+cpu_from=$(daemon_ticks)
 [ -z "$stats_port" ] || daemon_stats > "$work/stats.before"
 # The daemon's log lines of this build only.
 newlog() { tail -n +"$((log_from + 1))" "$work/daemon.log"; }
@@ -247,6 +257,7 @@ echo "$mode/$client -> $daemon daemon, $arch -j$jobs: $s s (cpu: build side $(cp
 emit "kernel.$arch.$key.seconds" "$s"
 emit "kernel.$arch.$key.jobs" "$jobs"
 emit "kernel.$arch.$key.load" "$(cut -d' ' -f1 /proc/loadavg)"
+emit "kernel.$arch.$key.scratch_fs" "$(stat -f -c %T "$scratch")"
 emit "kernel.$arch.$key.hosts" "${hosts/:$port/:PORT}"
 # CPU of the whole build: make's side, plus the daemon and all it ran
 # (stock distccd's preforked workers are still alive: count them too).
@@ -257,7 +268,19 @@ emit "kernel.$arch.$key.cpu_daemon_own" "$(awk -v hz="$(getconf CLK_TCK)" '{ pri
 if grep -q '^pump:' "$work/build.err"; then
   emit "kernel.$arch.$key.pump_sent" "$(sed -n 's/^pump: \([0-9]*\) compile(s) sent.*/\1/p' "$work/build.err")"
 fi
-emit "kernel.$arch.$key.daemon_jobs" "$(newlog | grep -c COMPILE_OK || true)"
+daemon_jobs=$(newlog | grep -c COMPILE_OK || true)
+emit "kernel.$arch.$key.daemon_jobs" "$daemon_jobs"
+# This build's share of the daemon's CPU (issue 13, 16): its own and its
+# reaped compilers' (the server's cpp in pump mode included), from the
+# ticks before the build; per job over the jobs it answered (cache hits
+# too). The daemon stays up for a REBUILD, so the warm build is a
+# difference as well.
+cpu_ticks=$(( $(daemon_ticks) - cpu_from ))
+emit "kernel.$arch.$key.daemon_cpu" "$(awk -v t="$cpu_ticks" -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')"
+if [ "$daemon_jobs" -gt 0 ]; then
+  emit "kernel.$arch.$key.daemon_cpu_per_job" \
+    "$(awk -v t="$cpu_ticks" -v hz="$hz" -v n="$daemon_jobs" 'BEGIN { printf "%.4f", t / hz / n }')"
+fi
 emit "kernel.$arch.$key.protocol3" "$(newlog | grep -c 'protocol 3 request' || true)"
 emit "kernel.$arch.$key.cache_hits" "$(newlog | grep -c '(cache hit)$' || true)"
 if [ -n "$stats_port" ]; then
