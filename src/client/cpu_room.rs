@@ -64,25 +64,37 @@ struct Sample {
 }
 
 impl Sample {
-    fn encode(&self) -> String {
-        format!(
-            "{} {} {} {} {} {}\n",
-            self.at_ms, self.at.source, self.at.used, self.at.avail, self.share, self.share_ms
-        )
+    /// Five little-endian u64s and the source: binary, because number
+    /// formatting and parsing cost the armv7 binary more than this file
+    /// is worth reading by eye.
+    fn encode(&self) -> Vec<u8> {
+        let mut v = vec![self.at.source as u8];
+        for x in [
+            self.at_ms,
+            self.at.used,
+            self.at.avail,
+            self.share,
+            self.share_ms,
+        ] {
+            v.extend_from_slice(&x.to_le_bytes());
+        }
+        v
     }
 
-    fn decode(text: &str) -> Option<Sample> {
-        let mut w = text.split_ascii_whitespace();
-        let at_ms = w.next()?.parse().ok()?;
-        let source = w.next()?.chars().next()?;
-        let used = w.next()?.parse().ok()?;
-        let avail = w.next()?.parse().ok()?;
-        let share: u64 = w.next()?.parse().ok()?;
-        let share_ms = w.next()?.parse().ok()?;
+    fn decode(b: &[u8]) -> Option<Sample> {
+        let (&source, rest) = b.split_first()?;
+        let mut x = [0u64; 5];
+        if rest.len() != 40 {
+            return None;
+        }
+        for (x, c) in x.iter_mut().zip(rest.chunks_exact(8)) {
+            *x = u64::from_le_bytes(c.try_into().ok()?);
+        }
+        let [at_ms, used, avail, share, share_ms] = x;
         (share <= 1000).then_some(Sample {
             at_ms,
             at: Use {
-                source,
+                source: source as char,
                 used,
                 avail,
             },
@@ -148,9 +160,7 @@ pub fn room(lock_dir: &Path, local_slots: u32) -> bool {
         return true;
     };
     let path = lock_dir.join(SAMPLE);
-    let old = std::fs::read(&path)
-        .ok()
-        .and_then(|b| Sample::decode(std::str::from_utf8(&b).ok()?));
+    let old = std::fs::read(&path).ok().and_then(|b| Sample::decode(&b));
     let now_ms = ms(SystemTime::now());
     let running = (0..local_slots.min(50))
         .any(|i| super::queue::slot_busy(lock_dir, &crate::hosts::Mode::Local, i).unwrap_or(false));
@@ -160,7 +170,7 @@ pub fn room(lock_dir: &Path, local_slots: u32) -> bool {
     let local_ran = running || old.is_some_and(|o| touched >= o.at_ms);
     let (verdict, write) = judge(old, now_ms, now, local_ran);
     if let Some(s) = write {
-        if super::load::write_whole(&path, s.encode().as_bytes()).is_err() {
+        if super::load::write_whole(&path, &s.encode()).is_err() {
             // Nowhere to keep windows: never measured, so never refused.
             return true;
         }
@@ -383,9 +393,11 @@ mod tests {
     fn samples_round_trip_and_junk_is_none() {
         let s = sample(123, u(1500, 20_250), 500, 100);
         assert_eq!(Sample::decode(&s.encode()), Some(s));
-        assert_eq!(Sample::decode("12 c x 1 0.5 1"), None);
-        assert_eq!(Sample::decode("12 c 1 1 1001 1"), None);
-        assert_eq!(Sample::decode(""), None);
+        let mut e = s.encode();
+        assert_eq!(Sample::decode(&e[..40]), None);
+        e[25..33].copy_from_slice(&1001u64.to_le_bytes());
+        assert_eq!(Sample::decode(&e), None, "a share over 1000");
+        assert_eq!(Sample::decode(b""), None);
     }
 
     #[test]

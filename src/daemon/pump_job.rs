@@ -8,7 +8,6 @@
 //! local build. Names, link targets and arguments are bytes throughout: a
 //! client's file names need not be UTF-8.
 
-use std::collections::HashMap;
 use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::OpenOptionsExt;
@@ -103,7 +102,9 @@ fn open_or_create(parent: &OwnedFd, p: &[u8]) -> Result<OwnedFd, String> {
 /// than there were headers.
 struct DirWalker<'r> {
     root: &'r OwnedFd,
-    held: HashMap<Vec<u8>, OwnedFd>,
+    /// (path below the root, its fd); a short list searched in order is
+    /// smaller code than a map and as fast for a few dozen.
+    held: Vec<(Vec<u8>, OwnedFd)>,
     /// The last directory opened when `held` was full.
     spare: Option<OwnedFd>,
 }
@@ -112,39 +113,50 @@ impl<'r> DirWalker<'r> {
     fn new(root: &'r OwnedFd) -> Self {
         DirWalker {
             root,
-            held: HashMap::new(),
+            held: Vec::new(),
             spare: None,
         }
     }
 
+    fn find(&self, key: &[u8]) -> Option<usize> {
+        self.held.iter().position(|(k, _)| k == key)
+    }
+
     fn open(&mut self, parts: &[&[u8]]) -> Result<&OwnedFd, String> {
         let key = |n: usize| parts[..n].join(b"/".as_slice());
-        // The deepest directory of the path already open (the root at worst).
+        // The deepest directory of the path already open (the root at
+        // worst), and its index in `held`.
         let mut have = parts.len();
-        while have > 0 && !self.held.contains_key(&key(have)) {
+        let mut at = None;
+        while have > 0 {
+            at = self.find(&key(have));
+            if at.is_some() {
+                break;
+            }
             have -= 1;
         }
         // Once `held` is full, the rest of the path is opened unheld.
         let mut unheld: Option<OwnedFd> = None;
         for n in have + 1..=parts.len() {
             let fd = {
-                let parent = match &unheld {
-                    Some(fd) => fd,
-                    None if n == 1 => self.root,
-                    None => &self.held[&key(n - 1)],
+                let parent = match (&unheld, at) {
+                    (Some(fd), _) => fd,
+                    (None, Some(i)) => &self.held[i].1,
+                    (None, None) => self.root,
                 };
                 open_or_create(parent, parts[n - 1])?
             };
             if unheld.is_none() && self.held.len() < MAX_HELD {
-                self.held.insert(key(n), fd);
+                self.held.push((key(n), fd));
+                at = Some(self.held.len() - 1);
             } else {
                 unheld = Some(fd);
             }
         }
-        Ok(match unheld {
-            Some(fd) => self.spare.insert(fd),
-            None if parts.is_empty() => self.root,
-            None => &self.held[&key(parts.len())],
+        Ok(match (unheld, at) {
+            (Some(fd), _) => self.spare.insert(fd),
+            (None, Some(i)) => &self.held[i].1,
+            (None, None) => self.root,
         })
     }
 }
