@@ -439,6 +439,26 @@ fn choice_project(dir: &TempDir, n: usize) -> Vec<String> {
     objs
 }
 
+/// Every object of `choice_project` in `dir` equals its local reference
+/// (`what` names the build in the message).
+fn objects_equal_local(dir: &Path, objs: &[String], what: &str) {
+    for (i, o) in objs.iter().enumerate() {
+        assert_eq!(
+            std::fs::read(dir.join(o)).unwrap(),
+            std::fs::read(dir.join(format!("ref_{i:02}.o"))).unwrap(),
+            "{o} ({what}) differs from a local compile"
+        );
+    }
+}
+
+/// `make clean` in `dir`, for the next build.
+fn make_clean(dir: &Path) {
+    let _ = std::process::Command::new(require("make"))
+        .args(["-s", "clean"])
+        .current_dir(dir)
+        .output();
+}
+
 /// Jobs each role's daemon has answered so far.
 fn jobs_done(logs: &[(&str, PathBuf)]) -> Vec<usize> {
     logs.iter()
@@ -529,17 +549,8 @@ fn bed_measured_choice_sends_slow_boards_fewer_jobs() {
             "make ({choose}): {}",
             text(&out.stderr)
         );
-        for (i, o) in objs.iter().enumerate() {
-            assert_eq!(
-                std::fs::read(dir.join(o)).unwrap(),
-                std::fs::read(dir.join(&format!("ref_{i:02}.o"))).unwrap(),
-                "{o} ({choose}) differs from a local compile"
-            );
-        }
-        let _ = std::process::Command::new(require("make"))
-            .args(["-s", "clean"])
-            .current_dir(dir.path())
-            .output();
+        objects_equal_local(dir.path(), &objs, choose);
+        make_clean(dir.path());
         let after = jobs_done(&logs);
         let got: Vec<usize> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
         eprintln!(
@@ -904,13 +915,7 @@ fn bed_stock_distcc_and_tinydcc_share_the_cluster() {
         all_logs()
     );
     for (dir, who) in [(&ours_dir, "tinydcc"), (&stock_dir, "distcc")] {
-        for (i, o) in objs.iter().enumerate() {
-            assert_eq!(
-                std::fs::read(dir.join(o)).unwrap(),
-                std::fs::read(dir.join(&format!("ref_{i:02}.o"))).unwrap(),
-                "{o} ({who}'s build) differs from a local compile"
-            );
-        }
+        objects_equal_local(dir.path(), &objs, &format!("{who}'s build"));
     }
     assert!(
         ours_err.contains(&format!(
@@ -987,17 +992,8 @@ fn bed_busy_client_leaves_compiles_to_its_helpers() {
             "make on {role}: {}",
             text(&out.stderr)
         );
-        for (i, o) in objs.iter().enumerate() {
-            assert_eq!(
-                std::fs::read(dir.join(o)).unwrap(),
-                std::fs::read(dir.join(&format!("ref_{i:02}.o"))).unwrap(),
-                "{o} (built on {role}) differs from a local compile"
-            );
-        }
-        let _ = std::process::Command::new(&make)
-            .args(["-s", "clean"])
-            .current_dir(dir.path())
-            .output();
+        objects_equal_local(dir.path(), &objs, &format!("built on {role}"));
+        make_clean(dir.path());
         jobs_done(&logs).iter().sum::<usize>() - before
     };
     let mut hog = b
