@@ -8,13 +8,14 @@
 //! cluster a kernel build took 105 s with `localhost/2` first in the list
 //! and 73 s without (doc/benchmarks.md). So while helpers are listed, a
 //! `localhost` slot is taken only when the work other than local compiles
-//! leaves this machine's CPU idle: the share of it used over windows of a
-//! second or so in which none of our local compiles ran (against the
-//! cgroup's quota or CPU set where it has one, else all CPUs from
-//! `/proc/stat`). One sample, shared by every client process, lives in the
-//! lock directory; a verdict older than `VERDICT_TTL` is measured again
-//! (local compiles pause for a window). `TINYDCC_LOCAL=always` turns it
-//! off (distcc's order, local slots first).
+//! leaves at least half of this machine's CPU idle: the share of it used
+//! over windows of a second or so in which none of our local compiles ran
+//! (against the cgroup's quota or CPU set where it has one, else all CPUs
+//! from `/proc/stat`), as a running average. One sample, shared by every
+//! client process, lives in the lock directory; an average older than
+//! `TTL` is measured again (local compiles pause for a window).
+//! `TINYDCC_LOCAL=always` turns it off (distcc's order, local slots
+//! first).
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};
