@@ -12,6 +12,7 @@
 #![deny(unsafe_code)]
 
 pub mod args;
+pub(crate) mod cgroup;
 pub mod check;
 pub mod client;
 pub mod daemon;

@@ -255,22 +255,12 @@ fn num(dir: &str, file: &str, key: &str) -> Option<u64> {
 /// limits it). v1: the `cpuacct`, `cpu` and `cpuset` hierarchies under
 /// /sys/fs/cgroup; v2: the unified one.
 fn cgroup_use(self_cgroup: &str) -> Option<(u64, u64)> {
-    let (mut acct, mut set, mut unified) = (None, None, None);
-    for line in self_cgroup.lines() {
-        let mut f = line.splitn(3, ':').skip(1);
-        let (ctrls, path) = (f.next()?, f.next()?);
-        if ctrls.is_empty() {
-            unified = Some(path);
-        } else if ctrls.split(',').any(|c| c == "cpuacct") {
-            acct = Some(path);
-        } else if ctrls.split(',').any(|c| c == "cpuset") {
-            set = Some(path);
-        }
-    }
+    use crate::cgroup::{v1_path, v2_path};
+    let set = v1_path(self_cgroup, "cpuset");
     // Quota and period, in µs: `cpu.max` "25000 100000" ("max ...": none).
     let quota = |q: Option<u64>, p: Option<u64>| q?.saturating_mul(1000).checked_div(p?);
     let cpus = |f: String| read(format!("/sys/fs/cgroup/{f}")).map(|s| count_cpus(&s));
-    let (used, q, n) = match acct {
+    let (used, q, n) = match v1_path(self_cgroup, "cpuacct") {
         Some(p) => (
             num(&format!("cpuacct{p}"), "cpuacct.usage", "")? / 1000,
             quota(
@@ -280,7 +270,7 @@ fn cgroup_use(self_cgroup: &str) -> Option<(u64, u64)> {
             cpus(format!("cpuset{}/cpuset.cpus", set.unwrap_or(p))),
         ),
         None => {
-            let p = unified?;
+            let p = v2_path(self_cgroup)?;
             let max = read(format!("/sys/fs/cgroup{p}/cpu.max")).unwrap_or_default();
             let mut w = max.split_ascii_whitespace().map(|x| x.parse().ok());
             (

@@ -80,19 +80,14 @@ pub fn parse_pressure(text: &str) -> Option<f64> {
 /// and the files with its limit and usage. cgroup v1's `N:memory:/path`
 /// (as on the test bed's machine) before v2's `0::/path`.
 pub fn parse_cgroup(text: &str) -> Option<Cgroup> {
-    let v1 = text.lines().find_map(|l| {
-        let mut f = l.splitn(3, ':');
-        let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
-        ctrls.split(',').any(|c| c == "memory").then_some(path)
-    });
-    if let Some(rel) = v1 {
+    if let Some(rel) = crate::cgroup::v1_path(text, "memory") {
         return Some(Cgroup {
             dir: Path::new("/sys/fs/cgroup/memory").join(rel.trim_start_matches('/')),
             max: "memory.limit_in_bytes",
             current: "memory.usage_in_bytes",
         });
     }
-    let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?;
+    let rel = crate::cgroup::v2_path(text)?;
     Some(Cgroup {
         dir: Path::new("/sys/fs/cgroup").join(rel.trim_start_matches('/')),
         max: "memory.max",
