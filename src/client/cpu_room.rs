@@ -20,6 +20,8 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+use super::speed::unix_ms;
+
 /// The share of the CPU (per mille) that preparing jobs may use beside
 /// local compiles. On the emulated board the preparation of a pump build
 /// used 0.69 of it outside local compiles, 0.91 without them (they take
@@ -105,11 +107,6 @@ impl Sample {
     }
 }
 
-fn ms(t: SystemTime) -> u64 {
-    t.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 /// Is there room (`Some(true)`), none, or nothing recent measured
 /// (`None`)? And the sample to write, if any. From the stored sample, the
 /// counters now, and whether a local compile ran since the window began
@@ -162,12 +159,12 @@ pub fn room(lock_dir: &Path, local_slots: u32) -> bool {
     };
     let path = lock_dir.join(SAMPLE);
     let old = std::fs::read(&path).ok().and_then(|b| Sample::decode(&b));
-    let now_ms = ms(SystemTime::now());
+    let now_ms = unix_ms(SystemTime::now());
     let running = (0..local_slots.min(50))
         .any(|i| super::queue::slot_busy(lock_dir, &crate::hosts::Mode::Local, i).unwrap_or(false));
     let touched = std::fs::metadata(lock_dir.join(ACTIVITY))
         .and_then(|m| m.modified())
-        .map_or(0, ms);
+        .map_or(0, unix_ms);
     let local_ran = running || old.is_some_and(|o| touched >= o.at_ms);
     let (verdict, write) = judge(old, now_ms, now, local_ran);
     if let Some(s) = write {

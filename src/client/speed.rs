@@ -129,8 +129,13 @@ pub struct Record {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
+    unix_ms(SystemTime::now())
+}
+
+/// Milliseconds since the epoch (0 before it): the clock of the shared
+/// files under `$DISTCC_DIR` (speed records, busy notes, cpu_room's sample).
+pub fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
 }
 
