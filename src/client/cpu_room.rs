@@ -33,12 +33,22 @@ const FULL: u64 = 500;
 /// directory, every client waiting for a helper) must not open the local
 /// slots to compiles that run for seconds after it.
 const WEIGHT_PCT: u64 = 15;
+/// The first windows' weight, from the first look's "full" (no history):
+/// an idle client (the x86 feeding boards, 0.14) opens its slots after
+/// two windows instead of six (a sed build takes it nine seconds); a busy
+/// one still needs two quiet windows in a row.
+const FIRST_PCT: u64 = 40;
+const FIRST_WINDOWS: u64 = 2;
 /// Shortest window worth measuring; older samples are stale.
 const MIN_WINDOW: Duration = Duration::from_millis(1000);
 const STALE: Duration = Duration::from_secs(5);
 /// How long the average holds while local compiles spoil every window;
-/// then local compiles pause for one window.
+/// then local compiles pause for one window. An average far under the
+/// line (`ROOMY`) holds longer: each pause costs a fast client a second
+/// of its own compiles.
 const TTL: Duration = Duration::from_secs(20);
+const ROOMY: u64 = FULL / 2;
+const ROOMY_TTL: Duration = Duration::from_secs(60);
 
 const SAMPLE: &str = "tinydcc-cpu";
 /// Touched when a local compile starts and ends.
@@ -64,10 +74,12 @@ struct Sample {
     /// Per mille.
     share: u64,
     share_ms: u64,
+    /// Windows measured since the first look (saturating).
+    windows: u64,
 }
 
 impl Sample {
-    /// Five little-endian u64s and the source: binary, because number
+    /// Six little-endian u64s and the source: binary, because number
     /// formatting and parsing cost the armv7 binary more than this file
     /// is worth reading by eye.
     fn encode(&self) -> Vec<u8> {
@@ -78,6 +90,7 @@ impl Sample {
             self.at.avail,
             self.share,
             self.share_ms,
+            self.windows,
         ] {
             v.extend_from_slice(&x.to_le_bytes());
         }
@@ -86,14 +99,14 @@ impl Sample {
 
     fn decode(b: &[u8]) -> Option<Sample> {
         let (&source, rest) = b.split_first()?;
-        let mut x = [0u64; 5];
-        if rest.len() != 40 {
+        let mut x = [0u64; 6];
+        if rest.len() != 48 {
             return None;
         }
         for (x, c) in x.iter_mut().zip(rest.chunks_exact(8)) {
             *x = u64::from_le_bytes(c.try_into().ok()?);
         }
-        let [at_ms, used, avail, share, share_ms] = x;
+        let [at_ms, used, avail, share, share_ms, windows] = x;
         (share <= 1000).then_some(Sample {
             at_ms,
             at: Use {
@@ -103,6 +116,7 @@ impl Sample {
             },
             share,
             share_ms,
+            windows,
         })
     }
 }
@@ -123,19 +137,25 @@ fn judge(
         at: now,
         share: 1000,
         share_ms: 0,
+        windows: 0,
     });
-    let fresh = now_ms.saturating_sub(old.share_ms) <= TTL.as_millis() as u64;
+    let ttl = if old.share < ROOMY { ROOMY_TTL } else { TTL };
+    let fresh = now_ms.saturating_sub(old.share_ms) <= ttl.as_millis() as u64;
     let verdict = fresh.then_some(old.share < FULL);
-    let restart = |share, share_ms| Sample {
+    let restart = |share, share_ms, windows| Sample {
         at_ms: now_ms,
         at: now,
         share,
         share_ms,
+        windows,
     };
     let age = Duration::from_millis(now_ms.saturating_sub(old.at_ms));
     if local_ran || old.at.source != now.source || age > STALE || now_ms < old.at_ms {
         // A window a local compile spoilt measures nothing: start another.
-        return (verdict, Some(restart(old.share, old.share_ms)));
+        return (
+            verdict,
+            Some(restart(old.share, old.share_ms, old.windows)),
+        );
     }
     let avail = now.avail.saturating_sub(old.at.avail);
     if age < MIN_WINDOW || avail == 0 {
@@ -143,8 +163,14 @@ fn judge(
     }
     let used = now.used.saturating_sub(old.at.used).min(avail);
     let window = used.saturating_mul(1000) / avail;
-    let share = (old.share * (100 - WEIGHT_PCT) + window * WEIGHT_PCT) / 100;
-    (Some(share < FULL), Some(restart(share, now_ms)))
+    let weight = if old.windows < FIRST_WINDOWS {
+        FIRST_PCT
+    } else {
+        WEIGHT_PCT
+    };
+    let share = (old.share * (100 - weight) + window * weight) / 100;
+    let windows = old.windows.saturating_add(1);
+    (Some(share < FULL), Some(restart(share, now_ms, windows)))
 }
 
 /// May a job take a `localhost` slot now? `local_slots`: how many the
@@ -302,12 +328,14 @@ mod tests {
         }
     }
 
+    /// A sample past its first windows.
     fn sample(at_ms: u64, at: Use, share: u64, share_ms: u64) -> Sample {
         Sample {
             at_ms,
             at,
             share,
             share_ms,
+            windows: FIRST_WINDOWS,
         }
     }
 
@@ -315,12 +343,16 @@ mod tests {
     fn first_look_is_full_and_starts_a_window() {
         let (v, w) = judge(None, 100_000, u(1000, 10_000), false);
         assert_eq!(v, None, "nothing measured");
-        assert_eq!(w, Some(sample(100_000, u(1000, 10_000), 1000, 0)));
+        let first = Sample {
+            windows: 0,
+            ..sample(100_000, u(1000, 10_000), 1000, 0)
+        };
+        assert_eq!(w, Some(first));
     }
 
     #[test]
     fn idle_windows_open_the_local_slots_one_lull_does_not() {
-        let mut s = sample(100_000, u(1000, 10_000), 1000, 0);
+        let mut s = judge(None, 100_000, u(1000, 10_000), false).1.unwrap();
         let mut t = 100_000;
         let mut seen = Vec::new();
         // 10% used each second: room after a few windows.
@@ -332,10 +364,10 @@ mod tests {
             s = w.unwrap();
         }
         let room: Vec<bool> = seen.iter().map(|v| v.unwrap()).collect();
-        assert_eq!(room, [false, false, false, false, true, true]);
-        // A busy machine (70%) with one idle second: stays full.
-        let mut s = sample(t, u(1000, 10_000), 700, t);
-        for (i, used) in [700, 100, 700].into_iter().enumerate() {
+        assert_eq!(room, [false, true, true, true, true, true]);
+        // A busy machine (70%) from the start, one idle second: full.
+        let mut s = judge(None, t, u(1000, 10_000), false).1.unwrap();
+        for (i, used) in [700, 100, 700, 700, 100, 700].into_iter().enumerate() {
             t += 1000;
             let now = u(s.at.used + used, s.at.avail + 1000);
             let (v, w) = judge(Some(s), t, now, false);
@@ -359,8 +391,13 @@ mod tests {
         let (v, w) = judge(Some(old), 101_000, u(2000, 11_000), true);
         assert_eq!(v, Some(true), "100% used, but by a local compile");
         assert_eq!(w, Some(sample(101_000, u(2000, 11_000), 200, 100_000)));
-        let late = 100_000 + TTL.as_millis() as u64 + 1;
+        let late = 100_000 + ROOMY_TTL.as_millis() as u64 + 1;
         assert_eq!(judge(Some(old), late, u(2000, 11_000), true).0, None);
+        // Nearer the line it is looked at again sooner.
+        let near = sample(100_000, u(1000, 10_000), 400, 100_000);
+        let late = 100_000 + TTL.as_millis() as u64 + 1;
+        assert_eq!(judge(Some(near), late, u(2000, 11_000), true).0, None);
+        assert_eq!(judge(Some(old), late, u(2000, 11_000), true).0, Some(true));
     }
 
     #[test]

@@ -354,6 +354,11 @@ run_workload() {
   row b-stock x86client stock 8 "$b" "distcc ${cross}gcc"
   row b-tiny-plain x86client tinydcc 8 "$b" "$TINYDCC ${cross}gcc"
   row b-tiny-pump x86client tinydcc 8 "$bp" "$TINYDCC ${cross}gcc" tinydcc
+  if [ "$choose" = ok ]; then
+    row b-tiny-choose x86client tinydcc 8 "$bp" "$TINYDCC ${cross}gcc" tinydcc TINYDCC_CHOOSE=measured
+  else
+    emit "hetero.$wl.b-tiny-choose.status" "$choose"
+  fi
 }
 
 for wl in $workloads; do

@@ -385,7 +385,8 @@ if hetero_wls or "skipped.hetero" in vals or "failed.hetero" in vals:
                ("a-tiny-choose", "tinydcc pump, its own host choice (`TINYDCC_CHOOSE=measured`)")]),
         "b": ("B. The x86 drives, the boards help", ["local", "board", "board2", "board3"],
               [("b-alone", "the x86 alone (`make -j2`)"), ("b-stock", "stock distcc 3.4 → stock distccd"),
-               ("b-tiny-plain", "tinydcc plain"), ("b-tiny-pump", "tinydcc pump")]),
+               ("b-tiny-plain", "tinydcc plain"), ("b-tiny-pump", "tinydcc pump"),
+               ("b-tiny-choose", "tinydcc pump, its own host choice (`TINYDCC_CHOOSE=measured`)")]),
     }
 
     def slash(wl, key, what, hosts, fmt):
