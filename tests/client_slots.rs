@@ -531,6 +531,185 @@ fn a_straggler_is_copied_to_a_free_fast_host() {
     assert!(notes.is_empty(), "{notes:?}");
 }
 
+/// Holds a slot's lock file as a client would (fcntl, whole file) until dropped.
+struct HeldSlot {
+    _file: std::fs::File,
+}
+
+fn hold_slot(dir: &TempDir, name: &str) -> HeldSlot {
+    use std::os::fd::AsRawFd;
+    let lock = dir.join(".distcc-private/lock");
+    std::fs::create_dir_all(&lock).unwrap();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(lock.join(name))
+        .unwrap();
+    // SAFETY: a zeroed flock is valid; the fd is open for the call.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = libc::F_WRLCK as _;
+    fl.l_whence = libc::SEEK_SET as _;
+    assert_eq!(unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETLK, &fl) }, 0);
+    HeldSlot { _file: f }
+}
+
+/// Without measured speeds, a straggler is copied in distcc's order: the
+/// job goes to A (slow, listed second) because B's one slot is taken;
+/// once B's slot has stayed free for a pause while the job still runs,
+/// the job is sent to B too, B's object is taken and A's compiler killed.
+#[test]
+fn a_straggler_is_copied_to_an_idle_host_listed_before_it() {
+    let h = slow_first("30");
+    let dir = TempDir::new("straggler-order");
+    let (a, b) = (
+        format!("127.0.0.1:{}/2", h.a.port),
+        format!("127.0.0.1:{}/1", h.b.port),
+    );
+    dir.write("s.c", "int s(int x)\n{\n  return x * 3 + 7;\n}\n");
+    let busy = hold_slot(&dir, &format!("cpu_tcp_127.0.0.1_{}_0", h.b.port));
+    let log = dir.join("client.log");
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &format!("{b} {a}"));
+    c.args(["gcc", "-O2", "-c", "s.c", "-o", "s.o"])
+        .env_remove("TINYDCC_CHOOSE")
+        .env("DISTCC_FALLBACK", "0")
+        .env("DISTCC_PAUSE_TIME_MSEC", "300")
+        .env("DISTCC_LOG", &log);
+    let t = std::time::Instant::now();
+    c.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = c.spawn().unwrap();
+    // The job runs on A (its compiler started): B's slot frees.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while starts(&h.log_a) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(busy);
+    let out = child.wait_with_output().unwrap();
+    let took = t.elapsed();
+    let said = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(out.status.success(), "{}\n{said}", text(&out.stderr));
+    assert!(took < Duration::from_secs(15), "took {took:?}\n{said}");
+    assert!(
+        said.contains(&format!("job s.c on {a}: running "))
+            && said.contains(&format!("s while {b} idles; copy started on {b}")),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("job s.c: the copy on {b} won; {a} is dropped")),
+        "{said}"
+    );
+    let local = local_gcc(dir.path(), &["-O2", "-c", "s.c", "-o", "ref.o"]);
+    assert!(local.status.success());
+    assert_eq!(
+        std::fs::read(dir.join("s.o")).unwrap(),
+        std::fs::read(dir.join("ref.o")).unwrap()
+    );
+    let mut left = entries(dir.path());
+    left.retain(|e| e.starts_with('.') && e != ".distcc-private");
+    assert!(left.is_empty(), "{left:?}");
+    let abandoned = h.a.wait_log("job abandoned");
+    assert!(abandoned.contains("job abandoned"), "{abandoned}");
+    assert_eq!(h.a.leftovers_after_reply(), Vec::<String>::new());
+}
+
+/// In distcc's order a straggler's copy may run here: the job goes to A
+/// (slow, listed after `localhost`) because the one local slot is taken;
+/// once that has stayed free for a pause, the job is compiled here too,
+/// the local object and dependency file are taken and A's compiler
+/// killed; no temp file is left. Plain mode with `-MD` (automake's
+/// kind), pump mode with `-Wp,-MMD,F` (the kernel's).
+fn local_copy(pump: bool) {
+    let h = slow_first("30");
+    let dir = TempDir::new(if pump {
+        "local-copy-pump"
+    } else {
+        "local-copy"
+    });
+    std::fs::create_dir(dir.join("out")).unwrap();
+    dir.write(
+        "s.c",
+        "#include <stdio.h>\nint s(int x)\n{\n  return x * 3 + 7;\n}\n",
+    );
+    let a = format!("127.0.0.1:{}/2", h.a.port);
+    let deps = |o: &str| match pump {
+        true => format!("-Wp,-MMD,out/.{o}.d"),
+        false => "-MD".to_string(),
+    };
+    let busy = hold_slot(&dir, "cpu_localhost_0");
+    let log = dir.join("client.log");
+    let cpp = if pump { ",lzo,cpp" } else { "" };
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &format!("localhost/1 {a}{cpp}"));
+    if pump {
+        c.arg("--pump").arg(tinydcc());
+    }
+    c.args(["gcc", "-O2", &deps("s"), "-c", "s.c", "-o", "out/s.o"])
+        .env_remove("TINYDCC_CHOOSE")
+        .env("TINYDCC_LOCAL", "always")
+        .env("DISTCC_FALLBACK", "0")
+        .env("DISTCC_PAUSE_TIME_MSEC", "300")
+        .env("DISTCC_LOG", &log)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let t = std::time::Instant::now();
+    let child = c.spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while starts(&h.log_a) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(busy);
+    let out = child.wait_with_output().unwrap();
+    let took = t.elapsed();
+    let said = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(out.status.success(), "{}\n{said}", text(&out.stderr));
+    assert!(took < Duration::from_secs(15), "took {took:?}\n{said}");
+    assert!(
+        said.contains(&format!("job s.c on {a}{cpp}: running "))
+            && said.contains("s while localhost/1 idles; copy started on localhost/1"),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "job s.c: the copy on localhost/1 won; {a}{cpp} is dropped"
+        )),
+        "{said}"
+    );
+    let local = local_gcc(
+        dir.path(),
+        &["-O2", &deps("ref"), "-c", "s.c", "-o", "out/ref.o"],
+    );
+    assert!(local.status.success());
+    assert_eq!(
+        std::fs::read(dir.join("out/s.o")).unwrap(),
+        std::fs::read(dir.join("out/ref.o")).unwrap()
+    );
+    let (ours, theirs) = match pump {
+        true => ("out/.s.d", "out/.ref.d"),
+        false => ("out/s.d", "out/ref.d"),
+    };
+    let theirs = std::fs::read_to_string(dir.join(theirs)).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.join(ours)).unwrap(),
+        theirs.replacen("out/ref.o", "out/s.o", 1)
+    );
+    let mut left = entries(&dir.join("out"));
+    left.retain(|e| e.contains("tinydcc"));
+    assert!(left.is_empty(), "{left:?}");
+    let abandoned = h.a.wait_log("job abandoned");
+    assert!(abandoned.contains("job abandoned"), "{abandoned}");
+    assert_eq!(h.a.leftovers_after_reply(), Vec::<String>::new());
+}
+
+#[test]
+fn a_straggler_is_copied_here_when_the_local_slot_idles() {
+    local_copy(false);
+}
+
+#[test]
+fn a_pump_straggler_is_copied_here_with_its_kernel_style_dependency_file() {
+    local_copy(true);
+}
+
 /// A copy that fails while the original still runs is no failure of the
 /// job: A (slow, first) straggles, the copy on B fails at once (B's
 /// compiler exits 1), and the client waits for A's object. B gets no

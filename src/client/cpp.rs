@@ -16,7 +16,7 @@ impl Cpp {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()?;
-        crate::sys::signal_cleanup::set_child(child.id());
+        crate::sys::signal_cleanup::set_child(child.id() as i32);
         Ok(Cpp { child })
     }
 

@@ -53,6 +53,10 @@ const ROOMY_TTL: Duration = Duration::from_secs(60);
 const SAMPLE: &str = "tinydcc-cpu";
 /// Touched when a local compile starts and ends.
 const ACTIVITY: &str = "tinydcc-cpu-local";
+/// Held while a local compile runs (`tinydcc-compile_localhost_<slot>`):
+/// the `cpu_localhost_<i>` slots are also held by plain mode's cpp
+/// (distcc's rule), which is preparation, not a local compile.
+const COMPILING: &str = "tinydcc-compile";
 
 /// CPU used and CPU available, in one source's units, since some origin.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -152,10 +156,7 @@ fn judge(
     let age = Duration::from_millis(now_ms.saturating_sub(old.at_ms));
     if local_ran || old.at.source != now.source || age > STALE || now_ms < old.at_ms {
         // A window a local compile spoilt measures nothing: start another.
-        return (
-            verdict,
-            Some(restart(old.share, old.share_ms, old.windows)),
-        );
+        return (verdict, Some(restart(old.share, old.share_ms, old.windows)));
     }
     let avail = now.avail.saturating_sub(old.at.avail);
     if age < MIN_WINDOW || avail == 0 {
@@ -186,8 +187,9 @@ pub fn room(lock_dir: &Path, local_slots: u32) -> bool {
     let path = lock_dir.join(SAMPLE);
     let old = std::fs::read(&path).ok().and_then(|b| Sample::decode(&b));
     let now_ms = unix_ms(SystemTime::now());
-    let running = (0..local_slots.min(50))
-        .any(|i| super::queue::slot_busy(lock_dir, &crate::hosts::Mode::Local, i).unwrap_or(false));
+    let running = (0..local_slots.min(50)).any(|i| {
+        super::queue::kind_busy(lock_dir, COMPILING, &crate::hosts::Mode::Local, i).unwrap_or(false)
+    });
     let touched = std::fs::metadata(lock_dir.join(ACTIVITY))
         .and_then(|m| m.modified())
         .map_or(0, unix_ms);
@@ -205,6 +207,31 @@ pub fn room(lock_dir: &Path, local_slots: u32) -> bool {
 /// Note that a local compile starts or ends (its windows measure nothing).
 pub fn local_activity(lock_dir: &Path) {
     let _ = std::fs::write(lock_dir.join(ACTIVITY), b"");
+}
+
+/// A local compile in local slot `slot` starts: noted, and held as
+/// running until the guard drops (then noted again).
+pub fn compiling(lock_dir: &Path, slot: u32) -> Compiling {
+    local_activity(lock_dir);
+    let lock = super::lock::try_lock_kind(lock_dir, COMPILING, &crate::hosts::Mode::Local, slot);
+    Compiling {
+        _lock: match lock {
+            Ok(super::lock::Try::Got(l)) => Some(l),
+            _ => None,
+        },
+        lock_dir: lock_dir.to_path_buf(),
+    }
+}
+
+pub struct Compiling {
+    _lock: Option<super::lock::SlotLock>,
+    lock_dir: std::path::PathBuf,
+}
+
+impl Drop for Compiling {
+    fn drop(&mut self) {
+        local_activity(&self.lock_dir);
+    }
 }
 
 /// The counters now: the cgroup's when it limits this process to less

@@ -35,7 +35,12 @@ pub fn file_name(kind: &str, mode: &Mode, slot: u32) -> String {
 
 /// Try to take `cpu_*_<slot>` for `mode` without waiting.
 pub fn try_lock(dir: &Path, mode: &Mode, slot: u32) -> io::Result<Try> {
-    let path: PathBuf = dir.join(file_name("cpu", mode, slot));
+    try_lock_kind(dir, "cpu", mode, slot)
+}
+
+/// The same for `<kind>_*_<slot>`.
+pub fn try_lock_kind(dir: &Path, kind: &str, mode: &Mode, slot: u32) -> io::Result<Try> {
+    let path: PathBuf = dir.join(file_name(kind, mode, slot));
     let file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)

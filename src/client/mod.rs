@@ -10,6 +10,7 @@ pub(crate) mod header_store;
 pub(crate) mod invoke;
 pub(crate) mod load;
 pub(crate) mod local;
+pub(crate) mod local_copy;
 pub(crate) mod lock;
 pub(crate) mod native;
 pub(crate) mod output;
@@ -386,13 +387,9 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
             phase::note(Phase::Compile, &scan.input, "localhost", slot.slot);
             let started = std::time::Instant::now();
             let helpers = list.hosts.iter().any(|h| !h.is_local());
-            if helpers {
-                cpu_room::local_activity(&lock_dir);
-            }
+            let compiling = helpers.then(|| cpu_room::compiling(&lock_dir, slot.slot));
             let code = local::run(local_argv);
-            if helpers {
-                cpu_room::local_activity(&lock_dir);
-            }
+            drop(compiling);
             if code == 0 {
                 watch.local_ok(started.elapsed());
             }
@@ -526,10 +523,16 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
             }
             Ok(()) => {
                 phase::note(Phase::Compile, &scan.input, host.hostname(), slot.slot);
-                let predicted = slot.predicted.filter(|_| chooser.stragglers);
+                let judge = match (chooser.stragglers, slot.predicted) {
+                    (false, _) => straggler::Judge::Off,
+                    (true, Some((t, p))) => straggler::Judge::Predicted(t, p),
+                    (true, None) => straggler::Judge::Order,
+                };
                 let pump = shipment.is_some();
+                let request = features;
+                // Distcc's order: free slots of hosts listed before this one.
+                let mut idle = Vec::new();
                 let start_copy = |beat: f64| {
-                    let dir = chooser.speed_dir.as_deref()?;
                     if shipment.is_none() && source.is_none() {
                         return None;
                     }
@@ -543,8 +546,45 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
                     // A pump request only goes to `,cpp` hosts; the copy
                     // uses the plain form, no header store.
                     let fits = |h: &Host| !pump || h.cpp;
-                    let (h, held, _) =
-                        pick::spare(s, dir, &lock_dir, &others, fits, &scan.input, beat)?;
+                    let (h, held) = match chooser.speed_dir.as_deref() {
+                        Some(dir) => {
+                            let (h, held, _) =
+                                pick::spare(s, dir, &lock_dir, &others, fits, &scan.input, beat)?;
+                            (h, held)
+                        }
+                        None => {
+                            // `localhost` only while the CPU has room (a
+                            // board's goes to preparing jobs).
+                            let room = |h: &Host| cpu_room::room(&lock_dir, h.slots);
+                            let before: Vec<&Host> = order
+                                .iter()
+                                .copied()
+                                .take_while(|h| !std::ptr::eq(*h, host))
+                                .filter(|h| {
+                                    !h.down
+                                        && others.iter().any(|o| std::ptr::eq(*o, *h))
+                                        && if h.is_local() { room(h) } else { fits(h) }
+                                })
+                                .collect();
+                            pick::spare_in_order(s, &lock_dir, &before, &mut idle)?
+                        }
+                    };
+                    let started = std::time::Instant::now();
+                    if h.is_local() {
+                        let c = local_copy::LocalCopy::start(
+                            &scan,
+                            &local_argv[0],
+                            local_argv,
+                            &lock_dir,
+                            held.slot,
+                        )?;
+                        return Some(straggler::Copy {
+                            host: h,
+                            slot: held,
+                            via: straggler::Via::Local(c, request),
+                            started,
+                        });
+                    }
                     let mut conn = transport::open(&h.mode, &s.ssh, s.io_timeout)
                         .map_err(|why| log::info!("no copy of {input}: {why}"))
                         .ok()?;
@@ -553,7 +593,6 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
                     } else {
                         h.features().cpp_on_client()
                     };
-                    let started = std::time::Instant::now();
                     let mut metered = speed::Metered::new(&mut conn);
                     let sent = send_request(
                         &mut metered,
@@ -572,16 +611,18 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
                     Some(straggler::Copy {
                         host: h,
                         slot: held,
-                        conn,
-                        features,
-                        meter,
+                        via: straggler::Via::Remote {
+                            conn,
+                            features,
+                            meter,
+                        },
                         started,
                     })
                 };
                 let (r, c) = straggler::receive(
                     &mut conn,
                     features,
-                    predicted,
+                    judge,
                     s.io_timeout,
                     &input,
                     host,
@@ -605,12 +646,53 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
         // The copy won (or outlived the original): it is the job now; the
         // original's connection closes here, its daemon drops the job.
         let (host, slot, mut conn, features, meter) = match copy {
-            Some(c) => {
+            Some(straggler::Copy {
+                host: here,
+                slot: held,
+                via: straggler::Via::Local(copy, _),
+                ..
+            }) => {
+                // Compiled here: its reply is in `result`, its temps go.
+                conn.abandon();
+                drop(conn);
+                drop(copy);
+                let r = match result {
+                    Ok(r) if r.status.success() => r,
+                    Ok(r) => {
+                        // Both failed; this one is the local compiler's word.
+                        emit(&r.stdout, &r.stderr);
+                        return r.status.code().unwrap_or(EXIT_DISTCC_FAILED);
+                    }
+                    Err(e) => {
+                        log::warn!("the local copy of {input} failed: {e}");
+                        return run_local(s, local_argv, false, Some(&list));
+                    }
+                };
+                drop(held);
+                if features.cpp_on_server() {
+                    match server_deps(&scan, local_argv, &r) {
+                        Ok(d) => deps = d,
+                        Err(()) => return run_local(s, local_argv, false, Some(&list)),
+                    }
+                }
+                return accept_object(s, &scan, local_argv, &r, deps.as_mut(), &list, here);
+            }
+            Some(straggler::Copy {
+                host: h,
+                slot: held,
+                via:
+                    straggler::Via::Remote {
+                        conn: c,
+                        features: f,
+                        meter: m,
+                    },
+                started,
+            }) => {
                 conn.abandon();
                 drop(conn);
                 let beaten = matches!(&result, Ok(r) if r.status.success());
-                watch.lost(&host.mode, &meter, c.started, beaten);
-                (c.host, c.slot, c.conn, c.features, c.meter)
+                watch.lost(&host.mode, &meter, started, beaten);
+                (h, held, c, f, m)
             }
             None => (host, slot, conn, features, meter),
         };
@@ -641,17 +723,9 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
             watch.remote_ok(&host.mode, &meter);
             drop(slot);
             if features.cpp_on_server() {
-                deps = depfile::plan(&scan, &mut args::cpp_argv(&scan), local_argv);
-                let filled = deps
-                    .as_ref()
-                    .map(|d| d.fill(r.dotd.as_deref().unwrap_or_default()));
-                if let (Some(Err(e)), Some(d)) = (filled, deps.as_ref()) {
-                    log::error!(
-                        "cannot write {}: {}",
-                        d.temp.display(),
-                        crate::errtext::reason(&e)
-                    );
-                    return run_local(s, local_argv, false, Some(&list));
+                match server_deps(&scan, local_argv, &r) {
+                    Ok(d) => deps = d,
+                    Err(()) => return run_local(s, local_argv, false, Some(&list)),
                 }
             } else if let PumpState::FailedRemotely(why) = &pump_state {
                 log::warn!("{input} compiled in plain mode after failing in pump mode");
@@ -761,6 +835,28 @@ fn finish_cpp(source: &mut Option<Source>, slot: &mut Option<lock::SlotLock>) ->
     };
     drop(slot.take());
     r
+}
+
+/// Pump mode: the dependency file the reply carries, in its temp file
+/// beside the target (committed with the object); `Err` (logged) when it
+/// cannot be written.
+fn server_deps(
+    scan: &args::Scan,
+    local_argv: &[OsString],
+    r: &crate::protocol::reply::Reply,
+) -> Result<Option<depfile::DepFile>, ()> {
+    let deps = depfile::plan(scan, &mut args::cpp_argv(scan), local_argv);
+    if let Some(d) = &deps {
+        if let Err(e) = d.fill(r.dotd.as_deref().unwrap_or_default()) {
+            log::error!(
+                "cannot write {}: {}",
+                d.temp.display(),
+                crate::errtext::reason(&e)
+            );
+            return Err(());
+        }
+    }
+    Ok(deps)
 }
 
 /// The server compiled it: write .d and object whole, relay the output.

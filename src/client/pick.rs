@@ -21,8 +21,8 @@ pub struct Chooser {
     /// `measured`: where speeds are kept; `None`: distcc's order, nothing
     /// measured or written (the default: no cost per job).
     pub speed_dir: Option<PathBuf>,
-    /// Copy a job that runs far past its prediction to a better free slot
-    /// (`TINYDCC_STRAGGLERS=0` turns it off; only with predictions).
+    /// Copy a straggling job to a better free slot (`TINYDCC_STRAGGLERS=0`
+    /// turns it off; straggler.rs).
     pub stragglers: bool,
 }
 
@@ -358,6 +358,44 @@ pub fn spare<'h>(
         },
         times[i],
     ))
+}
+
+/// A straggler's copy in distcc's order (nothing measured): a slot of
+/// one of `hosts` (those listed before the job's host, which the list
+/// says are faster) seen free at two looks a pause apart, so that no
+/// waiting client wants it (each looks again every pause). `seen`: the
+/// free slots of the last looks, by index into `hosts`, and since when.
+pub fn spare_in_order<'h>(
+    s: &Settings,
+    lock_dir: &Path,
+    hosts: &[&'h Host],
+    seen: &mut Vec<(usize, u32, std::time::Instant)>,
+) -> Option<(&'h Host, Held)> {
+    let now = std::time::Instant::now();
+    let mut free = Vec::new();
+    for (i, h) in hosts.iter().enumerate() {
+        if super::backoff::is_backed_off(lock_dir, h, s.backoff_period) {
+            continue;
+        }
+        for slot in 0..h.slots.min(50) {
+            if matches!(queue::slot_busy(lock_dir, &h.mode, slot), Ok(false)) {
+                let since = seen
+                    .iter()
+                    .find(|(j, k, _)| (*j, *k) == (i, slot))
+                    .map_or(now, |e| e.2);
+                free.push((i, slot, since));
+            }
+        }
+    }
+    *seen = free;
+    seen.iter()
+        .filter(|(_, _, since)| now.duration_since(*since) >= s.pause)
+        .find_map(
+            |&(i, slot, _)| match lock::try_lock(lock_dir, &hosts[i].mode, slot) {
+                Ok(lock::Try::Got(l)) => Some((hosts[i], Held::plain(l))),
+                _ => None,
+            },
+        )
 }
 
 /// Block until one of `n` local slots is free (`--localslots` for compiles,

@@ -34,7 +34,12 @@ fn held_by_other(path: &Path) -> io::Result<bool> {
 
 /// Is slot `slot` of `mode` held by some client now?
 pub fn slot_busy(lock_dir: &Path, mode: &Mode, slot: u32) -> io::Result<bool> {
-    held_by_other(&lock_dir.join(super::lock::file_name("cpu", mode, slot)))
+    kind_busy(lock_dir, "cpu", mode, slot)
+}
+
+/// The same for the lock `<kind>_*_<slot>`.
+pub fn kind_busy(lock_dir: &Path, kind: &str, mode: &Mode, slot: u32) -> io::Result<bool> {
+    held_by_other(&lock_dir.join(super::lock::file_name(kind, mode, slot)))
 }
 
 /// A place in the queue; dropping it leaves the queue.

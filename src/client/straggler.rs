@@ -1,13 +1,18 @@
-//! Stragglers (measured choice): while a remote job runs, it is judged
-//! against its prediction. When it runs far past it, or a much faster slot
-//! is free while it has long to go, the same request goes to that slot
-//! too, and the first successful reply wins. The other connection is
-//! dropped, so its daemon kills the compiler; only the winner's reply
-//! reaches the output (written once, by the caller). One copy at most.
+//! Stragglers: while a remote job runs, it is judged against its
+//! prediction (measured choice). When it runs far past it, or a much
+//! faster slot is free while it has long to go, the same request goes to
+//! that slot too, and the first successful reply wins. Without
+//! predictions (distcc's order), a job that has run `ORDER_AFTER` while a
+//! host listed before its own idles is copied there: the tail of a build
+//! no longer waits on a slow board while the x86 has nothing to do. The
+//! other connection is dropped, so its daemon kills the compiler; only
+//! the winner's reply reaches the output (written once, by the caller).
+//! One copy at most.
 
 use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};
 
+use super::local_copy::LocalCopy;
 use super::pick::Held;
 use super::remote;
 use super::speed::Meter;
@@ -18,15 +23,81 @@ use crate::protocol::{Features, ProtoError};
 
 /// How often a running job is looked at (besides its overdue moment).
 const TICK: Duration = Duration::from_secs(1);
+/// Without a prediction: how long a job runs before an idle host listed
+/// before its own is looked for (a small unit on a board takes 0.4-0.7
+/// s on the bed, on the x86 0.1), and how often then.
+const ORDER_AFTER: f64 = 0.5;
+const ORDER_TICK: Duration = Duration::from_millis(250);
+/// How often a local copy is looked at (`waitpid`, no descriptor to poll).
+const LOCAL_TICK: Duration = Duration::from_millis(50);
+
+/// What a running job is judged by.
+#[derive(Debug, Clone, Copy)]
+pub enum Judge {
+    /// When the slot was taken, and the job's predicted seconds there.
+    Predicted(Instant, f64),
+    /// Nothing predicted: copied when a faster-listed host idles.
+    Order,
+    /// No copies.
+    Off,
+}
 
 /// The job's copy on a second host.
 pub struct Copy<'h> {
     pub host: &'h Host,
     pub slot: Held,
-    pub conn: Conn,
-    pub features: Features,
-    pub meter: Meter,
+    pub via: Via,
     pub started: Instant,
+}
+
+/// Where a copy runs.
+pub enum Via {
+    Remote {
+        conn: Conn,
+        features: Features,
+        meter: Meter,
+    },
+    /// Here (`localhost`, distcc's order only), with the original's
+    /// request features.
+    Local(LocalCopy, Features),
+}
+
+impl Via {
+    /// The copy's reply (a local copy's: what its compiler left).
+    fn read(&mut self) -> Result<Reply, ProtoError> {
+        match self {
+            Via::Remote { conn, features, .. } => read(conn, *features),
+            Via::Local(c, features) => c.finish(*features),
+        }
+    }
+
+    /// Stop it: the daemon kills a remote compiler when its connection
+    /// closes; a local one is killed when dropped.
+    fn abandon(&mut self) {
+        if let Via::Remote { conn, .. } = self {
+            conn.abandon();
+        }
+    }
+}
+
+/// Which of the original (`conn`) and the copy has finished, waiting at
+/// most `wait`: `ready` on both sockets, or on the original alone while
+/// a local copy is looked at every 50 ms.
+fn either(conn: &Conn, copy: &mut Via, wait: Duration) -> [bool; 2] {
+    match copy {
+        Via::Remote { conn: c, .. } => ready(&[Some(conn.reply_fd()), Some(c.reply_fd())], wait),
+        Via::Local(c, _) => {
+            let end = Instant::now() + wait;
+            loop {
+                let step = LOCAL_TICK.min(end.saturating_duration_since(Instant::now()));
+                let first = ready(&[Some(conn.reply_fd()), None], step)[0];
+                let second = c.done();
+                if first || second || Instant::now() >= end {
+                    return [first, second];
+                }
+            }
+        }
+    }
 }
 
 /// When a job that has run `ran` seconds of a predicted `pred` deserves a
@@ -42,6 +113,22 @@ pub fn due(ran: f64, pred: f64) -> Option<f64> {
         Some((pred - ran - 1.0) / 2.0).filter(|b| *b > 0.0)
     } else {
         None
+    }
+}
+
+/// How a job stands against its prediction, for the log.
+fn judged(ran: f64, pred: f64) -> String {
+    let p = crate::decimal::fixed(pred, 2);
+    if ran >= pred {
+        format!(
+            "running {}s past its predicted {p}s",
+            crate::decimal::fixed(ran - pred, 2)
+        )
+    } else {
+        format!(
+            "{}s of its predicted {p}s left",
+            crate::decimal::fixed(pred - ran, 2)
+        )
     }
 }
 
@@ -107,23 +194,25 @@ fn shown(r: &Result<Reply, ProtoError>) -> String {
 pub fn receive<'h>(
     conn: &mut Conn,
     features: Features,
-    predicted: Option<(Instant, f64)>,
+    judge: Judge,
     io_timeout: Duration,
     input: &str,
     host: &Host,
     mut start_copy: impl FnMut(f64) -> Option<Copy<'h>>,
 ) -> (Result<Reply, ProtoError>, Option<Copy<'h>>) {
-    let Some((taken, pred)) = predicted else {
-        return (read(conn, features), None);
-    };
     let sent = Instant::now();
-    let overdue_at = taken + Duration::from_secs_f64(overdue(pred).min(1e6));
+    let (taken, pred, tick) = match judge {
+        Judge::Predicted(taken, pred) => (taken, Some(pred), TICK),
+        Judge::Order => (sent, None, ORDER_TICK),
+        Judge::Off => return (read(conn, features), None),
+    };
+    let overdue_at = taken + Duration::from_secs_f64(pred.map_or(ORDER_AFTER, overdue).min(1e6));
     let mut copy = loop {
         let now = Instant::now();
         let Some(left) = io_timeout.checked_sub(now - sent).filter(|d| !d.is_zero()) else {
             return (Err(timed_out()), None);
         };
-        let mut wait = TICK.min(left);
+        let mut wait = tick.min(left);
         if now < overdue_at {
             wait = wait.min(overdue_at - now);
         }
@@ -131,20 +220,17 @@ pub fn receive<'h>(
             return (read(conn, features), None);
         }
         let ran = taken.elapsed().as_secs_f64();
-        let Some(c) = due(ran, pred).and_then(&mut start_copy) else {
+        let beat = match pred {
+            Some(pred) => due(ran, pred),
+            None => (ran >= ORDER_AFTER).then_some(f64::INFINITY),
+        };
+        let Some(c) = beat.and_then(&mut start_copy) else {
             continue;
         };
-        let p = crate::decimal::fixed(pred, 2);
-        let how = if ran >= pred {
-            format!(
-                "running {}s past its predicted {p}s",
-                crate::decimal::fixed(ran - pred, 2)
-            )
-        } else {
-            format!(
-                "{}s of its predicted {p}s left",
-                crate::decimal::fixed(pred - ran, 2)
-            )
+        let r = crate::decimal::fixed(ran, 2);
+        let how = match pred {
+            None => format!("running {r}s while {} idles", c.host.spec),
+            Some(pred) => judged(ran, pred),
         };
         log::info!(
             "job {input} on {}: {how}; copy started on {}",
@@ -153,15 +239,12 @@ pub fn receive<'h>(
         );
         break c;
     };
-    let [first, second] = ready(
-        &[Some(conn.reply_fd()), Some(copy.conn.reply_fd())],
-        io_timeout,
-    );
+    let [first, second] = either(conn, &mut copy.via, io_timeout);
     // Read the first to answer (the original when both, or neither);
     // unless it succeeded, the other's reply is the result.
     let copy_first = second && !first;
     let r = match (copy_first, first) {
-        (true, _) => read(&mut copy.conn, copy.features),
+        (true, _) => copy.via.read(),
         (false, true) => read(conn, features),
         (false, false) => Err(timed_out()),
     };
@@ -182,16 +265,16 @@ pub fn receive<'h>(
             (r, Some(copy))
         }
         (false, true) => {
-            copy.conn.abandon();
+            copy.via.abandon();
             (r, None)
         }
         (true, false) => {
-            copy.conn.abandon();
+            copy.via.abandon();
             drop(copy);
             (read(conn, features), None)
         }
         (false, false) => {
-            let r = read(&mut copy.conn, copy.features);
+            let r = copy.via.read();
             (r, Some(copy))
         }
     }

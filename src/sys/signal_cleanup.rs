@@ -10,16 +10,18 @@ use std::ptr::null_mut;
 use std::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
 use std::sync::Once;
 
-const SLOTS: usize = 4;
+/// The object and .d being written, and a local copy's two temps.
+const SLOTS: usize = 6;
 static PATHS: [AtomicPtr<libc::c_char>; SLOTS] = [const { AtomicPtr::new(null_mut()) }; SLOTS];
 static INSTALL: Once = Once::new();
-/// The running preprocessor, which dies with us (it would write the .d).
+/// The running preprocessor (it would write the .d), or a straggler's
+/// local copy (a process group: its pid negated), which dies with us.
 static CHILD: AtomicI32 = AtomicI32::new(0);
 const SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
 extern "C" fn on_signal(sig: libc::c_int) {
     let child = CHILD.load(Ordering::SeqCst);
-    if child > 0 {
+    if child != 0 {
         // SAFETY: kill(2) is async-signal-safe; the pid is our own child.
         unsafe { libc::kill(child, libc::SIGTERM) };
     }
@@ -48,10 +50,11 @@ fn install() {
     });
 }
 
-/// `pid` (our preprocessor) is to be stopped if we are; 0 clears it.
-pub fn set_child(pid: u32) {
+/// `pid` (our preprocessor; negated, a child's process group) is to be
+/// stopped if we are; 0 clears it.
+pub fn set_child(pid: i32) {
     install();
-    CHILD.store(pid as i32, Ordering::SeqCst);
+    CHILD.store(pid, Ordering::SeqCst);
 }
 
 /// A registered temp file; unregistered (not removed) on drop.

@@ -33,20 +33,28 @@ cpu = {r: int(n) / 1e9 for r, n in (line.split() for line in read("cpu").splitli
 cap = {r: float(c) for r, c in (line.split() for line in read("capacity").splitlines())}
 
 # Jobs: (host, start, end). A local compile is one jobstamp line whose output
-# is an object of the build (kbuild's probes write .tmp_* files, not .o).
+# is an object of the build (kbuild's probes write .tmp_* files, not .o), or
+# a straggler's local copy that won (its output: `.NAME.o.tinydcc-copy-XXX`,
+# renamed to NAME.o after; a copy that lost was killed, status not 0).
+copy_name = re.compile(r"\.tinydcc-copy-\w+$")
 jobs = []
 for line in read("local.stamps").splitlines():
     parts = line.split(" ", 3)
-    if len(parts) == 4 and parts[3].endswith(".o") and ".tmp_" not in parts[3] and parts[2] == "0":
+    if len(parts) < 4 or parts[2] != "0":
+        continue
+    out = copy_name.sub("", parts[3])
+    if out.endswith(".o") and ".tmp_" not in out:
         jobs.append((client, float(parts[0]), float(parts[1])))
 # A daemon job is distccd's job line; its end is when the line was written.
 job_line = re.compile(r"^(\d+\.\d+) .*client: \S+ (\w+) exit:\S+ sig:\S+ core:\S+ ret:\S+ time:(\d+)ms")
 errors = 0
 p3 = 0
+dropped = 0  # a straggler's original or copy that lost, its compiler killed
 for h in hosts:
     for line in read(f"{h}.stamped").splitlines():
         if "protocol 3 request" in line:
             p3 += 1
+        dropped += "disconnected before the reply; job abandoned" in line
         m = job_line.match(line)
         if not m:
             continue
@@ -63,6 +71,7 @@ remote = sum(1 for j in jobs if j[0] != client)
 emit("jobs.local", sum(1 for j in jobs if j[0] == client))
 emit("jobs.remote", remote)
 emit("jobs.errors", errors)
+emit("jobs.dropped", dropped)
 emit("protocol3", p3)
 for h in [client] + hosts:
     name = "local" if h == client else h
