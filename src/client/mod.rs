@@ -532,7 +532,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
                 let request = features;
                 // Distcc's order: free slots of hosts listed before this one.
                 let mut idle = Vec::new();
-                let start_copy = |beat: f64| {
+                let mut start_copy = |beat: f64| {
                     if shipment.is_none() && source.is_none() {
                         return None;
                     }
@@ -628,7 +628,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
                     s.io_timeout,
                     &input,
                     host,
-                    start_copy,
+                    &mut start_copy,
                 );
                 copy = c;
                 if let (Ok(_), None, true, Some(d), transport::Conn::Tcp(tcp)) = (
