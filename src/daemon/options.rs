@@ -53,10 +53,7 @@ pub enum Parsed {
 }
 
 fn default_jobs() -> u32 {
-    let n = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    n as u32 + 2
+    crate::client::cpu_room::usable_cpus() + 2
 }
 
 pub const HELP: &str = "\
