@@ -194,7 +194,10 @@ mod tests {
             let before = super::strftime_now(fmt, utc);
             let want = libc_strftime(c, utc);
             let after = super::strftime_now(fmt, utc);
-            assert!(want == before || want == after, "{want} vs {before}/{after}");
+            assert!(
+                want == before || want == after,
+                "{want} vs {before}/{after}"
+            );
         }
     }
 }
