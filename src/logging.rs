@@ -54,7 +54,7 @@ impl syslog::LogFormat<String> for Rfc3164 {
             w,
             "<{}>{} {}[{}]: {}",
             syslog::Facility::LOG_DAEMON as u8 | severity as u8,
-            crate::sys::strftime_now(c"%b %d %H:%M:%S", true),
+            crate::sys::strftime_now("%b %d %H:%M:%S", true),
             self.process,
             self.pid,
             message
@@ -167,7 +167,7 @@ impl Log for Logger {
                     Sink::File(f) if self.stamp => {
                         let stamped = format!(
                             "{} {line}",
-                            crate::sys::strftime_now(c"%Y-%m-%d %H:%M:%S", false)
+                            crate::sys::strftime_now("%Y-%m-%d %H:%M:%S", false)
                         );
                         f.write_all(stamped.as_bytes())
                     }

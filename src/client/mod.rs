@@ -532,41 +532,43 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
                 let request = features;
                 // Distcc's order: free slots of hosts listed before this one.
                 let mut idle = Vec::new();
-                let start_copy = |beat: f64| {
+                let mut start_copy = |beat: f64| {
                     if shipment.is_none() && source.is_none() {
                         return None;
                     }
-                    let others: Vec<&Host> = order
-                        .iter()
-                        .copied()
-                        .filter(|h| {
-                            !std::ptr::eq(*h, host) && !tried.iter().any(|t| std::ptr::eq(*t, *h))
-                        })
-                        .collect();
+                    // The other hosts not yet tried; in distcc's order
+                    // only those listed before this one.
+                    let mut others: Vec<&Host> = Vec::new();
+                    let measured = chooser.speed_dir.as_deref();
+                    for &h in &order {
+                        if std::ptr::eq(h, host) {
+                            if measured.is_none() {
+                                break;
+                            }
+                        } else if !tried.iter().any(|t| std::ptr::eq(*t, h)) {
+                            others.push(h);
+                        }
+                    }
                     // A pump request only goes to `,cpp` hosts; the copy
                     // uses the plain form, no header store.
-                    let fits = |h: &Host| !pump || h.cpp;
-                    let (h, held) = match chooser.speed_dir.as_deref() {
+                    let (h, held) = match measured {
                         Some(dir) => {
                             let (h, held, _) =
-                                pick::spare(s, dir, &lock_dir, &others, fits, &scan.input, beat)?;
+                                pick::spare(s, dir, &lock_dir, &others, pump, &scan.input, beat)?;
                             (h, held)
                         }
                         None => {
                             // `localhost` only while the CPU has room (a
                             // board's goes to preparing jobs).
-                            let room = |h: &Host| cpu_room::room(&lock_dir, h.slots);
-                            let before: Vec<&Host> = order
-                                .iter()
-                                .copied()
-                                .take_while(|h| !std::ptr::eq(*h, host))
-                                .filter(|h| {
-                                    !h.down
-                                        && others.iter().any(|o| std::ptr::eq(*o, *h))
-                                        && if h.is_local() { room(h) } else { fits(h) }
-                                })
-                                .collect();
-                            pick::spare_in_order(s, &lock_dir, &before, &mut idle)?
+                            others.retain(|h| {
+                                !h.down
+                                    && if h.is_local() {
+                                        cpu_room::room(&lock_dir, h.slots)
+                                    } else {
+                                        !pump || h.cpp
+                                    }
+                            });
+                            pick::spare_in_order(s, &lock_dir, &others, &mut idle)?
                         }
                     };
                     let started = std::time::Instant::now();
@@ -626,7 +628,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
                     s.io_timeout,
                     &input,
                     host,
-                    start_copy,
+                    &mut start_copy,
                 );
                 copy = c;
                 if let (Ok(_), None, true, Some(d), transport::Conn::Tcp(tcp)) = (

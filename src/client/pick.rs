@@ -306,24 +306,29 @@ fn predictions(
     Some((times, records))
 }
 
-/// A straggler's copy: the free remote slot among `hosts` (those `fits`)
-/// where the job is predicted to finish first, taken without waiting, if
-/// it finishes sooner than `beat` seconds; with its predicted seconds.
+/// A straggler's copy: the free remote slot among `hosts` (only `,cpp`
+/// ones for a `pump` job) where the job is predicted to finish first,
+/// taken without waiting, if it finishes sooner than `beat` seconds; with
+/// its predicted seconds.
 pub fn spare<'h>(
     s: &Settings,
     speed_dir: &Path,
     lock_dir: &Path,
     hosts: &[&'h Host],
-    fits: impl Fn(&Host) -> bool,
+    pump: bool,
     input: &std::ffi::OsStr,
     beat: f64,
 ) -> Option<(&'h Host, Held, f64)> {
-    let live: Vec<&Host> = hosts
-        .iter()
-        .copied()
-        .filter(|h| !h.is_local() && !h.down && fits(h))
-        .filter(|h| !super::backoff::is_backed_off(lock_dir, h, s.backoff_period))
-        .collect();
+    let mut live: Vec<&Host> = Vec::new();
+    for h in hosts {
+        if !h.is_local()
+            && !h.down
+            && (!pump || h.cpp)
+            && !super::backoff::is_backed_off(lock_dir, h, s.backoff_period)
+        {
+            live.push(h);
+        }
+    }
     let (times, _) = predictions(speed_dir, &live, input)?;
     // The fastest host with a free slot; no sort (it costs the armv7
     // binary kilobytes): a faster one found later replaces the lock.

@@ -198,7 +198,7 @@ pub fn receive<'h>(
     io_timeout: Duration,
     input: &str,
     host: &Host,
-    mut start_copy: impl FnMut(f64) -> Option<Copy<'h>>,
+    start_copy: &mut dyn FnMut(f64) -> Option<Copy<'h>>,
 ) -> (Result<Reply, ProtoError>, Option<Copy<'h>>) {
     let sent = Instant::now();
     let (taken, pred, tick) = match judge {
@@ -224,7 +224,7 @@ pub fn receive<'h>(
             Some(pred) => due(ran, pred),
             None => (ran >= ORDER_AFTER).then_some(f64::INFINITY),
         };
-        let Some(c) = beat.and_then(&mut start_copy) else {
+        let Some(c) = beat.and_then(&mut *start_copy) else {
             continue;
         };
         let r = crate::decimal::fixed(ran, 2);

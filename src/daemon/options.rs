@@ -53,10 +53,7 @@ pub enum Parsed {
 }
 
 fn default_jobs() -> u32 {
-    let n = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    n as u32 + 2
+    crate::client::cpu_room::usable_cpus() + 2
 }
 
 pub const HELP: &str = "\
@@ -108,9 +105,12 @@ See tinydccd(8).
 ";
 
 /// Every value of an option, in order. Errors name the option.
+/// Not generic and not inlined: one copy for every option (each inlined
+/// or monomorphized copy costs the armv7 binary hundreds of bytes).
+#[inline(never)]
 fn values(
     p: &mut pico_args::Arguments,
-    keys: impl Into<pico_args::Keys> + Copy,
+    keys: pico_args::Keys,
     name: &str,
 ) -> Result<Vec<String>, String> {
     let mut v = Vec::new();
@@ -135,10 +135,22 @@ fn values(
 /// (`--port: 'abc' is not a port number`).
 fn last<T>(
     p: &mut pico_args::Arguments,
-    keys: impl Into<pico_args::Keys> + Copy,
+    keys: impl Into<pico_args::Keys>,
     name: &str,
     what: &str,
     parse: impl Fn(&str) -> Option<T>,
+) -> Result<Option<T>, String> {
+    last_of(p, keys.into(), name, what, &parse)
+}
+
+/// `last`'s body, one copy per value type (not per option).
+#[inline(never)]
+fn last_of<T>(
+    p: &mut pico_args::Arguments,
+    keys: pico_args::Keys,
+    name: &str,
+    what: &str,
+    parse: &dyn Fn(&str) -> Option<T>,
 ) -> Result<Option<T>, String> {
     let mut last = None;
     for v in values(p, keys, name)? {
@@ -159,7 +171,18 @@ fn text(s: &str) -> Option<String> {
 /// UTF-8 (`FromStr` would refuse it). Errors name the option, as `last`'s do.
 fn last_path(
     p: &mut pico_args::Arguments,
-    keys: impl Into<pico_args::Keys> + Copy,
+    keys: impl Into<pico_args::Keys>,
+    name: &str,
+    what: &str,
+) -> Result<Option<PathBuf>, String> {
+    last_path_of(p, keys.into(), name, what)
+}
+
+/// `last_path`'s body, one copy for every option.
+#[inline(never)]
+fn last_path_of(
+    p: &mut pico_args::Arguments,
+    keys: pico_args::Keys,
     name: &str,
     what: &str,
 ) -> Result<Option<PathBuf>, String> {
@@ -217,7 +240,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
         return Ok(Parsed::Version);
     }
     let mut allow = Vec::new();
-    for a in values(&mut p, ["-a", "--allow"], "--allow")? {
+    for a in values(&mut p, ["-a", "--allow"].into(), "--allow")? {
         allow.push(Cidr::parse(&a).map_err(|e| format!("--allow: {e}"))?);
     }
     let log_level = last(
@@ -295,7 +318,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
         cache: None,
     };
     let cache_dir = last_path(&mut p, "--cache-dir", "--cache-dir", "a directory name")?;
-    let cache_size = match values(&mut p, "--cache-size", "--cache-size")?.pop() {
+    let cache_size = match values(&mut p, "--cache-size".into(), "--cache-size")?.pop() {
         Some(v) => Some(crate::store::parse_size(&v).map_err(|e| format!("--cache-size: {e}"))?),
         None => None,
     };
