@@ -700,6 +700,40 @@ fn local_copy(pump: bool) {
     assert_eq!(h.a.leftovers_after_reply(), Vec::<String>::new());
 }
 
+/// No local copy of a job whose options make gcc write more files named
+/// after the object (`-fstack-usage`: `NAME.su`): under the temp's name
+/// they would be left behind. The job waits for A.
+#[test]
+fn no_local_copy_when_gcc_would_write_files_named_after_the_object() {
+    let h = slow_first("3");
+    let dir = TempDir::new("local-copy-aux");
+    std::fs::create_dir(dir.join("out")).unwrap();
+    dir.write("s.c", "int s(int x)\n{\n  return x * 3 + 7;\n}\n");
+    let a = format!("127.0.0.1:{}/2", h.a.port);
+    let busy = hold_slot(&dir, "cpu_localhost_0");
+    let log = dir.join("client.log");
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &format!("localhost/1 {a}"));
+    c.args(["gcc", "-fstack-usage", "-c", "s.c", "-o", "out/s.o"])
+        .env_remove("TINYDCC_CHOOSE")
+        .env("TINYDCC_LOCAL", "always")
+        .env("DISTCC_FALLBACK", "0")
+        .env("DISTCC_PAUSE_TIME_MSEC", "300")
+        .env("DISTCC_LOG", &log)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = c.spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while starts(&h.log_a) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(busy);
+    let out = child.wait_with_output().unwrap();
+    let said = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(out.status.success(), "{}\n{said}", text(&out.stderr));
+    assert!(!said.contains("copy started"), "{said}");
+    assert_eq!(entries(&dir.join("out")), ["s.o"], "{said}");
+}
+
 #[test]
 fn a_straggler_is_copied_here_when_the_local_slot_idles() {
     local_copy(false);

@@ -62,6 +62,23 @@ impl LocalCopy {
         lock_dir: &Path,
         slot: u32,
     ) -> Option<LocalCopy> {
+        use std::os::unix::ffi::OsStrExt;
+        // gcc names these options' extra outputs (`.dwo`, `.su`, dumps)
+        // after the object: under the temp's name they would be left behind.
+        const AUX: [&[u8]; 5] = [
+            b"-gsplit-dwarf",
+            b"-fstack-usage",
+            b"-fdump-",
+            b"-fcallgraph-info",
+            b"-aux-info",
+        ];
+        if scan
+            .argv
+            .iter()
+            .any(|a| AUX.iter().any(|p| a.as_bytes().starts_with(p)))
+        {
+            return None;
+        }
         let object = temp_beside(Path::new(&scan.output))?;
         let mut argv = scan.argv.clone();
         argv[0] = compiler.clone();

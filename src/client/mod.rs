@@ -532,6 +532,8 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
                 let request = features;
                 // Distcc's order: free slots of hosts listed before this one.
                 let mut idle = Vec::new();
+                // Set when a local copy could not start: not tried again.
+                let mut no_local = false;
                 let mut start_copy = |beat: f64| {
                     if shipment.is_none() && source.is_none() {
                         return None;
@@ -563,7 +565,7 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
                             others.retain(|h| {
                                 !h.down
                                     && if h.is_local() {
-                                        cpu_room::room(&lock_dir, h.slots)
+                                        !no_local && cpu_room::room(&lock_dir, h.slots)
                                     } else {
                                         !pump || h.cpp
                                     }
@@ -579,7 +581,9 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
                             local_argv,
                             &lock_dir,
                             held.slot,
-                        )?;
+                        );
+                        no_local = c.is_none();
+                        let c = c?;
                         return Some(straggler::Copy {
                             host: h,
                             slot: held,
