@@ -554,6 +554,34 @@ fn hold_slot(dir: &TempDir, name: &str) -> HeldSlot {
     HeldSlot { _file: f }
 }
 
+/// Run client `c` in distcc's order (pauses of 300 ms, logged), release
+/// `busy` once A's compiler has started, and wait for its success: how
+/// long it took and what the client logged.
+fn run_releasing(
+    mut c: Command,
+    h: &SlowFast,
+    busy: HeldSlot,
+    log: &std::path::Path,
+) -> (Duration, String) {
+    c.env_remove("TINYDCC_CHOOSE")
+        .env("DISTCC_FALLBACK", "0")
+        .env("DISTCC_PAUSE_TIME_MSEC", "300")
+        .env("DISTCC_LOG", log)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let t = std::time::Instant::now();
+    let child = c.spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while starts(&h.log_a) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(busy);
+    let out = child.wait_with_output().unwrap();
+    let said = std::fs::read_to_string(log).unwrap_or_default();
+    assert!(out.status.success(), "{}\n{said}", text(&out.stderr));
+    (t.elapsed(), said)
+}
+
 /// Without measured speeds, a straggler is copied in distcc's order: the
 /// job goes to A (slow, listed second) because B's one slot is taken;
 /// once B's slot has stayed free for a pause while the job still runs,
@@ -570,25 +598,9 @@ fn a_straggler_is_copied_to_an_idle_host_listed_before_it() {
     let busy = hold_slot(&dir, &format!("cpu_tcp_127.0.0.1_{}_0", h.b.port));
     let log = dir.join("client.log");
     let mut c = client_cmd(Kind::Tiny, dir.path(), &format!("{b} {a}"));
-    c.args(["gcc", "-O2", "-c", "s.c", "-o", "s.o"])
-        .env_remove("TINYDCC_CHOOSE")
-        .env("DISTCC_FALLBACK", "0")
-        .env("DISTCC_PAUSE_TIME_MSEC", "300")
-        .env("DISTCC_LOG", &log);
-    let t = std::time::Instant::now();
-    c.stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = c.spawn().unwrap();
-    // The job runs on A (its compiler started): B's slot frees.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while starts(&h.log_a) == 0 && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    drop(busy);
-    let out = child.wait_with_output().unwrap();
-    let took = t.elapsed();
-    let said = std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(out.status.success(), "{}\n{said}", text(&out.stderr));
+    c.args(["gcc", "-O2", "-c", "s.c", "-o", "s.o"]);
+    // The job runs on A (its compiler started), then B's slot frees.
+    let (took, said) = run_releasing(c, &h, busy, &log);
     assert!(took < Duration::from_secs(15), "took {took:?}\n{said}");
     assert!(
         said.contains(&format!("job s.c on {a}: running "))
@@ -644,24 +656,8 @@ fn local_copy(pump: bool) {
         c.arg("--pump").arg(tinydcc());
     }
     c.args(["gcc", "-O2", &deps("s"), "-c", "s.c", "-o", "out/s.o"])
-        .env_remove("TINYDCC_CHOOSE")
-        .env("TINYDCC_LOCAL", "always")
-        .env("DISTCC_FALLBACK", "0")
-        .env("DISTCC_PAUSE_TIME_MSEC", "300")
-        .env("DISTCC_LOG", &log)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let t = std::time::Instant::now();
-    let child = c.spawn().unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while starts(&h.log_a) == 0 && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    drop(busy);
-    let out = child.wait_with_output().unwrap();
-    let took = t.elapsed();
-    let said = std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(out.status.success(), "{}\n{said}", text(&out.stderr));
+        .env("TINYDCC_LOCAL", "always");
+    let (took, said) = run_releasing(c, &h, busy, &log);
     assert!(took < Duration::from_secs(15), "took {took:?}\n{said}");
     assert!(
         said.contains(&format!("job s.c on {a}{cpp}: running "))
@@ -714,22 +710,8 @@ fn no_local_copy_when_gcc_would_write_files_named_after_the_object() {
     let log = dir.join("client.log");
     let mut c = client_cmd(Kind::Tiny, dir.path(), &format!("localhost/1 {a}"));
     c.args(["gcc", "-fstack-usage", "-c", "s.c", "-o", "out/s.o"])
-        .env_remove("TINYDCC_CHOOSE")
-        .env("TINYDCC_LOCAL", "always")
-        .env("DISTCC_FALLBACK", "0")
-        .env("DISTCC_PAUSE_TIME_MSEC", "300")
-        .env("DISTCC_LOG", &log)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = c.spawn().unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while starts(&h.log_a) == 0 && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    drop(busy);
-    let out = child.wait_with_output().unwrap();
-    let said = std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(out.status.success(), "{}\n{said}", text(&out.stderr));
+        .env("TINYDCC_LOCAL", "always");
+    let (_, said) = run_releasing(c, &h, busy, &log);
     assert!(!said.contains("copy started"), "{said}");
     assert_eq!(entries(&dir.join("out")), ["s.o"], "{said}");
 }
