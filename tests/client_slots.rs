@@ -456,6 +456,36 @@ fn daemon_with_compilers_in(bin: &std::path::Path) -> Daemon {
     )
 }
 
+/// `s.o` in `dir` equals a local `gcc -O2 -c s.c`'s.
+fn s_o_is_a_local_compiles(dir: &TempDir) {
+    let local = local_gcc(dir.path(), &["-O2", "-c", "s.c", "-o", "ref.o"]);
+    assert!(local.status.success());
+    assert_eq!(
+        std::fs::read(dir.join("s.o")).unwrap(),
+        std::fs::read(dir.join("ref.o")).unwrap()
+    );
+}
+
+/// `s.c` (`-O2`, to `s.o` in `dir`) was copied from A to B and B won:
+/// the log says so, the object equals a local compile's and was written
+/// once (no temp of a second writer beside it), and A dropped the job.
+fn the_copy_on_b_won(dir: &TempDir, h: &SlowFast, said: &str, a: &str, b: &str) {
+    assert!(
+        said.contains(&format!("job s.c: the copy on {b} won; {a} is dropped")),
+        "{said}"
+    );
+    s_o_is_a_local_compiles(dir);
+    let mut left = entries(dir.path());
+    left.retain(|e| e.starts_with('.') && e != ".distcc-private");
+    assert!(left.is_empty(), "{left:?}");
+    // A's compiler (the wrapper's process group) is killed with the job.
+    let abandoned = h.a.wait_log("job abandoned");
+    assert!(
+        abandoned.contains("disconnected before the reply; job abandoned"),
+        "{abandoned}"
+    );
+}
+
 #[test]
 fn a_straggler_is_copied_to_a_free_fast_host() {
     let h = slow_first("30");
@@ -487,27 +517,7 @@ fn a_straggler_is_copied_to_a_free_fast_host() {
         "{said}"
     );
     assert!(said.contains(&format!("copy started on {b}")), "{said}");
-    assert!(
-        said.contains(&format!("job s.c: the copy on {b} won; {a} is dropped")),
-        "{said}"
-    );
-    let local = local_gcc(dir.path(), &["-O2", "-c", "s.c", "-o", "ref.o"]);
-    assert!(local.status.success());
-    assert_eq!(
-        std::fs::read(dir.join("s.o")).unwrap(),
-        std::fs::read(dir.join("ref.o")).unwrap()
-    );
-    // Written once: no temp file of a second writer is left beside it.
-    let mut left = entries(dir.path());
-    left.retain(|e| e.starts_with('.') && e != ".distcc-private");
-    assert!(left.is_empty(), "{left:?}");
-    // A dropped the job: its compiler (the wrapper's process group) is
-    // gone and so is the job directory.
-    let abandoned = h.a.wait_log("job abandoned");
-    assert!(
-        abandoned.contains("disconnected before the reply; job abandoned"),
-        "{abandoned}"
-    );
+    the_copy_on_b_won(&dir, &h, &said, &a, &b);
     let pid: i32 = std::fs::read_to_string(&h.log_a)
         .unwrap()
         .lines()
@@ -607,21 +617,7 @@ fn a_straggler_is_copied_to_an_idle_host_listed_before_it() {
             && said.contains(&format!("s while {b} idles; copy started on {b}")),
         "{said}"
     );
-    assert!(
-        said.contains(&format!("job s.c: the copy on {b} won; {a} is dropped")),
-        "{said}"
-    );
-    let local = local_gcc(dir.path(), &["-O2", "-c", "s.c", "-o", "ref.o"]);
-    assert!(local.status.success());
-    assert_eq!(
-        std::fs::read(dir.join("s.o")).unwrap(),
-        std::fs::read(dir.join("ref.o")).unwrap()
-    );
-    let mut left = entries(dir.path());
-    left.retain(|e| e.starts_with('.') && e != ".distcc-private");
-    assert!(left.is_empty(), "{left:?}");
-    let abandoned = h.a.wait_log("job abandoned");
-    assert!(abandoned.contains("job abandoned"), "{abandoned}");
+    the_copy_on_b_won(&dir, &h, &said, &a, &b);
     assert_eq!(h.a.leftovers_after_reply(), Vec::<String>::new());
 }
 
@@ -780,12 +776,7 @@ fn a_failed_copy_leaves_the_original_to_finish() {
         "{}",
         text(&out.stderr)
     );
-    let local = local_gcc(dir.path(), &["-O2", "-c", "s.c", "-o", "ref.o"]);
-    assert!(local.status.success());
-    assert_eq!(
-        std::fs::read(dir.join("s.o")).unwrap(),
-        std::fs::read(dir.join("ref.o")).unwrap()
-    );
+    s_o_is_a_local_compiles(&dir);
     assert!(a.wait_job("COMPILE_OK", "s.c"), "{}", a.log_text());
     let lock = entries(&dir.join(".distcc-private/lock"));
     assert!(!lock.iter().any(|l| l.starts_with("backoff_")), "{lock:?}");
@@ -818,12 +809,7 @@ fn the_original_can_win_and_the_copy_is_dropped() {
         said.contains(&format!("job s.c: {ha} won; the copy on {hb} is dropped")),
         "{said}"
     );
-    let local = local_gcc(dir.path(), &["-O2", "-c", "s.c", "-o", "ref.o"]);
-    assert!(local.status.success());
-    assert_eq!(
-        std::fs::read(dir.join("s.o")).unwrap(),
-        std::fs::read(dir.join("ref.o")).unwrap()
-    );
+    s_o_is_a_local_compiles(&dir);
     let dropped = b.wait_log("job abandoned");
     assert!(
         dropped.contains("disconnected before the reply; job abandoned"),
