@@ -526,6 +526,9 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
                 let judge = match (chooser.stragglers, slot.predicted) {
                     (false, _) => straggler::Judge::Off,
                     (true, Some((t, p))) => straggler::Judge::Predicted(t, p),
+                    // The first host listed has none before it to copy to:
+                    // its reply is read as distcc does, no looking.
+                    (true, None) if std::ptr::eq(order[0], host) => straggler::Judge::Off,
                     (true, None) => straggler::Judge::Order,
                 };
                 let pump = shipment.is_some();
@@ -534,6 +537,9 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
                 let mut idle = Vec::new();
                 // Set when a local copy could not start: not tried again.
                 let mut no_local = false;
+                // The CPU check's verdict, looked at once a second (the
+                // copy search runs four times a second on a board).
+                let mut room_at: Option<(std::time::Instant, bool)> = None;
                 let mut start_copy = |beat: f64| {
                     if shipment.is_none() && source.is_none() {
                         return None;
@@ -565,7 +571,11 @@ fn distribute(s: &Settings, scan: args::Scan, local_argv: &[OsString]) -> i32 {
                             others.retain(|h| {
                                 !h.down
                                     && if h.is_local() {
-                                        !no_local && cpu_room::room(&lock_dir, h.slots)
+                                        if room_at.is_none_or(|(t, _)| t.elapsed().as_secs() >= 1) {
+                                            let r = cpu_room::room(&lock_dir, h.slots);
+                                            room_at = Some((std::time::Instant::now(), r));
+                                        }
+                                        !no_local && room_at.is_some_and(|(_, r)| r)
                                     } else {
                                         !pump || h.cpp
                                     }
