@@ -21,6 +21,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use super::speed::unix_ms;
+use crate::cgroup::{count_cpus, num, read};
 
 /// The share of the CPU (per mille) that preparing jobs may use beside
 /// local compiles. On the emulated board the preparation of a pump build
@@ -275,31 +276,6 @@ fn proc_stat_use(stat: &str) -> Option<Use> {
     })
 }
 
-/// "0-3,5,7-8" → 7.
-fn count_cpus(list: &str) -> u64 {
-    list.trim()
-        .split(',')
-        .map(|p| {
-            let (a, b) = p.split_once('-').unwrap_or((p, p));
-            match (a.parse::<u64>(), b.parse::<u64>()) {
-                (Ok(a), Ok(b)) if b >= a => b - a + 1,
-                _ => 0,
-            }
-        })
-        .sum()
-}
-
-fn read(p: impl AsRef<Path>) -> Option<String> {
-    std::fs::read_to_string(p).ok()
-}
-
-/// The first number of a cgroup file, or of the line starting with `key`.
-fn num(dir: &str, file: &str, key: &str) -> Option<u64> {
-    let text = read(format!("/sys/fs/cgroup/{dir}/{file}"))?;
-    let line = text.lines().find_map(|l| l.strip_prefix(key))?;
-    line.split_ascii_whitespace().next()?.parse().ok()
-}
-
 /// This process's cgroup: CPU µs it used, and the thousandths of a core
 /// it may use (its quota or its CPU set, the smaller; 0 when neither
 /// limits it). v1: the `cpuacct`, `cpu` and `cpuset` hierarchies under
@@ -333,45 +309,6 @@ fn cgroup_use(self_cgroup: &str) -> Option<(u64, u64)> {
     Some((used, limit(q, n)))
 }
 
-/// The CPUs this process may use, as `std::thread::available_parallelism`
-/// counts them (the daemon's default `--jobs`): those its affinity mask
-/// allows (else those online), no more than its cgroup's CPU quota
-/// rounded down, at least one. Not std's: its own cgroup reader costs the
-/// armv7 binary 4.8 KB.
-pub fn usable_cpus() -> u32 {
-    use nix::sched::{sched_getaffinity, CpuSet};
-    let n = match sched_getaffinity(nix::unistd::Pid::from_raw(0)) {
-        Ok(set) => (0..CpuSet::count())
-            .filter(|&i| set.is_set(i).unwrap_or(false))
-            .count() as u64,
-        Err(_) => read("/sys/devices/system/cpu/online").map_or(1, |s| count_cpus(&s)),
-    };
-    let cgroup = read("/proc/self/cgroup").unwrap_or_default();
-    let n = match quota_milli(&cgroup) {
-        Some(q) => n.min(q / 1000),
-        None => n,
-    };
-    n.clamp(1, u32::MAX as u64) as u32
-}
-
-/// The cgroup's CPU quota in thousandths of a core: v1 `cpu.cfs_quota_us`
-/// over `cpu.cfs_period_us`, v2 `cpu.max`; `None` when unlimited.
-fn quota_milli(self_cgroup: &str) -> Option<u64> {
-    use crate::cgroup::{v1_path, v2_path};
-    let (q, p) = match v1_path(self_cgroup, "cpu") {
-        Some(p) => (
-            num(&format!("cpu{p}"), "cpu.cfs_quota_us", ""),
-            num(&format!("cpu{p}"), "cpu.cfs_period_us", ""),
-        ),
-        None => {
-            let max = read(format!("/sys/fs/cgroup{}/cpu.max", v2_path(self_cgroup)?))?;
-            let mut w = max.split_ascii_whitespace().map(|x| x.parse::<u64>().ok());
-            (w.next().flatten(), w.next().flatten())
-        }
-    };
-    q?.saturating_mul(1000).checked_div(p?)
-}
-
 /// Thousandths of a core: the quota's, or the CPU set's, the smaller.
 fn limit(quota_milli: Option<u64>, cpus: Option<u64>) -> u64 {
     match (quota_milli, cpus.filter(|n| *n > 0)) {
@@ -385,12 +322,6 @@ fn limit(quota_milli: Option<u64>, cpus: Option<u64>) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn usable_cpus_are_what_std_counts() {
-        let std = std::thread::available_parallelism().map_or(1, |n| n.get());
-        assert_eq!(usable_cpus() as usize, std);
-    }
 
     fn u(used: u64, avail: u64) -> Use {
         Use {

@@ -53,7 +53,7 @@ pub enum Parsed {
 }
 
 fn default_jobs() -> u32 {
-    crate::client::cpu_room::usable_cpus() + 2
+    crate::cgroup::usable_cpus() + 2
 }
 
 pub const HELP: &str = "\
