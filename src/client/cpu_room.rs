@@ -206,7 +206,7 @@ pub fn room(lock_dir: &Path, local_slots: u32) -> bool {
 }
 
 /// Note that a local compile starts or ends (its windows measure nothing).
-pub fn local_activity(lock_dir: &Path) {
+fn local_activity(lock_dir: &Path) {
     let _ = std::fs::write(lock_dir.join(ACTIVITY), b"");
 }
 
