@@ -286,6 +286,9 @@ fn fifty_file_build_on_four_hosts_survives_a_dead_node() {
     c.args(["-s", "-j12"])
         .arg(format!("CC={} gcc", tinydcc().display()))
         .env("DISTCC_PAUSE_TIME_MSEC", "100")
+        // Jobs are counted exactly below, and a straggler's losing copy is
+        // killed before its wrapper logs "end": copies have their own tests.
+        .env("TINYDCC_STRAGGLERS", "0")
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&make_out).unwrap())
         .stderr(std::fs::File::create(&make_err).unwrap());
