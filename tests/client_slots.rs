@@ -623,6 +623,97 @@ fn a_straggler_is_copied_to_an_idle_host_listed_before_it() {
     assert_eq!(h.a.leftovers_after_reply(), Vec::<String>::new());
 }
 
+/// A big job (64 KB of source, here 3 lines around `#include "part.c"`,
+/// as gnulib's regex.c) waits for `localhost` listed first rather than
+/// take a helper's slot at once: the one local slot is held for a second
+/// and the job is still compiled here, not on A. Held for good, the job
+/// goes to A after 3 s. A small job goes to A at once, and leaves the
+/// local slot to a big job waiting for it.
+#[test]
+fn a_big_job_waits_a_while_for_the_local_slot() {
+    let h = slow_first("0");
+    let dir = TempDir::new("big-first");
+    let a = format!("127.0.0.1:{}/2", h.a.port);
+    dir.write(
+        "part.c",
+        &format!("/*{}*/\nint part;\n", "x".repeat(70_000)),
+    );
+    dir.write(
+        "big.c",
+        "#include \"part.c\"\nint big(int x) { return x + part; }\n",
+    );
+    dir.write("s.c", "int s(int x)\n{\n  return x * 3 + 7;\n}\n");
+    // 'L' compiled here, 'A' on A; with how long the client took.
+    let run_with_local_held = |src: &str, release_after: Option<Duration>| {
+        let busy = hold_slot(&dir, "cpu_localhost_0");
+        let mut c = client_cmd(Kind::Tiny, dir.path(), &format!("localhost/1 {a}"));
+        c.args(["gcc", "-O2", "-c", src, "-o", "s.o"])
+            .env_remove("TINYDCC_CHOOSE")
+            // The CPU check always says room: this test is about the wait.
+            .env("TINYDCC_LOCAL", "always")
+            .env("TINYDCC_STRAGGLERS", "0")
+            .env("DISTCC_FALLBACK", "0")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let a0 = starts(&h.log_a);
+        let t = std::time::Instant::now();
+        let child = c.spawn().unwrap();
+        if let Some(d) = release_after {
+            std::thread::sleep(d);
+            drop(busy);
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "{}", text(&out.stderr));
+        } else {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            drop(busy);
+        }
+        let ran = match starts(&h.log_a) - a0 {
+            0 => 'L',
+            1 => 'A',
+            n => panic!("{src} ran {n} times on A"),
+        };
+        (ran, t.elapsed())
+    };
+    let (ran, took) = run_with_local_held("big.c", Some(Duration::from_secs(1)));
+    assert_eq!(ran, 'L', "the big job took A's slot ({took:?})");
+    let (ran, took) = run_with_local_held("big.c", None);
+    assert_eq!(ran, 'A');
+    assert!(
+        took >= Duration::from_secs(3),
+        "gave up on the local slot after {took:?}"
+    );
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    let (ran, took) = run_with_local_held("s.c", None);
+    assert_eq!(ran, 'A');
+    assert!(
+        took < Duration::from_secs(3),
+        "the small job waited: {took:?}"
+    );
+    s_o_is_a_local_compiles(&dir);
+    // While a big job waits for the local slot (its claim held), a small
+    // one leaves it free; with no claim it takes it.
+    let small_with_local_free = || {
+        let mut c = client_cmd(Kind::Tiny, dir.path(), &format!("localhost/1 {a}"));
+        c.args(["gcc", "-O2", "-c", "s.c", "-o", "s.o"])
+            .env_remove("TINYDCC_CHOOSE")
+            .env("TINYDCC_LOCAL", "always")
+            .env("DISTCC_FALLBACK", "0");
+        let a0 = starts(&h.log_a);
+        let out = run(c);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        starts(&h.log_a) - a0
+    };
+    let claim = hold_slot(&dir, "tinydcc-big_localhost_0");
+    assert_eq!(
+        small_with_local_free(),
+        1,
+        "took the slot a big job waits for"
+    );
+    drop(claim);
+    assert_eq!(small_with_local_free(), 0);
+}
+
 /// In distcc's order a straggler's copy may run here: the job goes to A
 /// (slow, listed after `localhost`) because the one local slot is taken;
 /// once that has stayed free for a pause, the job is compiled here too,

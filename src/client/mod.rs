@@ -8,6 +8,7 @@ pub(crate) mod cpu_room;
 pub(crate) mod depfile;
 pub(crate) mod header_store;
 pub(crate) mod invoke;
+pub(crate) mod job_size;
 pub(crate) mod load;
 pub(crate) mod local;
 pub(crate) mod local_copy;

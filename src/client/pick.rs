@@ -1,12 +1,13 @@
 //! Choosing where a job runs (distcc's src/where.c): drop hosts in backoff
 //! and hosts that already failed this job, then take the first free slot,
 //! slot 0 of every host before slot 1 of any, sleeping
-//! `DISTCC_PAUSE_TIME_MSEC` between rounds while all are busy.
+//! `DISTCC_PAUSE_TIME_MSEC` between rounds while all are busy. A big job
+//! (job_size.rs) first waits a while for `localhost` listed first.
 //! With `TINYDCC_CHOOSE=measured`, and once some host has been measured,
 //! the slot where the job is predicted to finish first instead (predict.rs).
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::lock::{self, SlotLock};
 use super::phase::{self, Phase};
@@ -14,6 +15,14 @@ use super::predict::{self, Choice, HostIn, SlotView};
 use super::settings::Settings;
 use super::{queue, speed};
 use crate::hosts::{Host, Mode};
+
+/// A big job (job_size.rs) waits this long for a `localhost` slot, when
+/// `localhost` is listed first and this machine's CPU has room, before it
+/// takes a helper's: an x86 client's board helpers take four times as
+/// long, and the build's end would wait for them.
+const BIG_WAIT: Duration = Duration::from_secs(3);
+/// How often it looks meanwhile.
+const BIG_LOOK: Duration = Duration::from_millis(50);
 
 /// How hosts are chosen (`TINYDCC_CHOOSE`).
 #[derive(Debug, Clone)]
@@ -115,9 +124,48 @@ pub fn pick<'h>(
         }
     }
     let mut blocked = false;
+    // Until when a big job takes only the first host's slots; judged once,
+    // when there is a choice.
+    let mut big_until: Option<Option<Instant>> = None;
+    // A big job's claim on the local slots while it waits for them.
+    let mut claim: Option<SlotLock> = None;
     loop {
-        if let Some((h, l)) = lock::lock_first_free(lock_dir, &without_busy_local(lock_dir, &live))?
-        {
+        let usable = without_busy_local(lock_dir, &live);
+        let mut pool = &usable[..];
+        let mut waiting_big = false;
+        // Only `localhost` listed first is waited for: its room is
+        // measured (cpu_room.rs), while a remote host's free slot may be
+        // one of several sharing a core, no faster than a board's (on the
+        // bed, big jobs waiting for the x86 made the board's build about
+        // 10% slower).
+        let here = usable.first().filter(|h| h.is_local());
+        if let Some(&here) = here.filter(|_| usable.iter().filter(|h| !h.down).count() > 1) {
+            let until = *big_until.get_or_insert_with(|| {
+                let big = super::job_size::is_big(input);
+                if big {
+                    log::debug!(
+                        "{} is big: waiting up to {} s for a local slot",
+                        input.to_string_lossy(),
+                        BIG_WAIT.as_secs()
+                    );
+                }
+                big.then(|| Instant::now() + BIG_WAIT)
+            });
+            if until.is_some_and(|t| Instant::now() < t) {
+                if claim.is_none() {
+                    claim = claim_for_big(lock_dir, here);
+                }
+                pool = &usable[..1];
+                waiting_big = true;
+            } else {
+                claim = None;
+                if until.is_none() && claimed_for_big(lock_dir, here) {
+                    // Left to the big job waiting for it.
+                    pool = &usable[1..];
+                }
+            }
+        }
+        if let Some((h, l)) = lock::lock_first_free(lock_dir, pool)? {
             log::trace!("got slot {} of {}", l.slot, h.spec);
             return Ok(Picked::Host(h, Held::plain(l)));
         }
@@ -125,9 +173,29 @@ pub fn pick<'h>(
             phase::note(Phase::Blocked, input, "", 0);
             blocked = true;
         }
-        log::trace!("all slots busy; sleeping {}ms", s.pause.as_millis() as u64);
-        std::thread::sleep(s.pause.max(std::time::Duration::from_millis(1)));
+        let nap = if waiting_big { BIG_LOOK } else { s.pause };
+        log::trace!("all slots busy; sleeping {}ms", nap.as_millis() as u64);
+        std::thread::sleep(nap.min(s.pause).max(Duration::from_millis(1)));
     }
+}
+
+/// Big jobs waiting for `host` (`localhost`) hold
+/// `tinydcc-big_localhost_<i>`, the lowest free `i`: while one does, other
+/// jobs leave its slots to them.
+const BIG_CLAIMS: u32 = 2;
+
+fn claim_for_big(lock_dir: &Path, host: &Host) -> Option<SlotLock> {
+    (0..BIG_CLAIMS).find_map(|i| {
+        match lock::try_lock_kind(lock_dir, "tinydcc-big", &host.mode, i) {
+            Ok(lock::Try::Got(l)) => Some(l),
+            _ => None,
+        }
+    })
+}
+
+fn claimed_for_big(lock_dir: &Path, host: &Host) -> bool {
+    (0..BIG_CLAIMS)
+        .any(|i| queue::kind_busy(lock_dir, "tinydcc-big", &host.mode, i).unwrap_or(false))
 }
 
 /// `live` without `localhost` while this machine's CPU has no room for a
@@ -368,15 +436,18 @@ pub fn spare<'h>(
 /// A straggler's copy in distcc's order (nothing measured): a slot of
 /// one of `hosts` (those listed before the job's host, which the list
 /// says are faster) seen free at two looks a pause apart, so that no
-/// waiting client wants it (each looks again every pause). `seen`: the
-/// free slots of the last looks, by index into `hosts`, and since when.
+/// waiting client wants it (each looks again every pause). Not sooner: a
+/// free slot of a host with more slots than cores is no free CPU (on the
+/// bed, copying to the x86 after 200 ms made the board's kernel build
+/// about 10% slower). `seen`: the free slots of the last looks, by index
+/// into `hosts`, and since when.
 pub fn spare_in_order<'h>(
     s: &Settings,
     lock_dir: &Path,
     hosts: &[&'h Host],
-    seen: &mut Vec<(usize, u32, std::time::Instant)>,
+    seen: &mut Vec<(usize, u32, Instant)>,
 ) -> Option<(&'h Host, Held)> {
-    let now = std::time::Instant::now();
+    let now = Instant::now();
     let mut free = Vec::new();
     for (i, h) in hosts.iter().enumerate() {
         if super::backoff::is_backed_off(lock_dir, h, s.backoff_period) {

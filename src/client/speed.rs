@@ -41,9 +41,10 @@ pub fn units_of_size(bytes: u64) -> f64 {
     (bytes + FIXED_BYTES) as f64 / 1024.0
 }
 
-/// The work in compiling `input` (its size; 0 when unreadable).
+/// The work in compiling `input` (its source's bytes, job_size.rs; 0
+/// when unreadable).
 pub fn units_of(input: &std::ffi::OsStr) -> f64 {
-    units_of_size(std::fs::metadata(input).map_or(0, |m| m.len()))
+    units_of_size(super::job_size::source_bytes(input))
 }
 
 /// Decayed sums for one kind of sample.
