@@ -19,13 +19,18 @@ pub const BIG: u64 = 64 * 1024;
 /// preprocessed input (`.i`) is its size: its headers are in it already.
 pub fn source_bytes(input: &OsStr) -> u64 {
     let path = Path::new(input);
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return 0;
+    // Regular files only: opening a FIFO would wait for a writer, reading
+    // a device would take its bytes from the compiler.
+    let own = match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => m.len(),
+        _ => return 0,
     };
-    let own = f.metadata().map_or(0, |m| m.len());
     if own >= BIG || crate::args::is_preprocessed(input) {
         return own;
     }
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return own;
+    };
     let mut text = Vec::with_capacity(own as usize);
     if f.by_ref().take(BIG).read_to_end(&mut text).is_err() {
         return own;
@@ -84,6 +89,9 @@ mod tests {
         assert!(!is_big(d.join("big.i").as_os_str()), "headers, mostly");
         assert!(!is_big(d.join("missing.c").as_os_str()));
         assert_eq!(source_bytes(d.join("missing.c").as_os_str()), 0);
+        let fifo = d.join("fifo.c");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        assert_eq!(source_bytes(fifo.as_os_str()), 0, "not opened: no writer");
         std::fs::remove_dir_all(&d).unwrap();
     }
 }
