@@ -23,6 +23,8 @@ use crate::hosts::{Host, Mode};
 const BIG_WAIT: Duration = Duration::from_secs(3);
 /// How often it looks meanwhile.
 const BIG_LOOK: Duration = Duration::from_millis(50);
+/// Measured choice waiting for a busy slot: the longest nap between looks.
+const WAIT_LOOK: Duration = Duration::from_millis(100);
 
 /// How hosts are chosen (`TINYDCC_CHOOSE`).
 #[derive(Debug, Clone)]
@@ -323,9 +325,11 @@ fn measured<'h>(
                     phase::note(Phase::Blocked, input, "", 0);
                     blocked = true;
                 }
-                let pause = s.pause.max(Duration::from_millis(2));
+                // Predictions are rough: a slot predicted busy for half a
+                // second may free in 50 ms, so look again soon.
+                let most = s.pause.min(WAIT_LOOK).max(Duration::from_millis(2));
                 let nap = Duration::from_secs_f64(secs.clamp(0.0, 3600.0))
-                    .clamp(Duration::from_millis(2), pause);
+                    .clamp(Duration::from_millis(2), most);
                 log::trace!(
                     "a busy slot finishes sooner; sleeping {}ms",
                     nap.as_millis() as u64
