@@ -126,7 +126,7 @@ pub fn pick<'h>(
         }
     }
     let mut blocked = false;
-    // Until when a big job takes only the first host's slots; judged once,
+    // Until when a big job takes only the local slots; judged once,
     // when there is a choice.
     let mut big_until: Option<Option<Instant>> = None;
     // A big job's claim on the local slots while it waits for them.
