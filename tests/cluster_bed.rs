@@ -540,6 +540,9 @@ fn bed_measured_choice_sends_slow_boards_fewer_jobs() {
             .env("TINYDCC_CHOOSE", choose)
             .env("DISTCC_PAUSE_TIME_MSEC", "100")
             .env("DISTCC_FALLBACK", "0")
+            // Jobs are counted exactly: a straggler's copy whose loser
+            // finished too would count twice (copies: their own test).
+            .env("TINYDCC_STRAGGLERS", "0")
             .stdin(Stdio::null())
             .output()
             .unwrap();
@@ -986,6 +989,8 @@ fn bed_busy_client_leaves_compiles_to_its_helpers() {
             .arg(format!("TINY={}", tiny.display()))
             .env("DISTCC_FALLBACK", "0")
             .env("DISTCC_PAUSE_TIME_MSEC", "100")
+            // Helpers' jobs counted exactly: no straggler copies.
+            .env("TINYDCC_STRAGGLERS", "0")
             .stdin(Stdio::null())
             .output()
             .unwrap();
