@@ -714,6 +714,78 @@ fn a_big_job_waits_a_while_for_the_local_slot() {
     assert_eq!(small_with_local_free(), 0);
 }
 
+/// A big job compiling here keeps its claim on the local slots while they
+/// outnumber this machine's CPUs, so small jobs go to the helpers instead
+/// of halving its speed; with a CPU per slot it lets go once it compiles.
+#[test]
+fn a_big_job_compiling_here_keeps_small_ones_off_when_slots_outnumber_cpus() {
+    let h = slow_first("0");
+    let dir = TempDir::new("big-alone");
+    let a = format!("127.0.0.1:{}/2", h.a.port);
+    dir.write(
+        "part.c",
+        &format!("/*{}*/\nint part;\n", "x".repeat(70_000)),
+    );
+    dir.write(
+        "big.c",
+        "#include \"part.c\"\nint big(int x) { return x + part; }\n",
+    );
+    // This machine's compiler, logging and then sleeping 2 s.
+    let local_log = dir.join("local.log");
+    let bin = slow_compilers(&dir, &local_log, "2");
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let claim = dir.join(".distcc-private/lock/tinydcc-big_localhost_0");
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    for (slots, kept) in [(cpus + 1, true), (cpus, false)] {
+        let mut c = client_cmd(Kind::Tiny, dir.path(), &format!("localhost/{slots} {a}"));
+        c.args(["gcc", "-O2", "-c", "big.c", "-o", "big.o"])
+            .env("PATH", &path)
+            .env_remove("TINYDCC_CHOOSE")
+            .env("TINYDCC_LOCAL", "always")
+            .env("TINYDCC_STRAGGLERS", "0")
+            .env("DISTCC_FALLBACK", "0");
+        let (a0, l0) = (starts(&h.log_a), starts(&local_log));
+        let child = c.spawn().unwrap();
+        let t = std::time::Instant::now();
+        while starts(&local_log) == l0 {
+            assert!(t.elapsed() < Duration::from_secs(10), "no local compile");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let held = is_locked(&claim);
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(starts(&h.log_a), a0, "the big job went to A");
+        assert_eq!(
+            held, kept,
+            "localhost/{slots} on {cpus} CPUs: claim held while compiling"
+        );
+    }
+    let local = local_gcc(dir.path(), &["-O2", "-c", "big.c", "-o", "ref.o"]);
+    assert!(local.status.success());
+    assert_eq!(
+        std::fs::read(dir.join("big.o")).unwrap(),
+        std::fs::read(dir.join("ref.o")).unwrap()
+    );
+}
+
+/// Whether another process holds a write lock on `path` (fcntl, as the
+/// slot locks are taken).
+fn is_locked(path: &std::path::Path) -> bool {
+    use std::os::fd::AsRawFd;
+    let Ok(f) = std::fs::OpenOptions::new().write(true).open(path) else {
+        return false;
+    };
+    // SAFETY: a zeroed flock is valid; the fd is open for the call.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = libc::F_WRLCK as _;
+    fl.l_whence = libc::SEEK_SET as _;
+    assert_eq!(
+        unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GETLK, &mut fl) },
+        0
+    );
+    fl.l_type != libc::F_UNLCK as _
+}
+
 /// In distcc's order a straggler's copy may run here: the job goes to A
 /// (slow, listed after `localhost`) because the one local slot is taken;
 /// once that has stayed free for a pause, the job is compiled here too,

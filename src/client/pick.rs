@@ -73,6 +73,9 @@ pub struct Held {
     /// (measured choice only): what a straggler is judged by.
     pub predicted: Option<(std::time::Instant, f64)>,
     _note: Option<speed::BusyNote>,
+    /// A big job's claim on the local slots, kept while it compiles here
+    /// (`keeps_claim`).
+    _claim: Option<SlotLock>,
     _lock: SlotLock,
 }
 
@@ -82,6 +85,7 @@ impl Held {
             slot: l.slot,
             predicted: None,
             _note: None,
+            _claim: None,
             _lock: l,
         }
     }
@@ -169,7 +173,11 @@ pub fn pick<'h>(
         }
         if let Some((h, l)) = lock::lock_first_free(lock_dir, pool)? {
             log::trace!("got slot {} of {}", l.slot, h.spec);
-            return Ok(Picked::Host(h, Held::plain(l)));
+            let mut held = Held::plain(l);
+            if waiting_big && keeps_claim(h) {
+                held._claim = claim;
+            }
+            return Ok(Picked::Host(h, held));
         }
         if !blocked {
             phase::note(Phase::Blocked, input, "", 0);
@@ -193,6 +201,16 @@ fn claim_for_big(lock_dir: &Path, host: &Host) -> Option<SlotLock> {
             _ => None,
         }
     })
+}
+
+/// Whether a big job compiling on `localhost` keeps other jobs off its
+/// slots: when they outnumber this machine's CPUs, a small job beside it
+/// halves its speed, and the build's end waits for the big one (on the
+/// bed's x86 client, two slots on one core, sed's `regex.c` ran 3.0 s
+/// where it needs 2.5 alone, and started a second late). The small jobs
+/// go to the helpers meanwhile.
+fn keeps_claim(local: &Host) -> bool {
+    local.slots > crate::cgroup::usable_cpus()
 }
 
 fn claimed_for_big(lock_dir: &Path, host: &Host) -> bool {
@@ -311,6 +329,7 @@ fn measured<'h>(
                             slot,
                             predicted: Some((std::time::Instant::now(), times[i])),
                             _note: note,
+                            _claim: None,
                             _lock: l,
                         },
                     )));
@@ -431,6 +450,7 @@ pub fn spare<'h>(
                 l.slot,
                 Duration::from_secs_f64(times[i]),
             ),
+            _claim: None,
             _lock: l,
         },
         times[i],
