@@ -30,6 +30,9 @@
 #   HETERO_KEEP=DIR        keep each row's files there (daemon logs, stamps,
 #                          build output)
 #   TINYDCC                the tinydcc binary (default: cargo build --release)
+#   HETERO_CLIENT_ENV      more NAME=VALUE words for every row's client (e.g.
+#                          "DISTCC_LOG=/tmp/c.log DISTCC_VERBOSE=1": why a
+#                          job started when it did)
 #   BED_*                  the bed's parameters (tests/bed/bed.sh); in smoke
 #                          mode the roles' CPU weight defaults to 1, as any
 #                          other process's (the machine may be shared)
@@ -205,7 +208,8 @@ row() {
   local answers down=
   if [ -n "${HETERO_ROWS:-}" ] && [[ " $HETERO_ROWS " != *" $key "* ]]; then return; fi
   shift 7 || shift $#
-  local extra=("$@") dir=$work/$wl/$key helpers=() h role slots p t0 t1 n0 n1 r
+  # shellcheck disable=SC2206
+  local extra=("$@" ${HETERO_CLIENT_ENV:-}) dir=$work/$wl/$key helpers=() h role slots p t0 t1 n0 n1 r
   local prefix=hetero.$wl.$key
   mkdir -p -m 777 "$dir" "$dir/dd"
   for h in $hosts; do
