@@ -714,14 +714,16 @@ fn a_big_job_waits_a_while_for_the_local_slot() {
     assert_eq!(small_with_local_free(), 0);
 }
 
-/// A big job compiling here keeps its claim on the local slots while they
-/// outnumber this machine's CPUs, so small jobs go to the helpers instead
-/// of halving its speed; with a CPU per slot it lets go once it compiles.
+/// A big job compiling here: a small job started beside it leaves the
+/// free local slot alone while the busy local slots fill this machine's
+/// CPUs (it waits for the helper's slot instead), and takes it when a CPU
+/// is left.
 #[test]
-fn a_big_job_compiling_here_keeps_small_ones_off_when_slots_outnumber_cpus() {
+fn a_small_job_leaves_a_big_ones_cpu_alone() {
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    assert!(cpus >= 2, "this test needs 2 CPUs, has {cpus}");
     let h = slow_first("0");
     let dir = TempDir::new("big-alone");
-    let a = format!("127.0.0.1:{}/2", h.a.port);
     dir.write(
         "part.c",
         &format!("/*{}*/\nint part;\n", "x".repeat(70_000)),
@@ -730,60 +732,66 @@ fn a_big_job_compiling_here_keeps_small_ones_off_when_slots_outnumber_cpus() {
         "big.c",
         "#include \"part.c\"\nint big(int x) { return x + part; }\n",
     );
-    // This machine's compiler, logging and then sleeping 2 s.
+    dir.write("s.c", "int s(int x)\n{\n  return x * 3 + 7;\n}\n");
+    // This machine's compiler, logging and then sleeping 5 s.
     let local_log = dir.join("local.log");
-    let bin = slow_compilers(&dir, &local_log, "2");
+    let bin = slow_compilers(&dir, &local_log, "5");
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
-    let claim = dir.join(".distcc-private/lock/tinydcc-big_localhost_0");
-    let cpus = std::thread::available_parallelism().unwrap().get();
-    for (slots, kept) in [(cpus + 1, true), (cpus, false)] {
-        let mut c = client_cmd(Kind::Tiny, dir.path(), &format!("localhost/{slots} {a}"));
-        c.args(["gcc", "-O2", "-c", "big.c", "-o", "big.o"])
+    // In distcc's order A's slot 0 comes before every local slot but the
+    // first: the small job is judged while it is taken.
+    let hosts = format!("localhost/{} 127.0.0.1:{}/1", cpus + 1, h.a.port);
+    let a_slot = format!("cpu_tcp_127.0.0.1_{}_0", h.a.port);
+    let client = |src: &str, obj: &str| {
+        let mut c = client_cmd(Kind::Tiny, dir.path(), &hosts);
+        c.args(["gcc", "-O2", "-c", src, "-o", obj])
             .env("PATH", &path)
             .env_remove("TINYDCC_CHOOSE")
             .env("TINYDCC_LOCAL", "always")
             .env("TINYDCC_STRAGGLERS", "0")
-            .env("DISTCC_FALLBACK", "0");
-        let (a0, l0) = (starts(&h.log_a), starts(&local_log));
-        let child = c.spawn().unwrap();
-        let t = std::time::Instant::now();
-        while starts(&local_log) == l0 {
-            assert!(t.elapsed() < Duration::from_secs(10), "no local compile");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let held = is_locked(&claim);
+            .env("DISTCC_PAUSE_TIME_MSEC", "200")
+            .env("DISTCC_FALLBACK", "0")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        c
+    };
+    // Local slots 1.. busy with other compiles; the big job takes slot 0.
+    let mut others: Vec<_> = (1..cpus)
+        .map(|i| hold_slot(&dir, &format!("cpu_localhost_{i}")))
+        .collect();
+    let a0 = starts(&h.log_a);
+    let big = client("big.c", "big.o").spawn().unwrap();
+    let t = std::time::Instant::now();
+    while starts(&local_log) == 0 {
+        assert!(t.elapsed() < Duration::from_secs(10), "no local compile");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A small job while A's slot is taken for a second.
+    let small = |a_jobs: usize, why: &str| {
+        let a = hold_slot(&dir, &a_slot);
+        let child = client("s.c", "s.o").spawn().unwrap();
+        std::thread::sleep(Duration::from_secs(1));
+        drop(a);
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "{}", text(&out.stderr));
-        assert_eq!(starts(&h.log_a), a0, "the big job went to A");
-        assert_eq!(
-            held, kept,
-            "localhost/{slots} on {cpus} CPUs: claim held while compiling"
-        );
-    }
+        assert_eq!(starts(&h.log_a) - a0, a_jobs, "{why}");
+    };
+    small(1, "all CPUs busy: the small job should have waited for A");
+    others.pop();
+    small(1, "a CPU left: the small job should have compiled here");
+    let out = big.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The big job and the second small one; the first small one's cpp
+    // ran here too (plain mode).
+    let log = std::fs::read_to_string(&local_log).unwrap();
+    let compiles = log.lines().filter(|l| !l.contains(" -E ")).count();
+    assert_eq!(compiles, 2, "{log}");
+    s_o_is_a_local_compiles(&dir);
     let local = local_gcc(dir.path(), &["-O2", "-c", "big.c", "-o", "ref.o"]);
     assert!(local.status.success());
     assert_eq!(
         std::fs::read(dir.join("big.o")).unwrap(),
         std::fs::read(dir.join("ref.o")).unwrap()
     );
-}
-
-/// Whether another process holds a write lock on `path` (fcntl, as the
-/// slot locks are taken).
-fn is_locked(path: &std::path::Path) -> bool {
-    use std::os::fd::AsRawFd;
-    let Ok(f) = std::fs::OpenOptions::new().write(true).open(path) else {
-        return false;
-    };
-    // SAFETY: a zeroed flock is valid; the fd is open for the call.
-    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
-    fl.l_type = libc::F_WRLCK as _;
-    fl.l_whence = libc::SEEK_SET as _;
-    assert_eq!(
-        unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GETLK, &mut fl) },
-        0
-    );
-    fl.l_type != libc::F_UNLCK as _
 }
 
 /// In distcc's order a straggler's copy may run here: the job goes to A

@@ -73,8 +73,7 @@ pub struct Held {
     /// (measured choice only): what a straggler is judged by.
     pub predicted: Option<(std::time::Instant, f64)>,
     _note: Option<speed::BusyNote>,
-    /// A big job's claim on the local slots, kept while it compiles here
-    /// (`keeps_claim`).
+    /// A big job's mark while it compiles here (`compiling_big`).
     _claim: Option<SlotLock>,
     _lock: SlotLock,
 }
@@ -165,8 +164,11 @@ pub fn pick<'h>(
                 waiting_big = true;
             } else {
                 claim = None;
-                if until.is_none() && claimed_for_big(lock_dir, here) {
-                    // Left to the big job waiting for it.
+                if until.is_none()
+                    && (claimed_for_big(lock_dir, here) || crowds_big(lock_dir, here))
+                {
+                    // Left to the big job waiting for it, or beside one
+                    // compiling here, no CPU of its own left.
                     pool = &usable[1..];
                 }
             }
@@ -174,8 +176,8 @@ pub fn pick<'h>(
         if let Some((h, l)) = lock::lock_first_free(lock_dir, pool)? {
             log::trace!("got slot {} of {}", l.slot, h.spec);
             let mut held = Held::plain(l);
-            if waiting_big && keeps_claim(h) {
-                held._claim = claim;
+            if waiting_big {
+                held._claim = compiling_big(lock_dir, h, held.slot);
             }
             return Ok(Picked::Host(h, held));
         }
@@ -203,14 +205,31 @@ fn claim_for_big(lock_dir: &Path, host: &Host) -> Option<SlotLock> {
     })
 }
 
-/// Whether a big job compiling on `localhost` keeps other jobs off its
-/// slots: when they outnumber this machine's CPUs, a small job beside it
-/// halves its speed, and the build's end waits for the big one (on the
-/// bed's x86 client, two slots on one core, sed's `regex.c` ran 3.0 s
-/// where it needs 2.5 alone, and started a second late). The small jobs
-/// go to the helpers meanwhile.
-fn keeps_claim(local: &Host) -> bool {
-    local.slots > crate::cgroup::usable_cpus()
+/// A big job compiling in local slot `slot` holds
+/// `tinydcc-bigrun_localhost_<slot>`: while one does and the busy local
+/// slots fill this machine's CPUs, small jobs leave the free ones to the
+/// helpers. A small job beside it would halve its speed, and the build's
+/// end waits for the big one: on the bed's x86 client, two slots on one
+/// core, sed's `regex.c` ran 3.0 s beside `quotearg.c` where it needs 2.5
+/// alone. With a CPU per slot the busy slots never fill the CPUs while
+/// one is free, and nothing changes.
+const BIG_RUN: &str = "tinydcc-bigrun";
+
+fn compiling_big(lock_dir: &Path, host: &Host, slot: u32) -> Option<SlotLock> {
+    match lock::try_lock_kind(lock_dir, BIG_RUN, &host.mode, slot) {
+        Ok(lock::Try::Got(l)) => Some(l),
+        _ => None,
+    }
+}
+
+fn crowds_big(lock_dir: &Path, host: &Host) -> bool {
+    let n = host.slots.min(50);
+    let busy = |kind| {
+        (0..n)
+            .filter(|&i| queue::kind_busy(lock_dir, kind, &host.mode, i).unwrap_or(false))
+            .count() as u32
+    };
+    busy(BIG_RUN) > 0 && busy("cpu") >= crate::cgroup::usable_cpus()
 }
 
 fn claimed_for_big(lock_dir: &Path, host: &Host) -> bool {
