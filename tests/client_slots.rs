@@ -623,6 +623,20 @@ fn a_straggler_is_copied_to_an_idle_host_listed_before_it() {
     assert_eq!(h.a.leftovers_after_reply(), Vec::<String>::new());
 }
 
+/// `big.c`, a big job (70 KB of source through `#include "part.c"`), and
+/// `s.c`, a small one, in `dir`.
+fn big_and_small(dir: &TempDir) {
+    dir.write(
+        "part.c",
+        &format!("/*{}*/\nint part;\n", "x".repeat(70_000)),
+    );
+    dir.write(
+        "big.c",
+        "#include \"part.c\"\nint big(int x) { return x + part; }\n",
+    );
+    dir.write("s.c", "int s(int x)\n{\n  return x * 3 + 7;\n}\n");
+}
+
 /// A big job (64 KB of source, here 3 lines around `#include "part.c"`,
 /// as gnulib's regex.c) waits for `localhost` listed first rather than
 /// take a helper's slot at once: the one local slot is held for a second
@@ -634,15 +648,7 @@ fn a_big_job_waits_a_while_for_the_local_slot() {
     let h = slow_first("0");
     let dir = TempDir::new("big-first");
     let a = format!("127.0.0.1:{}/2", h.a.port);
-    dir.write(
-        "part.c",
-        &format!("/*{}*/\nint part;\n", "x".repeat(70_000)),
-    );
-    dir.write(
-        "big.c",
-        "#include \"part.c\"\nint big(int x) { return x + part; }\n",
-    );
-    dir.write("s.c", "int s(int x)\n{\n  return x * 3 + 7;\n}\n");
+    big_and_small(&dir);
     // 'L' compiled here, 'A' on A; with how long the client took.
     let run_with_local_held = |src: &str, release_after: Option<Duration>| {
         let busy = hold_slot(&dir, "cpu_localhost_0");
@@ -724,15 +730,7 @@ fn a_small_job_leaves_a_big_ones_cpu_alone() {
     assert!(cpus >= 2, "this test needs 2 CPUs, has {cpus}");
     let h = slow_first("0");
     let dir = TempDir::new("big-alone");
-    dir.write(
-        "part.c",
-        &format!("/*{}*/\nint part;\n", "x".repeat(70_000)),
-    );
-    dir.write(
-        "big.c",
-        "#include \"part.c\"\nint big(int x) { return x + part; }\n",
-    );
-    dir.write("s.c", "int s(int x)\n{\n  return x * 3 + 7;\n}\n");
+    big_and_small(&dir);
     // This machine's compiler, logging and then sleeping 5 s.
     let local_log = dir.join("local.log");
     let bin = slow_compilers(&dir, &local_log, "5");
