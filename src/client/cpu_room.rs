@@ -214,12 +214,8 @@ fn local_activity(lock_dir: &Path) {
 /// running until the guard drops (then noted again).
 pub fn compiling(lock_dir: &Path, slot: u32) -> Compiling {
     local_activity(lock_dir);
-    let lock = super::lock::try_lock_kind(lock_dir, COMPILING, &crate::hosts::Mode::Local, slot);
     Compiling {
-        _lock: match lock {
-            Ok(super::lock::Try::Got(l)) => Some(l),
-            _ => None,
-        },
+        _lock: super::lock::take_kind(lock_dir, COMPILING, &crate::hosts::Mode::Local, slot),
         lock_dir: lock_dir.to_path_buf(),
     }
 }

@@ -71,6 +71,15 @@ pub fn try_lock_kind(dir: &Path, kind: &str, mode: &Mode, slot: u32) -> io::Resu
     }
 }
 
+/// `<kind>_*_<slot>` if it is free now; `None` when busy or on an error
+/// (a slot that cannot be locked is no slot to take).
+pub fn take_kind(dir: &Path, kind: &str, mode: &Mode, slot: u32) -> Option<SlotLock> {
+    match try_lock_kind(dir, kind, mode, slot) {
+        Ok(Try::Got(l)) => Some(l),
+        _ => None,
+    }
+}
+
 /// The host's mode with slots for a local lock (`localhost`).
 pub const LOCAL: Mode = Mode::Local;
 

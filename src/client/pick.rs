@@ -73,7 +73,7 @@ pub struct Held {
     /// (measured choice only): what a straggler is judged by.
     pub predicted: Option<(std::time::Instant, f64)>,
     _note: Option<speed::BusyNote>,
-    /// A big job's mark while it compiles here (`compiling_big`).
+    /// A big job's mark while it compiles here (`BIG_RUN`).
     _claim: Option<SlotLock>,
     _lock: SlotLock,
 }
@@ -177,7 +177,7 @@ pub fn pick<'h>(
             log::trace!("got slot {} of {}", l.slot, h.spec);
             let mut held = Held::plain(l);
             if waiting_big {
-                held._claim = compiling_big(lock_dir, h, held.slot);
+                held._claim = lock::take_kind(lock_dir, BIG_RUN, &h.mode, held.slot);
             }
             return Ok(Picked::Host(h, held));
         }
@@ -197,12 +197,7 @@ pub fn pick<'h>(
 const BIG_CLAIMS: u32 = 2;
 
 fn claim_for_big(lock_dir: &Path, host: &Host) -> Option<SlotLock> {
-    (0..BIG_CLAIMS).find_map(|i| {
-        match lock::try_lock_kind(lock_dir, "tinydcc-big", &host.mode, i) {
-            Ok(lock::Try::Got(l)) => Some(l),
-            _ => None,
-        }
-    })
+    (0..BIG_CLAIMS).find_map(|i| lock::take_kind(lock_dir, "tinydcc-big", &host.mode, i))
 }
 
 /// A big job compiling in local slot `slot` holds
@@ -214,13 +209,6 @@ fn claim_for_big(lock_dir: &Path, host: &Host) -> Option<SlotLock> {
 /// alone. With a CPU per slot the busy slots never fill the CPUs while
 /// one is free, and nothing changes.
 const BIG_RUN: &str = "tinydcc-bigrun";
-
-fn compiling_big(lock_dir: &Path, host: &Host, slot: u32) -> Option<SlotLock> {
-    match lock::try_lock_kind(lock_dir, BIG_RUN, &host.mode, slot) {
-        Ok(lock::Try::Got(l)) => Some(l),
-        _ => None,
-    }
-}
 
 fn crowds_big(lock_dir: &Path, host: &Host) -> bool {
     let n = host.slots.min(50);
@@ -448,10 +436,7 @@ pub fn spare<'h>(
             continue;
         }
         if let Some(l) =
-            (0..h.slots.min(50)).find_map(|slot| match lock::try_lock(lock_dir, &h.mode, slot) {
-                Ok(lock::Try::Got(l)) => Some(l),
-                _ => None,
-            })
+            (0..h.slots.min(50)).find_map(|slot| lock::take_kind(lock_dir, "cpu", &h.mode, slot))
         {
             best = Some((i, l));
         }
@@ -509,12 +494,10 @@ pub fn spare_in_order<'h>(
     *seen = free;
     seen.iter()
         .filter(|(_, _, since)| now.duration_since(*since) >= s.pause)
-        .find_map(
-            |&(i, slot, _)| match lock::try_lock(lock_dir, &hosts[i].mode, slot) {
-                Ok(lock::Try::Got(l)) => Some((hosts[i], Held::plain(l))),
-                _ => None,
-            },
-        )
+        .find_map(|&(i, slot, _)| {
+            lock::take_kind(lock_dir, "cpu", &hosts[i].mode, slot)
+                .map(|l| (hosts[i], Held::plain(l)))
+        })
 }
 
 /// Block until one of `n` local slots is free (`--localslots` for compiles,
