@@ -340,7 +340,7 @@ pub fn main(args: Vec<String>) -> i32 {
     let (pump, mirror) = match listed {
         Ok((server, files)) => (
             Ok(Pump {
-                files: crate::client::pump::Shipment::new(cwd, files),
+                files: crate::client::pump::Shipment::new(cwd, files.listed, Some(files.digests)),
                 argv: &argv,
             }),
             Some(server.mirror_top()),

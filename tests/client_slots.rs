@@ -961,7 +961,10 @@ fn a_failed_copy_leaves_the_original_to_finish() {
 fn the_original_can_win_and_the_copy_is_dropped() {
     let (wa, wb, wc) = (TempDir::new("a"), TempDir::new("b"), TempDir::new("c"));
     let start = daemon_with_compilers_in;
-    let a = start(&slow_compilers(&wa, &wa.join("jobs.log"), "2.5"));
+    // A copy starts once A's job is overdue: past twice its prediction and
+    // 1.5 s past it. On a loaded machine the measured prediction reaches
+    // 1 s, so A must run well past 2.5 s for the copy to start before it ends.
+    let a = start(&slow_compilers(&wa, &wa.join("jobs.log"), "4"));
     let b = start(&slow_compilers(&wb, &wb.join("jobs.log"), "30"));
     let c = start(&slow_compilers(&wc, &wc.join("jobs.log"), "0"));
     let dir = TempDir::new("original-wins");

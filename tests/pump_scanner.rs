@@ -156,7 +156,19 @@ fn check_with(sc: &mut Scanner, t: &Tree, cmd: &str) -> Closure {
     let c = scan(sc, t, cmd).unwrap_or_else(|g| panic!("{cmd}: gave up: {g}"));
     let reads = gcc_reads(t, &argv(cmd));
     assert_superset(t, cmd, &c, reads);
+    assert_facts(cmd, &c);
     c
+}
+
+/// The mirror copies each file from the real path the scan gives it.
+fn assert_facts(cmd: &str, c: &Closure) {
+    assert_eq!(c.facts.len(), c.files.len(), "{cmd}");
+    for (f, k) in c.files.iter().zip(&c.facts) {
+        let k = k
+            .as_ref()
+            .unwrap_or_else(|| panic!("{cmd}: no facts for {}", f.display()));
+        assert_eq!(k.real, std::fs::canonicalize(f).unwrap(), "{cmd}");
+    }
 }
 
 fn assert_superset(t: &Tree, cmd: &str, c: &Closure, reads: Vec<PathBuf>) {
@@ -767,6 +779,23 @@ fn symlinked_headers_and_dirs_keep_gcc_names() {
         "{:?}",
         rel(&t, &c)
     );
+}
+
+#[test]
+fn a_changed_header_has_a_new_stamp() {
+    let t = Tree::new("stamp");
+    t.write("inc/a.h", "int a;\n");
+    t.write("x.c", "#include \"a.h\"\n");
+    let mut sc = Scanner::new();
+    let stamp = |sc: &mut Scanner| {
+        let c = check_with(sc, &t, "gcc -Iinc -c x.c");
+        let i = c.files.iter().position(|f| *f == t.p("inc/a.h")).unwrap();
+        c.facts[i].as_ref().unwrap().stamp
+    };
+    let before = stamp(&mut sc);
+    assert_eq!(stamp(&mut sc), before);
+    t.write("inc/a.h", "int a, b;\n");
+    assert_ne!(stamp(&mut sc), before);
 }
 
 #[test]

@@ -13,21 +13,39 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::remote::SendError;
-use crate::protocol::{include, request, store_form, token, Limits};
+use crate::protocol::include::{self, Digests};
+use crate::protocol::store_form::{self, Fdig};
+use crate::protocol::{request, token, Limits};
 use crate::pump::mirror::client_name;
 use crate::pump::session::Session;
 pub use crate::pump::session::Stage;
 
 /// The files one translation unit needs, as the include server listed
-/// them (paths in its client root).
+/// them (paths in its client root), and each one's size and digest when
+/// tinydcc's include server sent them.
 pub struct Shipment {
     cwd: OsString,
     listed: Vec<OsString>,
+    digests: Option<Digests>,
 }
 
+/// How long to wait for the digests after the list: tinydcc's include
+/// server writes them with it, a stock one closes at once.
+const DIGESTS_WAIT: Duration = Duration::from_millis(20);
+
 impl Shipment {
-    pub fn new(cwd: OsString, listed: Vec<OsString>) -> Shipment {
-        Shipment { cwd, listed }
+    pub fn new(cwd: OsString, listed: Vec<OsString>, digests: Option<Digests>) -> Shipment {
+        Shipment {
+            cwd,
+            listed,
+            digests,
+        }
+    }
+
+    /// What the include server said of the `i`th listed path: `Some(None)`
+    /// a link, `Some(Some(_))` a file's size and digest, `None` nothing.
+    fn digest(&self, i: usize) -> Option<Option<Fdig>> {
+        self.digests.as_ref().and_then(|d| d.get(i).copied())
     }
 
     /// The include server's paths, in its order.
@@ -101,12 +119,16 @@ pub fn ask(argv: &[OsString], timeout: Duration) -> Result<Shipment, NoList> {
     s.set_write_timeout(Some(timeout)).map_err(fail)?;
     s.write_all(&include::encode_query(&cwd, argv))
         .map_err(fail)?;
-    let listed = include::read_answer(&mut s, &Limits::default())
+    // Buffered: a list of 900 paths is 1,800 tokens.
+    let mut r = std::io::BufReader::with_capacity(64 << 10, &s);
+    let listed = include::read_answer(&mut r, &Limits::default())
         .map_err(|e| NoList::Failed(format!("include server answered badly: {e}")))?;
     if listed.is_empty() {
         return Err(NoList::GaveUp);
     }
-    Ok(Shipment { cwd, listed })
+    s.set_read_timeout(Some(DIGESTS_WAIT)).map_err(fail)?;
+    let digests = include::read_digests(&mut r, listed.len());
+    Ok(Shipment::new(cwd, listed, digests))
 }
 
 /// The protocol-3 request: DIST CDIR ARGC ARGV… NFIL {NAME FILE|LINK}…,
@@ -117,8 +139,8 @@ pub fn send<W: Write>(conn: &mut W, argv: &[OsString], files: &Shipment) -> Resu
     let io = |e: std::io::Error| SendError::Io(e.into());
     let mut out = request::encode_header(crate::protocol::Features::PUMP, Some(&files.cwd), argv);
     request::put_nfil(&mut out, files.listed.len() as u32);
-    for listed in &files.listed {
-        let entry = entry(listed).map_err(|e| {
+    for (i, listed) in files.listed.iter().enumerate() {
+        let entry = entry(listed, files.digest(i)).map_err(|e| {
             SendError::Listed(format!(
                 "{}: {}",
                 Path::new(listed).display(),
@@ -137,10 +159,11 @@ pub fn send<W: Write>(conn: &mut W, argv: &[OsString], files: &Shipment) -> Resu
 
 /// The store form of the request, for a host whose daemon has the header
 /// store (doc/header-store.md): the manifest (each content by size and
-/// digest, read from the include server's `.dig` files), the daemon's
-/// NEED, then only the contents it lacks, read from disk only then. A
-/// connection closed before NEED means the host no longer has the store:
-/// `SendError::NoStore`.
+/// digest, as the include server sent them), the daemon's NEED, then only
+/// the contents it lacks, read from disk only then. A connection closed
+/// before NEED means the host no longer has the store:
+/// `SendError::NoStore`. Without digests (a stock include server) the
+/// files go whole, as distcc sends them.
 pub fn send_store<C: Read + Write>(
     conn: &mut C,
     argv: &[OsString],
@@ -154,10 +177,13 @@ pub fn send_store<C: Read + Write>(
             crate::errtext::reason(&e)
         ))
     };
+    let Some(digests) = files.digests.as_deref() else {
+        return send(conn, argv, files);
+    };
     let mut out = request::encode_header(crate::protocol::Features::PUMP, Some(&files.cwd), argv);
     store_form::put_ndig(&mut out, files.listed.len() as u32);
-    for listed in &files.listed {
-        let entry = digest_entry(listed).map_err(|e| listed_error(listed, e))?;
+    for (listed, said) in files.listed.iter().zip(digests) {
+        let entry = digest_entry(listed, *said).map_err(|e| listed_error(listed, e))?;
         request::put_entry(&mut out, &entry).map_err(SendError::Io)?;
         if out.len() >= 64 << 10 {
             conn.write_all(&out).map_err(io)?;
@@ -180,44 +206,41 @@ pub fn send_store<C: Read + Write>(
     conn.flush().map_err(io)
 }
 
-/// One listed path as a manifest entry: a link as in protocol 3, a file
-/// by the size and digest of its text. The include server wrote those
-/// beside its `.lzo` copy; anything else (a forcing file, a stock
-/// include server's root) is hashed here.
-fn digest_entry(listed: &OsStr) -> std::io::Result<request::PumpEntry> {
-    let entry = entry_with(listed, |_| Ok(Vec::new()))?;
-    let request::PumpEntry::File { name, .. } = entry else {
-        return Ok(entry);
-    };
-    let mut dig = listed.to_os_string();
-    dig.push(crate::pump::mirror::DIGEST_SUFFIX);
-    let from_server = std::fs::read(&dig)
-        .ok()
-        .and_then(|b| store_form::parse_fdig(&b));
-    let (size, digest) = match from_server {
-        Some(sd) => sd,
-        None => {
-            let raw = std::fs::read(listed)?;
-            let text = if raw.is_empty() {
-                raw
-            } else {
-                crate::protocol::lzo::decompress(&raw, Limits::default().max_decompressed)
-                    .map_err(|e| std::io::Error::other(e.to_string()))?
-            };
-            (text.len() as u64, crate::store::Digest::of(&text).0)
-        }
-    };
-    Ok(request::PumpEntry::Stored {
-        name,
-        size,
-        digest,
-        data: None,
+/// One listed path as a manifest entry: a file by the size and digest of
+/// its text as the include server sent them (`said`), a link (`None`) as
+/// in protocol 3. No file of the root is opened.
+fn digest_entry(listed: &OsStr, said: Option<Fdig>) -> std::io::Result<request::PumpEntry> {
+    let name = name_of(listed)?;
+    Ok(match said {
+        Some((size, digest)) => request::PumpEntry::Stored {
+            name,
+            size,
+            digest,
+            data: None,
+        },
+        None => request::PumpEntry::Link {
+            name,
+            target: std::fs::read_link(listed)?.into_os_string(),
+        },
     })
 }
 
-/// One listed path as the entry a pump client sends for it.
-fn entry(listed: &OsStr) -> std::io::Result<request::PumpEntry> {
+/// One listed path as the entry a pump client sends for it; `said`: what
+/// the include server said of it (a file needs no `lstat` then).
+fn entry(listed: &OsStr, said: Option<Option<Fdig>>) -> std::io::Result<request::PumpEntry> {
+    if let Some(Some(_)) = said {
+        return Ok(request::PumpEntry::File {
+            name: name_of(listed)?,
+            data: std::fs::read(listed)?,
+        });
+    }
     entry_with(listed, |p| std::fs::read(p))
+}
+
+/// The NAME a listed path is sent under.
+fn name_of(listed: &OsStr) -> std::io::Result<OsString> {
+    client_name(listed)
+        .ok_or_else(|| std::io::Error::other("not in an include server's client root"))
 }
 
 /// `entry`, with a file's data from `read`.
@@ -225,8 +248,7 @@ fn entry_with(
     listed: &OsStr,
     read: impl Fn(&Path) -> std::io::Result<Vec<u8>>,
 ) -> std::io::Result<request::PumpEntry> {
-    let name = client_name(listed)
-        .ok_or_else(|| std::io::Error::other("not in an include server's client root"))?;
+    let name = name_of(listed)?;
     let path = Path::new(listed);
     Ok(
         if std::fs::symlink_metadata(path)?.file_type().is_symlink() {
@@ -289,10 +311,7 @@ mod tests {
             .iter()
             .map(|p| root.join(p).into_os_string())
             .collect();
-        let files = Shipment {
-            cwd: "/src".into(),
-            listed,
-        };
+        let files = Shipment::new("/src".into(), listed, None);
         let mut out = Vec::new();
         assert!(send(&mut out, &["gcc".into(), "-c".into(), "p.c".into()], &files).is_ok());
         let mut dec = request::RequestDecoder::new(Limits::default());
@@ -320,6 +339,79 @@ mod tests {
             matches!(&req.files[1], request::PumpEntry::Link { target, .. }
             if *target == *"../../../x/usr/include")
         );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// A connection whose daemon needs the `want`ed entries.
+    struct Peer {
+        sent: Vec<u8>,
+        reply: std::io::Cursor<Vec<u8>>,
+    }
+    impl Read for Peer {
+        fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
+            self.reply.read(b)
+        }
+    }
+    impl Write for Peer {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.sent.extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_manifest_comes_from_the_include_servers_digests() {
+        let d = crate::paths::make_temp_dir(Path::new("/tmp"), "pumpcl-").unwrap();
+        let root = d.join("pad");
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        let text = b"int x;\n";
+        let lzo = crate::protocol::lzo::compress(text);
+        std::fs::write(root.join("src/p.c.lzo"), &lzo).unwrap();
+        std::os::unix::fs::symlink("../../../x/usr/include", root.join("sys")).unwrap();
+        let listed: Vec<OsString> = ["sys", "src/p.c.lzo"]
+            .iter()
+            .map(|p| root.join(p).into_os_string())
+            .collect();
+        let digest = crate::store::Digest::of(text).0;
+        let argv = ["gcc".into(), "-c".into(), "p.c".into()];
+        let sent = |digests: Option<Digests>, need: &[bool]| {
+            let files = Shipment::new("/src".into(), listed.clone(), digests);
+            let mut peer = Peer {
+                sent: Vec::new(),
+                reply: std::io::Cursor::new(store_form::encode_need(need)),
+            };
+            send_store(&mut peer, &argv, &files).ok().map(|_| peer.sent)
+        };
+        let digests = Some(vec![None, Some((7, digest))]);
+        let needed = sent(digests.clone(), &[false, true]).unwrap();
+        let mut manifest = request::encode_header(
+            crate::protocol::Features::PUMP,
+            Some("/src".as_ref()),
+            &argv,
+        );
+        store_form::put_ndig(&mut manifest, 2);
+        let link = request::PumpEntry::Link {
+            name: "/sys".into(),
+            target: "../../../x/usr/include".into(),
+        };
+        request::put_entry(&mut manifest, &link).unwrap();
+        store_form::put_fdig(&mut manifest, b"/src/p.c", 7, &digest).unwrap();
+        assert!(needed.starts_with(&manifest));
+        // The needed file follows the manifest, as the include server wrote it.
+        assert!(needed.ends_with(&lzo));
+        // The manifest itself reads no file of the root.
+        std::fs::remove_file(root.join("src/p.c.lzo")).unwrap();
+        assert_eq!(
+            sent(digests, &[false, false]).unwrap().len(),
+            manifest.len()
+        );
+        // Without digests (a stock include server) the files go whole.
+        std::fs::write(root.join("src/p.c.lzo"), &lzo).unwrap();
+        let whole = sent(None, &[]).unwrap();
+        assert!(whole.windows(4).any(|w| w == b"NFIL") && whole.ends_with(&lzo));
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

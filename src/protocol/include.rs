@@ -3,11 +3,18 @@
 //! `ARGC m ARGV…`, the paths in the include server's client root to ship.
 //! `ARGC00000000` means the server gave up. One query per connection.
 //! Every string is bytes, as in distcc: paths and arguments need not be UTF-8.
+//!
+//! tinydcc's include server then appends `DIGS<40·m>`: for each listed
+//! path in order, an FDIG body (the text's size and SHA-256) if it is a
+//! file, or 40 bytes of 0xff if it is a link. A tinydcc client builds the
+//! header store's manifest from it without opening a file; a stock
+//! client has closed by then, and reads none of it.
 
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
+use super::store_form::{fdig_body, parse_fdig, Fdig, FDIG_LEN};
 use super::token::{self, TOKEN_LEN};
 use super::{check_len, Limits, ProtoError};
 
@@ -69,6 +76,42 @@ fn read_list<R: Read>(
     Ok(out)
 }
 
+/// Each listed path's size and digest; `None` for a link.
+pub type Digests = Vec<Option<Fdig>>;
+
+/// The `DIGS` trailer for an answer.
+pub fn encode_digests(digests: &[Option<Fdig>]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(digests.len() * FDIG_LEN);
+    for d in digests {
+        match d {
+            Some((size, digest)) => body.extend_from_slice(&fdig_body(*size, digest)),
+            None => body.extend_from_slice(&[0xff; FDIG_LEN]),
+        }
+    }
+    let mut out = Vec::with_capacity(TOKEN_LEN + body.len());
+    // An answer's list is bounded far below 4 GB (Limits::max_files).
+    let _ = token::put_bytes(&mut out, token::DIGS, &body);
+    out
+}
+
+/// The `DIGS` trailer after an answer of `n` paths, if the server sent one
+/// of that length (a stock include server sends none: `None`).
+pub fn read_digests<R: Read>(r: &mut R, n: usize) -> Option<Digests> {
+    let mut hdr = [0u8; TOKEN_LEN];
+    r.read_exact(&mut hdr).ok()?;
+    let len = token::expect(&hdr, token::DIGS).ok()? as usize;
+    if len != n.checked_mul(FDIG_LEN)? {
+        return None;
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).ok()?;
+    Some(
+        body.chunks_exact(FDIG_LEN)
+            .map(|c| (c != [0xff; FDIG_LEN]).then(|| parse_fdig(c)).flatten())
+            .collect(),
+    )
+}
+
 /// The server side: (cwd, argv).
 pub fn read_query<R: Read>(
     r: &mut R,
@@ -110,5 +153,17 @@ mod tests {
             .is_empty());
         assert!(read_answer(&mut &b"ARGCffffffff"[..], &Limits::default()).is_err());
         assert!(read_query(&mut &b"CDIR0000"[..], &Limits::default()).is_err());
+    }
+
+    #[test]
+    fn digests_follow_the_answer() {
+        let digs = vec![Some((7, [3u8; 32])), None, Some((0, [0u8; 32]))];
+        let t = encode_digests(&digs);
+        assert!(t.starts_with(b"DIGS00000078"));
+        assert_eq!(read_digests(&mut &t[..], 3), Some(digs));
+        // Another count, a cut body or nothing at all: no digests.
+        assert_eq!(read_digests(&mut &t[..], 2), None);
+        assert_eq!(read_digests(&mut &t[..t.len() - 1], 3), None);
+        assert_eq!(read_digests(&mut &b""[..], 0), None);
     }
 }

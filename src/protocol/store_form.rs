@@ -20,6 +20,9 @@ pub const STORE_VERSION: u32 = 1;
 /// An FDIG body's length: size u64 and a 32-byte digest.
 pub const FDIG_LEN: usize = 40;
 
+/// A text's size and SHA-256, as an FDIG body carries them.
+pub type Fdig = (u64, [u8; 32]);
+
 /// The trailer a tinydcc daemon appends to a protocol-3 reply.
 pub fn trailer(version: u32) -> Vec<u8> {
     let mut out = Vec::with_capacity(TOKEN_LEN);
@@ -61,7 +64,7 @@ pub fn fdig_body(size: u64, digest: &[u8; 32]) -> [u8; FDIG_LEN] {
 }
 
 /// An FDIG body's size and digest; `None` unless exactly `FDIG_LEN` bytes.
-pub fn parse_fdig(b: &[u8]) -> Option<(u64, [u8; 32])> {
+pub fn parse_fdig(b: &[u8]) -> Option<Fdig> {
     if b.len() != FDIG_LEN {
         return None;
     }

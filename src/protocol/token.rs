@@ -31,6 +31,9 @@ pub const NDIG: Name = *b"NDIG";
 pub const FDIG: Name = *b"FDIG";
 pub const NEED: Name = *b"NEED";
 pub const HSTO: Name = *b"HSTO";
+/// tinydcc's include server: each listed file's size and digest, after
+/// the answer (protocol/include.rs).
+pub const DIGS: Name = *b"DIGS";
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 

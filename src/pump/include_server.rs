@@ -10,11 +10,20 @@ use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::protocol::{include, Limits};
+use crate::protocol::include::{self, Digests};
+use crate::protocol::Limits;
 
 use super::mirror::Mirror;
 use super::session::Session;
 use crate::scan::Scanner;
+
+/// One query's answer: the paths to ship, and each one's size and digest
+/// (`None`: a link), sent after the list for tinydcc's clients.
+#[derive(Default)]
+pub struct Answer {
+    pub listed: Vec<OsString>,
+    pub digests: Digests,
+}
 
 pub struct IncludeServer {
     scanner: Scanner,
@@ -39,13 +48,13 @@ impl IncludeServer {
 
     /// The list for one translation unit, in distcc's order: system links,
     /// mirrored links, files, forcing files. Err: why the scan gave up.
-    pub fn answer(&mut self, cwd: &OsStr, argv: &[OsString]) -> Result<Vec<OsString>, String> {
+    pub fn answer(&mut self, cwd: &OsStr, argv: &[OsString]) -> Result<Answer, String> {
         if !cwd.as_bytes().starts_with(b"/") {
             return Err("the client sent no absolute working directory".into());
         }
         let closure = self.scanner.scan(Path::new(cwd), argv).map_err(|g| g.0)?;
-        self.mirror.new_query();
         let io = |e: std::io::Error| format!("cannot prepare the client root: {e}");
+        self.mirror.new_query().map_err(io)?;
         let sys: Vec<PathBuf> = closure
             .system_dirs
             .iter()
@@ -67,21 +76,28 @@ impl IncludeServer {
         let mut links = Vec::new();
         let mut seen = crate::fxhash::FxSet::default();
         let mut files = Vec::new();
-        for f in &closure.files {
-            let Ok(real) = self.mirror.real_path(f) else {
-                continue; // gone since the scan: not there on the server either
+        for (f, facts) in closure.files.iter().zip(&closure.facts) {
+            // What the scan saw of a file spares the mirror its stat calls
+            // (four per header per query were a third of this server's CPU).
+            let Some(facts) = facts else {
+                continue; // gone since the scan: not on the server either
             };
+            let real = &facts.real;
             if sys.iter().any(|s| real.starts_with(s)) {
                 continue; // the server has its own copy
             }
-            for l in self.mirror.ancestor_links(f).map_err(io)? {
-                if seen.insert(l.clone()) {
-                    links.push(l);
+            // A name with no `..` that is its own real path crosses no link.
+            let dotdot = f.as_os_str().as_bytes().windows(3).any(|w| w == b"/..");
+            if real != f || dotdot {
+                for l in self.mirror.ancestor_links(f).map_err(io)? {
+                    if seen.insert(l.clone()) {
+                        links.push(l);
+                    }
                 }
             }
-            let at = self.mirror.file(f).map_err(io)?;
+            let (at, fdig) = self.mirror.file(real, facts.stamp).map_err(io)?;
             if seen.insert(at.clone()) {
-                files.push(at);
+                files.push((at, fdig));
             }
         }
         let mut forcing = Vec::new();
@@ -94,7 +110,7 @@ impl IncludeServer {
                     links.push(l);
                 }
             }
-            let Ok(real) = self.mirror.real_path(d) else {
+            let Ok(real) = std::fs::canonicalize(d) else {
                 continue; // gone since the scan: not there on the server either
             };
             if sys.iter().any(|s| real.starts_with(s)) {
@@ -105,11 +121,16 @@ impl IncludeServer {
                 forcing.push(at);
             }
         }
-        let mut out = strings(sys_links);
-        out.extend(strings(links));
-        out.extend(strings(files));
-        out.extend(strings(forcing));
-        Ok(out)
+        let n_links = sys_links.len() + links.len();
+        let empty = (0, crate::store::Digest::of(b"").0);
+        let mut digests: Digests = vec![None; n_links];
+        digests.extend(files.iter().map(|(_, d)| Some(*d)));
+        digests.extend(forcing.iter().map(|_| Some(empty)));
+        let mut listed = strings(sys_links);
+        listed.extend(strings(links));
+        listed.extend(files.into_iter().map(|(at, _)| at.into_os_string()));
+        listed.extend(strings(forcing));
+        Ok(Answer { listed, digests })
     }
 }
 
@@ -129,7 +150,8 @@ pub fn serve(listener: UnixListener, session: &Session) -> i32 {
         let Ok(mut s) = conn else { continue };
         let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
         let _ = s.set_write_timeout(Some(Duration::from_secs(10)));
-        let (cwd, argv) = match include::read_query(&mut s, &limits) {
+        // Buffered: a query is some 60 tokens, each one read call unbuffered.
+        let (cwd, argv) = match include::read_query(&mut std::io::BufReader::new(&s), &limits) {
             Ok(q) => q,
             Err(e) => {
                 log::warn!("include server: bad query: {e}");
@@ -137,13 +159,18 @@ pub fn serve(listener: UnixListener, session: &Session) -> i32 {
             }
         };
         let (answer, gave_up) = match server.answer(&cwd, &argv) {
-            Ok(list) => (list, None),
-            Err(why) => (Vec::new(), Some(why)),
+            Ok(a) => (a, None),
+            Err(why) => (Answer::default(), Some(why)),
         };
-        let _ = s.write_all(&include::encode_answer(&answer));
+        // One write: the trailer is there when a client reads the list's end.
+        let mut out = include::encode_answer(&answer.listed);
+        if !answer.listed.is_empty() {
+            out.extend(include::encode_digests(&answer.digests));
+        }
+        let _ = s.write_all(&out);
         let Some(l) = log.as_mut() else { continue };
         match gave_up {
-            None => l.listed(answer.len()),
+            None => l.listed(answer.listed.len()),
             Some(why) => {
                 let input = crate::args::scan(&argv)
                     .map(|s| s.input.to_string_lossy().into_owned())

@@ -7,35 +7,37 @@
 //! The root always has exactly three components, because the
 //! client strips three to get the original path back.
 //!
-//! Compressed copies are made once per (file, size, mtime) and reused for
-//! every later request of the include server's life.
+//! Compressed copies are made once per version of a file (inode, size,
+//! mtime, ctime) and reused for every later request of the include
+//! server's life. Only the mirror writes in the root: what it made is
+//! remembered, not looked up again, unless the root itself has gone.
 
 use std::io;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
-use crate::fxhash::FxMap;
+use crate::fxhash::{FxMap, FxSet};
+use crate::protocol::store_form::Fdig;
+use crate::scan::Stamp;
 
 /// distcc's name for the empty file that forces a directory into existence.
 pub const FORCING_FILE: &str = "forcing_technique_271828";
-/// Beside each `.lzo` copy: its text's size and SHA-256, as an FDIG body
-/// (doc/header-store.md). Never listed, so stock clients never see it.
-pub const DIGEST_SUFFIX: &str = ".dig";
 /// Components of the server's job root that system-dir links must climb.
 const MAX_SERVER_ROOT_DEPTH: usize = 20;
 
 pub struct Mirror {
     root: PathBuf,
-    /// realpath → (size, mtime) of the compressed copy made for it.
-    made: FxMap<PathBuf, (u64, i64)>,
+    /// realpath → the version its compressed copy was made from, and that
+    /// text's size and SHA-256 (the header store's FDIG, hashed once per
+    /// version of a header, not per job).
+    made: FxMap<PathBuf, (Stamp, Fdig)>,
     /// Every symlink in the root (only the mirror writes there).
-    links: FxMap<PathBuf, ()>,
+    links: FxSet<PathBuf>,
+    /// Forcing files made.
+    forced: FxSet<PathBuf>,
     /// This query's lookups, forgotten by `new_query` (the tree may
-    /// change between queries): what `lstat` said of a client path, and
-    /// the real paths of directories. A kernel file's 900 headers share a
-    /// few dozen directories.
+    /// change between queries): what `lstat` said of a client path.
     kinds: FxMap<PathBuf, Kind>,
-    real_dirs: FxMap<PathBuf, PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -98,9 +100,9 @@ impl Mirror {
         Ok(Mirror {
             root: make_root()?,
             made: FxMap::default(),
-            links: FxMap::default(),
+            links: FxSet::default(),
+            forced: FxSet::default(),
             kinds: FxMap::default(),
-            real_dirs: FxMap::default(),
         })
     }
 
@@ -109,10 +111,17 @@ impl Mirror {
         &self.root
     }
 
-    /// Start answering a new query: forget what the last one looked up.
-    pub fn new_query(&mut self) {
+    /// Start answering a new query: forget what the last one looked up,
+    /// and everything made if the root has gone (a cleaner of /dev/shm).
+    pub fn new_query(&mut self) -> io::Result<()> {
         self.kinds.clear();
-        self.real_dirs.clear();
+        if !self.root.is_dir() {
+            self.made.clear();
+            self.links.clear();
+            self.forced.clear();
+            std::fs::create_dir_all(&self.root)?;
+        }
+        Ok(())
     }
 
     fn kind(&mut self, p: &Path) -> Kind {
@@ -128,31 +137,6 @@ impl Mirror {
         k
     }
 
-    /// What `std::fs::canonicalize(p)` says, from this query's lookups
-    /// where they answer it: the real dir plus the name, unless `p` itself
-    /// is a link.
-    pub fn real_path(&mut self, p: &Path) -> io::Result<PathBuf> {
-        let (Some(dir), Some(name)) = (p.parent(), p.file_name()) else {
-            return std::fs::canonicalize(p);
-        };
-        match self.kind(p) {
-            Kind::Missing => {
-                return Err(io::Error::new(
-                    io::ErrorKind::NotFound,
-                    format!("{}: not found", p.display()),
-                ))
-            }
-            Kind::Symlink => return std::fs::canonicalize(p),
-            Kind::Other => {}
-        }
-        if let Some(r) = self.real_dirs.get(dir) {
-            return Ok(r.join(name));
-        }
-        let r = std::fs::canonicalize(dir)?;
-        self.real_dirs.insert(dir.to_path_buf(), r.clone());
-        Ok(r.join(name))
-    }
-
     /// The top directory to remove at shutdown (the root minus padding).
     pub fn top(&self) -> PathBuf {
         let mut p = self.root.clone();
@@ -165,7 +149,7 @@ impl Mirror {
     /// A symlink `<root><name>` → `target` (made once; relinked if changed).
     fn link(&mut self, name: &Path, target: &Path) -> io::Result<PathBuf> {
         let at = under(&self.root, name);
-        if !self.links.contains_key(&at) {
+        if !self.links.contains(&at) {
             // Never create anything through a link of ours: it may lead out
             // of the root (system dirs lead to the real ones).
             if self.through_link(&at) {
@@ -185,25 +169,20 @@ impl Mirror {
                 }
                 Err(_) => std::os::unix::fs::symlink(target, &at)?,
             }
-            self.links.insert(at.clone(), ());
+            self.links.insert(at.clone());
         }
         Ok(at)
     }
 
     /// True if a proper ancestor of `at` (inside the root) is a symlink:
-    /// one of the mirror's own links, the only ones in the root.
+    /// one of the mirror's own links, the only ones in the root. Paths in
+    /// the root are made by `under`, so bytes compare as components do.
     fn through_link(&self, at: &Path) -> bool {
-        let mut p = at.parent();
-        while let Some(d) = p {
-            if d == self.root || !d.starts_with(&self.root) {
-                return false;
-            }
-            if self.links.contains_key(d) {
-                return true;
-            }
-            p = d.parent();
-        }
-        false
+        let at = at.as_os_str().as_bytes();
+        self.links.iter().any(|l| {
+            let l = l.as_os_str().as_bytes();
+            at.len() > l.len() && at.starts_with(l) && at[l.len()] == b'/'
+        })
     }
 
     /// A system include dir: a link that climbs past any server job root
@@ -243,43 +222,37 @@ impl Mirror {
         Ok(out)
     }
 
-    /// The compressed copy of a file, at `<root><realpath>.lzo`, made or
-    /// refreshed if the file changed since.
-    pub fn file(&mut self, path: &Path) -> io::Result<PathBuf> {
-        let real = self.real_path(path)?;
-        let meta = std::fs::metadata(&real)?;
-        let stamp = (
-            meta.size(),
-            meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
-        );
-        let at = with_suffix(&under(&self.root, &real), ".lzo");
+    /// The compressed copy of the file at its real path `real`, at
+    /// `<root><realpath>.lzo`, made or refreshed if the file changed since,
+    /// and its text's size and digest. `stamp`: its version as the caller
+    /// has just seen it (the scan's `stat`).
+    pub fn file(&mut self, real: &Path, stamp: Stamp) -> io::Result<(PathBuf, Fdig)> {
+        let at = with_suffix(&under(&self.root, real), ".lzo");
         if self.through_link(&at) {
             return Err(io::Error::other(format!(
                 "{} lies behind a link in the client root",
                 real.display()
             )));
         }
-        if self.made.get(&real) != Some(&stamp) || !at.exists() {
-            let text = std::fs::read(&real)?;
+        if let Some((made, fdig)) = self.made.get(real) {
+            if *made == stamp {
+                return Ok((at, *fdig));
+            }
+        }
+        {
+            let text = std::fs::read(real)?;
             if let Some(parent) = at.parent() {
                 std::fs::create_dir_all(parent)?;
             }
             // Write beside and rename: a client reading the old copy never
             // sees half a file.
             let tmp = with_suffix(&at, ".tmp");
-            // The size and digest for tinydcc's header store (FDIG), made
-            // here so a header is hashed once per build, not per job.
-            let dig = crate::protocol::store_form::fdig_body(
-                text.len() as u64,
-                &crate::store::Digest::of(&text).0,
-            );
-            std::fs::write(&tmp, dig)?;
-            std::fs::rename(&tmp, with_suffix(&at, DIGEST_SUFFIX))?;
             std::fs::write(&tmp, crate::protocol::lzo::compress(&text))?;
             std::fs::rename(&tmp, &at)?;
-            self.made.insert(real, stamp);
+            let fdig = (text.len() as u64, crate::store::Digest::of(&text).0);
+            self.made.insert(real.to_path_buf(), (stamp, fdig));
+            Ok((at, fdig))
         }
-        Ok(at)
     }
 
     /// An empty forcing file that makes `dir` exist on the server.
@@ -291,9 +264,10 @@ impl Mirror {
                 dir.display()
             )));
         }
-        if !at.exists() {
+        if !self.forced.contains(&at) {
             std::fs::create_dir_all(at.parent().unwrap_or(&self.root))?;
             std::fs::write(&at, b"")?;
+            self.forced.insert(at.clone());
         }
         Ok(at)
     }
@@ -336,42 +310,6 @@ mod tests {
     }
 
     #[test]
-    fn real_path_agrees_with_canonicalize() {
-        let mut m = Mirror::new().unwrap();
-        let d = crate::paths::make_temp_dir(&std::env::temp_dir(), "mirror-").unwrap();
-        std::fs::create_dir_all(d.join("real/sub")).unwrap();
-        std::fs::write(d.join("real/a.h"), "").unwrap();
-        std::fs::write(d.join("real/sub/b.h"), "").unwrap();
-        std::os::unix::fs::symlink(d.join("real"), d.join("alias")).unwrap();
-        std::os::unix::fs::symlink("sub/b.h", d.join("real/c.h")).unwrap();
-        for p in [
-            "real/a.h",
-            "alias/a.h",
-            "alias/sub/b.h",
-            "real/c.h",
-            "alias/c.h",
-            "alias/sub/../a.h",
-            "real/sub/../../alias/c.h",
-        ] {
-            let p = d.join(p);
-            assert_eq!(
-                m.real_path(&p).unwrap(),
-                std::fs::canonicalize(&p).unwrap(),
-                "{}",
-                p.display()
-            );
-        }
-        assert!(m.real_path(&d.join("real/missing.h")).is_err());
-        // A file that appears later is seen by the next query.
-        std::fs::write(d.join("real/missing.h"), "").unwrap();
-        assert!(m.real_path(&d.join("real/missing.h")).is_err());
-        m.new_query();
-        assert!(m.real_path(&d.join("real/missing.h")).is_ok());
-        std::fs::remove_dir_all(m.top()).unwrap();
-        std::fs::remove_dir_all(&d).unwrap();
-    }
-
-    #[test]
     fn root_has_three_components_and_files_are_compressed() {
         let mut m = Mirror::new().unwrap();
         assert_eq!(m.root().components().count(), 4, "{}", m.root().display());
@@ -379,7 +317,8 @@ mod tests {
         std::fs::create_dir(d.join("real")).unwrap();
         std::fs::write(d.join("real/a.h"), "int a;\n").unwrap();
         std::os::unix::fs::symlink(d.join("real"), d.join("alias")).unwrap();
-        let f = m.file(&d.join("alias/a.h")).unwrap();
+        let real = std::fs::canonicalize(d.join("alias/a.h")).unwrap();
+        let (f, _) = m.file(&real, (1, 7, 0, 0)).unwrap();
         let name = client_name(f.to_str().unwrap()).unwrap();
         assert_eq!(
             Path::new(&name),
@@ -397,21 +336,26 @@ mod tests {
         );
         // A changed file is compressed again.
         std::fs::write(d.join("real/a.h"), "int a, b;\n").unwrap();
-        let f = m.file(&d.join("real/a.h")).unwrap();
+        let (f, fdig) = m.file(&real, (1, 10, 0, 0)).unwrap();
         let text = crate::protocol::lzo::decompress(&std::fs::read(&f).unwrap(), 1 << 20).unwrap();
         assert_eq!(text, b"int a, b;\n");
         // Its digest is refreshed with it.
-        let dig = std::fs::read(with_suffix(&f, DIGEST_SUFFIX)).unwrap();
-        let want = crate::store::Digest::of(b"int a, b;\n").0;
-        assert_eq!(
-            crate::protocol::store_form::parse_fdig(&dig),
-            Some((10, want))
-        );
+        assert_eq!(fdig, (10, crate::store::Digest::of(b"int a, b;\n").0));
         let sys = m.system_link(Path::new("/usr/include")).unwrap();
         assert_eq!(
             std::fs::read_link(&sys).unwrap().to_string_lossy(),
             format!("{}usr/include", "../".repeat(22))
         );
+        // A root removed behind the mirror's back is made again, whole.
+        std::fs::remove_dir_all(m.top()).unwrap();
+        m.new_query().unwrap();
+        let (f, _) = m.file(&real, (1, 10, 0, 0)).unwrap();
+        let text = crate::protocol::lzo::decompress(&std::fs::read(&f).unwrap(), 1 << 20).unwrap();
+        assert_eq!(text, b"int a, b;\n");
+        assert!(m
+            .system_link(Path::new("/usr/include"))
+            .unwrap()
+            .is_symlink());
         std::fs::remove_dir_all(m.top()).unwrap();
         std::fs::remove_dir_all(&d).unwrap();
     }

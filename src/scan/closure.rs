@@ -39,6 +39,9 @@ pub struct Closure {
     /// through __has_include. A path may go through symlinks: whoever mirrors
     /// it must recreate those links.
     pub files: Vec<PathBuf>,
+    /// What the scan learned of `files[i]` when it found it, so that whoever
+    /// mirrors the file need not ask the filesystem again (None: not known).
+    pub facts: Vec<Option<FileFacts>>,
     /// The compiler's default system include dirs (from `CC -E -v`), real
     /// paths, whose files are NOT shipped: the server uses its own copies.
     pub system_dirs: Vec<PathBuf>,
@@ -49,6 +52,17 @@ pub struct Closure {
     /// Headers looked up and found nowhere (`"x.h"` / `<x.h>`): nothing to
     /// ship, and the server will not find them either.
     pub not_found: Vec<String>,
+}
+
+/// A file's version: inode, size, mtime and ctime in nanoseconds.
+pub type Stamp = (u64, u64, i64, i64);
+
+/// A shipped file as the scan's `stat` saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileFacts {
+    /// Its canonical path.
+    pub real: PathBuf,
+    pub stamp: Stamp,
 }
 
 /// Counters for a summary line.
@@ -78,6 +92,7 @@ pub struct ScanStats {
 #[derive(Default)]
 pub(super) struct Gathered {
     files: Vec<Vec<u8>>,
+    facts: Vec<Option<FileFacts>>,
     file_set: FxSet<Vec<u8>>,
     not_found: Vec<String>,
     not_found_set: FxSet<String>,
@@ -85,10 +100,11 @@ pub(super) struct Gathered {
 
 impl Gathered {
     /// Ship the file at `abs` (once).
-    pub(super) fn add_file(&mut self, abs: &[u8]) {
+    pub(super) fn add_file(&mut self, abs: &[u8], facts: Option<FileFacts>) {
         let n = normalize(abs);
         if self.file_set.insert(n.clone()) {
             self.files.push(n);
+            self.facts.push(facts);
         }
     }
 
@@ -153,6 +169,7 @@ impl Gathered {
                 .iter()
                 .map(|f| path_of(f).to_path_buf())
                 .collect(),
+            facts: self.facts,
             system_dirs,
             dirs,
             not_found: self.not_found,

@@ -59,5 +59,5 @@ pub(crate) mod searchpath;
 pub(crate) mod tokens;
 mod walk;
 
-pub use closure::{Closure, GiveUp, ScanStats};
+pub use closure::{Closure, FileFacts, GiveUp, ScanStats, Stamp};
 pub use scanner::Scanner;

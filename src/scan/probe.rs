@@ -7,7 +7,7 @@ use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::MetadataExt;
 
 use super::bytepath::{dir_name, path_of};
-use super::closure::{give_up, GiveUp};
+use super::closure::{give_up, GiveUp, Stamp};
 use super::tokens::FxMap;
 
 /// A file's identity and version.
@@ -29,6 +29,12 @@ impl FileKey {
             mtime: (m.mtime(), m.mtime_nsec()),
             ctime: (m.ctime(), m.ctime_nsec()),
         }
+    }
+
+    /// The version a mirror keeps a copy for: inode, size, mtime, ctime.
+    pub(super) fn stamp(&self) -> Stamp {
+        let ns = |(s, n): (i64, i64)| s.wrapping_mul(1_000_000_000).wrapping_add(n);
+        (self.ino, self.size, ns(self.mtime), ns(self.ctime))
     }
 }
 

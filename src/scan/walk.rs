@@ -3,11 +3,13 @@
 //! are `lookup`'s, computed includes wait for `computed`.
 
 use std::collections::VecDeque;
-use std::os::unix::ffi::OsStrExt;
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::bytepath::{abs_in, dir_name, normalize, under, under_textually};
-use super::closure::{give_up, Closure, Gathered, GiveUp, ScanStats};
+use super::closure::{give_up, Closure, FileFacts, Gathered, GiveUp, ScanStats};
 use super::compilers::Compiler;
 use super::computed::Computed;
 use super::files::ParseCache;
@@ -96,8 +98,8 @@ impl<'s> ScanState<'s> {
     fn walk(&mut self) -> Result<Closure, GiveUp> {
         let input = self.opts.input.as_bytes().to_vec();
         let abs = abs_in(&self.cwd, &input);
-        let key = match self.fs.probe(&abs)? {
-            Probe::File { key, .. } => key,
+        let (key, symlink) = match self.fs.probe(&abs)? {
+            Probe::File { key, symlink } => (key, symlink),
             _ => {
                 return give_up(format!(
                     "{}: no such source file",
@@ -106,7 +108,8 @@ impl<'s> ScanState<'s> {
             }
         };
         // The source is shipped whatever directory it is in.
-        self.gathered.add_file(&abs);
+        let facts = self.facts(&abs, symlink, key);
+        self.gathered.add_file(&abs, facts);
         self.nodes.push(Node {
             path: input.clone(),
             found: FoundIn::Abs,
@@ -177,6 +180,16 @@ impl<'s> ScanState<'s> {
             &self.sys_prefixes,
             &self.comp.canonical,
         )
+    }
+
+    /// A found file's real path and version, for the mirror; `None` if it
+    /// has no real path (gone since it was probed).
+    fn facts(&mut self, abs: &[u8], symlink: bool, key: FileKey) -> Option<FileFacts> {
+        let real = self.fs.real_path(abs, symlink)?;
+        Some(FileFacts {
+            real: PathBuf::from(OsString::from_vec(real)),
+            stamp: key.stamp(),
+        })
     }
 
     /// The line of a node's `idx`th include (or `#if` line, `cond`).
@@ -337,6 +350,7 @@ impl<'s> ScanState<'s> {
         let default_dir =
             matches!(found_in, FoundIn::Chain(i) if self.search.chain.dirs[i].default);
         let mut system = default_dir || self.is_system(&norm);
+        let mut facts = None;
         if !system {
             // Where the name starts and where the file really is decide
             // together: under a system dir on both counts, it is the
@@ -344,10 +358,11 @@ impl<'s> ScanState<'s> {
             // only, the server would follow its own system dir to another
             // file, or the mirror would have to write into it.
             let named_sys = self.sys_prefixes.iter().any(|s| under_textually(&norm, s));
-            let real_sys = match self.fs.real_path(&abs, symlink) {
-                Some(real) => self.real_sys.iter().any(|s| under(&real, s)),
-                None => false,
-            };
+            facts = self.facts(&abs, symlink, key);
+            let real_sys = facts.as_ref().is_some_and(|f| {
+                let r = f.real.as_os_str().as_bytes();
+                self.real_sys.iter().any(|s| under(r, s))
+            });
             match (named_sys, real_sys) {
                 (true, true) => system = true,
                 (false, false) => {}
@@ -366,7 +381,7 @@ impl<'s> ScanState<'s> {
             }
         }
         if !system {
-            self.gathered.add_file(&abs);
+            self.gathered.add_file(&abs, facts);
         }
         if !l.kind.reads() {
             self.classified.insert(id_key);
