@@ -36,6 +36,7 @@ use super::job::{JobDir, Prepared, Running};
 use super::machine::{Action, Event, Job, Timeouts};
 use super::outgoing::{Outgoing, Progress};
 use super::slots::{JobId, Slots};
+use super::spare_dirs::SpareDirs;
 use super::stats::Stats;
 use super::trash::{self, Trash};
 use super::whitelist::Policy;
@@ -228,6 +229,7 @@ impl Server {
             stats_listener,
             signals,
             slots: Slots::new(cfg.jobs),
+            trash: Trash::keeping(SpareDirs::open(&cfg.tmp)),
             cfg,
             sources,
             conns: FxMap::default(),
@@ -238,7 +240,6 @@ impl Server {
             stop: false,
             stats: Stats::default(),
             dying: Vec::new(),
-            trash: Trash::default(),
             cache,
             probes: Vec::new(),
         })

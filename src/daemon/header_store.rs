@@ -73,13 +73,14 @@ pub fn answer_need(
     job: Option<&mut Prepared>,
     refused: bool,
     store: Option<&mut ContentStore>,
+    spares: Option<&mut super::spare_dirs::SpareDirs>,
 ) -> Vec<u8> {
     let n = dec.entries().len();
     let needed = match (job, refused) {
         (_, true) => vec![false; n],
         (Some(p), false) => {
             let cwd = dec.cwd().unwrap_or("/".as_ref()).to_owned();
-            p.link_stored(&cwd, dec.entries(), store)
+            p.link_stored(&cwd, dec.entries(), store, spares)
         }
         (None, false) => vec![true; n],
     };

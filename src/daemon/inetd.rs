@@ -285,6 +285,7 @@ impl Driver<'_> {
                     self.prepared.as_mut(),
                     refused,
                     self.store.as_mut(),
+                    None,
                 );
                 match self
                     .output
@@ -303,7 +304,7 @@ impl Driver<'_> {
                     if self.cache.is_some() {
                         self.material = Some(Material::pump(&req));
                     }
-                    p.receive_files(*req, self.store.as_mut())
+                    p.receive_files(*req, self.store.as_mut(), None)
                 }
                 None => Err(missing("no job directory")),
             })),

@@ -16,6 +16,7 @@ use super::feed::{self, Feed};
 use super::harden;
 use super::refusal::Refusal;
 use super::sandbox;
+use super::spare_dirs::SpareDirs;
 use super::whitelist::{self, Policy};
 
 /// A request that passed every check, ready to run.
@@ -226,6 +227,7 @@ impl Prepared {
         &mut self,
         req: crate::protocol::request::Request,
         store: Option<&mut crate::store::ContentStore>,
+        spares: Option<&mut SpareDirs>,
     ) -> Result<(), Refusal> {
         use crate::protocol::request::PumpEntry;
         log::debug!(
@@ -241,7 +243,7 @@ impl Prepared {
             .filter(|e| !matches!(e, PumpEntry::Stored { data: None, .. }))
             .collect();
         let cwd = req.cwd.as_deref().unwrap_or(OsStr::new("/"));
-        let run = self.lay_out(cwd, &files, store)?.0;
+        let run = self.lay_out(cwd, &files, store, spares)?.0;
         self.input = Input::Mirror { run_dir: Some(run) };
         Ok(())
     }
@@ -255,8 +257,9 @@ impl Prepared {
         cwd: &OsStr,
         manifest: &[crate::protocol::request::PumpEntry],
         store: Option<&mut crate::store::ContentStore>,
+        spares: Option<&mut SpareDirs>,
     ) -> Vec<bool> {
-        match self.lay_out(cwd, manifest, store) {
+        match self.lay_out(cwd, manifest, store, spares) {
             Ok((_, missing)) => missing,
             Err(r) => {
                 log::debug!("header store: {}", r.why);
@@ -270,6 +273,7 @@ impl Prepared {
         cwd: &OsStr,
         files: &[crate::protocol::request::PumpEntry],
         store: Option<&mut crate::store::ContentStore>,
+        spares: Option<&mut SpareDirs>,
     ) -> Result<(PathBuf, Vec<bool>), Refusal> {
         let mirror = self.mirror();
         let made = match std::fs::create_dir(&mirror) {
@@ -278,7 +282,7 @@ impl Prepared {
         };
         let made = made
             .map_err(|e| crate::errtext::reason(&e))
-            .and_then(|_| super::pump_job::materialize(&mirror, cwd, files, store))
+            .and_then(|_| super::pump_job::materialize(&mirror, cwd, files, store, spares))
             .map_err(|why| Refusal {
                 code: crate::exitcode::EXIT_PROTOCOL_ERROR,
                 why: format!("bad pump request: {why}"),

@@ -18,6 +18,7 @@ pub(crate) mod refusal;
 pub(crate) mod sandbox;
 pub(crate) mod slots;
 pub(crate) mod source_hash;
+pub(crate) mod spare_dirs;
 pub(crate) mod stats;
 pub(crate) mod status_page;
 pub(crate) mod trash;

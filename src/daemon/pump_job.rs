@@ -14,6 +14,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::io::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+use super::spare_dirs::SpareDirs;
 use crate::gcc_options::{self as gcc, flag::CPP_PATH, Kind, Spelling};
 use crate::protocol::request::PumpEntry;
 use crate::store::{ContentStore, Digest};
@@ -61,16 +62,25 @@ fn open_sub(dir: &OwnedFd, name: &std::ffi::CStr) -> std::io::Result<OwnedFd> {
 /// The daemon's descriptor budget keeps room for them (`fd_budget`).
 pub(crate) const MAX_HELD: usize = 48;
 
-/// Open (creating as needed) directory `p` in `parent`, never following a
-/// symlink.
-fn open_or_create(parent: &OwnedFd, p: &[u8]) -> Result<OwnedFd, String> {
+/// Open (creating as needed, from `spares` first) directory `p` in
+/// `parent`, never following a symlink.
+fn open_or_create(
+    parent: &OwnedFd,
+    p: &[u8],
+    spares: Option<&mut SpareDirs>,
+) -> Result<OwnedFd, String> {
     let c = cstr(p)?;
     let p = shown(p);
     match open_sub(parent, &c) {
         Ok(fd) => Ok(fd),
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
             let mode = nix::sys::stat::Mode::from_bits_truncate(0o755);
-            match nix::sys::stat::mkdirat(Some(parent.as_raw_fd()), c.as_c_str(), mode) {
+            let made = if spares.is_some_and(|s| s.take_into(parent, &c)) {
+                Ok(())
+            } else {
+                nix::sys::stat::mkdirat(Some(parent.as_raw_fd()), c.as_c_str(), mode)
+            };
+            match made {
                 Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
                 Err(e) => {
                     return Err(format!(
@@ -102,6 +112,7 @@ fn open_or_create(parent: &OwnedFd, p: &[u8]) -> Result<OwnedFd, String> {
 /// than there were headers.
 struct DirWalker<'r> {
     root: &'r OwnedFd,
+    spares: Option<&'r mut SpareDirs>,
     /// (path below the root, its fd); a short list searched in order is
     /// smaller code than a map and as fast for a few dozen.
     held: Vec<(Vec<u8>, OwnedFd)>,
@@ -110,9 +121,10 @@ struct DirWalker<'r> {
 }
 
 impl<'r> DirWalker<'r> {
-    fn new(root: &'r OwnedFd) -> Self {
+    fn new(root: &'r OwnedFd, spares: Option<&'r mut SpareDirs>) -> Self {
         DirWalker {
             root,
+            spares,
             held: Vec::new(),
             spare: None,
         }
@@ -144,7 +156,7 @@ impl<'r> DirWalker<'r> {
                     (None, Some(i)) => &self.held[i].1,
                     (None, None) => self.root,
                 };
-                open_or_create(parent, parts[n - 1])?
+                open_or_create(parent, parts[n - 1], self.spares.as_deref_mut())?
             };
             if unheld.is_none() && self.held.len() < MAX_HELD {
                 self.held.push((key(n), fd));
@@ -192,6 +204,7 @@ pub fn materialize(
     cwd: &OsStr,
     files: &[PumpEntry],
     mut store: Option<&mut ContentStore>,
+    spares: Option<&mut SpareDirs>,
 ) -> Result<(PathBuf, Vec<bool>), String> {
     let mut missing = vec![false; files.len()];
     let croot = cstr(root.as_os_str().as_bytes())?;
@@ -202,7 +215,7 @@ pub fn materialize(
         .map_err(|e| format!("cannot open job directory: {e}"))?
         .into();
     let cwd_parts = components(cwd.as_bytes())?;
-    let mut dirs = DirWalker::new(&rootfd);
+    let mut dirs = DirWalker::new(&rootfd, spares);
     dirs.open(&cwd_parts)?;
     let root_bytes = root.as_os_str().as_bytes();
     for (i, e) in files.iter().enumerate() {
@@ -235,10 +248,16 @@ pub fn materialize(
                     return Err(format!("'{name}' does not match its digest"));
                 }
                 // A content naming the time is never stored: the result
-                // cache can then trust that a linked one does not.
+                // cache can then trust that a linked one does not. A stored
+                // one is linked from the store like the others: a link
+                // makes no inode, a copy does (slow on ext4 without a
+                // journal, `spare_dirs`).
                 if let Some(st) = store.as_deref_mut() {
                     if !crate::store::cacheable::mentions_time(data) {
                         st.put_hashed(&d, data);
+                        if st.link_into(&d, *size, dir.as_fd(), &c).is_ok() {
+                            continue;
+                        }
                     }
                 }
                 write_new(dir, &c, data, &name)?;
@@ -486,7 +505,7 @@ mod tests {
                 target: "/usr".into(),
             },
         ];
-        materialize(&d, "/src/build".as_ref(), &files, None).unwrap();
+        materialize(&d, "/src/build".as_ref(), &files, None, None).unwrap();
         for f in [
             "src/inc/a.h".to_string(),
             format!("{deep}/deep.h")[1..].to_string(),
@@ -500,10 +519,64 @@ mod tests {
         }
         assert!(d.join("src/build").is_dir());
         let through = vec![file("/src/inc/l/evil.h".into())];
-        let e = materialize(&d, "/src/build".as_ref(), &through, None).unwrap_err();
+        let e = materialize(&d, "/src/build".as_ref(), &through, None, None).unwrap_err();
         assert!(e.contains("not a plain directory"), "{e}");
         assert!(!d.join("usr/evil.h").exists());
         std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_finished_jobs_directories_lay_out_the_next_one() {
+        use crate::daemon::spare_dirs::SpareDirs;
+        use crate::daemon::trash::Trash;
+        let tmp = crate::paths::make_temp_dir(&std::env::temp_dir(), "pumpjob-").unwrap();
+        let files = vec![
+            PumpEntry::File {
+                name: "/src/inc/sub/a.h".into(),
+                data: b"a".to_vec(),
+            },
+            PumpEntry::File {
+                name: "/usr/b.h".into(),
+                data: b"b".to_vec(),
+            },
+        ];
+        let mut trash = Trash::keeping(SpareDirs::open(&tmp));
+        let pool = || {
+            let pools: Vec<_> = std::fs::read_dir(&tmp)
+                .unwrap()
+                .flatten()
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with("tinydcc-spare-")
+                })
+                .collect();
+            pools
+                .first()
+                .map_or(0, |p| std::fs::read_dir(p.path()).unwrap().count())
+        };
+        let job = |n: &str| {
+            let j = tmp.join(n);
+            std::fs::create_dir(&j).unwrap();
+            j
+        };
+        let job1 = job("job1");
+        materialize(&job1, "/src".as_ref(), &files, None, trash.spares()).unwrap();
+        trash.add(job1);
+        while !trash.is_empty() {
+            trash.work(usize::MAX);
+        }
+        // src, src/inc, src/inc/sub and usr are kept, emptied.
+        assert_eq!(pool(), 4);
+        let job2 = job("job2");
+        materialize(&job2, "/src".as_ref(), &files, None, trash.spares()).unwrap();
+        assert_eq!(pool(), 0);
+        assert_eq!(std::fs::read(job2.join("src/inc/sub/a.h")).unwrap(), b"a");
+        assert_eq!(std::fs::read(job2.join("usr/b.h")).unwrap(), b"b");
+        trash.add(job2);
+        trash.finish();
+        assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "all gone");
+        std::fs::remove_dir(&tmp).unwrap();
     }
 
     #[test]
@@ -530,7 +603,7 @@ mod tests {
             target: "/usr".into(),
         });
         files.push(file("/inc/first/l/evil.h".into()));
-        let e = materialize(&d, "/inc".as_ref(), &files, None).unwrap_err();
+        let e = materialize(&d, "/inc".as_ref(), &files, None, None).unwrap_err();
         assert!(e.contains("not a plain directory"), "{e}");
         assert!(!d.join("usr/evil.h").exists());
         for f in &files[..files.len() - 2] {
@@ -559,7 +632,7 @@ mod tests {
                 data: b"x".to_vec(),
             },
         ];
-        let e = materialize(&d, "/src".as_ref(), &files, None).unwrap_err();
+        let e = materialize(&d, "/src".as_ref(), &files, None, None).unwrap_err();
         assert!(e.contains("not a plain directory"), "{e}");
         assert!(!Path::new("/tmp/escaped").exists());
         let ok = vec![
@@ -573,7 +646,7 @@ mod tests {
             },
         ];
         let d2 = crate::paths::make_temp_dir(&std::env::temp_dir(), "pumpjob-").unwrap();
-        let (run, _) = materialize(&d2, "/src/build".as_ref(), &ok, None).unwrap();
+        let (run, _) = materialize(&d2, "/src/build".as_ref(), &ok, None, None).unwrap();
         assert_eq!(run, d2.join("src/build"));
         assert_eq!(std::fs::read(d2.join("src/inc/b.h")).unwrap(), b"int a;\n");
         std::fs::remove_dir_all(&d).unwrap();
@@ -597,18 +670,20 @@ mod tests {
         let job1 = d.join("j1");
         std::fs::create_dir(&job1).unwrap();
         let manifest = [entry("/s/a.h", &a, None), entry("/s/b.h", &b, None)];
-        let (_, missing) = materialize(&job1, "/s".as_ref(), &manifest, Some(&mut st)).unwrap();
+        let (_, missing) =
+            materialize(&job1, "/s".as_ref(), &manifest, Some(&mut st), None).unwrap();
         assert_eq!(missing, vec![true, true]);
         let sent = [
             entry("/s/a.h", &a, Some(a.clone())),
             entry("/s/b.h", &b, Some(b.clone())),
         ];
-        materialize(&job1, "/s".as_ref(), &sent, Some(&mut st)).unwrap();
+        materialize(&job1, "/s".as_ref(), &sent, Some(&mut st), None).unwrap();
         assert_eq!(std::fs::read(job1.join("s/b.h")).unwrap(), b);
         // Second job: both linked from the store, nothing missing.
         let job2 = d.join("j2");
         std::fs::create_dir(&job2).unwrap();
-        let (_, missing) = materialize(&job2, "/s".as_ref(), &manifest, Some(&mut st)).unwrap();
+        let (_, missing) =
+            materialize(&job2, "/s".as_ref(), &manifest, Some(&mut st), None).unwrap();
         assert_eq!(missing, vec![false, false]);
         assert_eq!(std::fs::read(job2.join("s/a.h")).unwrap(), a);
         // A content that is not what its digest says is refused, and not
@@ -621,7 +696,7 @@ mod tests {
             digest: Digest::of(b"int c;\n").0,
             data: Some(b"int d;\n".to_vec()),
         }];
-        let e = materialize(&job3, "/s".as_ref(), &lie, Some(&mut st)).unwrap_err();
+        let e = materialize(&job3, "/s".as_ref(), &lie, Some(&mut st), None).unwrap_err();
         assert!(e.contains("does not match its digest"), "{e}");
         assert!(!st.has(&Digest::of(b"int c;\n"), 7));
         std::fs::remove_dir_all(&d).unwrap();

@@ -5,10 +5,14 @@
 //! other client. So the event loop never removes a directory in one go:
 //! it hands it here and calls `work` with a bound once per turn (polling
 //! without waiting while anything is left). No thread, no child process:
-//! a plain job's few files still go within the same turn.
+//! a plain job's few files still go within the same turn. A job's emptied
+//! subdirectories are kept for later jobs when there is room
+//! (`spare_dirs`).
 
 use std::io;
 use std::path::{Path, PathBuf};
+
+use super::spare_dirs::SpareDirs;
 
 /// File system operations per turn: small enough that a slow card
 /// delays the loop by milliseconds, large enough that a plain job's
@@ -20,9 +24,25 @@ pub struct Trash {
     /// Directories being emptied, deepest last; `true` marks one handed
     /// in (the rest are its subdirectories).
     stack: Vec<(PathBuf, bool)>,
+    /// Where emptied subdirectories go, if anywhere.
+    spares: Option<SpareDirs>,
 }
 
 impl Trash {
+    /// A trash that keeps emptied subdirectories for later jobs in
+    /// `spares`, if there is a pool.
+    pub fn keeping(spares: Option<SpareDirs>) -> Trash {
+        Trash {
+            stack: Vec::new(),
+            spares,
+        }
+    }
+
+    /// The directories kept, for a job laying out its tree.
+    pub fn spares(&mut self) -> Option<&mut SpareDirs> {
+        self.spares.as_mut()
+    }
+
     pub fn add(&mut self, dir: PathBuf) {
         // Below the ones in progress: those finish first.
         self.stack.insert(0, (dir, true));
@@ -35,10 +55,11 @@ impl Trash {
     /// Remove up to `budget` entries (files, links, emptied directories).
     pub fn work(&mut self, mut budget: usize) {
         while budget > 0 {
-            let Some((top, _)) = self.stack.last().cloned() else {
+            let Some((top, root)) = self.stack.last().cloned() else {
                 return;
             };
-            match step(&top, &mut budget) {
+            let spares = self.spares.as_mut().filter(|_| !root);
+            match step(&top, &mut budget, spares) {
                 Ok(Step::Sub(sub)) => self.stack.push((sub, false)),
                 Ok(Step::Partial) => {}
                 Ok(Step::Removed) => {
@@ -65,10 +86,14 @@ impl Trash {
         }
     }
 
-    /// Remove everything now (at shutdown, where blocking is fine).
+    /// Remove everything now, the kept directories too (at shutdown,
+    /// where blocking is fine).
     pub fn finish(&mut self) {
         while !self.is_empty() {
             self.work(usize::MAX);
+        }
+        if let Some(s) = self.spares.as_mut() {
+            let _ = s.remove(); // empty directories, if any stay
         }
     }
 }
@@ -82,8 +107,9 @@ enum Step {
 }
 
 /// Unlink entries of `dir` while the budget lasts; a subdirectory found is
-/// returned to be emptied first; an empty `dir` is removed.
-fn step(dir: &Path, budget: &mut usize) -> io::Result<Step> {
+/// returned to be emptied first; an empty `dir` is kept in `spares` or
+/// removed.
+fn step(dir: &Path, budget: &mut usize, spares: Option<&mut SpareDirs>) -> io::Result<Step> {
     *budget = budget.saturating_sub(1);
     for e in std::fs::read_dir(dir)? {
         let e = e?;
@@ -96,7 +122,9 @@ fn step(dir: &Path, budget: &mut usize) -> io::Result<Step> {
             return Ok(Step::Partial);
         }
     }
-    std::fs::remove_dir(dir)?;
+    if !spares.is_some_and(|s| s.keep(dir)) {
+        std::fs::remove_dir(dir)?;
+    }
     Ok(Step::Removed)
 }
 

@@ -35,16 +35,6 @@ pub struct Mirror {
     links: FxSet<PathBuf>,
     /// Forcing files made.
     forced: FxSet<PathBuf>,
-    /// This query's lookups, forgotten by `new_query` (the tree may
-    /// change between queries): what `lstat` said of a client path.
-    kinds: FxMap<PathBuf, Kind>,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Missing,
-    Symlink,
-    Other,
 }
 
 /// Where the root lives: `$DISTCC_CLIENT_TMP`, else /dev/shm if writable,
@@ -102,7 +92,6 @@ impl Mirror {
             made: FxMap::default(),
             links: FxSet::default(),
             forced: FxSet::default(),
-            kinds: FxMap::default(),
         })
     }
 
@@ -111,10 +100,9 @@ impl Mirror {
         &self.root
     }
 
-    /// Start answering a new query: forget what the last one looked up,
-    /// and everything made if the root has gone (a cleaner of /dev/shm).
+    /// Start answering a new query: forget everything made if the root
+    /// has gone (a cleaner of /dev/shm).
     pub fn new_query(&mut self) -> io::Result<()> {
-        self.kinds.clear();
         if !self.root.is_dir() {
             self.made.clear();
             self.links.clear();
@@ -122,19 +110,6 @@ impl Mirror {
             std::fs::create_dir_all(&self.root)?;
         }
         Ok(())
-    }
-
-    fn kind(&mut self, p: &Path) -> Kind {
-        if let Some(&k) = self.kinds.get(p) {
-            return k;
-        }
-        let k = match std::fs::symlink_metadata(p) {
-            Err(_) => Kind::Missing,
-            Ok(m) if m.file_type().is_symlink() => Kind::Symlink,
-            Ok(_) => Kind::Other,
-        };
-        self.kinds.insert(p.to_path_buf(), k);
-        k
     }
 
     /// The top directory to remove at shutdown (the root minus padding).
@@ -200,8 +175,7 @@ impl Mirror {
     pub fn ancestor_links(&mut self, path: &Path) -> io::Result<Vec<PathBuf>> {
         let mut out = Vec::new();
         let mut cur = PathBuf::from("/");
-        let comps: Vec<_> = path.components().collect();
-        for (i, c) in comps.iter().enumerate() {
+        for c in path.components() {
             match c {
                 Component::RootDir => continue,
                 Component::Normal(n) => cur.push(n),
@@ -212,8 +186,9 @@ impl Mirror {
                 _ => continue,
             }
             // A symlinked file is a link too, to the real file shipped beside.
-            let _last = i + 1 == comps.len();
-            if self.kind(&cur) == Kind::Symlink {
+            // Asked only for names that are not their own real path (and
+            // the few directories forced), so no cache of these `lstat`s.
+            if std::fs::symlink_metadata(&cur).is_ok_and(|m| m.file_type().is_symlink()) {
                 let real = std::fs::canonicalize(&cur)?;
                 out.push(self.link(&cur, &real)?);
                 cur = real;

@@ -268,16 +268,38 @@ impl Daemon {
     }
 
     /// Job directories in the daemon's scratch dir now (the header store,
-    /// `tinydcc-headers`, is meant to stay).
+    /// `tinydcc-headers`, is meant to stay, and so are the empty
+    /// directories kept for later jobs in `tinydcc-spare-*`: anything else
+    /// in there is a leftover too).
     pub fn leftovers(&self) -> Vec<String> {
-        std::fs::read_dir(self.tmp.path())
-            .map(|rd| {
-                rd.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| n != "tinydcc-headers")
-                    .collect()
-            })
-            .unwrap_or_default()
+        let names = |d: &std::path::Path| -> Vec<String> {
+            std::fs::read_dir(d)
+                .map(|rd| {
+                    rd.flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut left = Vec::new();
+        for n in names(self.tmp.path()) {
+            if n == "tinydcc-headers" {
+                continue;
+            }
+            if !n.starts_with("tinydcc-spare-") {
+                left.push(n);
+                continue;
+            }
+            let pool = self.tmp.path().join(&n);
+            for kept in names(&pool) {
+                let d = pool.join(&kept);
+                let dir = std::fs::symlink_metadata(&d).is_ok_and(|m| m.is_dir());
+                if !dir || !names(&d).is_empty() {
+                    left.push(format!("{n}/{kept}"));
+                }
+            }
+        }
+        left
     }
 }
 

@@ -112,6 +112,7 @@ impl Server {
                     job.as_deref_mut(),
                     refused,
                     self.store.as_mut(),
+                    self.trash.spares(),
                 );
                 if let Some(p) = job {
                     self.stats.pump_files(p.take_files());
@@ -129,7 +130,7 @@ impl Server {
                 }
                 let r = match &mut conn.work {
                     Work::Prepared(p) => {
-                        let r = p.receive_files(*req, self.store.as_mut());
+                        let r = p.receive_files(*req, self.store.as_mut(), self.trash.spares());
                         self.stats.pump_jobs += 1;
                         self.stats.pump_files(p.take_files());
                         r
