@@ -42,10 +42,11 @@ impl Shipment {
         }
     }
 
-    /// What the include server said of the `i`th listed path: `Some(None)`
-    /// a link, `Some(Some(_))` a file's size and digest, `None` nothing.
-    fn digest(&self, i: usize) -> Option<Option<Fdig>> {
-        self.digests.as_ref().and_then(|d| d.get(i).copied())
+    /// The include server said the `i`th listed path is a file.
+    fn known_file(&self, i: usize) -> bool {
+        self.digests
+            .as_ref()
+            .is_some_and(|d| d.get(i).is_some_and(Option::is_some))
     }
 
     /// The include server's paths, in its order.
@@ -140,7 +141,7 @@ pub fn send<W: Write>(conn: &mut W, argv: &[OsString], files: &Shipment) -> Resu
     let mut out = request::encode_header(crate::protocol::Features::PUMP, Some(&files.cwd), argv);
     request::put_nfil(&mut out, files.listed.len() as u32);
     for (i, listed) in files.listed.iter().enumerate() {
-        let entry = entry(listed, files.digest(i)).map_err(|e| {
+        let entry = entry(listed, files.known_file(i)).map_err(|e| {
             SendError::Listed(format!(
                 "{}: {}",
                 Path::new(listed).display(),
@@ -225,33 +226,13 @@ fn digest_entry(listed: &OsStr, said: Option<Fdig>) -> std::io::Result<request::
     })
 }
 
-/// One listed path as the entry a pump client sends for it; `said`: what
-/// the include server said of it (a file needs no `lstat` then).
-fn entry(listed: &OsStr, said: Option<Option<Fdig>>) -> std::io::Result<request::PumpEntry> {
-    if let Some(Some(_)) = said {
-        return Ok(request::PumpEntry::File {
-            name: name_of(listed)?,
-            data: std::fs::read(listed)?,
-        });
-    }
-    entry_with(listed, |p| std::fs::read(p))
-}
-
-/// The NAME a listed path is sent under.
-fn name_of(listed: &OsStr) -> std::io::Result<OsString> {
-    client_name(listed)
-        .ok_or_else(|| std::io::Error::other("not in an include server's client root"))
-}
-
-/// `entry`, with a file's data from `read`.
-fn entry_with(
-    listed: &OsStr,
-    read: impl Fn(&Path) -> std::io::Result<Vec<u8>>,
-) -> std::io::Result<request::PumpEntry> {
+/// One listed path as the entry a pump client sends for it; a `known_file`
+/// (the include server said so) needs no `lstat`.
+fn entry(listed: &OsStr, known_file: bool) -> std::io::Result<request::PumpEntry> {
     let name = name_of(listed)?;
     let path = Path::new(listed);
     Ok(
-        if std::fs::symlink_metadata(path)?.file_type().is_symlink() {
+        if !known_file && std::fs::symlink_metadata(path)?.file_type().is_symlink() {
             request::PumpEntry::Link {
                 name,
                 target: std::fs::read_link(path)?.into_os_string(),
@@ -259,10 +240,16 @@ fn entry_with(
         } else {
             request::PumpEntry::File {
                 name,
-                data: read(path)?,
+                data: std::fs::read(path)?,
             }
         },
     )
+}
+
+/// The NAME a listed path is sent under.
+fn name_of(listed: &OsStr) -> std::io::Result<OsString> {
+    client_name(listed)
+        .ok_or_else(|| std::io::Error::other("not in an include server's client root"))
 }
 
 /// A failed pump compile that may be the include scan's fault: gcc

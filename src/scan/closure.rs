@@ -40,7 +40,8 @@ pub struct Closure {
     /// it must recreate those links.
     pub files: Vec<PathBuf>,
     /// What the scan learned of `files[i]` when it found it, so that whoever
-    /// mirrors the file need not ask the filesystem again (None: not known).
+    /// mirrors the file need not ask the filesystem again (None: it had no
+    /// real path, gone since it was found).
     pub facts: Vec<Option<FileFacts>>,
     /// The compiler's default system include dirs (from `CC -E -v`), real
     /// paths, whose files are NOT shipped: the server uses its own copies.
