@@ -285,19 +285,26 @@ pub fn note_fallback(stage: Stage, input: &str, why: &str, discrepancy: bool) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn request_names_files_and_links_by_client_path() {
-        // A client root has exactly three components.
+    /// A client root (exactly three components) holding `src/p.c.lzo`
+    /// (`int x;`) and the link `sys`: the temp dir, the `listed` paths in
+    /// that order, and the file's LZO bytes.
+    fn client_root(listed: &[&str]) -> (std::path::PathBuf, Vec<OsString>, Vec<u8>) {
         let d = crate::paths::make_temp_dir(Path::new("/tmp"), "pumpcl-").unwrap();
         let root = d.join("pad");
         std::fs::create_dir_all(root.join("src")).unwrap();
         let lzo = crate::protocol::lzo::compress(b"int x;\n");
         std::fs::write(root.join("src/p.c.lzo"), &lzo).unwrap();
         std::os::unix::fs::symlink("../../../x/usr/include", root.join("sys")).unwrap();
-        let listed: Vec<OsString> = ["src/p.c.lzo", "sys"]
+        let listed = listed
             .iter()
             .map(|p| root.join(p).into_os_string())
             .collect();
+        (d, listed, lzo)
+    }
+
+    #[test]
+    fn request_names_files_and_links_by_client_path() {
+        let (d, listed, _) = client_root(&["src/p.c.lzo", "sys"]);
         let files = Shipment::new("/src".into(), listed, None);
         let mut out = Vec::new();
         assert!(send(&mut out, &["gcc".into(), "-c".into(), "p.c".into()], &files).is_ok());
@@ -351,17 +358,9 @@ mod tests {
 
     #[test]
     fn the_manifest_comes_from_the_include_servers_digests() {
-        let d = crate::paths::make_temp_dir(Path::new("/tmp"), "pumpcl-").unwrap();
+        let (d, listed, lzo) = client_root(&["sys", "src/p.c.lzo"]);
         let root = d.join("pad");
-        std::fs::create_dir_all(root.join("src")).unwrap();
         let text = b"int x;\n";
-        let lzo = crate::protocol::lzo::compress(text);
-        std::fs::write(root.join("src/p.c.lzo"), &lzo).unwrap();
-        std::os::unix::fs::symlink("../../../x/usr/include", root.join("sys")).unwrap();
-        let listed: Vec<OsString> = ["sys", "src/p.c.lzo"]
-            .iter()
-            .map(|p| root.join(p).into_os_string())
-            .collect();
         let digest = crate::store::Digest::of(text).0;
         let argv = ["gcc".into(), "-c".into(), "p.c".into()];
         let sent = |digests: Option<Digests>, need: &[bool]| {

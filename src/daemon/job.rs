@@ -104,8 +104,10 @@ impl JobDir {
     }
 
     /// Remove job directories of daemons that no longer run (killed with
-    /// SIGKILL, or a crash), and their compiler identity probes' output
-    /// files (`cache::probe`): called once at start. Returns how many.
+    /// SIGKILL, or a crash), their compiler identity probes' output files
+    /// (`cache::probe`) and their pools of spare directories
+    /// (`spare_dirs`): called once at start. Returns how many, pools not
+    /// counted.
     pub fn remove_stale(tmp: &Path) -> usize {
         let Ok(rd) = std::fs::read_dir(tmp) else {
             return 0;
@@ -124,7 +126,7 @@ impl JobDir {
                 == Err(nix::errno::Errno::ESRCH);
             let p = e.path();
             if gone && (std::fs::remove_dir_all(&p).is_ok() || std::fs::remove_file(&p).is_ok()) {
-                n += 1;
+                n += usize::from(!name.contains("_spare"));
             }
         }
         n
@@ -769,9 +771,12 @@ mod tests {
         std::fs::create_dir(&dir).unwrap();
         std::fs::write(dir.join("input.i"), "x").unwrap();
         std::fs::write(tmp.join("tinydccd_99999999_probe.abc"), "gcc -v").unwrap();
+        // Its pool of spare directories (`spare_dirs`).
+        std::fs::create_dir_all(tmp.join("tinydccd_99999999_spareabc/0")).unwrap();
         let ours = tmp.join(format!("tinydccd_{}_probe.abc", std::process::id()));
         std::fs::write(&ours, "gcc -v").unwrap();
         assert_eq!(JobDir::remove_stale(&tmp), 2);
+        assert!(!tmp.join("tinydccd_99999999_spareabc").exists());
         assert!(ours.exists() && !dir.exists());
         std::fs::remove_dir_all(&tmp).unwrap();
     }

@@ -545,11 +545,7 @@ mod tests {
             let pools: Vec<_> = std::fs::read_dir(&tmp)
                 .unwrap()
                 .flatten()
-                .filter(|e| {
-                    e.file_name()
-                        .to_string_lossy()
-                        .starts_with("tinydcc-spare-")
-                })
+                .filter(|e| e.file_name().to_string_lossy().contains("_spare"))
                 .collect();
             pools
                 .first()

@@ -10,7 +10,10 @@
 //! one: `rename` allocates no inode.
 //!
 //! A directory in the pool is empty: the trash renames it right after
-//! finding it so, and the pool is this process's own temp directory.
+//! finding it so, and the pool is this process's own temp directory,
+//! named like its job directories (`tinydccd_<pid>_spare…`): removed at
+//! shutdown, or by the next daemon's start if this one was killed
+//! (`JobDir::remove_stale`).
 
 use std::ffi::{CStr, OsStr};
 use std::io;
@@ -48,7 +51,8 @@ impl SpareDirs {
     /// file systems), made by the daemon's user; None if it cannot be made
     /// (directories are then made and removed as they come).
     pub fn open(tmp: &Path) -> Option<SpareDirs> {
-        let pool = crate::paths::make_temp_dir(tmp, "tinydcc-spare-").ok()?;
+        let prefix = format!("tinydccd_{}_spare", std::process::id());
+        let pool = crate::paths::make_temp_dir(tmp, &prefix).ok()?;
         match std::fs::File::open(&pool) {
             Ok(f) => Some(SpareDirs {
                 pool,

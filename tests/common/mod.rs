@@ -267,39 +267,10 @@ impl Daemon {
         }
     }
 
-    /// Job directories in the daemon's scratch dir now (the header store,
-    /// `tinydcc-headers`, is meant to stay, and so are the empty
-    /// directories kept for later jobs in `tinydcc-spare-*`: anything else
-    /// in there is a leftover too).
+    /// Job directories in the daemon's scratch dir now
+    /// (`scratch_leftovers`).
     pub fn leftovers(&self) -> Vec<String> {
-        let names = |d: &std::path::Path| -> Vec<String> {
-            std::fs::read_dir(d)
-                .map(|rd| {
-                    rd.flatten()
-                        .map(|e| e.file_name().to_string_lossy().into_owned())
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let mut left = Vec::new();
-        for n in names(self.tmp.path()) {
-            if n == "tinydcc-headers" {
-                continue;
-            }
-            if !n.starts_with("tinydcc-spare-") {
-                left.push(n);
-                continue;
-            }
-            let pool = self.tmp.path().join(&n);
-            for kept in names(&pool) {
-                let d = pool.join(&kept);
-                let dir = std::fs::symlink_metadata(&d).is_ok_and(|m| m.is_dir());
-                if !dir || !names(&d).is_empty() {
-                    left.push(format!("{n}/{kept}"));
-                }
-            }
-        }
-        left
+        scratch_leftovers(self.tmp.path())
     }
 }
 
@@ -508,6 +479,32 @@ pub fn max_concurrency(log: &Path) -> (usize, usize) {
 pub fn script(path: &Path, body: &str) {
     std::fs::write(path, body).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// What a tinydcc daemon's scratch dir `tmp` holds that no job should
+/// leave there: the header store (`tinydcc-headers`) is meant to stay, and
+/// so is the pool of empty directories kept for later pump jobs
+/// (`tinydccd_<pid>_spare…`), whose entries must be empty directories.
+pub fn scratch_leftovers(tmp: &Path) -> Vec<String> {
+    let mut left = Vec::new();
+    for n in entries(tmp) {
+        if n == "tinydcc-headers" {
+            continue;
+        }
+        if !(n.starts_with("tinydccd_") && n.contains("_spare")) {
+            left.push(n);
+            continue;
+        }
+        let pool = tmp.join(&n);
+        for kept in entries(&pool) {
+            let d = pool.join(&kept);
+            let dir = std::fs::symlink_metadata(&d).is_ok_and(|m| m.is_dir());
+            if !dir || !entries(&d).is_empty() {
+                left.push(format!("{n}/{kept}"));
+            }
+        }
+    }
+    left
 }
 
 /// Names of the entries in `dir`.
