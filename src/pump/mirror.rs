@@ -214,20 +214,18 @@ impl Mirror {
                 return Ok((at, *fdig));
             }
         }
-        {
-            let text = std::fs::read(real)?;
-            if let Some(parent) = at.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            // Write beside and rename: a client reading the old copy never
-            // sees half a file.
-            let tmp = with_suffix(&at, ".tmp");
-            std::fs::write(&tmp, crate::protocol::lzo::compress(&text))?;
-            std::fs::rename(&tmp, &at)?;
-            let fdig = (text.len() as u64, crate::store::Digest::of(&text).0);
-            self.made.insert(real.to_path_buf(), (stamp, fdig));
-            Ok((at, fdig))
+        let text = std::fs::read(real)?;
+        if let Some(parent) = at.parent() {
+            std::fs::create_dir_all(parent)?;
         }
+        // Write beside and rename: a client reading the old copy never
+        // sees half a file.
+        let tmp = with_suffix(&at, ".tmp");
+        std::fs::write(&tmp, crate::protocol::lzo::compress(&text))?;
+        std::fs::rename(&tmp, &at)?;
+        let fdig = (text.len() as u64, crate::store::Digest::of(&text).0);
+        self.made.insert(real.to_path_buf(), (stamp, fdig));
+        Ok((at, fdig))
     }
 
     /// An empty forcing file that makes `dir` exist on the server.
