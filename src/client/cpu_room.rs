@@ -24,21 +24,24 @@ use super::speed::unix_ms;
 use crate::cgroup::{count_cpus, num, read};
 
 /// The share of the CPU (per mille) that preparing jobs may use beside
-/// local compiles. On the emulated board the preparation of a pump build
-/// used 0.69 of it outside local compiles, 0.91 without them (they take
-/// what it leaves); on the x86 feeding three boards 0.14. Integers
-/// throughout: float parsing and printing would cost the armv7 binary
-/// 30 KB.
-const FULL: u64 = 500;
-/// A window's weight in the running average: one lull (make starting a
+/// local compiles. Windows on the emulated cluster: the board client of
+/// a pump build 0.85-1.0 once under way; the x86 feeding three boards
+/// 0.08-0.13 (pump) and 0.25-0.54 (plain: cpp for every board job). At
+/// a line of a half the plain x86 stayed under it only on average and
+/// kept its slots shut most of a sed build, its core half idle: 8.2-12.3
+/// s against 6.0-7.1 s alone. Integers throughout: float parsing and
+/// printing would cost the armv7 binary 30 KB.
+const FULL: u64 = 650;
+/// Windows under the average count 15%: one lull (make starting a
 /// directory, every client waiting for a helper) must not open the local
-/// slots to compiles that run for seconds after it.
-const WEIGHT_PCT: u64 = 15;
-/// The first windows' weight, from the first look's "full" (no history):
-/// an idle client (the x86 feeding boards, 0.14) opens its slots after
-/// two windows instead of six (a sed build takes it nine seconds); a busy
-/// one still needs two quiet windows in a row.
-const FIRST_PCT: u64 = 40;
+/// slots to compiles that run for seconds after it. Windows over it
+/// count half: a busy machine is believed at once.
+const DOWN_PCT: u64 = 15;
+const UP_PCT: u64 = 50;
+/// Room is not given before this many windows, which count by their
+/// worst: the board client's second or third window of a kernel build
+/// is a lull (0.03-0.18: every job out, waiting for the first replies)
+/// below the plain x86's whole build, while its first is busy (0.84-0.98).
 const FIRST_WINDOWS: u64 = 2;
 /// Shortest window worth measuring; older samples are stale.
 const MIN_WINDOW: Duration = Duration::from_millis(1000);
@@ -48,7 +51,7 @@ const STALE: Duration = Duration::from_secs(5);
 /// line (`ROOMY`) holds longer: each pause costs a fast client a second
 /// of its own compiles.
 const TTL: Duration = Duration::from_secs(20);
-const ROOMY: u64 = FULL / 2;
+const ROOMY: u64 = 250;
 const ROOMY_TTL: Duration = Duration::from_secs(60);
 
 const SAMPLE: &str = "tinydcc-cpu";
@@ -136,7 +139,8 @@ fn judge(
     now: Use,
     local_ran: bool,
 ) -> (Option<bool>, Option<Sample>) {
-    // Nothing measured yet counts as full: a first window must show room.
+    // Nothing measured yet counts as full (its windows are 0: the first
+    // measured ones decide).
     let old = old.unwrap_or(Sample {
         at_ms: 0,
         at: now,
@@ -146,7 +150,7 @@ fn judge(
     });
     let ttl = if old.share < ROOMY { ROOMY_TTL } else { TTL };
     let fresh = now_ms.saturating_sub(old.share_ms) <= ttl.as_millis() as u64;
-    let verdict = fresh.then_some(old.share < FULL);
+    let verdict = fresh.then_some(old.windows >= FIRST_WINDOWS && old.share < FULL);
     let restart = |share, share_ms, windows| Sample {
         at_ms: now_ms,
         at: now,
@@ -165,14 +169,17 @@ fn judge(
     }
     let used = now.used.saturating_sub(old.at.used).min(avail);
     let window = used.saturating_mul(1000) / avail;
-    let weight = if old.windows < FIRST_WINDOWS {
-        FIRST_PCT
-    } else {
-        WEIGHT_PCT
+    let share = match old.windows {
+        0 => window,
+        n if n < FIRST_WINDOWS => old.share.max(window),
+        _ => {
+            let weight = if window > old.share { UP_PCT } else { DOWN_PCT };
+            (old.share * (100 - weight) + window * weight) / 100
+        }
     };
-    let share = (old.share * (100 - weight) + window * weight) / 100;
     let windows = old.windows.saturating_add(1);
-    (Some(share < FULL), Some(restart(share, now_ms, windows)))
+    let room = windows >= FIRST_WINDOWS && share < FULL;
+    (Some(room), Some(restart(share, now_ms, windows)))
 }
 
 /// May a job take a `localhost` slot now? `local_slots`: how many the
@@ -364,9 +371,21 @@ mod tests {
         }
         let room: Vec<bool> = seen.iter().map(|v| v.unwrap()).collect();
         assert_eq!(room, [false, true, true, true, true, true]);
-        // A busy machine (70%) from the start, one idle second: full.
+        // The plain x86: cpp for the boards takes a third to a half.
         let mut s = judge(None, t, u(1000, 10_000), false).1.unwrap();
-        for (i, used) in [700, 100, 700, 700, 100, 700].into_iter().enumerate() {
+        let mut seen = Vec::new();
+        for used in [420, 330, 540, 250] {
+            t += 1000;
+            let now = u(s.at.used + used, s.at.avail + 1000);
+            let (v, w) = judge(Some(s), t, now, false);
+            seen.push(v.unwrap());
+            s = w.unwrap();
+        }
+        assert_eq!(seen, [false, true, true, true]);
+        // The board: busy from the start, its second window a lull, and
+        // lulls now and then: full throughout.
+        let mut s = judge(None, t, u(1000, 10_000), false).1.unwrap();
+        for (i, used) in [900, 40, 130, 950, 500, 450, 980].into_iter().enumerate() {
             t += 1000;
             let now = u(s.at.used + used, s.at.avail + 1000);
             let (v, w) = judge(Some(s), t, now, false);
