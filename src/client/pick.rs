@@ -383,13 +383,16 @@ fn predictions(
         Some(i) => records[i],
         None => speed::read(speed_dir, &Mode::Local),
     };
+    // Against the newest record, not the clock: records of the last build
+    // or of `--check` are as good as each other.
+    let newest = records.iter().flatten().map(|r| r.updated_ms).max();
     let inputs: Vec<HostIn> = live
         .iter()
         .zip(&records)
         .map(|(h, r)| HostIn {
             local: h.is_local(),
             here: speed::is_here(h),
-            record: r.as_ref(),
+            record: predict::current(r.as_ref(), units, newest.unwrap_or(0)),
             // What the host says of its own load, so that clients of
             // other machines' builds are counted too.
             load: super::load::get(speed_dir, &h.mode).map(|l| {
