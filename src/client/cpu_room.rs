@@ -8,7 +8,7 @@
 //! cluster a kernel build took 105 s with `localhost/2` first in the list
 //! and 73 s without (doc/benchmarks.md). So while helpers are listed, a
 //! `localhost` slot is taken only when the work other than local compiles
-//! leaves at least half of this machine's CPU idle: the share of it used
+//! leaves over a third of this machine's CPU idle (`FULL`): the share of it used
 //! over windows of a second or so in which none of our local compiles ran
 //! (against the cgroup's quota or CPU set where it has one, else all CPUs
 //! from `/proc/stat`), as a running average. One sample, shared by every
@@ -28,7 +28,7 @@ use crate::cgroup::{count_cpus, num, read};
 /// a pump build 0.85-1.0 once under way; the x86 feeding three boards
 /// 0.08-0.13 (pump) and 0.25-0.54 (plain: cpp for every board job). At
 /// a line of a half the plain x86 stayed under it only on average and
-/// kept its slots shut most of a sed build, its core half idle: 8.2-12.3
+/// kept its slots shut most of a sed build, its core half idle: 7.7-12.3
 /// s against 6.0-7.1 s alone. Integers throughout: float parsing and
 /// printing would cost the armv7 binary 30 KB.
 const FULL: u64 = 650;
