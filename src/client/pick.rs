@@ -273,6 +273,7 @@ fn measured<'h>(
             .join(", ")
     );
     let max = live.iter().map(|h| h.slots).max().unwrap_or(0).min(50);
+    let big = speed::units_of(input) >= speed::units_of_size(super::job_size::BIG);
     let mut ticket: Option<queue::Ticket> = None;
     let mut blocked = false;
     loop {
@@ -313,7 +314,7 @@ fn measured<'h>(
             }
         }
         let ahead = queue::ahead(speed_dir, ticket.as_ref());
-        match predict::choose(&times, &views, ahead) {
+        match predict::choose(&times, &views, ahead, big) {
             None => return Ok(None),
             Some(Choice::Take(k)) => {
                 let (i, slot) = at[k];

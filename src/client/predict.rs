@@ -82,10 +82,13 @@ pub fn job_times(hosts: &[HostIn], here: Option<&Record>, units: f64) -> Option<
 const RETRY: f64 = 3.0;
 
 /// `r`, unless it is due to be measured again (`RETRY`): `newest_ms` is
-/// the last update of any host's record.
+/// the last update of any host's record. A big job (job_size.rs) is no
+/// trial: in a full bench run sed's `regex.c` went to a board retried so,
+/// and its build ended 6-7 s after the others.
 pub fn current(r: Option<&Record>, units: f64, newest_ms: u64) -> Option<&Record> {
+    let big = units >= super::speed::units_of_size(super::job_size::BIG);
     r.filter(|r| {
-        r.job.rate().is_none_or(|rate| {
+        big || r.job.rate().is_none_or(|rate| {
             (newest_ms.saturating_sub(r.updated_ms) as f64) < RETRY * 1e3 * units * rate
         })
     })
@@ -119,13 +122,15 @@ pub enum Choice {
 const WAIT_GAIN: f64 = 3.0;
 
 /// The slot where the job finishes first, or a free one that finishes it
-/// within `WAIT_GAIN` of that. `slots` come in distcc's order
+/// within `WAIT_GAIN` of that (not for a `big` job: in a full bench run
+/// sed's `regex.c` went to a free board and its build ended 5-9 s after
+/// the others). `slots` come in distcc's order
 /// (slot 0 of every host, then slot 1, ...), so equal predictions choose as
 /// distcc does. `ahead` clients are already waiting: they get the first
 /// openings (each the one that finishes it first for them, then that slot
 /// runs their job), and this job the best that remains. A free slot a
 /// waiter would get is left to it; it wakes up for it soon.
-pub fn choose(times: &[f64], slots: &[SlotView], ahead: usize) -> Option<Choice> {
+pub fn choose(times: &[f64], slots: &[SlotView], ahead: usize, big: bool) -> Option<Choice> {
     let mut open: Vec<f64> = slots
         .iter()
         .map(|s| if s.free { 0.0 } else { s.frees_in.max(0.0) })
@@ -147,6 +152,8 @@ pub fn choose(times: &[f64], slots: &[SlotView], ahead: usize) -> Option<Choice>
     if open[i] == 0.0 && slots[i].free {
         return Some(Choice::Take(i));
     }
+    // A big job's end is the build's: it waits whenever that is sooner.
+    let gain = if big { 1.0 } else { WAIT_GAIN };
     // The best free slot: `best` over the free ones alone.
     let mut free = open.clone();
     for (j, s) in slots.iter().enumerate() {
@@ -155,7 +162,7 @@ pub fn choose(times: &[f64], slots: &[SlotView], ahead: usize) -> Option<Choice>
         }
     }
     match best(&free) {
-        Some(j) if finish(&free, j) <= WAIT_GAIN * finish(&open, i) => Some(Choice::Take(j)),
+        Some(j) if finish(&free, j) <= gain * finish(&open, i) => Some(Choice::Take(j)),
         _ => Some(Choice::Wait(open[i])),
     }
 }
@@ -230,6 +237,8 @@ mod tests {
         assert!(current(Some(&r), 10.0, 102_999).is_some());
         assert!(current(Some(&r), 10.0, 103_001).is_none());
         assert!(current(None, 10.0, 0).is_none());
+        // A big job goes by the record, however old.
+        assert!(current(Some(&r), 72.0, 1_000_000).is_some());
     }
 
     #[test]
@@ -237,14 +246,14 @@ mod tests {
         let t = [1.0, 1.0, 1.0];
         // Slot 0 of hosts 0..3, then slot 1 of host 0: host 0's slot 0 busy.
         let v = [busy(0, 0.5), free(1), free(2), free(0)];
-        assert_eq!(choose(&t, &v, 0), Some(Choice::Take(1)));
+        assert_eq!(choose(&t, &v, 0, false), Some(Choice::Take(1)));
     }
 
     #[test]
     fn the_fastest_free_slot_wins() {
         let t = [4.0, 1.0];
         let v = [free(0), free(1)];
-        assert_eq!(choose(&t, &v, 0), Some(Choice::Take(1)));
+        assert_eq!(choose(&t, &v, 0, false), Some(Choice::Take(1)));
     }
 
     #[test]
@@ -253,15 +262,17 @@ mod tests {
         // and then takes 1 s (1.5 s, within a third of 8): wait.
         let t = [8.0, 1.0];
         let v = [free(0), busy(1, 0.5)];
-        assert_eq!(choose(&t, &v, 0), Some(Choice::Wait(0.5)));
+        assert_eq!(choose(&t, &v, 0, false), Some(Choice::Wait(0.5)));
         // Freeing in 2 s (done at 3, more than a third of 8): a job
         // waiting holds one of make's, so take the slow host.
         let v = [free(0), busy(1, 2.0)];
-        assert_eq!(choose(&t, &v, 0), Some(Choice::Take(0)));
-        // Sooner busy, but not three times sooner: the free one.
+        assert_eq!(choose(&t, &v, 0, false), Some(Choice::Take(0)));
+        // Sooner busy, but not three times sooner: the free one; a big
+        // job waits.
         let t = [4.0, 1.0];
         let v = [free(0), busy(1, 0.5)];
-        assert_eq!(choose(&t, &v, 0), Some(Choice::Take(0)));
+        assert_eq!(choose(&t, &v, 0, false), Some(Choice::Take(0)));
+        assert_eq!(choose(&t, &v, 0, true), Some(Choice::Wait(0.5)));
     }
 
     #[test]
@@ -270,13 +281,15 @@ mod tests {
         let v = [free(0), busy(1, 0.5)];
         // One ahead: it gets the fast slot at 0.5 (done at 1.5); this job
         // could have it at 1.5 (done at 2.5), within a third of 8: wait.
-        assert!(matches!(choose(&t, &v, 1), Some(Choice::Wait(w)) if (w - 1.5).abs() < 1e-9));
+        assert!(
+            matches!(choose(&t, &v, 1, false), Some(Choice::Wait(w)) if (w - 1.5).abs() < 1e-9)
+        );
         // Two ahead: the fast slot opens for this job at 2.5, done at 3.5,
         // more than a third of the slow host's 8: go slow.
-        assert_eq!(choose(&t, &v, 2), Some(Choice::Take(0)));
+        assert_eq!(choose(&t, &v, 2, false), Some(Choice::Take(0)));
         // Three ahead and two slow slots free: the first of equals.
         let v = [free(0), busy(1, 0.5), free(0)];
-        assert_eq!(choose(&t, &v, 3), Some(Choice::Take(0)));
+        assert_eq!(choose(&t, &v, 3, false), Some(Choice::Take(0)));
     }
 
     #[test]
