@@ -249,7 +249,9 @@ fn measured<'h>(
     live: &[&'h Host],
     input: &std::ffi::OsStr,
 ) -> std::io::Result<Option<Picked<'h>>> {
-    let Some((times, records)) = predictions(speed_dir, live, input) else {
+    // The source is read once per job: the unit of work and whether it is big.
+    let units = speed::units_of(input);
+    let Some((times, records)) = predictions(speed_dir, live, units) else {
         return Ok(None);
     };
     log::debug!(
@@ -273,7 +275,7 @@ fn measured<'h>(
             .join(", ")
     );
     let max = live.iter().map(|h| h.slots).max().unwrap_or(0).min(50);
-    let big = speed::units_of(input) >= speed::units_of_size(super::job_size::BIG);
+    let big = units >= speed::units_of_size(super::job_size::BIG);
     let mut ticket: Option<queue::Ticket> = None;
     let mut blocked = false;
     loop {
@@ -367,15 +369,14 @@ fn measured<'h>(
     }
 }
 
-/// Seconds the job would take on each of `live`, with their records;
-/// `None` when no host is measured yet. Not inlined: two callers.
+/// Seconds a job of `units` would take on each of `live`, with their
+/// records; `None` when no host is measured yet. Not inlined: two callers.
 #[inline(never)]
 fn predictions(
     speed_dir: &Path,
     live: &[&Host],
-    input: &std::ffi::OsStr,
+    units: f64,
 ) -> Option<(Vec<f64>, Vec<Option<speed::Record>>)> {
-    let units = speed::units_of(input);
     let records: Vec<Option<speed::Record>> = live
         .iter()
         .map(|h| speed::read(speed_dir, &h.mode))
@@ -431,7 +432,7 @@ pub fn spare<'h>(
             live.push(h);
         }
     }
-    let (times, _) = predictions(speed_dir, &live, input)?;
+    let (times, _) = predictions(speed_dir, &live, speed::units_of(input))?;
     // The fastest host with a free slot; no sort (it costs the armv7
     // binary kilobytes): a faster one found later replaces the lock.
     let mut best: Option<(usize, SlotLock)> = None;
