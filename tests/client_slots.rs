@@ -720,6 +720,54 @@ fn a_big_job_waits_a_while_for_the_local_slot() {
     assert_eq!(small_with_local_free(), 0);
 }
 
+/// With no `localhost` in the list (or no room here), a big job waits for
+/// the first helper listed, the most powerful (a board client's x86),
+/// rather than take the second's free slot: A's one slot is held for a
+/// second and the job still goes to A. A small job goes to B while a big
+/// job's claim on A is held, and to A without it.
+#[test]
+fn a_big_job_waits_a_while_for_the_first_helper() {
+    let h = slow_first("0");
+    let dir = TempDir::new("big-first-helper");
+    let hosts = format!("127.0.0.1:{}/1 127.0.0.1:{}/1", h.a.port, h.b.port);
+    big_and_small(&dir);
+    // 'A' or 'B': where `src` was compiled.
+    let compile = |src: &str, held: Option<(&str, Duration)>| {
+        let lock = held.map(|(name, _)| hold_slot(&dir, name));
+        let mut c = client_cmd(Kind::Tiny, dir.path(), &hosts);
+        c.args(["gcc", "-O2", "-c", src, "-o", "s.o"])
+            .env_remove("TINYDCC_CHOOSE")
+            .env("TINYDCC_STRAGGLERS", "0")
+            .env("DISTCC_FALLBACK", "0")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let (a0, b0) = (starts(&h.log_a), starts(&h.log_b));
+        let child = c.spawn().unwrap();
+        if let Some((_, d)) = held {
+            std::thread::sleep(d);
+        }
+        drop(lock);
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        match (starts(&h.log_a) - a0, starts(&h.log_b) - b0) {
+            (1, 0) => 'A',
+            (0, 1) => 'B',
+            other => panic!("{src} ran {other:?} times on A, B"),
+        }
+    };
+    let a_slot = format!("cpu_tcp_127.0.0.1_{}_0", h.a.port);
+    let a_claim = format!("tinydcc-big_tcp_127.0.0.1_{}_0", h.a.port);
+    let second = Duration::from_secs(1);
+    assert_eq!(compile("big.c", Some((&a_slot, second))), 'A');
+    assert_eq!(
+        compile("s.c", Some((&a_claim, second))),
+        'B',
+        "took the slot a big job waits for"
+    );
+    assert_eq!(compile("s.c", None), 'A');
+    s_o_is_a_local_compiles(&dir);
+}
+
 /// A big job compiling here: a small job started beside it leaves the
 /// free local slot alone while the busy local slots fill this machine's
 /// CPUs (it waits for the helper's slot instead), and takes it when a CPU

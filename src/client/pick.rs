@@ -2,7 +2,7 @@
 //! and hosts that already failed this job, then take the first free slot,
 //! slot 0 of every host before slot 1 of any, sleeping
 //! `DISTCC_PAUSE_TIME_MSEC` between rounds while all are busy. A big job
-//! (job_size.rs) first waits a while for `localhost` listed first.
+//! (job_size.rs) first waits a while for the first host listed.
 //! With `TINYDCC_CHOOSE=measured`, and once some host has been measured,
 //! the slot where the job is predicted to finish first instead (predict.rs).
 
@@ -16,10 +16,10 @@ use super::settings::Settings;
 use super::{queue, speed};
 use crate::hosts::{Host, Mode};
 
-/// A big job (job_size.rs) waits this long for a `localhost` slot, when
-/// `localhost` is listed first and this machine's CPU has room, before it
-/// takes a helper's: an x86 client's board helpers take four times as
-/// long, and the build's end would wait for them.
+/// A big job (job_size.rs) waits this long for a slot of the first host
+/// listed (`localhost` only while this machine's CPU has room) before it
+/// takes another's: a board takes four times as long as the x86, and the
+/// build's end would wait for it.
 const BIG_WAIT: Duration = Duration::from_secs(3);
 /// How often it looks meanwhile.
 const BIG_LOOK: Duration = Duration::from_millis(50);
@@ -138,12 +138,13 @@ pub fn pick<'h>(
         let usable = without_busy_local(lock_dir, &live);
         let mut pool = &usable[..];
         let mut waiting_big = false;
-        // Only `localhost` listed first is waited for: its room is
-        // measured (cpu_room.rs), while a remote host's free slot may be
-        // one of several sharing a core, no faster than a board's (on the
-        // bed, big jobs waiting for the x86 made the board's build about
-        // 10% slower).
-        let here = usable.first().filter(|h| h.is_local());
+        // The first host listed, the most powerful, is waited for:
+        // `localhost` while its CPU has room (cpu_room.rs), else the first
+        // helper (a board client's x86). Its claim keeps small jobs off
+        // it, so the wait is for one of its jobs to end, not a race with
+        // every small job make starts meanwhile (on the bed the big unit
+        // went to a board, copied to the x86 2-3 s later).
+        let here = usable.first();
         if let Some(&here) = here.filter(|_| usable.iter().filter(|h| !h.down).count() > 1) {
             let until = *big_until.get_or_insert_with(|| {
                 let big = super::job_size::is_big(input);
@@ -176,7 +177,7 @@ pub fn pick<'h>(
         if let Some((h, l)) = lock::lock_first_free(lock_dir, pool)? {
             log::trace!("got slot {} of {}", l.slot, h.spec);
             let mut held = Held::plain(l);
-            if waiting_big {
+            if waiting_big && h.is_local() {
                 held._claim = lock::take_kind(lock_dir, BIG_RUN, &h.mode, held.slot);
             }
             return Ok(Picked::Host(h, held));
@@ -191,9 +192,8 @@ pub fn pick<'h>(
     }
 }
 
-/// Big jobs waiting for `host` (`localhost`) hold
-/// `tinydcc-big_localhost_<i>`, the lowest free `i`: while one does, other
-/// jobs leave its slots to them.
+/// Big jobs waiting for `host` hold `tinydcc-big_<host>_<i>`, the lowest
+/// free `i`: while one does, other jobs leave its slots to them.
 const BIG_CLAIMS: u32 = 2;
 
 fn claim_for_big(lock_dir: &Path, host: &Host) -> Option<SlotLock> {
