@@ -766,6 +766,17 @@ fn a_big_job_waits_a_while_for_the_first_helper() {
     );
     assert_eq!(compile("s.c", None), 'A');
     s_o_is_a_local_compiles(&dir);
+    // A `,down` host listed first is none to wait for.
+    let hosts = format!("127.0.0.1:1/1,down {hosts}");
+    let mut c = client_cmd(Kind::Tiny, dir.path(), &hosts);
+    c.args(["gcc", "-O2", "-c", "big.c", "-o", "s.o"])
+        .env_remove("TINYDCC_CHOOSE")
+        .env("DISTCC_FALLBACK", "0");
+    let (a0, t) = (starts(&h.log_a), std::time::Instant::now());
+    let out = run(c);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(starts(&h.log_a) - a0, 1);
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
 }
 
 /// A big job compiling here: a small job started beside it leaves the

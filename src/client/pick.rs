@@ -132,10 +132,12 @@ pub fn pick<'h>(
     // Until when a big job takes only the local slots; judged once,
     // when there is a choice.
     let mut big_until: Option<Option<Instant>> = None;
-    // A big job's claim on the local slots while it waits for them.
+    // A big job's claim on the first host's slots while it waits for them.
     let mut claim: Option<SlotLock> = None;
     loop {
-        let usable = without_busy_local(lock_dir, &live);
+        let mut usable = without_busy_local(lock_dir, &live);
+        // A `,down` host never gets a job: none to wait for.
+        usable.retain(|h| !h.down);
         let mut pool = &usable[..];
         let mut waiting_big = false;
         // The first host listed, the most powerful, is waited for:
@@ -145,7 +147,7 @@ pub fn pick<'h>(
         // every small job make starts meanwhile (on the bed the big unit
         // went to a board, copied to the x86 2-3 s later).
         let here = usable.first();
-        if let Some(&here) = here.filter(|_| usable.iter().filter(|h| !h.down).count() > 1) {
+        if let Some(&here) = here.filter(|_| usable.len() > 1) {
             let until = *big_until.get_or_insert_with(|| {
                 let big = super::job_size::is_big(input);
                 if big {
