@@ -129,8 +129,8 @@ pub fn pick<'h>(
         }
     }
     let mut blocked = false;
-    // Until when a big job takes only the local slots; judged once,
-    // when there is a choice.
+    // Until when a big job takes only the first host's slots; judged
+    // once, when there is a choice.
     let mut big_until: Option<Option<Instant>> = None;
     // A big job's claim on the first host's slots while it waits for them.
     let mut claim: Option<SlotLock> = None;
@@ -219,7 +219,8 @@ fn crowds_big(lock_dir: &Path, host: &Host) -> bool {
             .filter(|&i| queue::kind_busy(lock_dir, kind, &host.mode, i).unwrap_or(false))
             .count() as u32
     };
-    busy(BIG_RUN) > 0 && busy("cpu") >= crate::cgroup::usable_cpus()
+    // Only local jobs take the mark: a helper's slots cost no probes.
+    host.is_local() && busy(BIG_RUN) > 0 && busy("cpu") >= crate::cgroup::usable_cpus()
 }
 
 fn claimed_for_big(lock_dir: &Path, host: &Host) -> bool {
