@@ -647,7 +647,8 @@ fn big_and_small(dir: &TempDir) {
 fn a_big_job_waits_a_while_for_the_local_slot() {
     let h = slow_first("0");
     let dir = TempDir::new("big-first");
-    let a = format!("127.0.0.1:{}/2", h.a.port);
+    // One slot: a helper with more than `localhost` would be waited for.
+    let a = format!("127.0.0.1:{}/1", h.a.port);
     big_and_small(&dir);
     // 'L' compiled here, 'A' on A; with how long the client took.
     let run_with_local_held = |src: &str, release_after: Option<Duration>| {
@@ -724,7 +725,9 @@ fn a_big_job_waits_a_while_for_the_local_slot() {
 /// the first helper listed, the most powerful (a board client's x86),
 /// rather than take the second's free slot: A's one slot is held for a
 /// second and the job still goes to A. A small job goes to B while a big
-/// job's claim on A is held, and to A without it.
+/// job's claim on A is held, and to A without it. A `,down` host is none
+/// to wait for; `localhost` listed before a helper with more slots is
+/// passed over by a big job, even free.
 #[test]
 fn a_big_job_waits_a_while_for_the_first_helper() {
     let h = slow_first("0");
@@ -777,6 +780,22 @@ fn a_big_job_waits_a_while_for_the_first_helper() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(starts(&h.log_a) - a0, 1);
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    // `localhost` listed first, free and with room, is passed over by a
+    // big job when the helper after it has more slots (a board client's
+    // `localhost/2 x86/4`); a small job still compiles here.
+    let hosts = format!("localhost/1 127.0.0.1:{}/2", h.a.port);
+    for (src, on_a) in [("big.c", 1), ("s.c", 0)] {
+        let mut c = client_cmd(Kind::Tiny, dir.path(), &hosts);
+        c.args(["gcc", "-O2", "-c", src, "-o", "s.o"])
+            .env_remove("TINYDCC_CHOOSE")
+            .env("TINYDCC_LOCAL", "always")
+            .env("DISTCC_FALLBACK", "0");
+        let a0 = starts(&h.log_a);
+        let out = run(c);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(starts(&h.log_a) - a0, on_a, "{src}");
+    }
+    s_o_is_a_local_compiles(&dir);
 }
 
 /// A big job compiling here: a small job started beside it leaves the
