@@ -700,17 +700,7 @@ fn a_big_job_waits_a_while_for_the_local_slot() {
     s_o_is_a_local_compiles(&dir);
     // While a big job waits for the local slot (its claim held), a small
     // one leaves it free; with no claim it takes it.
-    let small_with_local_free = || {
-        let mut c = client_cmd(Kind::Tiny, dir.path(), &format!("localhost/1 {a}"));
-        c.args(["gcc", "-O2", "-c", "s.c", "-o", "s.o"])
-            .env_remove("TINYDCC_CHOOSE")
-            .env("TINYDCC_LOCAL", "always")
-            .env("DISTCC_FALLBACK", "0");
-        let a0 = starts(&h.log_a);
-        let out = run(c);
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        starts(&h.log_a) - a0
-    };
+    let small_with_local_free = || runs_on_a(&h, &dir, &format!("localhost/1 {a}"), "s.c");
     let claim = hold_slot(&dir, "tinydcc-big_localhost_0");
     assert_eq!(
         small_with_local_free(),
@@ -771,31 +761,30 @@ fn a_big_job_waits_a_while_for_the_first_helper() {
     s_o_is_a_local_compiles(&dir);
     // A `,down` host listed first is none to wait for.
     let hosts = format!("127.0.0.1:1/1,down {hosts}");
-    let mut c = client_cmd(Kind::Tiny, dir.path(), &hosts);
-    c.args(["gcc", "-O2", "-c", "big.c", "-o", "s.o"])
-        .env_remove("TINYDCC_CHOOSE")
-        .env("DISTCC_FALLBACK", "0");
-    let (a0, t) = (starts(&h.log_a), std::time::Instant::now());
-    let out = run(c);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(starts(&h.log_a) - a0, 1);
+    let t = std::time::Instant::now();
+    assert_eq!(runs_on_a(&h, &dir, &hosts, "big.c"), 1);
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
     // `localhost` listed first, free and with room, is passed over by a
     // big job when the helper after it has more slots (a board client's
     // `localhost/2 x86/4`); a small job still compiles here.
     let hosts = format!("localhost/1 127.0.0.1:{}/2", h.a.port);
-    for (src, on_a) in [("big.c", 1), ("s.c", 0)] {
-        let mut c = client_cmd(Kind::Tiny, dir.path(), &hosts);
-        c.args(["gcc", "-O2", "-c", src, "-o", "s.o"])
-            .env_remove("TINYDCC_CHOOSE")
-            .env("TINYDCC_LOCAL", "always")
-            .env("DISTCC_FALLBACK", "0");
-        let a0 = starts(&h.log_a);
-        let out = run(c);
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        assert_eq!(starts(&h.log_a) - a0, on_a, "{src}");
-    }
+    assert_eq!(runs_on_a(&h, &dir, &hosts, "big.c"), 1);
+    assert_eq!(runs_on_a(&h, &dir, &hosts, "s.c"), 0);
     s_o_is_a_local_compiles(&dir);
+}
+
+/// Compile `src` to `s.o` in distcc's order, the CPU check saying room:
+/// how many times A ran it.
+fn runs_on_a(h: &SlowFast, dir: &TempDir, hosts: &str, src: &str) -> usize {
+    let mut c = client_cmd(Kind::Tiny, dir.path(), hosts);
+    c.args(["gcc", "-O2", "-c", src, "-o", "s.o"])
+        .env_remove("TINYDCC_CHOOSE")
+        .env("TINYDCC_LOCAL", "always")
+        .env("DISTCC_FALLBACK", "0");
+    let a0 = starts(&h.log_a);
+    let out = run(c);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    starts(&h.log_a) - a0
 }
 
 /// A big job compiling here: a small job started beside it leaves the
