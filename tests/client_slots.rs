@@ -716,8 +716,8 @@ fn a_big_job_waits_a_while_for_the_local_slot() {
 /// rather than take the second's free slot: A's one slot is held for a
 /// second and the job still goes to A. A small job goes to B while a big
 /// job's claim on A is held, and to A without it. A `,down` host is none
-/// to wait for; `localhost` listed before a helper with more slots is
-/// passed over by a big job, even free.
+/// to wait for; `localhost` listed before a helper with more slots (than
+/// it and than this machine's CPUs) is passed over by a big job, even free.
 #[test]
 fn a_big_job_waits_a_while_for_the_first_helper() {
     let h = slow_first("0");
@@ -765,9 +765,14 @@ fn a_big_job_waits_a_while_for_the_first_helper() {
     assert_eq!(runs_on_a(&h, &dir, &hosts, "big.c"), 1);
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
     // `localhost` listed first, free and with room, is passed over by a
-    // big job when the helper after it has more slots (a board client's
-    // `localhost/2 x86/4`); a small job still compiles here.
-    let hosts = format!("localhost/1 127.0.0.1:{}/2", h.a.port);
+    // big job when the helper after it has more slots than it and than
+    // this machine has CPUs (a board client's `localhost/2 x86/4`); a
+    // small job still compiles here. No more than the CPUs (distcc's
+    // default of 4 on a bigger x86): the big job stays here.
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    let as_many = format!("localhost/1 127.0.0.1:{}/{cpus}", h.a.port);
+    assert_eq!(runs_on_a(&h, &dir, &as_many, "big.c"), 0);
+    let hosts = format!("localhost/1 127.0.0.1:{}/{}", h.a.port, cpus + 1);
     assert_eq!(runs_on_a(&h, &dir, &hosts, "big.c"), 1);
     assert_eq!(runs_on_a(&h, &dir, &hosts, "s.c"), 0);
     s_o_is_a_local_compiles(&dir);

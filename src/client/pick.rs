@@ -135,8 +135,10 @@ pub fn pick<'h>(
     // A big job's claim on the first host's slots while it waits for them.
     let mut claim: Option<SlotLock> = None;
     // A big job leaves `localhost` out when the helper after it has more
-    // slots: the list names a more powerful host (a board client's
-    // `localhost/2 x86/4`). On the bed the board's CPU check gave room
+    // slots than `localhost` and than this machine has CPUs: the list names
+    // a more powerful host (a board client's `localhost/2 x86/4`), not
+    // distcc's default of 4 (an x86 client's `localhost board1 board2`,
+    // 8 CPUs, keeps its big jobs). On the bed the board's CPU check gave room
     // early in a short build and sed's `regex.c` waited for the board's
     // own slot: 8.1 s on its quarter core, the whole build 13.7 s.
     let mut no_local = false;
@@ -165,7 +167,11 @@ pub fn pick<'h>(
                 }
                 big.then(|| Instant::now() + BIG_WAIT)
             });
-            if until.is_some() && !no_local && here.is_local() && usable[1].slots > here.slots {
+            if until.is_some()
+                && !no_local
+                && here.is_local()
+                && usable[1].slots > here.slots.max(crate::cgroup::usable_cpus())
+            {
                 no_local = true;
                 continue;
             }
