@@ -144,7 +144,8 @@ pub fn pick<'h>(
     let mut no_local = false;
     loop {
         let mut usable = without_busy_local(lock_dir, &live);
-        // A `,down` host never gets a job: none to wait for.
+        // A `,down` host never gets a job: none to wait for. Nor, for a big
+        // job passing it over (below), `localhost`.
         usable.retain(|h| !(h.down || no_local && h.is_local()));
         let mut pool = &usable[..];
         let mut waiting_big = false;
