@@ -295,7 +295,7 @@ fn measured<'h>(
             .join(", ")
     );
     let max = live.iter().map(|h| h.slots).max().unwrap_or(0).min(50);
-    let big = units >= speed::units_of_size(super::job_size::BIG);
+    let big = speed::is_big(units);
     let mut ticket: Option<queue::Ticket> = None;
     let mut blocked = false;
     loop {

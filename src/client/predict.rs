@@ -86,11 +86,11 @@ const RETRY: f64 = 3.0;
 /// trial: in a full bench run sed's `regex.c` went to a board retried so,
 /// and its build ended 6-7 s after the others.
 pub fn current(r: Option<&Record>, units: f64, newest_ms: u64) -> Option<&Record> {
-    let big = units >= super::speed::units_of_size(super::job_size::BIG);
     r.filter(|r| {
-        big || r.job.rate().is_none_or(|rate| {
-            (newest_ms.saturating_sub(r.updated_ms) as f64) < RETRY * 1e3 * units * rate
-        })
+        super::speed::is_big(units)
+            || r.job.rate().is_none_or(|rate| {
+                (newest_ms.saturating_sub(r.updated_ms) as f64) < RETRY * 1e3 * units * rate
+            })
     })
 }
 

@@ -41,6 +41,11 @@ pub fn units_of_size(bytes: u64) -> f64 {
     (bytes + FIXED_BYTES) as f64 / 1024.0
 }
 
+/// Whether `units` of work are a big job (`job_size::BIG`).
+pub fn is_big(units: f64) -> bool {
+    units >= units_of_size(super::job_size::BIG)
+}
+
 /// The work in compiling `input` (its source's bytes, job_size.rs; 0
 /// when unreadable).
 pub fn units_of(input: &std::ffi::OsStr) -> f64 {
