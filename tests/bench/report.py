@@ -374,7 +374,8 @@ if hetero_wls or "skipped.hetero" in vals or "failed.hetero" in vals:
     if hetero_wls:
         wl0 = hetero_wls[0]
         w(f"Host lists: A `{text(f'hetero.{wl0}.hosts_a')}`, B `{text(f'hetero.{wl0}.hosts_b')}` "
-          "(pump rows: `,cpp` added); `make -j` the sum of the slots, `-j2` alone.")
+          "(pump rows: `,cpp` added); `make -j20` in A (the user's setting), in B `-j` the sum "
+          "of the slots, `-j2` alone.")
     scen = {
         "a": ("A. The board drives the build", ["local", "x86", "board2", "board3"],
               [("a-alone", "the board alone (`make -j2`)"), ("a-stock", "stock distcc 3.4 → stock distccd"),
