@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # The tinydcc daemon's CPU per job on a few kernel sources (issues 13, 16):
 # a small trial beside tests/kernel/build.sh's whole-build figures.
-#   tests/bench/daemon-cpu.sh MODE [N] [RUNS]     MODE: plain | pump
+#   tests/bench/daemon-cpu.sh MODE [N] [RUNS]     MODE: plain | pump | gcc
+#   gcc: no daemon; the same units compiled here from their sources and
+#        from their .i (made first, untimed), RUNS times each, alternating:
+#        the compiler's own CPU per job both ways, the floor of pump's
+#        ratio to plain (a pump job's compiler preprocesses, a plain job's
+#        does not)
 #   CACHE=1          the daemon keeps a result cache (private, empty)
 #   HEADER_STORE=0   --no-header-store
 #   DAEMON_OPTS=...  more daemon options
@@ -44,6 +49,23 @@ for f in $(ls kernel/.*.o.cmd | head -n "$n"); do
   sed -n '1s/^cmd_[^ ]* := .*\(x86_64-linux-gnu-gcc .*\)$/\1/p' "$f" \
     | sed -e "s|-Wp,-MMD,[^ ]*|-Wp,-MMD,$work/out/$i.d|" -e "s| -o [^ ]*\.o | -o $work/out/$i.o |"
 done > "$work/cmds"
+if [ "$mode" = gcc ]; then
+  i=0
+  while read -r c; do
+    i=$((i + 1))
+    src=${c##* }
+    eval "$(sed -e 's| -c | -E |' -e "s| -o [^ ]*\.o | -o $work/out/$i.i |" -e 's|-Wp,-MMD,[^ ]*||' <<< "$c")"
+    sed -e 's|-Wp,-MMD,[^ ]*||' -e "s| $src\$| $work/out/$i.i|" <<< "$c"
+  done < "$work/cmds" > "$work/icmds"
+  # The children's user and system seconds of one pass over a command file.
+  cpu() { bash -c 'while read -r c; do eval "$c -pipe" || exit 1; done < "$1"; times' _ "$1" \
+    | awk 'NR == 2 { gsub(/[ms]/, " "); print ($1 * 60 + $2 + $3 * 60 + $4) }'; }
+  for _ in $(seq "$runs"); do echo "source $(cpu "$work/cmds")"; echo "i $(cpu "$work/icmds")"; done \
+    | awk -v n="$n" '{ t[$1] += $2; k[$1]++ }
+      END { s = t["source"] / k["source"] / n * 1000; i = t["i"] / k["i"] / n * 1000
+            printf "gcc alone, CPU per job: from source %.1f ms, from .i %.1f ms: ratio %.2f (%d passes each)\n", s, i, s / i, k["i"] }'
+  exit 0
+fi
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 opts=()
 [ -n "${CACHE:-}" ] && opts+=(--cache-dir "$work/cache")
