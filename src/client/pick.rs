@@ -141,7 +141,10 @@ pub fn pick<'h>(
     // 8 CPUs, keeps its big jobs). On the bed the board's CPU check gave room
     // early in a short build and sed's `regex.c` waited for the board's
     // own slot: 8.1 s on its quarter core, the whole build 13.7 s.
+    // Judged once: the list's shape and the CPUs do not change while the
+    // job waits (up to BIG_WAIT, a look every BIG_LOOK).
     let mut no_local = false;
+    let mut local_judged = false;
     loop {
         let mut usable = without_busy_local(lock_dir, &live);
         // A `,down` host never gets a job: none to wait for. Nor, for a big
@@ -168,13 +171,12 @@ pub fn pick<'h>(
                 }
                 big.then(|| Instant::now() + BIG_WAIT)
             });
-            if until.is_some()
-                && !no_local
-                && here.is_local()
-                && usable[1].slots > here.slots.max(crate::cgroup::usable_cpus())
-            {
-                no_local = true;
-                continue;
+            if until.is_some() && !local_judged && here.is_local() {
+                local_judged = true;
+                if usable[1].slots > here.slots.max(crate::cgroup::usable_cpus()) {
+                    no_local = true;
+                    continue;
+                }
             }
             if until.is_some_and(|t| Instant::now() < t) {
                 if claim.is_none() {
