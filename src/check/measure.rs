@@ -93,29 +93,55 @@ pub fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-/// Jobs per second with `k` connections at once, each doing `per` jobs.
+/// Jobs per second with `k` connections at once, each doing `per` jobs,
+/// in `k` child processes (no threads: the binary links none). A child's
+/// error comes back as a line on a pipe.
 fn throughput(host: &Host, job: &Job, k: usize, per: usize) -> Result<f64, String> {
+    use crate::sys::ForkResult;
+    use std::io::{Read, Write};
     let t = Instant::now();
-    let results: Vec<Result<(), String>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..k)
-            .map(|_| {
-                s.spawn(|| {
-                    for _ in 0..per {
-                        once(host, job, None)?;
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
+    let mut failed = None;
+    let mut children = Vec::new();
+    for _ in 0..k {
+        match crate::sys::fork() {
+            Ok(ForkResult::Child) => {
+                let code = match (0..per).try_for_each(|_| once(host, job, None).map(drop)) {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        let _ = std::fs::File::from(w).write_all(format!("{e}\n").as_bytes());
+                        1
                     }
-                    Ok(())
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err("worker panicked".into())))
-            .collect()
-    });
-    for r in results {
-        r?;
+                };
+                crate::sys::exit_now(code)
+            }
+            Ok(ForkResult::Parent { child }) => children.push(child),
+            Err(e) => {
+                failed = Some(format!("fork failed: {e}"));
+                break;
+            }
+        }
     }
-    Ok((k * per) as f64 / t.elapsed().as_secs_f64())
+    drop(w);
+    // End of file once every child has exited.
+    let mut said = String::new();
+    let _ = std::fs::File::from(r).read_to_string(&mut said);
+    for c in children {
+        let ok = matches!(
+            nix::sys::wait::waitpid(c, None),
+            Ok(nix::sys::wait::WaitStatus::Exited(_, 0))
+        );
+        if !ok && failed.is_none() {
+            failed = Some(match said.lines().next() {
+                Some(l) => l.to_string(),
+                None => "worker died".to_string(),
+            });
+        }
+    }
+    match failed {
+        Some(e) => Err(e),
+        None => Ok((k * per) as f64 / t.elapsed().as_secs_f64()),
+    }
 }
 
 /// Throughput at 1, 2, 4, 8 concurrent jobs, and the suggested slot count:
@@ -133,4 +159,32 @@ pub fn suggest_slots(host: &Host, job: &Job) -> Result<(u32, Vec<(usize, f64)>),
         .map(|r| r.0)
         .unwrap_or(1);
     Ok((n as u32, rates))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_workers_error_comes_back_from_its_process() {
+        // A port nothing listens on: every worker fails to connect. The
+        // workers are forked from this multi-threaded test process; glibc's
+        // fork handlers reset malloc's locks, and they print nothing.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let list = crate::hosts::parse(&format!("127.0.0.1:{port}"), "test").unwrap();
+        let argv = [std::ffi::OsString::from("gcc")];
+        let job = Job {
+            argv: &argv,
+            preprocessed: b"int x;\n",
+            reference: b"",
+            ssh: &[],
+            timeout: Duration::from_secs(5),
+        };
+        let e = throughput(&list.hosts[0], &job, 3, 2).unwrap_err();
+        assert!(e.contains("refused"), "{e}");
+    }
 }

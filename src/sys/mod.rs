@@ -25,7 +25,6 @@ pub(crate) fn fork() -> nix::Result<ForkResult> {
 
 /// _exit(2): leave a forked child without running the parent's atexit
 /// handlers or flushing its buffers.
-#[cfg(test)]
 pub(crate) fn exit_now(code: i32) -> ! {
     // SAFETY: _exit never returns and touches no Rust state.
     unsafe { libc::_exit(code) }
