@@ -31,6 +31,8 @@
 #   HETERO_KEEP=DIR        keep each row's files there (daemon logs, stamps,
 #                          build output)
 #   TINYDCC                the tinydcc binary (default: cargo build --release)
+#   HETERO_DAEMON_ARGS     more words for every tinydcc daemon (e.g. "--stats":
+#                          load reports, with its CPUs, for the clients)
 #   HETERO_CLIENT_ENV      more NAME=VALUE words for every row's client (e.g.
 #                          "DISTCC_LOG=/tmp/c.log DISTCC_VERBOSE=1": why a
 #                          job started when it did)
@@ -236,7 +238,7 @@ row() {
         stock) setsid "$bed" run "$role" distccd --daemon --no-detach --allow 198.18.0.0/24 -j "$slots" \
                  --log-file "$dir/$role.log" --log-level info </dev/null 8>&- & ;;
         tinydcc) setsid "$bed" run "$role" "$TINYDCC" --daemon --no-detach --allow 198.18.0.0/24 -j "$slots" \
-                 --log-file "$dir/$role.log" --log-level info </dev/null 8>&- & ;;
+                 --log-file "$dir/$role.log" --log-level info ${HETERO_DAEMON_ARGS:-} </dev/null 8>&- & ;;
       esac
       groups+=($!); pids+=($!)
       # Each line of the log stamped as it is written: the logs have whole
