@@ -378,9 +378,12 @@ fn measured_choice_asks_a_daemon_for_its_load() {
         b"load\n",
         Duration::from_secs(5),
     ));
+    // The CPUs its compilers may use, as std counts them (affinity mask,
+    // cgroup quota).
+    let cpus = std::thread::available_parallelism().unwrap().get();
     assert!(
         line.starts_with("tinydcc-load 1 running=0 queued=0 slots=3 mem=")
-            && line.ends_with(" room=y\n"),
+            && line.ends_with(&format!(" room=y cpus={cpus}\n")),
         "{line:?}"
     );
     let page = text(&raw_exchange(
@@ -862,6 +865,55 @@ fn a_small_job_leaves_a_big_ones_cpu_alone() {
         std::fs::read(dir.join("big.o")).unwrap(),
         std::fs::read(dir.join("ref.o")).unwrap()
     );
+}
+
+/// A big job compiling on a helper (its `tinydcc-bigrun` mark): a small
+/// job leaves that helper's free slot to it while the helper's busy slots
+/// fill its CPUs (two for a helper that does not say), when another host
+/// has a free slot; else, and with a CPU left there, distcc's order.
+#[test]
+fn a_small_job_leaves_a_helpers_big_job_room() {
+    let h = slow_first("0");
+    let dir = TempDir::new("big-helper");
+    big_and_small(&dir);
+    let hosts = format!("127.0.0.1:{}/3 127.0.0.1:{}/1", h.a.port, h.b.port);
+    let a = |what: &str, slot: u32| format!("{what}_tcp_127.0.0.1_{}_{slot}", h.a.port);
+    // 'A' or 'B': where s.c was compiled.
+    let small = || {
+        let mut c = client_cmd(Kind::Tiny, dir.path(), &hosts);
+        c.args(["gcc", "-O2", "-c", "s.c", "-o", "s.o"])
+            .env_remove("TINYDCC_CHOOSE")
+            // The daemons here have no stats port: never ask port + 1,
+            // which may be another test's daemon.
+            .env("TINYDCC_LOAD_PORT", "0")
+            .env("TINYDCC_STRAGGLERS", "0")
+            .env("DISTCC_FALLBACK", "0");
+        let (a0, b0) = (starts(&h.log_a), starts(&h.log_b));
+        let out = run(c);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        match (starts(&h.log_a) - a0, starts(&h.log_b) - b0) {
+            (1, 0) => 'A',
+            (0, 1) => 'B',
+            other => panic!("s.c ran {other:?} times on A, B"),
+        }
+    };
+    // A big job in A's slot 1, a small one in slot 2: A's slot 0 is free
+    // and first in distcc's order.
+    let _big = hold_slot(&dir, &a("cpu", 1));
+    let beside = hold_slot(&dir, &a("cpu", 2));
+    let mark = hold_slot(&dir, &a("tinydcc-bigrun", 1));
+    assert_eq!(small(), 'B', "a third job beside A's big one");
+    // B busy too: A rather than a wait.
+    let b = hold_slot(&dir, &format!("cpu_tcp_127.0.0.1_{}_0", h.b.port));
+    assert_eq!(small(), 'A', "waited for B while A had a free slot");
+    drop(b);
+    // No big job there, or one CPU left beside it: distcc's order.
+    drop(mark);
+    assert_eq!(small(), 'A');
+    drop(beside);
+    let _mark = hold_slot(&dir, &a("tinydcc-bigrun", 1));
+    assert_eq!(small(), 'A', "one small job beside a big one");
+    s_o_is_a_local_compiles(&dir);
 }
 
 /// In distcc's order a straggler's copy may run here: the job goes to A

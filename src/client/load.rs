@@ -130,6 +130,7 @@ mod tests {
             slots,
             mem_mib: Some(500),
             room,
+            cpus: None,
         }
     }
 

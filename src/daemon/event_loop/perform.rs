@@ -250,6 +250,7 @@ impl Server {
                     slots: self.cfg.jobs as u32,
                     mem_mib: m.map(|m| m.available >> 20),
                     room: self.room(),
+                    cpus: Some(crate::cgroup::usable_cpus()),
                 }
                 .line();
                 self.start_write(id, Outgoing::new(line.into_bytes()))
