@@ -87,7 +87,17 @@ fn status_page_in_chromium() {
     let chromium = require("chromium");
     let tools = TempDir::new("slowtools");
     let slow = tools.join("slow-cc");
-    std::fs::write(&slow, "#!/bin/sh\nsleep 3\nexec gcc \"$@\"\n").unwrap();
+    // The job runs until the page is captured (`go`), 15 s at most: a
+    // first Chromium start on a fresh machine outlasted a fixed 3 s.
+    let go = tools.join("go");
+    std::fs::write(
+        &slow,
+        format!(
+            "#!/bin/sh\ni=0\nwhile [ ! -e '{}' ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done\nexec gcc \"$@\"\n",
+            go.display()
+        ),
+    )
+    .unwrap();
     std::fs::set_permissions(&slow, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let sp = free_port();
     let path = format!(
@@ -153,6 +163,7 @@ fn status_page_in_chromium() {
         ])
         .output()
         .unwrap();
+    std::fs::write(&go, "").unwrap();
     assert!(png.exists(), "no screenshot: {}", text(&out.stderr));
     assert!(job.join().unwrap().starts_with(b"DONE00000001STAT00000000"));
     // Plain requests still get distccd's text.
